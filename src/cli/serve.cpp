@@ -1,0 +1,97 @@
+// `valtronics serve`: configuration (defaults < TOML file < flags < environment), then the server.
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "auth/jwt.hpp"
+#include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "net/server.hpp"
+
+namespace valtronics::cli {
+
+namespace {
+struct ServeArgs {
+  std::string config_file, listen, secret, log_level;
+  unsigned threads = 0;
+  bool demo = false;
+};
+
+std::string random_secret() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("cannot generate a secret");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
+  const auto now = util::Clock::now();
+  auth::Claims admin;
+  admin.sub = "demo-admin";
+  admin.role = auth::Role::admin;
+  admin.all_devices = true;
+  auth::Claims user;
+  user.sub = "demo-user";
+  user.role = auth::Role::user;
+  user.devices = {1, 2, 3};
+  const auto day = std::chrono::hours(24);
+  std::printf(
+      "Valtronics demo on ws://%s:%u/ws (simulated devices 1-5)\n"
+      "admin token (every device, every channel, 24h):\n  %s\n"
+      "user token (devices 1,2,3, 24h):\n  %s\n"
+      "Try: /usr/bin/python3 -m websockets ws://%s:%u/ws  then send\n"
+      "  {\"type\":\"auth\",\"token\":\"<admin token>\"}\n"
+      "  {\"type\":\"subscribe\",\"channel\":\"telemetry\",\"device_id\":1}\n",
+      cfg.listen_host.c_str(), port, auth::sign_token(cfg.auth.jwt_secret, admin, day, now).c_str(),
+      auth::sign_token(cfg.auth.jwt_secret, user, day, now).c_str(), cfg.listen_host.c_str(), port);
+  std::fflush(stdout);
+}
+}  // namespace
+
+Runner add_serve(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand("serve", "Run the real-time server");
+  cmd->add_option("--config", args->config_file, "TOML configuration file");
+  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (default 127.0.0.1:8000)");
+  cmd->add_option("--jwt-secret", args->secret, "HS256 secret (env VALTRONICS_JWT_SECRET wins)");
+  cmd->add_option("--threads", args->threads, "I/O threads (default 1)");
+  cmd->add_option("--log-level", args->log_level,
+                  "trace, debug, info, warn, error, critical or off");
+  cmd->add_flag("--demo", args->demo,
+                "Random secret unless given, printed tokens, simulated devices");
+  return [args] {
+    config::Config cfg;
+    if (!args->config_file.empty()) cfg = config::load_file(args->config_file);
+    if (!args->listen.empty()) config::set_listen(cfg, args->listen, "--listen");
+    if (!args->secret.empty()) cfg.auth.jwt_secret = args->secret;
+    if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)
+      cfg.auth.jwt_secret = env;
+    if (args->threads) cfg.threads = args->threads;
+    if (!args->log_level.empty()) {
+      auto lvl = spdlog::level::from_str(args->log_level);
+      if (lvl == spdlog::level::off && args->log_level != "off")
+        throw config::ConfigError("--log-level: '" + args->log_level +
+                                  "' is not one of trace, debug, info, warn, error, critical, off");
+      cfg.log_level = args->log_level;
+    }
+    if (args->demo) cfg.demo = true;
+    if (cfg.demo && cfg.auth.jwt_secret.empty()) cfg.auth.jwt_secret = random_secret();
+    config::validate(cfg);
+
+    spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+    net::Server server(cfg);
+    if (cfg.demo) print_demo_banner(cfg, server.port());
+    server.run();
+    spdlog::info("stopped");
+    return 0;
+  };
+}
+
+}  // namespace valtronics::cli

@@ -1,0 +1,425 @@
+// Loading and checking the server configuration. Each TOML key has one setter here that checks
+// its type and range and names the key in its error, so a bad file fails at start-up with one
+// line instead of surprising the server later. Cross-key rules live in validate(), which runs
+// after flags and the environment have been applied.
+
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <toml.hpp>
+
+#include "util/time.hpp"
+
+namespace valtronics::config {
+
+namespace {
+
+// More threads than this is a typo, not a machine; it would also make a thread per shard
+// pointless.
+constexpr std::int64_t kMaxThreads = 1024;
+
+[[noreturn]] void fail(const std::string& message) { throw ConfigError(message); }
+
+std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
+
+std::string describe(const toml::value& v) {
+  switch (v.type()) {
+    case toml::value_t::boolean: return v.as_boolean() ? "true" : "false";
+    case toml::value_t::integer: return std::to_string(v.as_integer());
+    case toml::value_t::floating: return "a float";
+    case toml::value_t::string: return in_quotes(v.as_string().str);
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time: return "a date/time";
+    case toml::value_t::empty: return "nothing";
+  }
+  return "an unknown value";
+}
+
+std::size_t positive_size(const toml::value& v, const std::string& key) {
+  if (!v.is_integer() || v.as_integer() <= 0) fail(key + ": expected a positive integer");
+  return static_cast<std::size_t>(v.as_integer());
+}
+
+double positive_number(const toml::value& v, const std::string& key) {
+  double d = 0;
+  if (v.is_integer()) d = static_cast<double>(v.as_integer());
+  else if (v.is_floating()) d = v.as_floating();
+  if (!(d > 0) || !std::isfinite(d)) fail(key + ": expected a positive number");
+  return d;
+}
+
+std::string string_value(const toml::value& v, const std::string& key) {
+  if (!v.is_string()) fail(key + ": expected a string, got " + describe(v));
+  return v.as_string().str;
+}
+
+bool bool_value(const toml::value& v, const std::string& key) {
+  if (!v.is_boolean()) fail(key + ": expected true or false, got " + describe(v));
+  return v.as_boolean();
+}
+
+// `allow_zero` is for settings where zero means "off" (leeway, expiry warning); util's
+// parse_duration refuses zero because a zero interval is a mistake everywhere else.
+milliseconds duration_value(const toml::value& v, const std::string& key, bool allow_zero) {
+  constexpr const char* kShape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
+  if (!v.is_string()) fail(key + kShape + describe(v));
+  const std::string& text = v.as_string().str;
+  if (allow_zero && (text == "0ms" || text == "0s" || text == "0m" || text == "0h")) {
+    return milliseconds{0};
+  }
+  auto d = util::parse_duration(text);
+  if (!d) fail(key + kShape + in_quotes(text));
+  return *d;
+}
+
+std::vector<std::string> string_array(const toml::value& v, const std::string& key) {
+  if (!v.is_array()) fail(key + ": expected an array of strings, got " + describe(v));
+  std::vector<std::string> out;
+  for (const auto& e : v.as_array()) {
+    if (!e.is_string()) fail(key + ": expected an array of strings, got " + describe(e) + " in it");
+    out.push_back(e.as_string().str);
+  }
+  return out;
+}
+
+bool valid_log_level(const std::string& s) {
+  static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  return std::any_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return s == l; });
+}
+
+void set_log_level(Config& cfg, const std::string& value, const std::string& key) {
+  if (!valid_log_level(value)) {
+    fail(key + ": expected one of trace, debug, info, warn, error, critical, off, got " +
+         in_quotes(value));
+  }
+  cfg.log_level = value;
+}
+
+void set_algorithm(Config& cfg, const std::string& value, const std::string& key) {
+  // The algorithm is a setting so that the file states it explicitly, but only HS256 is
+  // implemented; accepting other names would silently mean HS256 anyway.
+  if (value != "HS256") fail(key + ": only \"HS256\" is supported, got " + in_quotes(value));
+  cfg.auth.algorithm = value;
+}
+
+using Setter = std::function<void(Config&, const toml::value&, const std::string&)>;
+using Section = std::map<std::string, Setter>;
+
+const std::map<std::string, Section>& sections() {
+  // "" is the top level. Keys are listed once here, so a key missing from this table is by
+  // construction an "unknown key" error rather than silently ignored.
+  static const std::map<std::string, Section> kSections = {
+      {"",
+       {
+           {"listen", [](Config& c, const toml::value& v, const std::string& k) {
+              set_listen(c, string_value(v, k), k);
+            }},
+           {"threads", [](Config& c, const toml::value& v, const std::string& k) {
+              auto n = positive_size(v, k);
+              if (n > static_cast<std::size_t>(kMaxThreads)) {
+                fail(k + ": must be at most " + std::to_string(kMaxThreads));
+              }
+              c.threads = static_cast<unsigned>(n);
+            }},
+           {"log_level", [](Config& c, const toml::value& v, const std::string& k) {
+              set_log_level(c, string_value(v, k), k);
+            }},
+           {"demo", [](Config& c, const toml::value& v, const std::string& k) {
+              c.demo = bool_value(v, k);
+            }},
+       }},
+      {"auth",
+       {
+           {"jwt_secret", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.jwt_secret = string_value(v, k);
+            }},
+           {"algorithm", [](Config& c, const toml::value& v, const std::string& k) {
+              set_algorithm(c, string_value(v, k), k);
+            }},
+           {"auth_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.auth_timeout = duration_value(v, k, false);
+            }},
+           {"leeway", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.leeway = duration_value(v, k, true);
+            }},
+           {"allowed_origins", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.allowed_origins = string_array(v, k);
+            }},
+           {"expiry_warning", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.expiry_warning = duration_value(v, k, true);
+            }},
+       }},
+      {"limits",
+       {
+           {"max_connections", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_connections = positive_size(v, k);
+            }},
+           {"max_connections_per_user", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_connections_per_user = positive_size(v, k);
+            }},
+           {"connections_per_minute", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.connections_per_minute = positive_size(v, k);
+            }},
+           {"messages_per_second", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.messages_per_second = positive_number(v, k);
+            }},
+           {"max_message_bytes", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_message_bytes = positive_size(v, k);
+            }},
+           {"max_batch", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_batch = positive_size(v, k);
+            }},
+           {"max_batch_bytes", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_batch_bytes = positive_size(v, k);
+            }},
+           {"max_outbound_bytes", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_outbound_bytes = positive_size(v, k);
+            }},
+           {"max_subscriptions", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_subscriptions = positive_size(v, k);
+            }},
+           {"flood_close_after", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.flood_close_after = duration_value(v, k, false);
+            }},
+       }},
+      {"ingest",
+       {
+           {"max_items", [](Config& c, const toml::value& v, const std::string& k) {
+              c.ingest.max_items = positive_size(v, k);
+            }},
+           {"max_body_bytes", [](Config& c, const toml::value& v, const std::string& k) {
+              c.ingest.max_body_bytes = positive_size(v, k);
+            }},
+       }},
+      {"system",
+       {
+           {"default_frequency", [](Config& c, const toml::value& v, const std::string& k) {
+              c.system.default_frequency = duration_value(v, k, false);
+            }},
+           {"min_frequency", [](Config& c, const toml::value& v, const std::string& k) {
+              c.system.min_frequency = duration_value(v, k, false);
+            }},
+       }},
+  };
+  return kSections;
+}
+
+// toml11 keeps tables in an unordered_map; visiting keys sorted makes "the first error" the
+// same on every run and platform.
+std::vector<std::string> sorted_keys(const toml::table& t) {
+  std::vector<std::string> keys;
+  keys.reserve(t.size());
+  for (const auto& [k, v] : t) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void apply_section(Config& cfg, const Section& section, const toml::table& table,
+                   const std::string& prefix) {
+  for (const auto& key : sorted_keys(table)) {
+    const std::string full = prefix.empty() ? key : prefix + "." + key;
+    auto it = section.find(key);
+    if (it == section.end()) fail("unknown key '" + full + "'");
+    it->second(cfg, table.at(key), full);
+  }
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+// toml11 reports syntax errors as a multi-line source excerpt; start-up errors must be one line.
+// Keep the headline, the line number of the last marked source line and its annotation:
+// "FILE:2: value ("x") already exists. (value defined twice)".
+std::string condense_toml_error(const std::string& what, const std::string& path,
+                                unsigned fallback_line) {
+  std::istringstream in(what);
+  std::string line, headline, annotation;
+  unsigned line_no = fallback_line;
+  unsigned last_source_line = 0;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (first) {
+      headline = trim(line);
+      first = false;
+      continue;
+    }
+    // Source lines look like " 12 | text"; markers like "    |   ^--- note".
+    const auto bar = line.find('|');
+    if (bar != std::string::npos) {
+      const std::string left = trim(line.substr(0, bar));
+      if (!left.empty() && all_digits(left)) {
+        last_source_line = static_cast<unsigned>(std::stoul(left));
+      }
+      const auto marker = line.find("^---", bar);
+      if (marker != std::string::npos) {
+        annotation = trim(line.substr(marker + 4));
+        if (last_source_line) line_no = last_source_line;
+      }
+    }
+  }
+  if (headline.rfind("[error]", 0) == 0) headline = trim(headline.substr(7));
+  // Drop toml11's internal function name ("toml::parse_key_value_pair: ").
+  if (headline.rfind("toml::", 0) == 0) {
+    const auto colon = headline.find(": ");
+    if (colon != std::string::npos) headline = headline.substr(colon + 2);
+  }
+  std::string out = "config: " + path;
+  if (line_no) out += ":" + std::to_string(line_no);
+  out += ": " + headline;
+  if (!annotation.empty() && annotation != "here") out += " (" + annotation + ")";
+  return out;
+}
+
+bool valid_hostname(const std::string& h) {
+  // Letters, digits, dots and dashes: a DNS name or a dotted IPv4 address. Anything else is a
+  // typo the resolver would only report later and less clearly.
+  return !h.empty() && h.size() <= 253 && std::all_of(h.begin(), h.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '.' || c == '-';
+         });
+}
+
+}  // namespace
+
+Config load_file(const std::string& path, Config base) {
+  std::error_code fs_ec;
+  if (std::filesystem::is_directory(path, fs_ec)) fail("config: cannot read " + path);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail("config: cannot read " + path);
+  std::stringstream content;
+  content << file.rdbuf();
+  if (file.bad()) fail("config: cannot read " + path);
+
+  toml::value root;
+  try {
+    root = toml::parse(content, path);
+  } catch (const toml::exception& e) {
+    fail(condense_toml_error(e.what(), path, e.location().line()));
+  } catch (const std::exception& e) {
+    fail(condense_toml_error(e.what(), path, 0));
+  }
+  if (!root.is_table()) fail("config: " + path + ": expected a TOML table at top level");
+
+  const auto& all = sections();
+  const Section& top = all.at("");
+  const toml::table& table = root.as_table();
+  for (const auto& key : sorted_keys(table)) {
+    const toml::value& v = table.at(key);
+    if (auto it = top.find(key); it != top.end()) {
+      it->second(base, v, key);
+      continue;
+    }
+    auto sec = all.find(key);
+    if (sec == all.end() || key.empty()) {
+      fail(v.is_table() ? "unknown section '[" + key + "]'" : "unknown key '" + key + "'");
+    }
+    if (!v.is_table()) fail(key + ": expected a table ([" + key + "]), got " + describe(v));
+    apply_section(base, sec->second, v.as_table(), key);
+  }
+  return base;
+}
+
+void set_listen(Config& cfg, const std::string& value, const std::string& key) {
+  const std::string shape = ": expected HOST:PORT (IPv6 as [::1]:8000), got " + in_quotes(value);
+  std::string host, port;
+  if (!value.empty() && value.front() == '[') {
+    const auto close = value.find(']');
+    if (close == std::string::npos || close + 1 >= value.size() || value[close + 1] != ':') {
+      fail(key + shape);
+    }
+    host = value.substr(1, close - 1);
+    port = value.substr(close + 2);
+    in6_addr addr6{};
+    if (host.empty() || inet_pton(AF_INET6, host.c_str(), &addr6) != 1) {
+      fail(key + ": " + in_quotes(host) + " is not an IPv6 address");
+    }
+  } else {
+    const auto colon = value.rfind(':');
+    if (colon == std::string::npos) fail(key + shape);
+    host = value.substr(0, colon);
+    port = value.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      fail(key + ": IPv6 addresses need brackets, as in [::1]:8000, got " + in_quotes(value));
+    }
+    if (!valid_hostname(host)) fail(key + shape);
+  }
+  // Port 0 would bind an ephemeral port nobody is told about.
+  if (!all_digits(port) || port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    fail(key + ": port must be an integer from 1 to 65535, got " + in_quotes(port));
+  }
+  cfg.listen_host = host;
+  cfg.listen_port = static_cast<std::uint16_t>(std::stoul(port));
+}
+
+void validate(const Config& cfg) {
+  if (cfg.auth.algorithm != "HS256") {
+    fail("auth.algorithm: only \"HS256\" is supported, got " + in_quotes(cfg.auth.algorithm));
+  }
+  if (cfg.auth.jwt_secret.empty() && !cfg.demo) {
+    fail("auth.jwt_secret: no JWT secret configured; set --jwt-secret, VALTRONICS_JWT_SECRET or "
+         "[auth] jwt_secret (or run with --demo)");
+  }
+  if (cfg.listen_host.empty() || cfg.listen_port == 0) fail("listen: expected HOST:PORT");
+  if (cfg.threads == 0 || cfg.threads > kMaxThreads) {
+    fail("threads: expected a positive integer at most " + std::to_string(kMaxThreads));
+  }
+  if (!valid_log_level(cfg.log_level)) {
+    fail("log_level: expected one of trace, debug, info, warn, error, critical, off, got " +
+         in_quotes(cfg.log_level));
+  }
+  if (cfg.auth.auth_timeout.count() <= 0) fail("auth.auth_timeout: must be positive");
+  if (cfg.auth.leeway.count() < 0) fail("auth.leeway: must not be negative");
+  if (cfg.auth.expiry_warning.count() < 0) fail("auth.expiry_warning: must not be negative");
+
+  const auto positive = [](std::size_t v, const char* key) {
+    if (v == 0) fail(std::string(key) + ": expected a positive integer");
+  };
+  const LimitsConfig& l = cfg.limits;
+  positive(l.max_connections, "limits.max_connections");
+  positive(l.max_connections_per_user, "limits.max_connections_per_user");
+  positive(l.connections_per_minute, "limits.connections_per_minute");
+  positive(l.max_message_bytes, "limits.max_message_bytes");
+  positive(l.max_batch, "limits.max_batch");
+  positive(l.max_batch_bytes, "limits.max_batch_bytes");
+  positive(l.max_outbound_bytes, "limits.max_outbound_bytes");
+  positive(l.max_subscriptions, "limits.max_subscriptions");
+  positive(cfg.ingest.max_items, "ingest.max_items");
+  positive(cfg.ingest.max_body_bytes, "ingest.max_body_bytes");
+  if (!(l.messages_per_second > 0) || !std::isfinite(l.messages_per_second)) {
+    fail("limits.messages_per_second: expected a positive number");
+  }
+  if (l.flood_close_after.count() <= 0) fail("limits.flood_close_after: must be positive");
+  // A batch frame is allowed to be larger than one message, never smaller: otherwise a batch
+  // of one message could be refused where the message alone is accepted.
+  if (l.max_batch_bytes < l.max_message_bytes) {
+    fail("limits.max_batch_bytes: must be at least limits.max_message_bytes (" +
+         std::to_string(l.max_batch_bytes) + " < " + std::to_string(l.max_message_bytes) + ")");
+  }
+  if (cfg.system.min_frequency.count() <= 0) fail("system.min_frequency: must be positive");
+  if (cfg.system.default_frequency < cfg.system.min_frequency) {
+    fail("system.default_frequency: must not be below system.min_frequency (" +
+         util::format_duration(cfg.system.default_frequency) + " < " +
+         util::format_duration(cfg.system.min_frequency) + ")");
+  }
+}
+
+}  // namespace valtronics::config

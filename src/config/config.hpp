@@ -1,0 +1,78 @@
+// The server's whole configuration: one struct, one default and bound per key. Loaded from a
+// TOML file, then overridden by flags, then by the environment (the secret). Every key is
+// documented in config/valtronics.example.toml and docs/configuration.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace valtronics::config {
+
+using std::chrono::milliseconds;
+
+struct AuthConfig {
+  std::string jwt_secret;                      // required unless demo
+  std::string algorithm = "HS256";             // only HS256 is supported; anything else refused
+  milliseconds auth_timeout{10'000};           // spec: connection must authenticate promptly
+  milliseconds leeway{5'000};                  // clock skew tolerated on exp/nbf
+  std::vector<std::string> allowed_origins;    // empty: only an Origin equal to Host; "*": any
+  milliseconds expiry_warning{60'000};         // token_expiring this long before exp
+};
+
+struct LimitsConfig {
+  std::size_t max_connections = 1000;          // spec: 1000 total
+  std::size_t max_connections_per_user = 100;  // spec: 100 per user
+  std::size_t connections_per_minute = 10;     // spec: 10 new connections per minute per address
+  double messages_per_second = 100;            // spec: 100 messages per second per connection
+  std::size_t max_message_bytes = 1024;        // spec: 1 KB per message
+  std::size_t max_batch = 50;                  // spec: 50 messages per batch
+  std::size_t max_batch_bytes = 51'200;        // a full batch of 1 KB messages
+  std::size_t max_outbound_bytes = 1 << 20;    // per connection; beyond, telemetry conflates
+  std::size_t max_subscriptions = 100;         // per connection
+  milliseconds flood_close_after{5'000};       // still rate limited after this long: close 4008
+};
+
+struct IngestConfig {
+  std::size_t max_items = 1000;                // readings per batch request
+  std::size_t max_body_bytes = 1 << 20;        // 413 beyond
+};
+
+struct SystemConfig {
+  milliseconds default_frequency{30'000};
+  milliseconds min_frequency{1'000};
+};
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8000;
+  unsigned threads = 1;
+  std::string log_level = "info";
+  bool demo = false;
+  AuthConfig auth;
+  LimitsConfig limits;
+  IngestConfig ingest;
+  SystemConfig system;
+};
+
+// A configuration problem: `what()` is one line naming the key and the problem, e.g.
+// "limits.max_connections: must be a positive integer". Start-up maps it to exit code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a TOML file over the defaults. Unknown keys, wrong types, out-of-range values and bad
+// durations are ConfigErrors naming the key.
+Config load_file(const std::string& path, Config base = {});
+
+// Parses "HOST:PORT" (IPv6 as "[::1]:8000") into the config. Throws ConfigError naming `key`.
+void set_listen(Config& cfg, const std::string& value, const std::string& key = "listen");
+
+// Checks cross-key rules (e.g. secret present unless demo, min_frequency <= default_frequency).
+void validate(const Config& cfg);
+
+}  // namespace valtronics::config

@@ -1,0 +1,381 @@
+// Ingest owns the validation of the platform's Telemetry API bodies: it turns an untrusted HTTP
+// body into telemetry events, or into exactly one VALIDATION_ERROR naming the first offending item
+// and field. It never throws, whatever the bytes: the HTTP layer calls it on the network thread.
+// The body-size limit is enforced before parsing by the HTTP layer; this file only shapes its 413.
+#include "engine/ingest.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/throw_exception.hpp>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+namespace valtronics::engine {
+
+namespace json = boost::json;
+
+namespace {
+
+// Readings and their metadata are flat; 20 levels leaves room for rich metadata while keeping a
+// hostile "[[[[..." body from costing more than a bounded amount of parser work.
+constexpr std::size_t kMaxDepth = 20;
+constexpr std::size_t kMaxMetricName = 64;
+// Client-supplied names are echoed in messages; a long one must not blow up the reply.
+constexpr std::size_t kMaxEchoedName = 80;
+
+using Result = boost::system::result<std::vector<hub::TelemetryEvent>, IngestError>;
+
+// Where an item sits: batches name the index, a single reading has none.
+using ItemIndex = std::optional<std::size_t>;
+
+IngestError validation_error(ItemIndex index, std::string field, std::string_view problem) {
+  IngestError e;
+  e.http_status = 400;
+  e.code = "VALIDATION_ERROR";
+  if (index) {
+    e.message = "item " + std::to_string(*index) + ": ";
+    e.details["index"] = *index;
+  }
+  e.message += field;
+  e.message += ' ';
+  e.message += problem;
+  e.details["field"] = std::move(field);
+  return e;
+}
+
+IngestError body_error(std::string message) {
+  IngestError e;
+  e.http_status = 400;
+  e.code = "VALIDATION_ERROR";
+  e.message = std::move(message);
+  e.details["field"] = "body";
+  return e;
+}
+
+bool valid_metric_name(std::string_view s) {
+  if (s.empty() || s.size() > kMaxMetricName) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string echo_name(std::string_view s) {
+  if (s.size() <= kMaxEchoedName) return std::string(s);
+  return std::string(s.substr(0, kMaxEchoedName)) + "...";
+}
+
+std::optional<double> finite_number(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::int64: return static_cast<double>(v.get_int64());
+    case json::kind::uint64: return static_cast<double>(v.get_uint64());
+    case json::kind::double_: {
+      double d = v.get_double();
+      if (std::isfinite(d)) return d;
+      return std::nullopt;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// A key that is absent or null: both mean "not given" for optional fields, since clients
+// serializing an Optional (pydantic, dataclasses) send null rather than leaving the key out.
+const json::value* optional_field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return nullptr;
+  return v;
+}
+
+// Collects readings into one event per device, keeping first-appearance order.
+class Merger {
+ public:
+  void add(std::int64_t device_id, hub::MetricReading reading) {
+    auto it = latest_.find(device_id);
+    if (it != latest_.end()) {
+      auto& ev = events_[it->second];
+      bool repeated = false;
+      for (const auto& r : ev.readings) {
+        if (r.name == reading.name) { repeated = true; break; }
+      }
+      if (!repeated) {
+        ev.readings.push_back(std::move(reading));
+        return;
+      }
+    }
+    hub::TelemetryEvent ev;
+    ev.device_id = device_id;
+    ev.readings.push_back(std::move(reading));
+    events_.push_back(std::move(ev));
+    latest_[device_id] = events_.size() - 1;
+  }
+
+  std::vector<hub::TelemetryEvent> take() { return std::move(events_); }
+
+ private:
+  std::vector<hub::TelemetryEvent> events_;
+  std::unordered_map<std::int64_t, std::size_t> latest_;
+};
+
+// Reads the optional unit/timestamp/metadata of a reading; `prefix` is prepended to field names
+// so a form-2 error says "telemetry.temperature.unit".
+std::optional<IngestError> read_optional_fields(const json::object& o, ItemIndex index,
+                                                const std::string& prefix,
+                                                util::TimePoint default_ts,
+                                                hub::MetricReading& out) {
+  if (const json::value* u = optional_field(o, "unit")) {
+    if (!u->is_string()) return validation_error(index, prefix + "unit", "must be a string");
+    out.unit = std::string(u->get_string());
+  }
+  out.timestamp = default_ts;
+  if (const json::value* t = optional_field(o, "timestamp")) {
+    if (!t->is_string())
+      return validation_error(index, prefix + "timestamp",
+                              "must be an ISO-8601 string such as \"2024-01-01T12:00:00Z\"");
+    auto ts = util::parse_iso8601(t->get_string());
+    if (!ts)
+      return validation_error(index, prefix + "timestamp",
+                              "is not a valid ISO-8601 timestamp such as \"2024-01-01T12:00:00Z\"");
+    out.timestamp = *ts;
+  }
+  // Metadata is validated so the request is all-or-nothing as the platform's is, but telemetry
+  // events carry no metadata: subscribers receive only value, unit and timestamp.
+  if (const json::value* m = optional_field(o, "metadata")) {
+    if (!m->is_object()) return validation_error(index, prefix + "metadata", "must be an object");
+  }
+  return std::nullopt;
+}
+
+std::optional<IngestError> read_device_id(const json::object& o, ItemIndex index,
+                                          std::int64_t& out) {
+  const json::value* d = o.if_contains("device_id");
+  if (d == nullptr) return validation_error(index, "device_id", "is required");
+  // Only JSON integers: 1.0 or "1" are refused so that what is accepted is unambiguous.
+  if (!d->is_int64() || d->get_int64() <= 0)
+    return validation_error(index, "device_id", "must be a positive integer");
+  out = d->get_int64();
+  return std::nullopt;
+}
+
+// Form 1: {"device_id","metric_name","metric_value",["unit","timestamp","metadata"]}.
+std::optional<IngestError> parse_flat(const json::object& o, std::int64_t device_id,
+                                      ItemIndex index, util::TimePoint now, Merger& merger) {
+  hub::MetricReading r;
+  const json::value* n = o.if_contains("metric_name");
+  if (n == nullptr) return validation_error(index, "metric_name", "is required");
+  if (!n->is_string()) return validation_error(index, "metric_name", "must be a string");
+  if (!valid_metric_name(n->get_string()))
+    return validation_error(index, "metric_name",
+                            "must match [a-z0-9_.-]{1,64}, got \"" +
+                                echo_name(n->get_string()) + "\"");
+  r.name = std::string(n->get_string());
+
+  const json::value* v = o.if_contains("metric_value");
+  if (v == nullptr) return validation_error(index, "metric_value", "is required");
+  auto value = finite_number(*v);
+  if (!value) return validation_error(index, "metric_value", "must be a finite number");
+  r.value = *value;
+
+  if (auto err = read_optional_fields(o, index, "", now, r)) return err;
+  merger.add(device_id, std::move(r));
+  return std::nullopt;
+}
+
+// Form 2: {"device_id","telemetry":{name:{"value",["unit","timestamp","metadata"]}}}.
+std::optional<IngestError> parse_nested(const json::object& o, std::int64_t device_id,
+                                        ItemIndex index, util::TimePoint now, Merger& merger) {
+  util::TimePoint item_ts = now;
+  if (const json::value* t = optional_field(o, "timestamp")) {
+    if (!t->is_string())
+      return validation_error(index, "timestamp",
+                              "must be an ISO-8601 string such as \"2024-01-01T12:00:00Z\"");
+    auto ts = util::parse_iso8601(t->get_string());
+    if (!ts)
+      return validation_error(index, "timestamp",
+                              "is not a valid ISO-8601 timestamp such as \"2024-01-01T12:00:00Z\"");
+    item_ts = *ts;
+  }
+
+  const json::value& tv = o.at("telemetry");
+  if (!tv.is_object()) return validation_error(index, "telemetry", "must be an object");
+  const json::object& tel = tv.get_object();
+  if (tel.empty()) return validation_error(index, "telemetry", "must contain at least one metric");
+
+  for (const auto& kv : tel) {
+    std::string_view name = kv.key();
+    if (!valid_metric_name(name))
+      return validation_error(index, "telemetry",
+                              "metric names must match [a-z0-9_.-]{1,64}, got \"" +
+                                  echo_name(name) + "\"");
+    std::string prefix = "telemetry." + std::string(name) + ".";
+    if (!kv.value().is_object())
+      return validation_error(index, "telemetry." + std::string(name),
+                              "must be an object with a \"value\"");
+    const json::object& m = kv.value().get_object();
+
+    hub::MetricReading r;
+    r.name = std::string(name);
+    const json::value* v = m.if_contains("value");
+    if (v == nullptr) return validation_error(index, prefix + "value", "is required");
+    auto value = finite_number(*v);
+    if (!value) return validation_error(index, prefix + "value", "must be a finite number");
+    r.value = *value;
+    if (auto err = read_optional_fields(m, index, prefix, item_ts, r)) return err;
+    merger.add(device_id, std::move(r));
+  }
+  return std::nullopt;
+}
+
+std::optional<IngestError> parse_item(const json::value& item, ItemIndex index,
+                                      util::TimePoint now, Merger& merger) {
+  if (!item.is_object()) {
+    IngestError e;
+    e.code = "VALIDATION_ERROR";
+    if (index) {
+      e.message = "item " + std::to_string(*index) + " must be a JSON object";
+      e.details["index"] = *index;
+    } else {
+      e.message = "body must be a JSON object";
+      e.details["field"] = "body";
+    }
+    return e;
+  }
+  const json::object& o = item.get_object();
+  std::int64_t device_id = 0;
+  if (auto err = read_device_id(o, index, device_id)) return err;
+
+  bool nested = optional_field(o, "telemetry") != nullptr;
+  bool flat = o.contains("metric_name") || o.contains("metric_value");
+  // Mixing both forms is most likely a client bug; guessing which half was meant would silently
+  // drop readings.
+  if (nested && flat)
+    return validation_error(index, "telemetry",
+                            "cannot be combined with metric_name/metric_value; use one form");
+  if (nested) return parse_nested(o, device_id, index, now, merger);
+  return parse_flat(o, device_id, index, now, merger);
+}
+
+boost::system::result<json::value, IngestError> parse_json(std::string_view body) {
+  json::parse_options opts;
+  opts.max_depth = kMaxDepth;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, json::storage_ptr(), opts);
+  if (ec) {
+    if (ec == json::error::too_deep)
+      return body_error("body is nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    return body_error("body is not valid JSON (" + ec.message() + ")");
+  }
+  return v;
+}
+
+// Any exception here (realistically only bad_alloc) becomes an error reply rather than an
+// escape into the network code.
+template <class F>
+Result guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::exception& ex) {
+    try {
+      return body_error(std::string("body could not be processed: ") + ex.what());
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  // Last resort when even building the message fails: an empty error value.
+  return Result(boost::system::in_place_error, IngestError{});
+}
+
+}  // namespace
+
+Result parse_single(std::string_view body, util::TimePoint now) {
+  return guarded([&]() -> Result {
+    auto parsed = parse_json(body);
+    if (!parsed) return parsed.error();
+    const json::value& v = *parsed;
+    if (v.is_array())
+      return body_error(
+          "body must be a JSON object; send several readings to /api/v1/telemetry/batch");
+    Merger merger;
+    if (auto err = parse_item(v, std::nullopt, now, merger)) return std::move(*err);
+    return merger.take();
+  });
+}
+
+Result parse_batch(std::string_view body, std::size_t max_items, util::TimePoint now) {
+  return guarded([&]() -> Result {
+    auto parsed = parse_json(body);
+    if (!parsed) return parsed.error();
+    const json::value& v = *parsed;
+
+    const json::array* items = nullptr;
+    if (v.is_array()) {
+      items = &v.get_array();
+    } else if (v.is_object()) {
+      const json::value* td = v.get_object().if_contains("telemetry_data");
+      if (td == nullptr) return validation_error(std::nullopt, "telemetry_data", "is required");
+      if (!td->is_array())
+        return validation_error(std::nullopt, "telemetry_data", "must be an array");
+      items = &td->get_array();
+    } else {
+      return body_error("body must be {\"telemetry_data\":[...]} or a JSON array");
+    }
+
+    if (items->empty())
+      return validation_error(std::nullopt, "telemetry_data", "must contain at least one item");
+    if (items->size() > max_items) {
+      auto e = validation_error(std::nullopt, "telemetry_data",
+                                "has " + std::to_string(items->size()) +
+                                    " items; at most " + std::to_string(max_items) +
+                                    " are allowed per request");
+      e.details["max_items"] = max_items;
+      e.details["count"] = items->size();
+      return e;
+    }
+
+    Merger merger;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      if (auto err = parse_item((*items)[i], i, now, merger)) return std::move(*err);
+    }
+    return merger.take();
+  });
+}
+
+IngestError payload_too_large(std::size_t limit) {
+  IngestError e;
+  e.http_status = 413;
+  e.code = "PAYLOAD_TOO_LARGE";
+  e.message = "request body exceeds the limit of " + std::to_string(limit) + " bytes";
+  e.details["max_body_bytes"] = limit;
+  return e;
+}
+
+void throw_exception_from_error(const IngestError& e, const boost::source_location& loc) {
+  boost::throw_exception(std::runtime_error(e.code + ": " + e.message), loc);
+}
+
+std::string to_json(const IngestError& e) {
+  json::object err;
+  err["code"] = e.code;
+  err["message"] = e.message;
+  err["details"] = e.details;
+  json::object root;
+  root["success"] = false;
+  root["error"] = std::move(err);
+  return json::serialize(root);
+}
+
+std::string accepted_json(std::size_t readings) {
+  json::object data;
+  data["accepted"] = readings;
+  json::object root;
+  root["success"] = true;
+  root["data"] = std::move(data);
+  return json::serialize(root);
+}
+
+}  // namespace valtronics::engine

@@ -1,0 +1,58 @@
+// Shard index and dispatch. Vectors of raw pointers: the session removes itself before it dies,
+// and the shard's thread is the only one that reads or writes them.
+#include "hub/shard.hpp"
+
+#include <algorithm>
+
+namespace valtronics::hub {
+
+std::vector<Subscriber*>& Shard::bucket(protocol::Channel channel, std::int64_t device) {
+  auto& ci = index_[static_cast<std::size_t>(channel)];
+  return device == kAllDevices ? ci.all_devices : ci.by_device[device];
+}
+
+void Shard::add(Subscriber* s, protocol::Channel channel, std::int64_t device) {
+  auto& b = bucket(channel, device);
+  if (std::find(b.begin(), b.end(), s) != b.end()) return;
+  b.push_back(s);
+  ++registrations_;
+}
+
+void Shard::remove(Subscriber* s, protocol::Channel channel, std::int64_t device) {
+  auto& ci = index_[static_cast<std::size_t>(channel)];
+  std::vector<Subscriber*>* b = nullptr;
+  if (device == kAllDevices) {
+    b = &ci.all_devices;
+  } else {
+    auto it = ci.by_device.find(device);
+    if (it == ci.by_device.end()) return;
+    b = &it->second;
+  }
+  auto it = std::find(b->begin(), b->end(), s);
+  if (it == b->end()) return;
+  *it = b->back();  // order within a bucket does not matter: swap-remove is O(1) after the find
+  b->pop_back();
+  --registrations_;
+  if (b->empty() && device != kAllDevices) ci.by_device.erase(device);
+}
+
+void Shard::dispatch(const EventPtr& event) {
+  cache_.clear();
+  auto& ci = index_[static_cast<std::size_t>(event->channel)];
+  auto deliver = [&](std::vector<Subscriber*>& subs) {
+    // Index loop: a subscriber may not unsubscribe re-entrantly (on_event only enqueues), but a
+    // size read each turn keeps this safe should that ever change.
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+      Subscriber* s = subs[i];
+      if (s->last_event_id_ == event->id) continue;
+      s->last_event_id_ = event->id;
+      s->on_event(event, cache_);
+    }
+  };
+  if (const auto device = event->device_id(); device != kAllDevices) {
+    if (auto it = ci.by_device.find(device); it != ci.by_device.end()) deliver(it->second);
+  }
+  deliver(ci.all_devices);
+}
+
+}  // namespace valtronics::hub

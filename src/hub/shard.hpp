@@ -1,0 +1,43 @@
+// One shard of the subscription index: the subscriptions of the connections living on one I/O
+// thread, indexed by channel and device. Only that thread touches it, so matching and enqueueing
+// take no lock (uWebSockets: one loop per thread; nats-server sublist for the index idea).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "hub/event.hpp"
+#include "hub/subscriber.hpp"
+
+namespace valtronics::hub {
+
+inline constexpr std::int64_t kAllDevices = 0;  // device ids are positive: 0 is "every device"
+
+class Shard {
+ public:
+  // Registers `s` for events of `channel` about `device` (kAllDevices: every device; system
+  // events have no device and reach the kAllDevices list). Registering twice is harmless.
+  void add(Subscriber* s, protocol::Channel channel, std::int64_t device);
+  void remove(Subscriber* s, protocol::Channel channel, std::int64_t device);
+
+  // Hands `event` to every registered subscriber of its channel and device, each at most once.
+  void dispatch(const EventPtr& event);
+
+  std::size_t registrations() const { return registrations_; }
+
+ private:
+  struct ChannelIndex {
+    std::unordered_map<std::int64_t, std::vector<Subscriber*>> by_device;
+    std::vector<Subscriber*> all_devices;
+  };
+  std::vector<Subscriber*>& bucket(protocol::Channel channel, std::int64_t device);
+
+  std::array<ChannelIndex, protocol::kChannelCount> index_;
+  ProjectionCache cache_;
+  std::size_t registrations_ = 0;
+};
+
+}  // namespace valtronics::hub

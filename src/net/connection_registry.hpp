@@ -1,0 +1,51 @@
+// Admission bookkeeping shared by every I/O thread: total connections (503 beyond the limit),
+// connections per user (4029 beyond), and the counters behind /api/v1/ws/stats (the spec's
+// ConnectionMonitor figures). Touched at connect, auth and close only, never per delivery;
+// message counters are relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace valtronics::net {
+
+class ConnectionRegistry {
+ public:
+  ConnectionRegistry(std::size_t max_connections, std::size_t max_per_user);
+
+  // Reserves a slot for a new WebSocket connection; false when max_connections are open.
+  bool try_open();
+  // Releases the slot taken by try_open, recording how long the connection lived.
+  void close(std::chrono::steady_clock::duration lived);
+
+  // Counts one more connection for `user`; false (nothing counted) when the user is at the limit.
+  bool try_add_user(const std::string& user);
+  void remove_user(const std::string& user);
+
+  void count_received(std::uint64_t n = 1) { received_.fetch_add(n, std::memory_order_relaxed); }
+  void count_sent(std::uint64_t n = 1) { sent_.fetch_add(n, std::memory_order_relaxed); }
+
+  std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
+
+  struct Stats {
+    std::uint64_t total_connections, active_connections, messages_received, messages_sent;
+    double average_connection_duration_s;  // over closed and still open connections
+    double messages_per_connection;        // (received + sent) / total
+  };
+  Stats stats() const;
+
+ private:
+  std::size_t max_connections_, max_per_user_;
+  std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0};
+  mutable std::mutex mutex_;  // guards the maps and duration sums below
+  std::unordered_map<std::string, std::size_t> per_user_;
+  double closed_duration_s_ = 0;
+  std::uint64_t closed_ = 0;
+  double open_start_sum_s_ = 0;  // sum of start times (steady, seconds) of open connections
+};
+
+}  // namespace valtronics::net

@@ -1,0 +1,143 @@
+// HTTP routes. Ingest validates the whole body before publishing anything (all or nothing).
+#include "net/http_routes.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json.hpp>
+
+#include "engine/ingest.hpp"
+
+namespace valtronics::net {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+namespace {
+
+HttpResponse json_response(const HttpRequest& req, http::status status, std::string body) {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::server, "valtronics");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse error_for(const HttpRequest& req, int status, std::string_view code,
+                       std::string_view message) {
+  return error_response(req.version(), req.keep_alive(), status, code, message);
+}
+
+// Reads the Bearer token and verifies it; on failure fills `res` with 401.
+std::optional<auth::Claims> bearer_claims(const HttpRequest& req, ServerContext& ctx,
+                                          HttpResponse& res) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) {
+    res = error_for(req, 401, "UNAUTHORIZED", "missing Authorization: Bearer token");
+    return std::nullopt;
+  }
+  std::string_view value = it->value();
+  constexpr std::string_view prefix = "Bearer ";
+  if (value.size() <= prefix.size() || value.substr(0, prefix.size()) != prefix) {
+    res = error_for(req, 401, "UNAUTHORIZED", "Authorization header must be 'Bearer <token>'");
+    return std::nullopt;
+  }
+  auto claims = ctx.verifier.verify(value.substr(prefix.size()), util::Clock::now());
+  if (!claims) {
+    res = error_for(req, 401, "UNAUTHORIZED", claims.error().message);
+    return std::nullopt;
+  }
+  return std::move(*claims);
+}
+
+HttpResponse ingest(const HttpRequest& req, ServerContext& ctx, bool batch) {
+  HttpResponse res;
+  auto claims = bearer_claims(req, ctx, res);
+  if (!claims) return res;
+  const auto now = util::Clock::now();
+  auto parsed = batch ? engine::parse_batch(req.body(), ctx.cfg.ingest.max_items, now)
+                      : engine::parse_single(req.body(), now);
+  if (!parsed) {
+    auto r = json_response(req, static_cast<http::status>(parsed.error().http_status),
+                           engine::to_json(parsed.error()));
+    return r;
+  }
+  // Authorize every device before publishing anything: a request is applied whole or not at all.
+  for (const auto& ev : *parsed) {
+    if (!auth::may_ingest(*claims, ev.device_id)) {
+      return error_for(req, 403, "FORBIDDEN",
+                       "token may not ingest telemetry for device " + std::to_string(ev.device_id));
+    }
+  }
+  std::size_t readings = 0;
+  for (auto& ev : *parsed) {
+    readings += ev.readings.size();
+    ctx.hub.publish(protocol::Channel::telemetry, std::move(ev));
+  }
+  return json_response(req, http::status::accepted, engine::accepted_json(readings));
+}
+
+HttpResponse ws_stats(const HttpRequest& req, ServerContext& ctx) {
+  HttpResponse res;
+  auto claims = bearer_claims(req, ctx, res);
+  if (!claims) return res;
+  if (!auth::is_admin(*claims)) return error_for(req, 403, "FORBIDDEN", "admin token required");
+  const auto s = ctx.registry.stats();
+  json::object data{
+      {"totalConnections", s.total_connections},
+      {"activeConnections", s.active_connections},
+      {"messagesReceived", s.messages_received},
+      {"messagesSent", s.messages_sent},
+      {"averageConnectionDuration", s.average_connection_duration_s},
+      {"messagesPerConnection", s.messages_per_connection},
+      {"eventsPublished", ctx.hub.published()},
+  };
+  return json_response(req, http::status::ok,
+                       json::serialize(json::object{{"success", true}, {"data", std::move(data)}}));
+}
+
+}  // namespace
+
+HttpResponse error_response(unsigned version, bool keep_alive, int status, std::string_view code,
+                            std::string_view message) {
+  HttpResponse res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "valtronics");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = json::serialize(json::object{
+      {"success", false},
+      {"error", json::object{{"code", code}, {"message", message}, {"details", json::object{}}}}});
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse handle_http(const HttpRequest& req, ServerContext& ctx) {
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  const auto method = req.method();
+  auto only = [&](http::verb v) { return method == v; };
+
+  if (target == "/health") {
+    if (!only(http::verb::get) && !only(http::verb::head))
+      return error_for(req, 405, "METHOD_NOT_ALLOWED", "use GET /health");
+    json::object body{{"status", "ok"},
+                      {"active_connections", ctx.registry.active()},
+                      {"time", util::iso8601(util::Clock::now())}};
+    return json_response(req, http::status::ok, json::serialize(body));
+  }
+  if (target == "/api/v1/telemetry" || target == "/api/v1/telemetry/batch") {
+    if (!only(http::verb::post))
+      return error_for(req, 405, "METHOD_NOT_ALLOWED", "use POST " + std::string(target));
+    return ingest(req, ctx, target.ends_with("/batch"));
+  }
+  if (target == "/api/v1/ws/stats") {
+    if (!only(http::verb::get))
+      return error_for(req, 405, "METHOD_NOT_ALLOWED", "use GET /api/v1/ws/stats");
+    return ws_stats(req, ctx);
+  }
+  if (target == "/ws" || target.starts_with("/ws/"))
+    return error_for(req, 426, "UPGRADE_REQUIRED", "this endpoint speaks WebSocket only");
+  return error_for(req, 404, "NOT_FOUND", "no route for " + std::string(target));
+}
+
+}  // namespace valtronics::net

@@ -1,0 +1,183 @@
+// HTTP session and WebSocket upgrade. Beast parses HTTP; after the 101 the raw socket goes to
+// WsSession, which owns framing. Header reads time out (slowloris protection).
+#include "net/http_session.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http_routes.hpp"
+#include "net/ws_session.hpp"
+#include "protocol/ws_frame.hpp"
+
+namespace valtronics::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+// Time allowed to send a whole request (headers and body) before the connection is dropped.
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+
+std::string_view strip_scheme(std::string_view origin) {
+  if (auto p = origin.find("://"); p != std::string_view::npos) origin.remove_prefix(p + 3);
+  while (!origin.empty() && origin.back() == '/') origin.remove_suffix(1);
+  return origin;
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx)
+      : stream_(std::move(socket)), worker_(worker), ctx_(ctx) {
+    error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? "unknown" : ep.address().to_string();
+  }
+
+  void run() { do_read(); }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
+    stream_.expires_after(kRequestTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    if (ec == http::error::body_limit) {
+      auto res = error_response(11, false, 413, "PAYLOAD_TOO_LARGE",
+                                "request body exceeds " +
+                                    std::to_string(ctx_.cfg.ingest.max_body_bytes) + " bytes");
+      return write(std::move(res));
+    }
+    if (ec == http::error::header_limit) {
+      return write(error_response(11, false, 431, "HEADERS_TOO_LARGE", "request headers too large"));
+    }
+    if (ec) {
+      // Malformed HTTP gets one 400 naming the problem; a peer that went away gets nothing.
+      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message)
+        return write(error_response(11, false, 400, "BAD_REQUEST", ec.message()));
+      error_code ignored;
+      stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      return;
+    }
+    HttpRequest req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+    spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
+                  peer_);
+    write(handle_http(req, ctx_));
+  }
+
+  void write(HttpResponse res) {
+    auto sp = std::make_shared<HttpResponse>(std::move(res));
+    stream_.expires_after(kRequestTimeout);
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp](error_code ec, std::size_t) {
+      if (ec || !sp->keep_alive()) {
+        error_code ignored;
+        self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->do_read();
+    });
+  }
+
+  void refuse(const HttpRequest& req, int status, std::string_view code, std::string_view message) {
+    spdlog::info("ws upgrade refused peer={} status={} reason={}", peer_, status, message);
+    write(error_response(req.version(), false, status, code, message));
+  }
+
+  bool origin_allowed(const HttpRequest& req) const {
+    auto it = req.find(http::field::origin);
+    if (it == req.end()) return true;  // non-browser clients send no Origin
+    std::string_view origin = it->value();
+    for (const auto& allowed : ctx_.cfg.auth.allowed_origins)
+      if (allowed == "*" || allowed == origin) return true;
+    auto host = req.find(http::field::host);
+    return host != req.end() && strip_scheme(origin) == host->value();
+  }
+
+  void upgrade(HttpRequest req) {
+    std::string_view target = req.target();
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    std::optional<protocol::Channel> channel;
+    if (target.starts_with("/ws/")) {
+      channel = protocol::channel_from_string(target.substr(4));
+      if (!channel) return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));
+    } else if (target != "/ws") {
+      return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));
+    }
+    if (req[http::field::sec_websocket_version] != "13") {
+      HttpResponse res = error_response(req.version(), false, 426, "UPGRADE_REQUIRED",
+                                        "only WebSocket version 13 is supported");
+      res.set(http::field::sec_websocket_version, "13");
+      return write(std::move(res));
+    }
+    const std::string key{req[http::field::sec_websocket_key]};
+    if (key.empty()) return refuse(req, 400, "BAD_REQUEST", "missing Sec-WebSocket-Key");
+    if (!origin_allowed(req)) return refuse(req, 403, "FORBIDDEN", "origin not allowed");
+    if (!ctx_.connection_limiter.allow(peer_, std::chrono::steady_clock::now()))
+      return refuse(req, 429, "TOO_MANY_REQUESTS",
+                    "more than " + std::to_string(ctx_.cfg.limits.connections_per_minute) +
+                        " new connections per minute from this address");
+    if (!ctx_.registry.try_open())
+      return refuse(req, 503, "SERVICE_UNAVAILABLE",
+                    "server is at max_connections (" +
+                        std::to_string(ctx_.cfg.limits.max_connections) + ")");
+
+    WsSession::Options opts;
+    opts.endpoint_channel = channel;
+    opts.peer = peer_;
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+      std::string_view v = it->value();
+      if (v.starts_with("Bearer ")) opts.header_token = std::string(v.substr(7));
+      else opts.header_token = std::string();  // present but not a bearer token: invalid
+    }
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
+                                                                  req.version());
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
+    res->set(http::field::server, "valtronics");
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, opts = std::move(opts)](
+                          error_code ec, std::size_t) mutable {
+                        if (ec) {
+                          self->ctx_.registry.close(std::chrono::steady_clock::duration::zero());
+                          return;
+                        }
+                        self->stream_.expires_never();
+                        auto data = self->buffer_.data();
+                        opts.early_bytes.assign(static_cast<const char*>(data.data()), data.size());
+                        auto session = std::make_shared<WsSession>(
+                            self->stream_.release_socket(), self->worker_, self->ctx_,
+                            std::move(opts));
+                        session->start();
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  Worker& worker_;
+  ServerContext& ctx_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string peer_;
+};
+
+}  // namespace
+
+void start_http_session(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx) {
+  std::make_shared<HttpSession>(std::move(socket), worker, ctx)->run();
+}
+
+}  // namespace valtronics::net

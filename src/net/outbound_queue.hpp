@@ -1,0 +1,80 @@
+// A connection's bounded outbound queue. Frames are shared payloads (serialized once by the hub)
+// plus a small per-frame header, gathered into one socket write. Memory is bounded whatever the
+// client does: past a soft limit, telemetry and system updates are conflated (latest value per
+// device and metric, latest system sample) and sent when the queue drains; reliable frames
+// (replies, alerts, device status, control) are refused past the hard limit so the session can
+// close with 4009 instead of dropping them silently (nats-server's slow-consumer cap, valkey's
+// client-output-buffer-limit).
+#pragma once
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hub/event.hpp"
+#include "protocol/ws_frame.hpp"
+
+namespace valtronics::net {
+
+class OutboundQueue {
+ public:
+  using Bytes = std::shared_ptr<const std::string>;
+
+  // `max_bytes`: hard limit on queued payload bytes. Telemetry conflates beyond 3/4 of it, so
+  // alerts and replies keep a quarter of the budget to themselves.
+  explicit OutboundQueue(std::size_t max_bytes);
+
+  // Replies, alerts, status changes, control frames. False (nothing queued) past the hard limit.
+  bool push_reliable(Bytes payload, protocol::ws::Opcode opcode = protocol::ws::Opcode::text);
+
+  // The close frame: queued whatever the budget (it is the last frame a session queues).
+  void push_final(Bytes payload, protocol::ws::Opcode opcode) { push(std::move(payload), opcode); }
+
+  // A telemetry update whose serialization is `payload`, carrying `readings` of `device` (already
+  // restricted to what this connection receives). Queued as is below the soft limit; merged into
+  // the conflation table otherwise (or while the table holds anything, so nothing older overtakes
+  // a newer value).
+  void push_telemetry(const Bytes& payload, std::int64_t device,
+                      std::span<const hub::MetricReading> readings);
+
+  // A system update: queued below the soft limit, else it replaces any conflated system update.
+  void push_system(const Bytes& payload);
+
+  // Appends up to `max_frames` frames (header and payload buffers) to `out`; returns how many.
+  std::size_t gather(std::vector<boost::asio::const_buffer>& out, std::size_t max_frames);
+
+  // The first `frames` frames were written: drops them, and once the queue is below half the
+  // soft limit moves conflated updates back in. Returns how many data (text) frames were sent.
+  std::size_t consumed(std::size_t frames);
+
+  bool empty() const { return frames_.empty(); }
+  std::size_t queued_bytes() const { return bytes_; }
+  std::size_t pending_conflated() const { return conflated_.size() + (conflated_system_ ? 1 : 0); }
+  std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
+
+ private:
+  struct Frame {
+    Bytes payload;
+    std::array<unsigned char, 10> header;
+    std::uint8_t header_len;
+    bool data;
+  };
+  void push(Bytes payload, protocol::ws::Opcode opcode);
+  void refill();
+
+  std::size_t max_bytes_, soft_bytes_;
+  std::deque<Frame> frames_;
+  std::size_t bytes_ = 0;
+  std::map<std::int64_t, std::map<std::string, hub::MetricReading>> conflated_;
+  Bytes conflated_system_;
+  std::uint64_t conflated_total_ = 0;
+};
+
+}  // namespace valtronics::net

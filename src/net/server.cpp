@@ -1,0 +1,151 @@
+// Server wiring. The acceptor, the periodic sources and the signal handler live on worker 0;
+// every other worker only runs its own connections.
+#include "net/server.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http_session.hpp"
+#include "net/ws_session.hpp"
+#include "protocol/errors.hpp"
+
+namespace valtronics::net {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+// The system channel's sampling period: every subscriber's frequency is a multiple of it.
+constexpr auto kSystemSamplePeriod = std::chrono::seconds(1);
+constexpr auto kDemoTickPeriod = std::chrono::seconds(1);
+
+std::vector<asio::io_context*> contexts_of(std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<asio::io_context*> out;
+  for (auto& w : workers) out.push_back(&w->ioc);
+  return out;
+}
+
+std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
+  std::vector<std::unique_ptr<Worker>> out;
+  for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<Worker>(i));
+  return out;
+}
+}  // namespace
+
+Server::Server(const config::Config& cfg)
+    : cfg_(cfg),
+      workers_(make_workers(cfg.threads)),
+      hub_(std::make_unique<hub::Hub>(contexts_of(workers_))),
+      ctx_(std::make_unique<ServerContext>(cfg, *hub_)),
+      acceptor_(workers_[0]->ioc),
+      signals_(workers_[0]->ioc, SIGINT, SIGTERM),
+      system_timer_(workers_[0]->ioc),
+      demo_timer_(workers_[0]->ioc) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub_->shard(i);
+  asio::ip::tcp::endpoint ep{asio::ip::make_address(cfg.listen_host), cfg.listen_port};
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  if (cfg.demo) simulator_ = std::make_unique<engine::DemoSimulator>();
+}
+
+Server::~Server() = default;
+
+void Server::run() {
+  signals_.async_wait([this](error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    shutdown();
+  });
+  do_accept();
+  tick_system();
+  if (simulator_) tick_demo();
+  spdlog::info("listening on {}:{} with {} I/O thread(s)", cfg_.listen_host, port_, workers_.size());
+
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    threads.emplace_back([w = workers_[i].get()] {
+      auto guard = asio::make_work_guard(w->ioc);  // idle workers must not return early
+      w->ioc.run();
+    });
+  }
+  workers_[0]->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  asio::post(workers_[0]->ioc, [this] { shutdown(); });
+}
+
+void Server::do_accept() {
+  Worker& target = *workers_[next_worker_++ % workers_.size()];
+  acceptor_.async_accept(target.ioc, [this, &target](error_code ec, asio::ip::tcp::socket s) {
+    if (stopping_) return;
+    if (!ec) {
+      start_http_session(std::move(s), target, *ctx_);
+    } else if (ec == asio::error::no_descriptors) {
+      // Out of file descriptors: back off briefly instead of spinning on accept.
+      spdlog::warn("accept: {}", ec.message());
+      auto t = std::make_shared<asio::steady_timer>(workers_[0]->ioc, std::chrono::milliseconds(100));
+      t->async_wait([this, t](error_code) { do_accept(); });
+      return;
+    }
+    do_accept();
+  });
+}
+
+void Server::tick_system() {
+  if (stopping_) return;
+  hub_->publish(protocol::Channel::system,
+                sampler_.sample(ctx_->registry.active(), util::Clock::now()));
+  system_timer_.expires_after(kSystemSamplePeriod);
+  system_timer_.async_wait([this](error_code ec) {
+    if (!ec) tick_system();
+  });
+}
+
+void Server::tick_demo() {
+  if (stopping_) return;
+  for (auto& body : simulator_->step(util::Clock::now())) {
+    protocol::Channel ch = std::visit(
+        [](const auto& b) {
+          using T = std::decay_t<decltype(b)>;
+          if constexpr (std::is_same_v<T, hub::TelemetryEvent>) return protocol::Channel::telemetry;
+          else if constexpr (std::is_same_v<T, hub::AlertEvent>) return protocol::Channel::alerts;
+          else if constexpr (std::is_same_v<T, hub::DeviceStatusEvent>) return protocol::Channel::devices;
+          else return protocol::Channel::system;
+        },
+        body);
+    hub_->publish(ch, std::move(body));
+  }
+  demo_timer_.expires_after(kDemoTickPeriod);
+  demo_timer_.async_wait([this](error_code ec) {
+    if (!ec) tick_demo();
+  });
+}
+
+void Server::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  error_code ignored;
+  acceptor_.close(ignored);
+  signals_.cancel(ignored);
+  system_timer_.cancel();
+  demo_timer_.cancel();
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [w = w.get()] {
+      // Copy: close() may end a session synchronously and erase it from the set.
+      std::vector<WsSession*> sessions(w->sessions.begin(), w->sessions.end());
+      for (auto* s : sessions) s->close(protocol::close_code::going_away, "server shutting down");
+    });
+  }
+  // Give close frames a moment to leave, then stop every loop.
+  auto t = std::make_shared<asio::steady_timer>(workers_[0]->ioc, std::chrono::milliseconds(300));
+  t->async_wait([this, t](error_code) {
+    for (auto& w : workers_) w->ioc.stop();
+  });
+}
+
+}  // namespace valtronics::net

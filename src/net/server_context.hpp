@@ -1,0 +1,49 @@
+// What every connection needs from the server, gathered in one place: configuration, the token
+// verifier, admission bookkeeping, the hub, and the I/O thread ("worker") it lives on.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstddef>
+#include <unordered_set>
+
+#include "auth/jwt.hpp"
+#include "auth/rate_limit.hpp"
+#include "config/config.hpp"
+#include "hub/hub.hpp"
+#include "net/connection_registry.hpp"
+#include "protocol/parse.hpp"
+
+namespace valtronics::net {
+
+class WsSession;
+
+// One I/O thread: its io_context, its hub shard, and the WebSocket sessions living on it (only
+// that thread touches `sessions`; shutdown walks it from there).
+struct Worker {
+  explicit Worker(std::size_t i) : ioc(1), index(i) {}
+  boost::asio::io_context ioc;
+  std::size_t index;
+  hub::Shard* shard = nullptr;
+  std::unordered_set<WsSession*> sessions;
+};
+
+struct ServerContext {
+  ServerContext(const config::Config& c, hub::Hub& h)
+      : cfg(c),
+        verifier(c.auth.jwt_secret, c.auth.leeway),
+        registry(c.limits.max_connections, c.limits.max_connections_per_user),
+        connection_limiter(c.limits.connections_per_minute),
+        hub(h) {
+    parse_options.max_batch = c.limits.max_batch;
+    parse_options.system_default_frequency = c.system.default_frequency;
+    parse_options.system_min_frequency = c.system.min_frequency;
+  }
+  const config::Config& cfg;
+  auth::JwtVerifier verifier;
+  ConnectionRegistry registry;
+  auth::ConnectionRateLimiter connection_limiter;
+  hub::Hub& hub;
+  protocol::ParseOptions parse_options;
+};
+
+}  // namespace valtronics::net

@@ -1,0 +1,602 @@
+// WebSocket session: protocol state machine, limits and delivery. See ws_session.hpp.
+#include "net/ws_session.hpp"
+
+#include <algorithm>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/parse.hpp"
+#include "protocol/serialize.hpp"
+
+namespace valtronics::net {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using protocol::Channel;
+using protocol::ErrorCode;
+using protocol::ws::Opcode;
+using Steady = std::chrono::steady_clock;
+namespace close_code = protocol::close_code;
+
+namespace {
+// Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array.
+constexpr std::size_t kMaxFramesPerWrite = 256;
+// How long a closing connection waits for the peer's close frame / EOF before dropping it.
+constexpr auto kCloseLinger = std::chrono::seconds(2);
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return v.empty() || std::find(v.begin(), v.end(), s) != v.end();
+}
+}  // namespace
+
+WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx,
+                     Options opts)
+    : socket_(std::move(socket)),
+      worker_(worker),
+      ctx_(ctx),
+      opts_(std::move(opts)),
+      reader_(std::max(ctx.cfg.limits.max_batch_bytes, ctx.cfg.limits.max_message_bytes)),
+      out_(ctx.cfg.limits.max_outbound_bytes),
+      rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after, Steady::now()),
+      opened_at_(Steady::now()),
+      auth_timer_(worker.ioc),
+      warn_timer_(worker.ioc),
+      expiry_timer_(worker.ioc),
+      throttle_timer_(worker.ioc),
+      linger_timer_(worker.ioc) {}
+
+WsSession::~WsSession() { finish(); }
+
+void WsSession::start() {
+  worker_.sessions.insert(this);
+  error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (!opts_.early_bytes.empty()) {
+    reader_.append(opts_.early_bytes.data(), opts_.early_bytes.size());
+    opts_.early_bytes.clear();
+  }
+  if (opts_.header_token) {
+    protocol::Request req{std::nullopt, protocol::AuthRequest{*opts_.header_token}};
+    execute(req);
+  }
+  if (!claims_ && state_ == State::open) {
+    auth_timer_.expires_after(ctx_.cfg.auth.auth_timeout);
+    auth_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->claims_ || self->state_ != State::open) return;
+      self->close(close_code::auth_failed, "authentication timeout");
+    });
+  }
+  if (drain_frames()) do_read();
+}
+
+// ---------------------------------------------------------------------------------- reading
+
+void WsSession::do_read() {
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this()](error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void WsSession::on_read(error_code ec, std::size_t n) {
+  if (ec) {
+    // EOF or reset: the peer is gone (or finished the close handshake we started).
+    finish();
+    return;
+  }
+  if (state_ == State::closing) {  // discard everything until the peer closes
+    do_read();
+    return;
+  }
+  reader_.append(read_buf_.data(), n);
+  if (drain_frames()) do_read();
+}
+
+bool WsSession::drain_frames() {
+  using Kind = protocol::ws::ReadResult::Kind;
+  while (state_ == State::open) {
+    auto r = reader_.next();
+    if (r.kind == Kind::need_more) return true;
+    if (r.kind == Kind::error) {
+      close(r.close_code, r.reason);
+      break;
+    }
+    switch (r.opcode) {
+      case Opcode::text:
+        on_text(r.payload);
+        break;
+      case Opcode::binary:
+        ctx_.registry.count_received();
+        send(protocol::error(std::nullopt, ErrorCode::invalid_message,
+                             "binary frames are not supported: send JSON in text frames"));
+        break;
+      case Opcode::ping:
+        if (!out_.push_reliable(std::make_shared<const std::string>(r.payload), Opcode::pong))
+          close(close_code::slow_consumer, "outbound queue full");
+        else
+          do_write();
+        break;
+      case Opcode::close: {
+        std::uint16_t code = close_code::normal;
+        std::string reason;
+        protocol::ws::parse_close_payload(r.payload, code, reason);
+        // Echo the peer's code, as RFC 6455 asks; 1005 (no code) is answered with 1000.
+        close(code == 1005 ? close_code::normal : code, "");
+        break;
+      }
+      default:  // pong, continuation (never returned alone)
+        break;
+    }
+  }
+  return state_ == State::closing;  // keep reading to see the peer's close / EOF
+}
+
+void WsSession::log_in(std::string_view type, std::size_t size, std::optional<Channel> ch) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  spdlog::debug("ws in  peer={} type={} size={} channel={}", opts_.peer, type, size,
+                ch ? protocol::to_string(*ch) : "-");
+}
+
+void WsSession::on_text(std::string_view text) {
+  ctx_.registry.count_received();
+  const auto& limits = ctx_.cfg.limits;
+  if (text.size() > limits.max_message_bytes && !protocol::is_batch_frame(text)) {
+    close(close_code::too_big, "message exceeds max_message_bytes (" +
+                                   std::to_string(limits.max_message_bytes) + ")");
+    return;
+  }
+  switch (rate_.on_message(Steady::now())) {
+    case auth::MessageRateGuard::Verdict::allow:
+      break;
+    case auth::MessageRateGuard::Verdict::reject:
+      send(protocol::error(std::nullopt, ErrorCode::rate_limited,
+                           "more than " + std::to_string(int(limits.messages_per_second)) +
+                               " messages per second: message dropped"));
+      return;
+    case auth::MessageRateGuard::Verdict::close:
+      close(close_code::rate_limit_abuse, "message rate limit exceeded for too long");
+      return;
+  }
+  auto parsed = protocol::parse_request(text, ctx_.parse_options);
+  if (!parsed) {
+    log_in("invalid", text.size(), std::nullopt);
+    send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
+    return;
+  }
+  execute(*parsed);
+}
+
+void WsSession::execute(protocol::Request& req) {
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, protocol::AuthRequest>) {
+          log_in("auth", 0, std::nullopt);
+          handle_auth(req, body);
+        } else if constexpr (std::is_same_v<T, protocol::PingRequest>) {
+          log_in("ping", 0, std::nullopt);
+          send(protocol::pong(req.id, body.timestamp, util::Clock::now()));
+        } else {
+          if (!claims_) {
+            send(protocol::error(req.id, ErrorCode::not_authenticated,
+                                 "authenticate first: send {\"type\":\"auth\",\"token\":...}"));
+            return;
+          }
+          if constexpr (std::is_same_v<T, protocol::SubscribeRequest>) {
+            log_in("subscribe", 0, body.channel);
+            handle_subscribe(req, body);
+          } else if constexpr (std::is_same_v<T, protocol::UnsubscribeRequest>) {
+            log_in("unsubscribe", 0, body.channel);
+            handle_unsubscribe(req, body);
+          } else {
+            log_in("batch", body.messages.size(), std::nullopt);
+            handle_batch(req, body);
+          }
+        }
+      },
+      req.body);
+}
+
+// ------------------------------------------------------------------------------------ auth
+
+void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRequest& a) {
+  auto verified = ctx_.verifier.verify(a.token, util::Clock::now());
+  if (!verified) {
+    send(protocol::auth_failure(req.id, verified.error().code, verified.error().message));
+    close(close_code::auth_failed, "authentication failed");
+    return;
+  }
+  auth::Claims claims = std::move(*verified);
+  if (claims.sub != counted_user_) {
+    if (!ctx_.registry.try_add_user(claims.sub)) {
+      send(protocol::auth_failure(req.id, ErrorCode::too_many_connections,
+                                  "too many connections for user '" + claims.sub + "' (limit " +
+                                      std::to_string(ctx_.cfg.limits.max_connections_per_user) +
+                                      ")"));
+      close(close_code::too_many_connections, "too many connections for this user");
+      return;
+    }
+    if (!counted_user_.empty()) ctx_.registry.remove_user(counted_user_);
+    counted_user_ = claims.sub;
+  }
+  const bool first = !claims_;
+  claims_ = std::move(claims);
+  auth_timer_.cancel();
+  send(protocol::auth_success(req.id, claims_->sub, auth::to_string(claims_->role),
+                              claims_->expires_at));
+  arm_token_timers();
+  if (!first) {
+    drop_forbidden_subscriptions();
+  } else if (opts_.endpoint_channel && auth::may_subscribe(*claims_, *opts_.endpoint_channel)) {
+    // Per-channel endpoint: subscribed to its channel, unfiltered, as soon as authenticated.
+    protocol::Filters filters;
+    if (*opts_.endpoint_channel == Channel::system)
+      filters.frequency = ctx_.cfg.system.default_frequency;
+    subscribe_keys(*opts_.endpoint_channel, filters);
+    send(protocol::subscribed(std::nullopt, *opts_.endpoint_channel, filters));
+  }
+}
+
+void WsSession::arm_token_timers() {
+  warn_timer_.cancel();
+  expiry_timer_.cancel();
+  if (!claims_ || !claims_->expires_at) return;
+  const auto exp = *claims_->expires_at;
+  const auto left = std::chrono::duration_cast<Steady::duration>(exp - util::Clock::now());
+  const auto warn_in = left - ctx_.cfg.auth.expiry_warning;
+  warn_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
+  warn_timer_.async_wait([self = shared_from_this(), exp](error_code ec) {
+    if (ec || self->state_ != State::open) return;
+    self->send(protocol::token_expiring(exp));
+  });
+  // The leeway applies at verification; a live connection is cut at exp itself.
+  expiry_timer_.expires_after(std::max(left, Steady::duration::zero()));
+  expiry_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->state_ != State::open) return;
+    self->close(close_code::token_expired, "token expired");
+  });
+}
+
+void WsSession::drop_forbidden_subscriptions() {
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    const auto& k = it->first;
+    const bool ok = auth::may_subscribe(*claims_, k.channel) &&
+                    (k.device == hub::kAllDevices || auth::may_see_device(*claims_, k.device));
+    if (ok) {
+      ++it;
+      continue;
+    }
+    worker_.shard->remove(this, k.channel, k.device);
+    send(protocol::error(std::nullopt, ErrorCode::forbidden,
+                         "the new token does not cover the " +
+                             std::string(protocol::to_string(k.channel)) + " subscription" +
+                             (k.device ? " of device " + std::to_string(k.device) : "") +
+                             ": it was removed"));
+    it = subs_.erase(it);
+  }
+}
+
+// ----------------------------------------------------------------------------- subscribing
+
+void WsSession::handle_subscribe(const protocol::Request& req, const protocol::SubscribeRequest& s) {
+  if (opts_.endpoint_channel && s.channel != *opts_.endpoint_channel) {
+    send(protocol::error(req.id, ErrorCode::channel_not_allowed,
+                         "this endpoint serves only the " +
+                             std::string(protocol::to_string(*opts_.endpoint_channel)) +
+                             " channel; use /ws for every channel"));
+    return;
+  }
+  if (!auth::may_subscribe(*claims_, s.channel)) {
+    send(protocol::error(req.id, ErrorCode::forbidden,
+                         "role '" + std::string(auth::to_string(claims_->role)) +
+                             "' may not subscribe to " + std::string(protocol::to_string(s.channel))));
+    return;
+  }
+  for (auto d : s.filters.device_ids) {
+    if (!auth::may_see_device(*claims_, d)) {
+      send(protocol::error(req.id, ErrorCode::forbidden,
+                           "token does not cover device " + std::to_string(d)));
+      return;
+    }
+  }
+  std::size_t added = 0;
+  if (s.filters.device_ids.empty()) {
+    added = subs_.count({s.channel, hub::kAllDevices}) ? 0 : 1;
+  } else {
+    for (auto d : s.filters.device_ids) added += subs_.count({s.channel, d}) ? 0 : 1;
+  }
+  if (subs_.size() + added > ctx_.cfg.limits.max_subscriptions) {
+    send(protocol::error(req.id, ErrorCode::too_many_subscriptions,
+                         "at most " + std::to_string(ctx_.cfg.limits.max_subscriptions) +
+                             " subscriptions per connection"));
+    return;
+  }
+  subscribe_keys(s.channel, s.filters);
+  send(protocol::subscribed(req.id, s.channel, s.filters));
+}
+
+void WsSession::subscribe_keys(Channel channel, const protocol::Filters& filters) {
+  auto add = [&](std::int64_t device) {
+    subs_.insert_or_assign(SubKey{channel, device}, filters);
+    worker_.shard->add(this, channel, device);
+  };
+  if (filters.device_ids.empty())
+    add(hub::kAllDevices);
+  else
+    for (auto d : filters.device_ids) add(d);
+  if (channel == Channel::system) system_next_due_ = Steady::time_point{};  // next sample
+}
+
+void WsSession::handle_unsubscribe(const protocol::Request& req,
+                                   const protocol::UnsubscribeRequest& u) {
+  std::size_t removed = 0;
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    if (it->first.channel == u.channel && (!u.device_id || it->first.device == *u.device_id)) {
+      worker_.shard->remove(this, it->first.channel, it->first.device);
+      it = subs_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  send(protocol::unsubscribed(req.id, u.channel, u.device_id, removed));
+}
+
+void WsSession::handle_batch(const protocol::Request& req, const protocol::BatchRequest& b) {
+  for (const auto& m : b.messages) {
+    if (state_ != State::open) return;
+    auto parsed = protocol::parse_request_value(m, ctx_.parse_options);
+    if (!parsed) {
+      send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
+      continue;
+    }
+    execute(*parsed);
+  }
+}
+
+// ------------------------------------------------------------------------------- delivering
+
+void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache) {
+  if (state_ != State::open || !claims_) return;
+  const auto device = event->device_id();
+  if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
+
+  if (const auto* t = std::get_if<hub::TelemetryEvent>(&event->body)) {
+    deliver_telemetry(*event, *t, cache);
+    return;
+  }
+  // Does any subscription of this channel, for this device or for all, accept the event?
+  const protocol::Filters* match = nullptr;
+  for (auto it = subs_.lower_bound({event->channel, hub::kAllDevices});
+       it != subs_.end() && it->first.channel == event->channel && !match; ++it) {
+    if (it->first.device != hub::kAllDevices && it->first.device != device) continue;
+    const auto& f = it->second;
+    if (const auto* a = std::get_if<hub::AlertEvent>(&event->body)) {
+      if (contains(f.severities, a->severity) && contains(f.alert_types, a->alert_type)) match = &f;
+    } else if (const auto* s = std::get_if<hub::DeviceStatusEvent>(&event->body)) {
+      if (contains(f.status_types, s->new_status)) match = &f;
+    } else {
+      match = &f;
+    }
+  }
+  if (!match) return;
+
+  if (const auto* sys = std::get_if<hub::SystemEvent>(&event->body)) {
+    // Samples arrive every second; each connection takes one per its own `frequency`. Half a
+    // second of slack keeps a 1 s frequency from skipping samples that arrive a little early.
+    const auto now = Steady::now();
+    if (now + std::chrono::milliseconds(500) < system_next_due_) return;
+    system_next_due_ = now + match->frequency;
+    if (match->metrics.empty()) {
+      out_.push_system(event->full_bytes);
+    } else {
+      std::string key = "s";
+      for (const auto& m : match->metrics) key += "," + m;
+      const Bytes* bytes = cache.find(key);
+      if (!bytes)
+        bytes = &cache.put(key, std::make_shared<const std::string>(
+                                    protocol::serialize_system(*sys, match->metrics)));
+      out_.push_system(*bytes);
+    }
+    do_write();
+    return;
+  }
+  send_reliable(event->full_bytes);
+}
+
+void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
+                                  hub::ProjectionCache& cache) {
+  // Union of what the matching subscriptions ask for: every metric if any of them has no
+  // `metrics` filter; real-time if any of them is real-time, else the shortest interval.
+  bool all_metrics = false, realtime = false, matched = false;
+  std::vector<std::string> metrics;
+  std::chrono::milliseconds freq = std::chrono::milliseconds::max();
+  for (auto it = subs_.lower_bound({Channel::telemetry, hub::kAllDevices});
+       it != subs_.end() && it->first.channel == Channel::telemetry; ++it) {
+    if (it->first.device != hub::kAllDevices && it->first.device != t.device_id) continue;
+    const auto& f = it->second;
+    matched = true;
+    if (f.metrics.empty()) all_metrics = true;
+    else metrics.insert(metrics.end(), f.metrics.begin(), f.metrics.end());
+    if (f.frequency.count() == 0) realtime = true;
+    else freq = std::min(freq, f.frequency);
+  }
+  if (!matched) return;
+  if (all_metrics) {
+    metrics.clear();
+  } else {
+    std::sort(metrics.begin(), metrics.end());
+    metrics.erase(std::unique(metrics.begin(), metrics.end()), metrics.end());
+  }
+
+  if (!realtime) {
+    deliver_throttled(t.device_id, t.readings, metrics, freq);
+    return;
+  }
+  if (metrics.empty()) {
+    out_.push_telemetry(event.full_bytes, t.device_id, t.readings);
+    do_write();
+    return;
+  }
+  std::string key = "t";
+  for (const auto& m : metrics) key += "," + m;
+  const Bytes* bytes = cache.find(key);
+  if (!bytes)
+    bytes = &cache.put(key, std::make_shared<const std::string>(
+                                protocol::serialize_telemetry(t.device_id, t.readings, metrics)));
+  if ((*bytes)->empty()) return;  // none of the asked-for metrics is in this update
+  std::vector<hub::MetricReading> projected;
+  for (const auto& r : t.readings)
+    if (std::binary_search(metrics.begin(), metrics.end(), r.name)) projected.push_back(r);
+  out_.push_telemetry(*bytes, t.device_id, projected);
+  do_write();
+}
+
+void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
+                                  std::span<const std::string> metrics,
+                                  std::chrono::milliseconds freq) {
+  auto& th = throttles_[device];
+  bool any = false;
+  for (const auto& r : readings) {
+    if (!metrics.empty() && !std::binary_search(metrics.begin(), metrics.end(), r.name)) continue;
+    th.pending.insert_or_assign(r.name, r);
+    any = true;
+  }
+  if (!any) return;
+  const auto now = Steady::now();
+  th.frequency = freq;
+  if (now >= th.next_due) {
+    th.next_due = now + freq;
+    std::vector<hub::MetricReading> latest;
+    for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
+    th.pending.clear();
+    out_.push_telemetry(std::make_shared<const std::string>(
+                            protocol::serialize_telemetry(device, latest)),
+                        device, latest);
+    do_write();
+    return;
+  }
+  arm_throttle_timer();
+}
+
+void WsSession::arm_throttle_timer() {
+  if (throttle_armed_) return;
+  auto earliest = Steady::time_point::max();
+  for (auto& [d, th] : throttles_)
+    if (!th.pending.empty()) earliest = std::min(earliest, th.next_due);
+  if (earliest == Steady::time_point::max()) return;
+  throttle_armed_ = true;
+  throttle_timer_.expires_at(earliest);
+  throttle_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    self->throttle_armed_ = false;
+    if (ec || self->state_ != State::open) return;
+    self->flush_throttled();
+  });
+}
+
+void WsSession::flush_throttled() {
+  const auto now = Steady::now();
+  for (auto& [device, th] : throttles_) {
+    if (th.pending.empty() || now < th.next_due) continue;
+    // Pace from the slot, not from now, so an interval keeps its rhythm.
+    th.next_due += th.frequency;
+    if (th.next_due < now) th.next_due = now + th.frequency;
+    std::vector<hub::MetricReading> latest;
+    for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
+    th.pending.clear();
+    out_.push_telemetry(std::make_shared<const std::string>(
+                            protocol::serialize_telemetry(device, latest)),
+                        device, latest);
+  }
+  do_write();
+  arm_throttle_timer();
+}
+
+// ---------------------------------------------------------------------------------- writing
+
+void WsSession::send(std::string json) {
+  if (state_ != State::open) return;
+  if (spdlog::should_log(spdlog::level::debug))
+    spdlog::debug("ws out peer={} size={} frame={}", opts_.peer, json.size(),
+                  json.substr(0, 120));
+  send_reliable(std::make_shared<const std::string>(std::move(json)));
+}
+
+void WsSession::send_reliable(const Bytes& bytes) {
+  if (state_ != State::open) return;
+  if (!out_.push_reliable(bytes)) {
+    close(close_code::slow_consumer,
+          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    return;
+  }
+  do_write();
+}
+
+void WsSession::do_write() {
+  if (writing_ || out_.empty() || state_ == State::closed) return;
+  write_bufs_.clear();
+  const std::size_t frames = out_.gather(write_bufs_, kMaxFramesPerWrite);
+  writing_ = true;
+  asio::async_write(socket_, write_bufs_,
+                    [self = shared_from_this(), frames](error_code ec, std::size_t) {
+                      self->on_write(ec, frames);
+                    });
+}
+
+void WsSession::on_write(error_code ec, std::size_t frames) {
+  writing_ = false;
+  if (ec) {
+    error_code ignored;
+    socket_.close(ignored);  // the pending read fails and calls finish()
+    return;
+  }
+  ctx_.registry.count_sent(out_.consumed(frames));
+  if (!out_.empty()) {
+    do_write();
+  } else if (state_ == State::closing) {
+    // Our close frame is out: half-close and wait (bounded) for the peer to finish.
+    error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+}
+
+void WsSession::close(std::uint16_t code, std::string reason) {
+  if (state_ != State::open) return;
+  spdlog::debug("ws close peer={} code={} reason={}", opts_.peer, code, reason);
+  // The close frame goes out even when the queue is full: it is the last frame ever queued.
+  out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
+                  Opcode::close);
+  state_ = State::closing;
+  auth_timer_.cancel();
+  warn_timer_.cancel();
+  expiry_timer_.cancel();
+  throttle_timer_.cancel();
+  linger_timer_.expires_after(kCloseLinger);
+  linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec) return;
+    error_code ignored;
+    self->socket_.close(ignored);
+  });
+  do_write();
+}
+
+void WsSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  state_ = State::closed;
+  for (const auto& [k, f] : subs_) worker_.shard->remove(this, k.channel, k.device);
+  subs_.clear();
+  worker_.sessions.erase(this);
+  if (!counted_user_.empty()) ctx_.registry.remove_user(counted_user_);
+  counted_user_.clear();
+  ctx_.registry.close(Steady::now() - opened_at_);
+  error_code ignored;
+  auth_timer_.cancel();
+  warn_timer_.cancel();
+  expiry_timer_.cancel();
+  throttle_timer_.cancel();
+  linger_timer_.cancel();
+  socket_.close(ignored);
+}
+
+}  // namespace valtronics::net

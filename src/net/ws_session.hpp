@@ -1,0 +1,114 @@
+// One WebSocket connection after the upgrade: reads frames, runs the protocol (auth,
+// subscribe, unsubscribe, ping, batch), applies limits, and delivers hub events through its
+// bounded outbound queue. Lives on one I/O thread for its whole life; every member is touched
+// only from there, so nothing here takes a lock.
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/claims.hpp"
+#include "auth/rate_limit.hpp"
+#include "hub/subscriber.hpp"
+#include "net/outbound_queue.hpp"
+#include "net/server_context.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/ws_frame.hpp"
+
+namespace valtronics::net {
+
+class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Subscriber {
+ public:
+  struct Options {
+    std::optional<protocol::Channel> endpoint_channel;  // /ws/<channel>: only that channel
+    std::string peer;                                   // client address, for logs
+    std::string early_bytes;      // bytes read past the upgrade request (pipelined frames)
+    std::optional<std::string> header_token;            // Authorization: Bearer on the handshake
+  };
+
+  // `socket` has completed the upgrade and holds a slot from ConnectionRegistry::try_open.
+  WsSession(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx, Options opts);
+  ~WsSession() override;
+
+  void start();
+  // Server-initiated close (shutdown): sends a close frame with `code`, then closes.
+  void close(std::uint16_t code, std::string reason);
+
+  void on_event(const hub::EventPtr& event, hub::ProjectionCache& cache) override;
+
+ private:
+  using Bytes = OutboundQueue::Bytes;
+  struct SubKey {
+    protocol::Channel channel;
+    std::int64_t device;  // hub::kAllDevices for "every device"
+    auto operator<=>(const SubKey&) const = default;
+  };
+  struct Throttle {  // telemetry with a `frequency`: latest values waiting for their slot
+    std::chrono::steady_clock::time_point next_due{};
+    std::chrono::milliseconds frequency{0};
+    std::map<std::string, hub::MetricReading> pending;
+  };
+
+  // reading and dispatch
+  void do_read();
+  void on_read(boost::system::error_code ec, std::size_t n);
+  bool drain_frames();  // false when the session stopped reading
+  void on_text(std::string_view text);
+  void execute(protocol::Request& req);
+  void handle_auth(const protocol::Request& req, const protocol::AuthRequest& auth);
+  void handle_subscribe(const protocol::Request& req, const protocol::SubscribeRequest& sub);
+  void handle_unsubscribe(const protocol::Request& req, const protocol::UnsubscribeRequest& u);
+  void handle_batch(const protocol::Request& req, const protocol::BatchRequest& b);
+  void subscribe_keys(protocol::Channel channel, const protocol::Filters& filters);
+  void drop_forbidden_subscriptions();
+  void arm_token_timers();
+
+  // delivering
+  void deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
+                         hub::ProjectionCache& cache);
+  void deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
+                         std::span<const std::string> metrics, std::chrono::milliseconds freq);
+  void flush_throttled();
+  void arm_throttle_timer();
+
+  // writing
+  void send(std::string json);              // a direct reply: reliable
+  void send_reliable(const Bytes& bytes);   // alert / status: 4009 if it does not fit
+  void do_write();
+  void on_write(boost::system::error_code ec, std::size_t frames);
+  void finish();                            // socket closed: unregister everything once
+
+  void log_in(std::string_view type, std::size_t size, std::optional<protocol::Channel> ch);
+
+  boost::asio::ip::tcp::socket socket_;
+  Worker& worker_;
+  ServerContext& ctx_;
+  Options opts_;
+  protocol::ws::FrameReader reader_;
+  OutboundQueue out_;
+  std::vector<boost::asio::const_buffer> write_bufs_;
+  std::array<char, 8192> read_buf_;
+  bool writing_ = false;
+  enum class State { open, closing, closed } state_ = State::open;
+  bool finished_ = false;
+
+  std::optional<auth::Claims> claims_;
+  std::string counted_user_;  // sub counted in the per-user limit
+  auth::MessageRateGuard rate_;
+  std::map<SubKey, protocol::Filters> subs_;
+  std::map<std::int64_t, Throttle> throttles_;
+  std::chrono::steady_clock::time_point system_next_due_{};
+  std::chrono::steady_clock::time_point opened_at_;
+
+  boost::asio::steady_timer auth_timer_, warn_timer_, expiry_timer_, throttle_timer_, linger_timer_;
+  bool throttle_armed_ = false;
+};
+
+}  // namespace valtronics::net

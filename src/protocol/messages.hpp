@@ -1,0 +1,72 @@
+// Typed client -> server messages, as produced by protocol/parse. Pure data, no IO.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocol/errors.hpp"
+
+namespace valtronics::protocol {
+
+enum class Channel : std::uint8_t { telemetry = 0, alerts = 1, devices = 2, system = 3 };
+inline constexpr std::size_t kChannelCount = 4;
+
+std::string_view to_string(Channel c);
+std::optional<Channel> channel_from_string(std::string_view s);
+
+// Normalized filters of one subscribe request. Lists are sorted and de-duplicated; an empty list
+// means "no restriction". Only the keys of the request's channel are ever set.
+struct Filters {
+  std::vector<std::int64_t> device_ids;    // all channels but system; empty = every device
+  std::vector<std::string> metrics;        // telemetry, system
+  std::vector<std::string> severities;     // alerts: info, warning, critical
+  std::vector<std::string> alert_types;    // alerts
+  std::vector<std::string> status_types;   // devices: online, offline, warning, error, maintenance
+  // telemetry: 0 = real-time (every update); otherwise at most one update per device per interval.
+  // system: the interval between updates (default and minimum from configuration).
+  std::chrono::milliseconds frequency{0};
+
+  bool operator==(const Filters&) const = default;
+};
+
+struct AuthRequest {
+  std::string token;  // may be empty: then the reply is missing_token
+};
+struct SubscribeRequest {
+  Channel channel;
+  Filters filters;
+};
+struct UnsubscribeRequest {
+  Channel channel;
+  std::optional<std::int64_t> device_id;  // none: every subscription of the channel
+};
+struct PingRequest {
+  std::optional<boost::json::value> timestamp;  // echoed verbatim in `pong`
+};
+struct BatchRequest {
+  // Raw messages, parsed one by one when executed so each gets its own reply (or error).
+  std::vector<boost::json::value> messages;
+};
+
+using RequestBody =
+    std::variant<AuthRequest, SubscribeRequest, UnsubscribeRequest, PingRequest, BatchRequest>;
+
+struct Request {
+  std::optional<boost::json::value> id;  // echoed in every direct reply
+  RequestBody body;
+};
+
+// A request that could not be parsed: the reply is an `error` message with this code.
+struct ProtocolError {
+  ErrorCode code;
+  std::string message;
+  std::optional<boost::json::value> id;  // the request's id, when it could be read
+};
+
+}  // namespace valtronics::protocol

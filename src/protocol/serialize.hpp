@@ -1,0 +1,55 @@
+// Builds server -> client frames. Replies are built per request (rare); updates are built once
+// per event and projection and shared by every receiver (see hub/).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hub/event.hpp"
+#include "protocol/messages.hpp"
+#include "util/time.hpp"
+
+namespace valtronics::protocol {
+
+using OptId = std::optional<boost::json::value>;
+
+// {"type":"auth_response","success":true,"message":...,"user":sub,"role":...,"expires_at":...,"id":...}
+std::string auth_success(const OptId& id, std::string_view sub, std::string_view role,
+                         std::optional<util::TimePoint> expires_at);
+// {"type":"auth_response","success":false,"error":code,"message":...,"id":...}
+std::string auth_failure(const OptId& id, ErrorCode code, std::string_view message);
+// {"type":"subscribed","channel":...,"filters":{normalized, only keys that are set},"id":...}
+// Telemetry frequency is "real-time" or a duration string; system frequency a duration string.
+std::string subscribed(const OptId& id, Channel channel, const Filters& filters);
+// {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
+std::string unsubscribed(const OptId& id, Channel channel, std::optional<std::int64_t> device_id,
+                         std::size_t removed);
+// {"type":"pong","timestamp":<echo, null if none>,"server_time":...,"id":...}
+std::string pong(const OptId& id, const std::optional<boost::json::value>& client_timestamp,
+                 util::TimePoint now);
+// {"type":"error","error":code,"message":...,"id":...}
+std::string error(const OptId& id, ErrorCode code, std::string_view message);
+// {"type":"token_expiring","expires_at":...}
+std::string token_expiring(util::TimePoint expires_at);
+
+// Update messages, exactly the spec's fields:
+//  telemetry_update {type, channel, device_id, telemetry:{name:{value, unit?, timestamp}}}
+//  alert {type, channel, alert_id, device_id, severity, alert_type, title, message, status,
+//         timestamp, metadata}
+//  device_status_update {type, channel, device_id, old_status, new_status, timestamp, reason,
+//                        metadata:{last_seen}}
+//  system_status_update {type, channel, metrics:{...}, timestamp}
+std::string serialize_event(const hub::Event& event);
+
+// Telemetry restricted to `metrics` (sorted); empty string if none of them is in the event.
+std::string serialize_telemetry(std::int64_t device_id, std::span<const hub::MetricReading> readings,
+                                std::span<const std::string> only_metrics = {});
+
+// System update restricted to `metrics` (sorted; empty = all).
+std::string serialize_system(const hub::SystemEvent& event, std::span<const std::string> only_metrics);
+
+}  // namespace valtronics::protocol

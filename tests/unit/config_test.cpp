@@ -1,0 +1,433 @@
+// Configuration loading: every key read from TOML, every kind of mistake reported as one line
+// naming the key, the example file matching the built-in defaults, listen parsing and the
+// cross-key rules of validate().
+
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace valtronics::config {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("valtronics_config_test_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter++) + ".toml");
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { fs::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+Config load(const std::string& content) {
+  TempFile f(content);
+  return load_file(f.path());
+}
+
+// The error message of loading `content`, or "" if it loads.
+std::string error_of(const std::string& content) {
+  try {
+    load(content);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string example_path() {
+  return (fs::path(__FILE__).parent_path() / ".." / ".." / "config" / "valtronics.example.toml")
+      .string();
+}
+
+TEST(ConfigTest, EmptyFileGivesDefaults) {
+  Config c = load("");
+  Config d;
+  EXPECT_EQ(c.listen_host, "127.0.0.1");
+  EXPECT_EQ(c.listen_port, 8000);
+  EXPECT_EQ(c.threads, d.threads);
+  EXPECT_EQ(c.limits.max_connections, 1000u);
+  EXPECT_EQ(c.auth.auth_timeout, 10s);
+}
+
+TEST(ConfigTest, EveryKeyIsRead) {
+  Config c = load(R"(
+listen = "0.0.0.0:9001"
+threads = 4
+log_level = "debug"
+demo = true
+
+[auth]
+jwt_secret = "s3cret"
+algorithm = "HS256"
+auth_timeout = "3s"
+leeway = "250ms"
+allowed_origins = ["https://a.example", "*"]
+expiry_warning = "2m"
+
+[limits]
+max_connections = 11
+max_connections_per_user = 12
+connections_per_minute = 13
+messages_per_second = 14.5
+max_message_bytes = 15
+max_batch = 16
+max_batch_bytes = 17
+max_outbound_bytes = 18
+max_subscriptions = 19
+flood_close_after = "20s"
+
+[ingest]
+max_items = 21
+max_body_bytes = 22
+
+[system]
+default_frequency = "1h"
+min_frequency = "500ms"
+)");
+  EXPECT_EQ(c.listen_host, "0.0.0.0");
+  EXPECT_EQ(c.listen_port, 9001);
+  EXPECT_EQ(c.threads, 4u);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_TRUE(c.demo);
+  EXPECT_EQ(c.auth.jwt_secret, "s3cret");
+  EXPECT_EQ(c.auth.algorithm, "HS256");
+  EXPECT_EQ(c.auth.auth_timeout, 3s);
+  EXPECT_EQ(c.auth.leeway, 250ms);
+  EXPECT_EQ(c.auth.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
+  EXPECT_EQ(c.auth.expiry_warning, 2min);
+  EXPECT_EQ(c.limits.max_connections, 11u);
+  EXPECT_EQ(c.limits.max_connections_per_user, 12u);
+  EXPECT_EQ(c.limits.connections_per_minute, 13u);
+  EXPECT_DOUBLE_EQ(c.limits.messages_per_second, 14.5);
+  EXPECT_EQ(c.limits.max_message_bytes, 15u);
+  EXPECT_EQ(c.limits.max_batch, 16u);
+  EXPECT_EQ(c.limits.max_batch_bytes, 17u);
+  EXPECT_EQ(c.limits.max_outbound_bytes, 18u);
+  EXPECT_EQ(c.limits.max_subscriptions, 19u);
+  EXPECT_EQ(c.limits.flood_close_after, 20s);
+  EXPECT_EQ(c.ingest.max_items, 21u);
+  EXPECT_EQ(c.ingest.max_body_bytes, 22u);
+  EXPECT_EQ(c.system.default_frequency, 1h);
+  EXPECT_EQ(c.system.min_frequency, 500ms);
+}
+
+TEST(ConfigTest, IntegerMessagesPerSecond) {
+  EXPECT_DOUBLE_EQ(load("[limits]\nmessages_per_second = 7\n").limits.messages_per_second, 7.0);
+}
+
+TEST(ConfigTest, FileOverridesOnlyItsKeys) {
+  Config base;
+  base.threads = 8;
+  base.auth.jwt_secret = "from-base";
+  TempFile f("[limits]\nmax_batch = 5\n");
+  Config c = load_file(f.path(), base);
+  EXPECT_EQ(c.threads, 8u);
+  EXPECT_EQ(c.auth.jwt_secret, "from-base");
+  EXPECT_EQ(c.limits.max_batch, 5u);
+}
+
+TEST(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
+  Config c;
+  ASSERT_NO_THROW(c = load_file(example_path())) << example_path();
+  const Config d;
+  EXPECT_EQ(c.listen_host, d.listen_host);
+  EXPECT_EQ(c.listen_port, d.listen_port);
+  EXPECT_EQ(c.threads, d.threads);
+  EXPECT_EQ(c.log_level, d.log_level);
+  EXPECT_EQ(c.demo, d.demo);
+  EXPECT_EQ(c.auth.jwt_secret, d.auth.jwt_secret);
+  EXPECT_EQ(c.auth.algorithm, d.auth.algorithm);
+  EXPECT_EQ(c.auth.auth_timeout, d.auth.auth_timeout);
+  EXPECT_EQ(c.auth.leeway, d.auth.leeway);
+  EXPECT_EQ(c.auth.allowed_origins, d.auth.allowed_origins);
+  EXPECT_EQ(c.auth.expiry_warning, d.auth.expiry_warning);
+  EXPECT_EQ(c.limits.max_connections, d.limits.max_connections);
+  EXPECT_EQ(c.limits.max_connections_per_user, d.limits.max_connections_per_user);
+  EXPECT_EQ(c.limits.connections_per_minute, d.limits.connections_per_minute);
+  EXPECT_EQ(c.limits.messages_per_second, d.limits.messages_per_second);
+  EXPECT_EQ(c.limits.max_message_bytes, d.limits.max_message_bytes);
+  EXPECT_EQ(c.limits.max_batch, d.limits.max_batch);
+  EXPECT_EQ(c.limits.max_batch_bytes, d.limits.max_batch_bytes);
+  EXPECT_EQ(c.limits.max_outbound_bytes, d.limits.max_outbound_bytes);
+  EXPECT_EQ(c.limits.max_subscriptions, d.limits.max_subscriptions);
+  EXPECT_EQ(c.limits.flood_close_after, d.limits.flood_close_after);
+  EXPECT_EQ(c.ingest.max_items, d.ingest.max_items);
+  EXPECT_EQ(c.ingest.max_body_bytes, d.ingest.max_body_bytes);
+  EXPECT_EQ(c.system.default_frequency, d.system.default_frequency);
+  EXPECT_EQ(c.system.min_frequency, d.system.min_frequency);
+  // With a secret (or demo) the example is a valid configuration as it stands.
+  c.auth.jwt_secret = "x";
+  EXPECT_NO_THROW(validate(c));
+}
+
+TEST(ConfigTest, ExampleFileMentionsEveryKey) {
+  // Loading proves every key in the example is known; this proves none is missing from it.
+  std::ifstream in(example_path());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* key :
+       {"listen =", "threads =", "log_level =", "demo =", "[auth]", "jwt_secret =",
+        "algorithm =", "auth_timeout =", "leeway =", "allowed_origins =", "expiry_warning =",
+        "[limits]", "max_connections =", "max_connections_per_user =", "connections_per_minute =",
+        "messages_per_second =", "max_message_bytes =", "max_batch =", "max_batch_bytes =",
+        "max_outbound_bytes =", "max_subscriptions =", "flood_close_after =", "[ingest]",
+        "max_items =", "max_body_bytes =", "[system]", "default_frequency =", "min_frequency ="}) {
+    EXPECT_NE(text.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(ConfigTest, UnknownKeys) {
+  EXPECT_EQ(error_of("[limits]\nfoo = 1\n"), "unknown key 'limits.foo'");
+  EXPECT_EQ(error_of("colour = \"blue\"\n"), "unknown key 'colour'");
+  EXPECT_EQ(error_of("[auth]\nsecret = \"x\"\n"), "unknown key 'auth.secret'");
+  EXPECT_EQ(error_of("[limits.extra]\na = 1\n"), "unknown key 'limits.extra'");
+  EXPECT_EQ(error_of("[database]\nurl = \"x\"\n"), "unknown section '[database]'");
+  // A key of one section written in another is unknown there.
+  EXPECT_EQ(error_of("[system]\nmax_items = 3\n"), "unknown key 'system.max_items'");
+  EXPECT_EQ(error_of("max_connections = 3\n"), "unknown key 'max_connections'");
+}
+
+TEST(ConfigTest, WrongTypes) {
+  EXPECT_EQ(error_of("[limits]\nmax_connections = \"1000\"\n"),
+            "limits.max_connections: expected a positive integer");
+  EXPECT_EQ(error_of("[limits]\nmax_connections = 0\n"),
+            "limits.max_connections: expected a positive integer");
+  EXPECT_EQ(error_of("[limits]\nmax_connections = -5\n"),
+            "limits.max_connections: expected a positive integer");
+  EXPECT_EQ(error_of("[limits]\nmax_connections = 1.5\n"),
+            "limits.max_connections: expected a positive integer");
+  EXPECT_EQ(error_of("[limits]\nmessages_per_second = 0\n"),
+            "limits.messages_per_second: expected a positive number");
+  EXPECT_EQ(error_of("[limits]\nmessages_per_second = nan\n"),
+            "limits.messages_per_second: expected a positive number");
+  EXPECT_EQ(error_of("[limits]\nmessages_per_second = inf\n"),
+            "limits.messages_per_second: expected a positive number");
+  EXPECT_EQ(error_of("[ingest]\nmax_items = true\n"), "ingest.max_items: expected a positive integer");
+  EXPECT_EQ(error_of("threads = 0\n"), "threads: expected a positive integer");
+  EXPECT_EQ(error_of("threads = 5000\n"), "threads: must be at most 1024");
+  EXPECT_EQ(error_of("demo = \"yes\"\n"), "demo: expected true or false, got \"yes\"");
+  EXPECT_EQ(error_of("listen = 8000\n"), "listen: expected a string, got 8000");
+  EXPECT_EQ(error_of("[auth]\njwt_secret = 123\n"), "auth.jwt_secret: expected a string, got 123");
+  EXPECT_EQ(error_of("[auth]\nallowed_origins = \"*\"\n"),
+            "auth.allowed_origins: expected an array of strings, got \"*\"");
+  EXPECT_EQ(error_of("[auth]\nallowed_origins = [\"a\", 1]\n"),
+            "auth.allowed_origins: expected an array of strings, got 1 in it");
+  EXPECT_EQ(error_of("limits = 5\n"), "limits: expected a table ([limits]), got 5");
+  EXPECT_EQ(error_of("[listen]\nhost = \"x\"\n"), "listen: expected a string, got a table");
+}
+
+TEST(ConfigTest, BadDurations) {
+  const std::string shape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
+  EXPECT_EQ(error_of("[auth]\nauth_timeout = \"10\"\n"), "auth.auth_timeout" + shape + "\"10\"");
+  EXPECT_EQ(error_of("[auth]\nauth_timeout = 10\n"), "auth.auth_timeout" + shape + "10");
+  EXPECT_EQ(error_of("[auth]\nauth_timeout = \"0s\"\n"), "auth.auth_timeout" + shape + "\"0s\"");
+  EXPECT_EQ(error_of("[auth]\nauth_timeout = \"1.5s\"\n"), "auth.auth_timeout" + shape + "\"1.5s\"");
+  EXPECT_EQ(error_of("[auth]\nauth_timeout = \"-1s\"\n"), "auth.auth_timeout" + shape + "\"-1s\"");
+  EXPECT_EQ(error_of("[system]\nmin_frequency = \"fast\"\n"),
+            "system.min_frequency" + shape + "\"fast\"");
+  EXPECT_EQ(error_of("[limits]\nflood_close_after = \"5 s\"\n"),
+            "limits.flood_close_after" + shape + "\"5 s\"");
+  // Zero is meaningful where it switches something off.
+  EXPECT_EQ(load("[auth]\nleeway = \"0s\"\n").auth.leeway, 0ms);
+  EXPECT_EQ(load("[auth]\nexpiry_warning = \"0ms\"\n").auth.expiry_warning, 0ms);
+}
+
+TEST(ConfigTest, LogLevel) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    EXPECT_EQ(load(std::string("log_level = \"") + level + "\"\n").log_level, level);
+  }
+  EXPECT_EQ(error_of("log_level = \"verbose\"\n"),
+            "log_level: expected one of trace, debug, info, warn, error, critical, off, got "
+            "\"verbose\"");
+  EXPECT_NE(error_of("log_level = \"INFO\"\n"), "");
+}
+
+TEST(ConfigTest, OnlyHs256) {
+  EXPECT_EQ(error_of("[auth]\nalgorithm = \"RS256\"\n"),
+            "auth.algorithm: only \"HS256\" is supported, got \"RS256\"");
+  EXPECT_NE(error_of("[auth]\nalgorithm = \"none\"\n"), "");
+  EXPECT_NE(error_of("[auth]\nalgorithm = \"hs256\"\n"), "");
+}
+
+TEST(ConfigTest, BadListenInFileNamesTheKey) {
+  EXPECT_EQ(error_of("listen = \"localhost\"\n").rfind("listen: ", 0), 0u);
+}
+
+TEST(ConfigTest, SyntaxErrorIsOneLineWithFileAndLine) {
+  TempFile f("threads = 2\n[limits\nmax_batch = 3\n");
+  try {
+    load_file(f.path());
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_EQ(msg.rfind("config: " + f.path() + ":2: ", 0), 0u) << msg;
+  }
+  TempFile dup("threads = 1\nthreads = 2\n");
+  try {
+    load_file(dup.path());
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_NE(msg.find(dup.path() + ":2:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("already exists"), std::string::npos) << msg;
+  }
+  const std::string msg = error_of("a = \n");
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  EXPECT_NE(msg.find(":1: "), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, MissingFile) {
+  const std::string path = "/nonexistent/valtronics.toml";
+  try {
+    load_file(path);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "config: cannot read /nonexistent/valtronics.toml");
+  }
+  const std::string dir = fs::temp_directory_path().string();
+  EXPECT_THROW(load_file(dir), ConfigError);
+}
+
+// ---- set_listen ----
+
+std::string listen_error(const std::string& value, const std::string& key = "listen") {
+  Config c;
+  try {
+    set_listen(c, value, key);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SetListenTest, Ipv4AndHostnames) {
+  Config c;
+  set_listen(c, "0.0.0.0:9000");
+  EXPECT_EQ(c.listen_host, "0.0.0.0");
+  EXPECT_EQ(c.listen_port, 9000);
+  set_listen(c, "localhost:1");
+  EXPECT_EQ(c.listen_host, "localhost");
+  EXPECT_EQ(c.listen_port, 1);
+  set_listen(c, "my-host.example.com:65535");
+  EXPECT_EQ(c.listen_host, "my-host.example.com");
+  EXPECT_EQ(c.listen_port, 65535);
+}
+
+TEST(SetListenTest, Ipv6NeedsBrackets) {
+  Config c;
+  set_listen(c, "[::1]:8000");
+  EXPECT_EQ(c.listen_host, "::1");
+  EXPECT_EQ(c.listen_port, 8000);
+  set_listen(c, "[::]:80");
+  EXPECT_EQ(c.listen_host, "::");
+  set_listen(c, "[2001:db8::42]:443");
+  EXPECT_EQ(c.listen_host, "2001:db8::42");
+  EXPECT_NE(listen_error("::1:8000").find("brackets"), std::string::npos);
+  EXPECT_NE(listen_error("[::1]"), "");
+  EXPECT_NE(listen_error("[::1]8000"), "");
+  EXPECT_NE(listen_error("[]:8000"), "");
+  EXPECT_NE(listen_error("[not-v6]:8000").find("IPv6"), std::string::npos);
+  EXPECT_NE(listen_error("[::1:8000"), "");
+}
+
+TEST(SetListenTest, BadPorts) {
+  for (const char* v : {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999999999", "127.0.0.1:",
+                        "127.0.0.1:http", "127.0.0.1:-1", "127.0.0.1:80a", "127.0.0.1: 80",
+                        "[::1]:0", "[::1]:"}) {
+    EXPECT_NE(listen_error(v).find("port"), std::string::npos) << v << ": " << listen_error(v);
+  }
+}
+
+TEST(SetListenTest, BadShapes) {
+  for (const char* v : {"", "8000", "localhost", ":8000", "host name:80", "a/b:80"}) {
+    EXPECT_NE(listen_error(v), "") << v;
+  }
+}
+
+TEST(SetListenTest, ErrorNamesTheGivenKeyAndLeavesConfigAlone) {
+  EXPECT_EQ(listen_error("nope", "--listen").rfind("--listen: ", 0), 0u);
+  Config c;
+  EXPECT_THROW(set_listen(c, "127.0.0.1:0"), ConfigError);
+  EXPECT_EQ(c.listen_host, "127.0.0.1");
+  EXPECT_EQ(c.listen_port, 8000);
+}
+
+// ---- validate ----
+
+Config valid_config() {
+  Config c;
+  c.auth.jwt_secret = "secret";
+  return c;
+}
+
+std::string validate_error(const Config& c) {
+  try {
+    validate(c);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ValidateTest, DefaultsWithSecretAreValid) { EXPECT_EQ(validate_error(valid_config()), ""); }
+
+TEST(ValidateTest, MissingSecretRefusedUnlessDemo) {
+  Config c;
+  EXPECT_EQ(validate_error(c).rfind("auth.jwt_secret: ", 0), 0u) << validate_error(c);
+  c.demo = true;
+  EXPECT_EQ(validate_error(c), "");
+}
+
+TEST(ValidateTest, CrossKeyRules) {
+  Config c = valid_config();
+  c.system.min_frequency = 1min;
+  c.system.default_frequency = 30s;
+  EXPECT_EQ(validate_error(c),
+            "system.default_frequency: must not be below system.min_frequency (30s < 1m)");
+
+  c = valid_config();
+  c.limits.max_batch_bytes = 100;
+  EXPECT_EQ(validate_error(c).rfind("limits.max_batch_bytes: ", 0), 0u);
+
+  c = valid_config();
+  c.auth.algorithm = "HS512";
+  EXPECT_EQ(validate_error(c).rfind("auth.algorithm: ", 0), 0u);
+}
+
+TEST(ValidateTest, ValuesSetByFlagsAreCheckedToo) {
+  Config c = valid_config();
+  c.threads = 0;
+  EXPECT_EQ(validate_error(c).rfind("threads: ", 0), 0u);
+  c = valid_config();
+  c.log_level = "loud";
+  EXPECT_EQ(validate_error(c).rfind("log_level: ", 0), 0u);
+  c = valid_config();
+  c.limits.max_connections = 0;
+  EXPECT_EQ(validate_error(c), "limits.max_connections: expected a positive integer");
+  c = valid_config();
+  c.limits.messages_per_second = -1;
+  EXPECT_EQ(validate_error(c), "limits.messages_per_second: expected a positive number");
+  c = valid_config();
+  c.auth.auth_timeout = 0ms;
+  EXPECT_EQ(validate_error(c).rfind("auth.auth_timeout: ", 0), 0u);
+  c = valid_config();
+  c.listen_port = 0;
+  EXPECT_EQ(validate_error(c).rfind("listen: ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace valtronics::config

@@ -1,0 +1,101 @@
+// Tests of the system sampler against the real host: every advertised metric is present and in
+// range, percentages are rounded to 0.1, and cpu_usage is a delta between consecutive samples.
+#include "engine/system_metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <thread>
+
+namespace valtronics::engine {
+namespace {
+
+std::map<std::string, double> as_map(const hub::SystemEvent& ev) {
+  std::map<std::string, double> m;
+  for (const auto& [k, v] : ev.metrics) m[k] = v;
+  return m;
+}
+
+bool is_tenth(double v) { return std::abs(v * 10 - std::round(v * 10)) < 1e-6; }
+
+TEST(SystemMetrics, NamesListTheChannelsMetrics) {
+  const auto& names = system_metric_names();
+  for (const char* required : {"cpu_usage", "memory_usage", "disk_usage", "active_connections"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), required), names.end()) << required;
+  }
+}
+
+TEST(SystemMetrics, SampleHasEveryMetricInRange) {
+  SystemSampler sampler;
+  auto now = util::Clock::now();
+  auto ev = sampler.sample(42, now);
+  EXPECT_EQ(ev.timestamp, now);
+  auto m = as_map(ev);
+  // Every sampled metric is one the channel advertises, and on Linux all of them are readable.
+  for (const auto& [k, v] : ev.metrics) {
+    const auto& names = system_metric_names();
+    EXPECT_NE(std::find(names.begin(), names.end(), k), names.end()) << k;
+    EXPECT_TRUE(std::isfinite(v)) << k;
+  }
+  for (const auto& name : system_metric_names()) EXPECT_TRUE(m.count(name)) << name;
+
+  for (const char* pct : {"cpu_usage", "memory_usage", "disk_usage"}) {
+    EXPECT_GE(m[pct], 0.0) << pct;
+    EXPECT_LE(m[pct], 100.0) << pct;
+    EXPECT_TRUE(is_tenth(m[pct])) << pct << " = " << m[pct];
+  }
+  EXPECT_GT(m["memory_usage"], 0.0);
+  EXPECT_GT(m["disk_usage"], 0.0);
+  EXPECT_EQ(m["active_connections"], 42.0);
+  EXPECT_GE(m["load_average_1m"], 0.0);
+  EXPECT_GT(m["process_rss_mb"], 0.1);
+  EXPECT_LT(m["process_rss_mb"], 100000.0);
+  EXPECT_GT(m["uptime_seconds"], 0.0);
+}
+
+TEST(SystemMetrics, CpuIsADeltaBetweenSamples) {
+  SystemSampler sampler;
+  (void)sampler.sample(0, util::Clock::now());  // since boot
+
+  // Keep one core busy, then sample again: the delta covers only the busy interval.
+  std::atomic<bool> stop{false};
+  std::thread burner([&] {
+    volatile std::uint64_t x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto busy = as_map(sampler.sample(0, util::Clock::now()));
+  stop = true;
+  burner.join();
+
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  // One spinning thread is at least ~1/cores of the machine (minus scheduling slack); the machine
+  // is shared, so only a lower bound is certain.
+  EXPECT_GE(busy["cpu_usage"], 50.0 / cores) << "cores=" << cores;
+  EXPECT_LE(busy["cpu_usage"], 100.0);
+}
+
+TEST(SystemMetrics, BackToBackSamplesStayValid) {
+  SystemSampler sampler;
+  for (int i = 0; i < 5; ++i) {
+    auto m = as_map(sampler.sample(0, util::Clock::now()));
+    ASSERT_TRUE(m.count("cpu_usage"));
+    EXPECT_GE(m["cpu_usage"], 0.0);
+    EXPECT_LE(m["cpu_usage"], 100.0);
+  }
+}
+
+TEST(SystemMetrics, UnreadableDiskPathIsLeftOut) {
+  SystemSampler sampler("/nonexistent/valtronics/path");
+  auto m = as_map(sampler.sample(1, util::Clock::now()));
+  EXPECT_FALSE(m.count("disk_usage"));
+  EXPECT_TRUE(m.count("cpu_usage"));
+  EXPECT_EQ(m["active_connections"], 1.0);
+}
+
+}  // namespace
+}  // namespace valtronics::engine
