@@ -362,9 +362,9 @@ void set_listen(Config& cfg, const std::string& value, const std::string& key) {
     }
     if (!valid_hostname(host)) fail(key + shape);
   }
-  // Port 0 would bind an ephemeral port nobody is told about.
-  if (!all_digits(port) || port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
-    fail(key + ": port must be an integer from 1 to 65535, got " + in_quotes(port));
+  // Port 0 binds an ephemeral port; the server prints the one it got (tests rely on it).
+  if (!all_digits(port) || port.size() > 5 || std::stoul(port) > 65535) {
+    fail(key + ": port must be an integer from 0 to 65535, got " + in_quotes(port));
   }
   cfg.listen_host = host;
   cfg.listen_port = static_cast<std::uint16_t>(std::stoul(port));
@@ -378,7 +378,7 @@ void validate(const Config& cfg) {
     fail("auth.jwt_secret: no JWT secret configured; set --jwt-secret, VALTRONICS_JWT_SECRET or "
          "[auth] jwt_secret (or run with --demo)");
   }
-  if (cfg.listen_host.empty() || cfg.listen_port == 0) fail("listen: expected HOST:PORT");
+  if (cfg.listen_host.empty()) fail("listen: expected HOST:PORT");
   if (cfg.threads == 0 || cfg.threads > kMaxThreads) {
     fail("threads: expected a positive integer at most " + std::to_string(kMaxThreads));
   }

@@ -63,6 +63,7 @@ void Server::run() {
   tick_system();
   if (simulator_) tick_demo();
   spdlog::info("listening on {}:{} with {} I/O thread(s)", cfg_.listen_host, port_, workers_.size());
+  spdlog::default_logger()->flush();  // tests and scripts read the port from this line
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers_.size(); ++i) {

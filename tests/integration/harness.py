@@ -1,0 +1,219 @@
+"""Shared helpers for the integration tests: start the real `valtronics` binary on a free
+loopback port with a given configuration, mint tokens with `valtronics token`, and talk to the
+server with real clients (Python `websockets`, plain HTTP via urllib).
+
+Every test module uses `Server` as a context manager; the server is stopped by its PID."""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import websockets
+
+BIN = os.environ.get("VALTRONICS_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "valtronics")
+SECRET = "integration-test-secret"
+
+
+def token(sub="alice", role="admin", devices=None, ttl="1h", device_id=None, secret=SECRET):
+    """Returns a token signed by the real CLI."""
+    args = [BIN, "token", "--secret", secret, "--sub", sub, "--role", role, "--ttl", ttl]
+    if devices is not None:
+        args += ["--devices", devices]
+    if device_id is not None:
+        args += ["--device-id", str(device_id)]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+class Server:
+    """Runs `valtronics serve` on 127.0.0.1 with a free port.
+
+    config: dict of TOML sections, e.g. {"limits": {"max_connections": 5}}; top-level keys go
+    in the "" section. extra_args are appended to the command line."""
+
+    # Every test connects from 127.0.0.1: lift the per-address connection rate unless a test
+    # is about that limit (it then sets limits.connections_per_minute itself).
+    DEFAULTS = {"limits": {"connections_per_minute": 100000}}
+
+    def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False):
+        self.config = {k: dict(v) for k, v in self.DEFAULTS.items()}
+        for section, keys in (config or {}).items():
+            self.config.setdefault(section, {}).update(keys)
+        self.extra_args = list(extra_args)
+        self.secret = secret
+        self.demo = demo
+        self.proc = None
+        self.port = None
+        self.output = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        conf_path = os.path.join(self.tmp.name, "valtronics.toml")
+        with open(conf_path, "w") as f:
+            top = self.config.get("", {})
+            for k, v in top.items():
+                f.write(f"{k} = {toml_value(v)}\n")
+            for section, keys in self.config.items():
+                if section == "":
+                    continue
+                f.write(f"[{section}]\n")
+                for k, v in keys.items():
+                    f.write(f"{k} = {toml_value(v)}\n")
+        args = [BIN, "serve", "--config", conf_path, "--listen", "127.0.0.1:0"]
+        if self.secret:
+            args += ["--jwt-secret", self.secret]
+        if self.demo:
+            args.append("--demo")
+        args += self.extra_args
+        env = dict(os.environ)
+        env.pop("VALTRONICS_JWT_SECRET", None)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            m = re.search(r"listening on [^ ]+:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.output))
+        # Keep draining output so the server never blocks on a full pipe.
+        import threading
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if hasattr(self, "tmp"):
+            self.tmp.cleanup()
+
+    @property
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, token_=None, headers=None, raw=None):
+        """HTTP request; returns (status, parsed JSON body or text)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.http + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token_:
+            req.add_header("Authorization", "Bearer " + token_)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def ingest(self, device_id, metrics, token_):
+        """Posts one reading per metric ({name: value}) for a device; asserts 202."""
+        body = {"device_id": device_id,
+                "telemetry": {k: {"value": v} for k, v in metrics.items()}}
+        status, reply = self.request("POST", "/api/v1/telemetry", body, token_)
+        assert status == 202, (status, reply)
+        return reply
+
+
+async def recv_json(ws, timeout=5):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, type_, timeout=5):
+    """Receives until a message of `type_` arrives (others are skipped); returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise asyncio.TimeoutError(f"no {type_} within {timeout}s")
+        msg = await recv_json(ws, left)
+        if msg.get("type") == type_:
+            return msg
+
+
+async def expect_silence(ws, seconds=0.5):
+    """Asserts nothing arrives within `seconds`; returns None."""
+    try:
+        msg = await asyncio.wait_for(ws.recv(), seconds)
+    except asyncio.TimeoutError:
+        return None
+    raise AssertionError(f"unexpected message: {msg}")
+
+
+async def connect(server, path="/ws", token_=None, **kwargs):
+    """Opens a WebSocket and, when token_ is given, authenticates; returns the socket."""
+    ws = await websockets.connect(server.url + path, max_size=2**22, **kwargs)
+    if token_ is not None:
+        await ws.send(json.dumps({"type": "auth", "token": token_}))
+        reply = await recv_json(ws)
+        assert reply["type"] == "auth_response" and reply["success"], reply
+    return ws
+
+
+async def subscribe(ws, channel, id_=None, **fields):
+    msg = {"type": "subscribe", "channel": channel, **fields}
+    if id_ is not None:
+        msg["id"] = id_
+    await ws.send(json.dumps(msg))
+    return await recv_json(ws)
+
+
+async def expect_close(ws, code, timeout=5):
+    """Waits for the server to close the connection with `code`; returns the close reason."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.exceptions.ConnectionClosed as e:
+        assert e.rcvd is not None, f"no close frame received (expected {code})"
+        assert e.rcvd.code == code, f"close code {e.rcvd.code} ({e.rcvd.reason}), expected {code}"
+        return e.rcvd.reason
+
+
+def run(coro):
+    return asyncio.run(coro)
