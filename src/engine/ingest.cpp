@@ -6,7 +6,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/throw_exception.hpp>
 #include <cmath>
@@ -14,6 +13,8 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
+
+#include "protocol/json_writer.hpp"
 
 namespace valtronics::engine {
 
@@ -366,7 +367,7 @@ std::string to_json(const IngestError& e) {
   json::object root;
   root["success"] = false;
   root["error"] = std::move(err);
-  return json::serialize(root);
+  return protocol::to_json(root);
 }
 
 std::string accepted_json(std::size_t readings) {
@@ -375,7 +376,7 @@ std::string accepted_json(std::size_t readings) {
   json::object root;
   root["success"] = true;
   root["data"] = std::move(data);
-  return json::serialize(root);
+  return protocol::to_json(root);
 }
 
 }  // namespace valtronics::engine

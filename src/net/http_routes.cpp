@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "engine/ingest.hpp"
+#include "protocol/json_writer.hpp"
 
 namespace valtronics::net {
 
@@ -92,8 +93,9 @@ HttpResponse ws_stats(const HttpRequest& req, ServerContext& ctx) {
       {"messagesPerConnection", s.messages_per_connection},
       {"eventsPublished", ctx.hub.published()},
   };
-  return json_response(req, http::status::ok,
-                       json::serialize(json::object{{"success", true}, {"data", std::move(data)}}));
+  return json_response(
+      req, http::status::ok,
+      protocol::to_json(json::object{{"success", true}, {"data", std::move(data)}}));
 }
 
 }  // namespace
@@ -104,7 +106,7 @@ HttpResponse error_response(unsigned version, bool keep_alive, int status, std::
   res.set(http::field::server, "valtronics");
   res.set(http::field::content_type, "application/json");
   res.keep_alive(keep_alive);
-  res.body() = json::serialize(json::object{
+  res.body() = protocol::to_json(json::object{
       {"success", false},
       {"error", json::object{{"code", code}, {"message", message}, {"details", json::object{}}}}});
   res.prepare_payload();
@@ -123,7 +125,7 @@ HttpResponse handle_http(const HttpRequest& req, ServerContext& ctx) {
     json::object body{{"status", "ok"},
                       {"active_connections", ctx.registry.active()},
                       {"time", util::iso8601(util::Clock::now())}};
-    return json_response(req, http::status::ok, json::serialize(body));
+    return json_response(req, http::status::ok, protocol::to_json(body));
   }
   if (target == "/api/v1/telemetry" || target == "/api/v1/telemetry/batch") {
     if (!only(http::verb::post))

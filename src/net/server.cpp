@@ -74,6 +74,12 @@ void Server::run() {
   }
   workers_[0]->ioc.run();
   for (auto& t : threads) t.join();
+  // Let closing sessions finish (each drops its socket within its close linger) so that no
+  // handler still refers to a session, the hub or this server when they are destroyed.
+  for (auto& w : workers_) {
+    w->ioc.restart();
+    w->ioc.run_for(std::chrono::seconds(3));
+  }
 }
 
 void Server::stop() {

@@ -249,8 +249,8 @@ void WsSession::arm_token_timers() {
     if (ec || self->state_ != State::open) return;
     self->send(protocol::token_expiring(exp));
   });
-  // The leeway applies at verification; a live connection is cut at exp itself.
-  expiry_timer_.expires_after(std::max(left, Steady::duration::zero()));
+  // The same leeway as at verification: a token accepted just past exp is not cut at once.
+  expiry_timer_.expires_after(std::max(left + ctx_.cfg.auth.leeway, Steady::duration::zero()));
   expiry_timer_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->state_ != State::open) return;
     self->close(close_code::token_expired, "token expired");
@@ -480,16 +480,17 @@ void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::Metr
 }
 
 void WsSession::arm_throttle_timer() {
-  if (throttle_armed_) return;
   auto earliest = Steady::time_point::max();
   for (auto& [d, th] : throttles_)
     if (!th.pending.empty()) earliest = std::min(earliest, th.next_due);
   if (earliest == Steady::time_point::max()) return;
+  if (throttle_armed_ && throttle_timer_.expiry() <= earliest) return;
+  // (Re)arming cancels a later wait; its handler sees operation_aborted and does nothing.
   throttle_armed_ = true;
   throttle_timer_.expires_at(earliest);
   throttle_timer_.async_wait([self = shared_from_this()](error_code ec) {
-    self->throttle_armed_ = false;
     if (ec || self->state_ != State::open) return;
+    self->throttle_armed_ = false;
     self->flush_throttled();
   });
 }

@@ -1,15 +1,19 @@
 // Server -> client frames: replies (auth_response, subscribed, unsubscribed, pong, error,
-// token_expiring) and the four update messages. Every frame is a boost::json::object serialized
-// by Boost.JSON, so escaping is never done by hand; keys are inserted in the order the spec shows
-// them so frames read like its examples.
+// token_expiring) and the four update messages. Replies are boost::json::objects written by
+// protocol/json_writer (numbers as "25.34" / "1", not Boost.JSON 1.81's "2.534E1" / "1E0");
+// updates, on the hot path, are appended piece by piece with the same writer. Strings are always
+// escaped by the writer (Boost.JSON's escaping), never by hand; keys are in the order the spec
+// shows them so frames read like its examples.
 #include "protocol/serialize.hpp"
 
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <cmath>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "protocol/json_writer.hpp"
 
 namespace valtronics::protocol {
 
@@ -17,38 +21,15 @@ namespace {
 
 namespace json = boost::json;
 
-// JSON has no spelling for NaN or infinity (Boost.JSON would write `NaN`/`Infinity`, which
-// clients reject); such a value is sent as null rather than breaking the whole frame.
-json::value number(double d) {
-  if (std::isfinite(d)) return d;
-  return nullptr;
-}
-
-// Client-supplied values (a ping's timestamp) may hold infinities: 1e400 parses as one.
-json::value sanitized(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_: return number(v.get_double());
-    case json::kind::array: {
-      json::array out;
-      out.reserve(v.get_array().size());
-      for (const auto& e : v.get_array()) out.push_back(sanitized(e));
-      return out;
-    }
-    case json::kind::object: {
-      json::object out;
-      out.reserve(v.get_object().size());
-      for (const auto& kv : v.get_object()) out.emplace(kv.key(), sanitized(kv.value()));
-      return out;
-    }
-    default: return v;
-  }
-}
-
 json::string_view sv(std::string_view s) { return json::string_view(s.data(), s.size()); }
 
+// Non-finite numbers anywhere (a ping's timestamp may hold 1e400, which parses as infinity) are
+// written as null by the writer: JSON has no spelling for them.
 std::string finish(json::object& o, const OptId& id) {
-  if (id) o["id"] = sanitized(*id);
-  return json::serialize(o);
+  if (id) o["id"] = *id;
+  std::string out;
+  append_json(out, o);
+  return out;
 }
 
 json::array string_list(const std::vector<std::string>& v) {
@@ -62,35 +43,94 @@ bool wanted(std::span<const std::string> only, const std::string& name) {
   return only.empty() || std::binary_search(only.begin(), only.end(), name);
 }
 
+// Update frames: literal keys and punctuation are appended as-is; every variable string and
+// number goes through the writer.
+void append_timestamp(std::string& out, util::TimePoint t) {
+  append_json_string(out, util::iso8601(t));
+}
+
+// json::object semantics for a repeated name, kept from when frames were built as objects: the
+// name appears once, at its first position, with the value of its last occurrence. `name_of(i)`
+// gives the name of element i; `emit(first, last)` writes one member. Only wanted names count.
+template <class NameOf, class Emit>
+void for_each_unique(std::size_t n, std::span<const std::string> only, NameOf name_of, Emit emit) {
+  constexpr std::size_t kLinear = 16;
+  if (n <= kLinear) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string& name = name_of(i);
+      if (!wanted(only, name)) continue;
+      bool seen = false;
+      for (std::size_t j = 0; j < i && !seen; ++j) seen = name_of(j) == name;
+      if (seen) continue;
+      std::size_t last = i;
+      for (std::size_t j = i + 1; j < n; ++j) {
+        if (name_of(j) == name) last = j;
+      }
+      emit(i, last);
+    }
+    return;
+  }
+  std::unordered_map<std::string_view, std::size_t> last_of;
+  last_of.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) last_of[name_of(i)] = i;
+  std::unordered_set<std::string_view> done;
+  done.reserve(last_of.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& name = name_of(i);
+    if (!wanted(only, name) || !done.insert(name).second) continue;
+    emit(i, last_of[name]);
+  }
+}
+
 std::string serialize_alert(const hub::AlertEvent& e) {
-  json::object o;
-  o["type"] = "alert";
-  o["channel"] = sv(to_string(Channel::alerts));
-  o["alert_id"] = e.alert_id;
-  o["device_id"] = e.device_id;
-  o["severity"] = sv(e.severity);
-  o["alert_type"] = sv(e.alert_type);
-  o["title"] = sv(e.title);
-  o["message"] = sv(e.message);
-  o["status"] = sv(e.status);
-  o["timestamp"] = util::iso8601(e.timestamp);
-  o["metadata"] = sanitized(e.metadata);
-  return json::serialize(o);
+  std::string out;
+  out.reserve(256);
+  out.append(R"({"type":"alert","channel":)");
+  append_json_string(out, to_string(Channel::alerts));
+  out.append(R"(,"alert_id":)");
+  append_json_int(out, e.alert_id);
+  out.append(R"(,"device_id":)");
+  append_json_int(out, e.device_id);
+  out.append(R"(,"severity":)");
+  append_json_string(out, e.severity);
+  out.append(R"(,"alert_type":)");
+  append_json_string(out, e.alert_type);
+  out.append(R"(,"title":)");
+  append_json_string(out, e.title);
+  out.append(R"(,"message":)");
+  append_json_string(out, e.message);
+  out.append(R"(,"status":)");
+  append_json_string(out, e.status);
+  out.append(R"(,"timestamp":)");
+  append_timestamp(out, e.timestamp);
+  out.append(R"(,"metadata":)");
+  append_json(out, e.metadata);
+  out.push_back('}');
+  return out;
 }
 
 std::string serialize_device_status(const hub::DeviceStatusEvent& e) {
-  json::object o;
-  o["type"] = "device_status_update";
-  o["channel"] = sv(to_string(Channel::devices));
-  o["device_id"] = e.device_id;
-  o["old_status"] = sv(e.old_status);
-  o["new_status"] = sv(e.new_status);
-  o["timestamp"] = util::iso8601(e.timestamp);
-  o["reason"] = sv(e.reason);
-  json::object meta;
-  if (e.last_seen) meta["last_seen"] = util::iso8601(*e.last_seen);
-  o["metadata"] = std::move(meta);
-  return json::serialize(o);
+  std::string out;
+  out.reserve(256);
+  out.append(R"({"type":"device_status_update","channel":)");
+  append_json_string(out, to_string(Channel::devices));
+  out.append(R"(,"device_id":)");
+  append_json_int(out, e.device_id);
+  out.append(R"(,"old_status":)");
+  append_json_string(out, e.old_status);
+  out.append(R"(,"new_status":)");
+  append_json_string(out, e.new_status);
+  out.append(R"(,"timestamp":)");
+  append_timestamp(out, e.timestamp);
+  out.append(R"(,"reason":)");
+  append_json_string(out, e.reason);
+  out.append(R"(,"metadata":{)");
+  if (e.last_seen) {
+    out.append(R"("last_seen":)");
+    append_timestamp(out, *e.last_seen);
+  }
+  out.append("}}");
+  return out;
 }
 
 }  // namespace
@@ -166,7 +206,7 @@ std::string pong(const OptId& id, const std::optional<boost::json::value>& clien
                  util::TimePoint now) {
   json::object o;
   o["type"] = "pong";
-  o["timestamp"] = client_timestamp ? sanitized(*client_timestamp) : json::value(nullptr);
+  o["timestamp"] = client_timestamp ? *client_timestamp : json::value(nullptr);
   o["server_time"] = util::iso8601(now);
   return finish(o, id);
 }
@@ -183,44 +223,69 @@ std::string token_expiring(util::TimePoint expires_at) {
   json::object o;
   o["type"] = "token_expiring";
   o["expires_at"] = util::iso8601(expires_at);
-  return json::serialize(o);
+  return finish(o, std::nullopt);
 }
 
 std::string serialize_telemetry(std::int64_t device_id,
                                 std::span<const hub::MetricReading> readings,
                                 std::span<const std::string> only_metrics) {
-  json::object telemetry;
-  for (const auto& r : readings) {
-    if (!wanted(only_metrics, r.name)) continue;
-    json::object m;
-    m["value"] = number(r.value);
-    if (!r.unit.empty()) m["unit"] = sv(r.unit);
-    m["timestamp"] = util::iso8601(r.timestamp);
-    // A metric repeated within one event: the later reading is the latest value.
-    telemetry[sv(r.name)] = std::move(m);
-  }
-  if (telemetry.empty()) return {};
-
-  json::object o;
-  o["type"] = "telemetry_update";
-  o["channel"] = sv(to_string(Channel::telemetry));
-  o["device_id"] = device_id;
-  o["telemetry"] = std::move(telemetry);
-  return json::serialize(o);
+  std::string out;
+  bool any = false;
+  for_each_unique(
+      readings.size(), only_metrics,
+      [&](std::size_t i) -> const std::string& { return readings[i].name; },
+      [&](std::size_t first, std::size_t last) {
+        if (!any) {
+          any = true;
+          out.reserve(96 + 96 * readings.size());
+          out.append(R"({"type":"telemetry_update","channel":)");
+          append_json_string(out, to_string(Channel::telemetry));
+          out.append(R"(,"device_id":)");
+          append_json_int(out, device_id);
+          out.append(R"(,"telemetry":{)");
+        } else {
+          out.push_back(',');
+        }
+        // A metric repeated within one event: the later reading is the latest value.
+        const auto& r = readings[last];
+        append_json_string(out, readings[first].name);
+        out.append(R"(:{"value":)");
+        append_json_double(out, r.value);
+        if (!r.unit.empty()) {
+          out.append(R"(,"unit":)");
+          append_json_string(out, r.unit);
+        }
+        out.append(R"(,"timestamp":)");
+        append_timestamp(out, r.timestamp);
+        out.push_back('}');
+      });
+  if (!any) return {};
+  out.append("}}");
+  return out;
 }
 
 std::string serialize_system(const hub::SystemEvent& event,
                              std::span<const std::string> only_metrics) {
-  json::object metrics;
-  for (const auto& [name, value] : event.metrics) {
-    if (wanted(only_metrics, name)) metrics[sv(name)] = number(value);
-  }
-  json::object o;
-  o["type"] = "system_status_update";
-  o["channel"] = sv(to_string(Channel::system));
-  o["metrics"] = std::move(metrics);
-  o["timestamp"] = util::iso8601(event.timestamp);
-  return json::serialize(o);
+  std::string out;
+  out.reserve(96 + 32 * event.metrics.size());
+  out.append(R"({"type":"system_status_update","channel":)");
+  append_json_string(out, to_string(Channel::system));
+  out.append(R"(,"metrics":{)");
+  bool first_member = true;
+  for_each_unique(
+      event.metrics.size(), only_metrics,
+      [&](std::size_t i) -> const std::string& { return event.metrics[i].first; },
+      [&](std::size_t first, std::size_t last) {
+        if (!first_member) out.push_back(',');
+        first_member = false;
+        append_json_string(out, event.metrics[first].first);
+        out.push_back(':');
+        append_json_double(out, event.metrics[last].second);
+      });
+  out.append(R"(},"timestamp":)");
+  append_timestamp(out, event.timestamp);
+  out.push_back('}');
+  return out;
 }
 
 std::string serialize_event(const hub::Event& event) {

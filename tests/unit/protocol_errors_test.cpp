@@ -96,10 +96,12 @@ TEST(Catalogue, EveryCodeIsDocumented) {
   ss << in.rdbuf();
   const std::string text = ss.str();
   for (const auto& e : error_catalogue()) {
-    EXPECT_NE(text.find(std::string(e.name)), std::string::npos) << e.name << " not in " << docs;
+    EXPECT_NE(text.find("`" + std::string(e.name) + "`"), std::string::npos)
+        << e.name << " not in " << docs;
   }
   for (const auto& c : close_catalogue()) {
-    EXPECT_NE(text.find(std::to_string(c.code)), std::string::npos) << c.code << " not in " << docs;
+    EXPECT_NE(text.find("`" + std::to_string(c.code) + "`"), std::string::npos)
+        << c.code << " not in " << docs;
   }
 }
 

@@ -1,0 +1,124 @@
+// OutboundQueue: framing, gathering, the hard limit for reliable frames, and conflation of
+// telemetry and system updates past the soft limit (latest value per device and metric wins).
+#include "net/outbound_queue.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace valtronics::net {
+namespace {
+
+using Bytes = OutboundQueue::Bytes;
+
+Bytes bytes(std::size_t n, char c = 'x') { return std::make_shared<const std::string>(n, c); }
+
+hub::MetricReading reading(std::string name, double v) {
+  return {std::move(name), v, "", util::Clock::now()};
+}
+
+// Drains the queue into the payloads it would write, as a socket would receive them.
+std::vector<std::string> drain(OutboundQueue& q) {
+  std::vector<std::string> out;
+  while (!q.empty()) {
+    std::vector<boost::asio::const_buffer> bufs;
+    const auto n = q.gather(bufs, 1);
+    EXPECT_EQ(n, 1u);
+    std::string frame;
+    for (auto& b : bufs) frame.append(static_cast<const char*>(b.data()), b.size());
+    out.push_back(frame.substr(frame[1] == 126 ? 4 : 2));  // strip the (short) header
+    q.consumed(n);
+  }
+  return out;
+}
+
+TEST(OutboundQueue, GathersHeaderAndPayloadOfSeveralFrames) {
+  OutboundQueue q(1 << 20);
+  ASSERT_TRUE(q.push_reliable(bytes(5, 'a')));
+  ASSERT_TRUE(q.push_reliable(bytes(200, 'b')));
+  std::vector<boost::asio::const_buffer> bufs;
+  EXPECT_EQ(q.gather(bufs, 16), 2u);
+  ASSERT_EQ(bufs.size(), 4u);
+  EXPECT_EQ(bufs[0].size(), 2u);    // 5-byte payload: 2-byte header
+  EXPECT_EQ(bufs[1].size(), 5u);
+  EXPECT_EQ(bufs[2].size(), 4u);    // 200-byte payload: 16-bit length
+  EXPECT_EQ(bufs[3].size(), 200u);
+  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].data())[0], 0x81);  // FIN + text
+  EXPECT_EQ(q.queued_bytes(), 2u + 5 + 4 + 200);
+  EXPECT_EQ(q.consumed(2), 2u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.queued_bytes(), 0u);
+}
+
+TEST(OutboundQueue, ControlFramesAreNotCountedAsData) {
+  OutboundQueue q(1024);
+  ASSERT_TRUE(q.push_reliable(bytes(3), protocol::ws::Opcode::pong));
+  ASSERT_TRUE(q.push_reliable(bytes(3)));
+  std::vector<boost::asio::const_buffer> bufs;
+  EXPECT_EQ(q.gather(bufs, 16), 2u);
+  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].data())[0], 0x8A);  // FIN + pong
+  EXPECT_EQ(q.consumed(2), 1u);
+}
+
+TEST(OutboundQueue, ReliableFramesAreRefusedPastTheHardLimit) {
+  OutboundQueue q(1000);
+  EXPECT_TRUE(q.push_reliable(bytes(600)));
+  EXPECT_FALSE(q.push_reliable(bytes(600)));  // would exceed 1000: caller closes with 4009
+  EXPECT_EQ(q.queued_bytes(), 604u);
+  q.push_final(bytes(10), protocol::ws::Opcode::close);  // the close frame always fits
+  EXPECT_EQ(q.queued_bytes(), 616u);
+}
+
+TEST(OutboundQueue, TelemetryConflatesPastTheSoftLimitLatestValueWins) {
+  OutboundQueue q(1000);  // soft limit 750
+  ASSERT_TRUE(q.push_reliable(bytes(700)));
+  for (int i = 1; i <= 50; ++i) {
+    std::vector<hub::MetricReading> rs{reading("temperature", i)};
+    if (i == 10) rs.push_back(reading("humidity", 40));
+    q.push_telemetry(bytes(100), 7, rs);
+  }
+  EXPECT_EQ(q.queued_bytes(), 704u);  // nothing queued beyond the reliable frame
+  EXPECT_EQ(q.pending_conflated(), 1u);   // one device waiting
+  EXPECT_EQ(q.conflated_total(), 50u);
+  auto frames = drain(q);
+  ASSERT_EQ(frames.size(), 2u);
+  auto update = boost::json::parse(frames[1]).as_object();
+  EXPECT_EQ(update.at("device_id").to_number<int>(), 7);
+  auto& telemetry = update.at("telemetry").as_object();
+  EXPECT_EQ(telemetry.at("temperature").at("value").to_number<double>(), 50.0);
+  EXPECT_EQ(telemetry.at("humidity").at("value").to_number<double>(), 40.0);
+}
+
+TEST(OutboundQueue, WhileConflatingNewerUpdatesDoNotOvertakeOlderOnes) {
+  OutboundQueue q(1000);
+  ASSERT_TRUE(q.push_reliable(bytes(700)));
+  q.push_telemetry(bytes(100), 1, std::vector{reading("t", 1)});  // conflated
+  q.consumed(1);                                                   // queue drained: refilled
+  EXPECT_EQ(q.pending_conflated(), 0u);
+  q.push_telemetry(bytes(10), 1, std::vector{reading("t", 2)});   // queued behind the refill
+  auto frames = drain(q);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_NE(frames[0].find("\"value\":1"), std::string::npos);
+  EXPECT_EQ(frames[1], std::string(10, 'x'));
+}
+
+TEST(OutboundQueue, SystemUpdatesKeepOnlyTheLatestWhenBehind) {
+  OutboundQueue q(1000);
+  ASSERT_TRUE(q.push_reliable(bytes(700)));
+  q.push_system(bytes(100, '1'));
+  q.push_system(bytes(100, '2'));
+  EXPECT_EQ(q.pending_conflated(), 1u);
+  auto frames = drain(q);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[1], std::string(100, '2'));
+}
+
+TEST(OutboundQueue, MemoryStaysBoundedWhateverIsPushed) {
+  OutboundQueue q(10'000);
+  for (int i = 0; i < 100'000; ++i)
+    q.push_telemetry(bytes(100), i % 10, std::vector{reading("m" + std::to_string(i % 5), i)});
+  EXPECT_LE(q.queued_bytes(), 10'000u);
+  EXPECT_LE(q.pending_conflated(), 10u);  // one entry per device at most
+}
+
+}  // namespace
+}  // namespace valtronics::net
