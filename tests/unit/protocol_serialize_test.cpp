@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <limits>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "protocol/parse.hpp"
@@ -187,6 +189,13 @@ TEST(SerializePong, InfinityFromTheClientBecomesNull) {
   EXPECT_EQ(o.at("timestamp"), json::parse(R"({"a":null,"b":[null]})")) << frame;
 }
 
+TEST(SerializePong, NumbersArePlain) {
+  const auto v = json::parse(R"({"t":1704110400.0,"f":0.25,"e":1e21})");
+  EXPECT_EQ(pong(json::value(1.0), v, t0()),
+            R"({"type":"pong","timestamp":{"t":1704110400,"f":0.25,"e":1e+21},)"
+            R"("server_time":"2024-01-01T12:00:00.000Z","id":1})");
+}
+
 TEST(SerializeError, Fields) {
   const auto o = parsed(error(json::value("req-1"), ErrorCode::unknown_filter,
                               "unknown filter 'foo' for channel telemetry"));
@@ -282,6 +291,38 @@ TEST(SerializeTelemetry, RepeatedMetricKeepsTheLaterReading) {
   EXPECT_EQ(o.at("telemetry").at("t").at("value"), 2);
 }
 
+TEST(SerializeTelemetry, ExactTextHasPlainNumbers) {
+  // Numbers as a client expects them: "23.5" and "3", never Boost.JSON 1.81's "2.35E1" / "3E0".
+  EXPECT_EQ(serialize_telemetry(1, readings()),
+            R"({"type":"telemetry_update","channel":"telemetry","device_id":1,"telemetry":{)"
+            R"("temperature":{"value":23.5,"unit":")"
+            "\xc2\xb0"
+            R"(C","timestamp":"2024-01-01T12:00:00.000Z"},)"
+            R"("humidity":{"value":45.2,"unit":"%","timestamp":"2024-01-01T12:00:00.001Z"},)"
+            R"("count":{"value":3,"timestamp":"2024-01-01T12:00:00.000Z"}}})");
+}
+
+TEST(SerializeTelemetry, RepeatedMetricsAmongManyReadings) {
+  // Past the small-event fast path: a name keeps its first position and its last value.
+  std::vector<hub::MetricReading> r;
+  for (int i = 0; i < 40; ++i) {
+    r.push_back({"m" + std::to_string(i % 10), static_cast<double>(i), i % 2 ? "u" : "", t0()});
+  }
+  const std::vector<std::string> only{"m1", "m3", "m4"};
+  for (auto projection : {std::span<const std::string>{}, std::span<const std::string>(only)}) {
+    const auto frame = serialize_telemetry(1, r, projection);
+    const auto o = parsed(frame);
+    const auto& t = o.at("telemetry").as_object();
+    const Keys all{"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"};
+    EXPECT_EQ(keys(t), projection.empty() ? all : Keys(only.begin(), only.end())) << frame;
+    for (const auto& kv : t) {
+      const int last = 30 + (kv.key().back() - '0');
+      EXPECT_EQ(kv.value().at("value"), last) << frame;
+      EXPECT_EQ(kv.value().as_object().contains("unit"), last % 2 == 1) << frame;
+    }
+  }
+}
+
 TEST(SerializeTelemetry, NonFiniteValueIsNull) {
   const std::vector<hub::MetricReading> r{{"a", std::nan(""), "", t0()},
                                           {"b", std::numeric_limits<double>::infinity(), "", t0()}};
@@ -335,6 +376,23 @@ TEST(SerializeAlert, EmptyMetadataIsAnObjectAndTextIsEscaped) {
   EXPECT_EQ(o.at("message"), "line1\nline2");
 }
 
+TEST(SerializeAlert, ExactText) {
+  hub::AlertEvent a;
+  a.alert_id = 123;
+  a.device_id = 1;
+  a.severity = "critical";
+  a.alert_type = "threshold";
+  a.title = "T \"x\"";
+  a.message = "m";
+  a.timestamp = t0();
+  a.metadata = {{"threshold_value", 30.0}, {"actual_value", 32.5}, {"rule_id", 7}};
+  EXPECT_EQ(serialize_event(event(Channel::alerts, a)),
+            R"({"type":"alert","channel":"alerts","alert_id":123,"device_id":1,)"
+            R"("severity":"critical","alert_type":"threshold","title":"T \"x\"","message":"m",)"
+            R"("status":"active","timestamp":"2024-01-01T12:00:00.000Z",)"
+            R"("metadata":{"threshold_value":30,"actual_value":32.5,"rule_id":7}})");
+}
+
 TEST(SerializeDeviceStatus, SpecFields) {
   hub::DeviceStatusEvent d;
   d.device_id = 1;
@@ -354,6 +412,23 @@ TEST(SerializeDeviceStatus, SpecFields) {
   EXPECT_EQ(o.at("timestamp"), kT0);
   EXPECT_EQ(o.at("reason"), "Connection lost");
   EXPECT_EQ(o.at("metadata"), json::parse(R"({"last_seen":"2024-01-01T11:45:00.000Z"})"));
+}
+
+TEST(SerializeDeviceStatus, ExactText) {
+  hub::DeviceStatusEvent d;
+  d.device_id = 1;
+  d.old_status = "online";
+  d.new_status = "offline";
+  d.reason = "lost\n";
+  d.timestamp = t0();
+  EXPECT_EQ(serialize_event(event(Channel::devices, d)),
+            R"({"type":"device_status_update","channel":"devices","device_id":1,)"
+            R"("old_status":"online","new_status":"offline","timestamp":"2024-01-01T12:00:00.000Z",)"
+            R"("reason":"lost\n","metadata":{}})");
+  d.last_seen = t0() - minutes{15};
+  EXPECT_NE(serialize_event(event(Channel::devices, d))
+                .find(R"("metadata":{"last_seen":"2024-01-01T11:45:00.000Z"}})"),
+            std::string::npos);
 }
 
 TEST(SerializeDeviceStatus, NoLastSeenGivesEmptyMetadata) {
@@ -381,6 +456,20 @@ TEST(SerializeSystem, SpecFields) {
   EXPECT_EQ(keys(m), (Keys{"cpu_usage", "memory_usage", "disk_usage", "active_connections"}));
   EXPECT_EQ(m.at("cpu_usage"), 45.2);
   EXPECT_EQ(m.at("active_connections"), 15);
+}
+
+TEST(SerializeSystem, ExactTextHasPlainNumbers) {
+  EXPECT_EQ(serialize_system(system_event(), {}),
+            R"({"type":"system_status_update","channel":"system","metrics":{"cpu_usage":45.2,)"
+            R"("memory_usage":67.8,"disk_usage":23.1,"active_connections":15},)"
+            R"("timestamp":"2024-01-01T12:00:00.000Z"})");
+  hub::SystemEvent e{{{"cpu_usage", 1.5}, {"cpu_usage", std::nan("")}, {"x", 2}}, t0()};
+  EXPECT_EQ(serialize_system(e, {}),
+            R"({"type":"system_status_update","channel":"system","metrics":{"cpu_usage":null,)"
+            R"("x":2},"timestamp":"2024-01-01T12:00:00.000Z"})");
+  EXPECT_EQ(serialize_system(e, std::vector<std::string>{"y"}),
+            R"({"type":"system_status_update","channel":"system","metrics":{},)"
+            R"("timestamp":"2024-01-01T12:00:00.000Z"})");
 }
 
 TEST(SerializeSystem, Projection) {
