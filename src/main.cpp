@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   };
   add(valtronics::cli::add_serve);
   add(valtronics::cli::add_token);
+  add(valtronics::cli::add_bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

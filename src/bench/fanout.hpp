@@ -62,9 +62,10 @@ struct FanoutResult {
   std::uint64_t other_messages = 0;        // frames that were not telemetry_update of bench_seq
   std::uint64_t subscriber_errors = 0;     // connections that failed after subscribing
   // Measured window (readings sent after the warmup)
-  std::uint64_t measured_deliveries = 0;
+  std::uint64_t measured_deliveries = 0;   // deliveries of readings sent after the warmup
   double offered_per_s = 0;                // readings per second actually sent in the window
-  double delivered_per_s = 0;
+  double offered_deliveries_per_s = 0;     // the deliveries those readings call for, per second
+  double delivered_per_s = 0;              // messages received per second during the window
   Histogram latency_us;
   std::optional<ServerUsage> server;
 };

@@ -33,7 +33,8 @@ class Histogram {
 
   // The value at percentile `p` (0..100): the highest value equivalent to (in the same bucket as)
   // the smallest recorded value v such that at least p% of the values are <= v. Never above
-  // max() and never below min(); 0 when empty. The relative error is below 1%.
+  // max() and never below min(); percentile(0) is min(); 0 when empty. The relative error is
+  // below 1%.
   std::uint64_t percentile(double p) const;
 
   // Relative width of the widest bucket: an upper bound on the error of percentile().

@@ -12,5 +12,6 @@ using Runner = std::function<int()>;
 // Each add_* registers a subcommand on `app` and returns the function that runs it once parsed.
 Runner add_serve(CLI::App& app);
 Runner add_token(CLI::App& app);
+Runner add_bench(CLI::App& app);
 
 }  // namespace valtronics::cli

@@ -9,6 +9,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "engine/ingest.hpp"
 #include "net/http_routes.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/ws_frame.hpp"
@@ -32,13 +33,20 @@ std::string_view strip_scheme(std::string_view origin) {
   return origin;
 }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public std::enable_shared_from_this<HttpSession>, public HttpConnection {
  public:
   HttpSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx)
       : stream_(std::move(socket)), worker_(worker), ctx_(ctx) {
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string();
+    worker_.http_connections.insert(this);
+  }
+  ~HttpSession() override { worker_.http_connections.erase(this); }
+
+  void close_now() override {
+    error_code ignored;
+    stream_.socket().close(ignored);  // the pending read fails and the session ends
   }
 
   void run() { do_read(); }
@@ -55,9 +63,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void on_read(error_code ec) {
     if (ec == http::error::body_limit) {
-      auto res = error_response(11, false, 413, "PAYLOAD_TOO_LARGE",
-                                "request body exceeds " +
-                                    std::to_string(ctx_.cfg.ingest.max_body_bytes) + " bytes");
+      // The same envelope as the ingest API's other errors, details naming the limit.
+      HttpResponse res{http::status::payload_too_large, 11};
+      res.set(http::field::server, "valtronics");
+      res.set(http::field::content_type, "application/json");
+      res.keep_alive(false);
+      res.body() = engine::to_json(engine::payload_too_large(ctx_.cfg.ingest.max_body_bytes));
+      res.prepare_payload();
       return write(std::move(res));
     }
     if (ec == http::error::header_limit) {

@@ -146,6 +146,8 @@ void Server::shutdown() {
       // Copy: close() may end a session synchronously and erase it from the set.
       std::vector<WsSession*> sessions(w->sessions.begin(), w->sessions.end());
       for (auto* s : sessions) s->close(protocol::close_code::going_away, "server shutting down");
+      std::vector<HttpConnection*> http(w->http_connections.begin(), w->http_connections.end());
+      for (auto* h : http) h->close_now();
     });
   }
   // Give close frames a moment to leave, then stop every loop.

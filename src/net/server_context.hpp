@@ -17,6 +17,13 @@ namespace valtronics::net {
 
 class WsSession;
 
+// A plain HTTP connection, closed at once on shutdown (it has no close handshake to wait for).
+class HttpConnection {
+ public:
+  virtual ~HttpConnection() = default;
+  virtual void close_now() = 0;
+};
+
 // One I/O thread: its io_context, its hub shard, and the WebSocket sessions living on it (only
 // that thread touches `sessions`; shutdown walks it from there).
 struct Worker {
@@ -25,6 +32,7 @@ struct Worker {
   std::size_t index;
   hub::Shard* shard = nullptr;
   std::unordered_set<WsSession*> sessions;
+  std::unordered_set<HttpConnection*> http_connections;
 };
 
 struct ServerContext {

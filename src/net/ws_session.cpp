@@ -137,6 +137,11 @@ void WsSession::log_in(std::string_view type, std::size_t size, std::optional<Ch
                 ch ? protocol::to_string(*ch) : "-");
 }
 
+void WsSession::log_out(std::string_view type, std::size_t size, std::optional<Channel> ch) {
+  spdlog::debug("ws out peer={} type={} size={} channel={}", opts_.peer, type, size,
+                ch ? protocol::to_string(*ch) : "-");
+}
+
 void WsSession::on_text(std::string_view text) {
   ctx_.registry.count_received();
   const auto& limits = ctx_.cfg.limits;
@@ -163,6 +168,13 @@ void WsSession::on_text(std::string_view text) {
     send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
     return;
   }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    static constexpr std::string_view kTypes[] = {"auth", "subscribe", "unsubscribe", "ping", "batch"};
+    std::optional<Channel> ch;
+    if (auto* s = std::get_if<protocol::SubscribeRequest>(&parsed->body)) ch = s->channel;
+    if (auto* u = std::get_if<protocol::UnsubscribeRequest>(&parsed->body)) ch = u->channel;
+    log_in(kTypes[parsed->body.index()], text.size(), ch);
+  }
   execute(*parsed);
 }
 
@@ -171,10 +183,8 @@ void WsSession::execute(protocol::Request& req) {
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, protocol::AuthRequest>) {
-          log_in("auth", 0, std::nullopt);
           handle_auth(req, body);
         } else if constexpr (std::is_same_v<T, protocol::PingRequest>) {
-          log_in("ping", 0, std::nullopt);
           send(protocol::pong(req.id, body.timestamp, util::Clock::now()));
         } else {
           if (!claims_) {
@@ -183,13 +193,10 @@ void WsSession::execute(protocol::Request& req) {
             return;
           }
           if constexpr (std::is_same_v<T, protocol::SubscribeRequest>) {
-            log_in("subscribe", 0, body.channel);
             handle_subscribe(req, body);
           } else if constexpr (std::is_same_v<T, protocol::UnsubscribeRequest>) {
-            log_in("unsubscribe", 0, body.channel);
             handle_unsubscribe(req, body);
           } else {
-            log_in("batch", body.messages.size(), std::nullopt);
             handle_batch(req, body);
           }
         }
@@ -200,6 +207,11 @@ void WsSession::execute(protocol::Request& req) {
 // ------------------------------------------------------------------------------------ auth
 
 void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRequest& a) {
+  if (a.malformed) {
+    send(protocol::auth_failure(req.id, ErrorCode::invalid_token, "'token' must be a string"));
+    close(close_code::auth_failed, "authentication failed");
+    return;
+  }
   auto verified = ctx_.verifier.verify(a.token, util::Clock::now());
   if (!verified) {
     send(protocol::auth_failure(req.id, verified.error().code, verified.error().message));
@@ -227,7 +239,13 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
   arm_token_timers();
   if (!first) {
     drop_forbidden_subscriptions();
-  } else if (opts_.endpoint_channel && auth::may_subscribe(*claims_, *opts_.endpoint_channel)) {
+  } else if (opts_.endpoint_channel && !auth::may_subscribe(*claims_, *opts_.endpoint_channel)) {
+    send(protocol::error(std::nullopt, ErrorCode::forbidden,
+                         "role '" + std::string(auth::to_string(claims_->role)) +
+                             "' may not subscribe to " +
+                             std::string(protocol::to_string(*opts_.endpoint_channel)) +
+                             ": this endpoint will deliver nothing"));
+  } else if (opts_.endpoint_channel) {
     // Per-channel endpoint: subscribed to its channel, unfiltered, as soon as authenticated.
     protocol::Filters filters;
     if (*opts_.endpoint_channel == Channel::system)
@@ -274,6 +292,7 @@ void WsSession::drop_forbidden_subscriptions() {
                              ": it was removed"));
     it = subs_.erase(it);
   }
+  prune_throttles();
 }
 
 // ----------------------------------------------------------------------------- subscribing
@@ -312,6 +331,7 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
     return;
   }
   subscribe_keys(s.channel, s.filters);
+  prune_throttles();
   send(protocol::subscribed(req.id, s.channel, s.filters));
 }
 
@@ -339,6 +359,7 @@ void WsSession::handle_unsubscribe(const protocol::Request& req,
       ++it;
     }
   }
+  prune_throttles();
   send(protocol::unsubscribed(req.id, u.channel, u.device_id, removed));
 }
 
@@ -358,6 +379,16 @@ void WsSession::handle_batch(const protocol::Request& req, const protocol::Batch
 
 void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   if (state_ != State::open || !claims_) return;
+  const std::size_t queued_before = out_.queued_bytes();
+  on_event_filtered(event, cache);
+  if (spdlog::should_log(spdlog::level::debug) && out_.queued_bytes() != queued_before) {
+    static constexpr std::string_view kTypes[] = {"telemetry_update", "alert",
+                                                  "device_status_update", "system_status_update"};
+    log_out(kTypes[event->body.index()], out_.queued_bytes() - queued_before, event->channel);
+  }
+}
+
+void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   const auto device = event->device_id();
   if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
 
@@ -404,30 +435,57 @@ void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache
   send_reliable(event->full_bytes);
 }
 
-void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
-                                  hub::ProjectionCache& cache) {
+WsSession::TelemetryPlan WsSession::telemetry_plan(std::int64_t device) const {
   // Union of what the matching subscriptions ask for: every metric if any of them has no
   // `metrics` filter; real-time if any of them is real-time, else the shortest interval.
-  bool all_metrics = false, realtime = false, matched = false;
-  std::vector<std::string> metrics;
-  std::chrono::milliseconds freq = std::chrono::milliseconds::max();
+  TelemetryPlan plan;
+  if (!claims_ || !auth::may_see_device(*claims_, device)) return plan;
+  bool all_metrics = false;
   for (auto it = subs_.lower_bound({Channel::telemetry, hub::kAllDevices});
        it != subs_.end() && it->first.channel == Channel::telemetry; ++it) {
-    if (it->first.device != hub::kAllDevices && it->first.device != t.device_id) continue;
+    if (it->first.device != hub::kAllDevices && it->first.device != device) continue;
     const auto& f = it->second;
-    matched = true;
+    plan.matched = true;
     if (f.metrics.empty()) all_metrics = true;
-    else metrics.insert(metrics.end(), f.metrics.begin(), f.metrics.end());
-    if (f.frequency.count() == 0) realtime = true;
-    else freq = std::min(freq, f.frequency);
+    else plan.metrics.insert(plan.metrics.end(), f.metrics.begin(), f.metrics.end());
+    if (f.frequency.count() == 0) plan.realtime = true;
+    else plan.frequency = std::min(plan.frequency, f.frequency);
   }
-  if (!matched) return;
   if (all_metrics) {
-    metrics.clear();
+    plan.metrics.clear();
   } else {
-    std::sort(metrics.begin(), metrics.end());
-    metrics.erase(std::unique(metrics.begin(), metrics.end()), metrics.end());
+    std::sort(plan.metrics.begin(), plan.metrics.end());
+    plan.metrics.erase(std::unique(plan.metrics.begin(), plan.metrics.end()), plan.metrics.end());
   }
+  return plan;
+}
+
+void WsSession::prune_throttles() {
+  // Held-back values belong to the subscriptions that held them: after any change, keep only
+  // what the new subscriptions still throttle, restricted to the metrics they still want.
+  for (auto it = throttles_.begin(); it != throttles_.end();) {
+    const auto plan = telemetry_plan(it->first);
+    if (!plan.matched || plan.realtime) {
+      it = throttles_.erase(it);
+      continue;
+    }
+    auto& pending = it->second.pending;
+    if (!plan.metrics.empty())
+      std::erase_if(pending, [&](const auto& kv) {
+        return !std::binary_search(plan.metrics.begin(), plan.metrics.end(), kv.first);
+      });
+    it->second.frequency = plan.frequency;
+    ++it;
+  }
+}
+
+void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
+                                  hub::ProjectionCache& cache) {
+  auto plan = telemetry_plan(t.device_id);
+  if (!plan.matched) return;
+  const auto& metrics = plan.metrics;
+  const bool realtime = plan.realtime;
+  const auto freq = plan.frequency;
 
   if (!realtime) {
     deliver_throttled(t.device_id, t.readings, metrics, freq);
@@ -517,9 +575,11 @@ void WsSession::flush_throttled() {
 
 void WsSession::send(std::string json) {
   if (state_ != State::open) return;
-  if (spdlog::should_log(spdlog::level::debug))
-    spdlog::debug("ws out peer={} size={} frame={}", opts_.peer, json.size(),
-                  json.substr(0, 120));
+  if (spdlog::should_log(spdlog::level::debug)) {
+    // Replies start with {"type":"<name>": take the name without parsing.
+    auto start = json.find(":\"") + 2, end = json.find('"', start);
+    log_out(std::string_view(json).substr(start, end - start), json.size(), std::nullopt);
+  }
   send_reliable(std::make_shared<const std::string>(std::move(json)));
 }
 

@@ -71,6 +71,13 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void arm_token_timers();
 
   // delivering
+  struct TelemetryPlan {  // what this connection wants of one device's telemetry
+    bool matched = false, realtime = false;
+    std::vector<std::string> metrics;  // sorted; empty = every metric
+    std::chrono::milliseconds frequency = std::chrono::milliseconds::max();
+  };
+  TelemetryPlan telemetry_plan(std::int64_t device) const;
+  void prune_throttles();
   void deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
                          hub::ProjectionCache& cache);
   void deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
@@ -85,7 +92,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void on_write(boost::system::error_code ec, std::size_t frames);
   void finish();                            // socket closed: unregister everything once
 
+  void on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache);
+  // Debug logging, one line per message in and out: direction, type, size, channel.
   void log_in(std::string_view type, std::size_t size, std::optional<protocol::Channel> ch);
+  void log_out(std::string_view type, std::size_t size, std::optional<protocol::Channel> ch);
 
   boost::asio::ip::tcp::socket socket_;
   Worker& worker_;

@@ -36,7 +36,8 @@ struct Filters {
 };
 
 struct AuthRequest {
-  std::string token;  // may be empty: then the reply is missing_token
+  std::string token;       // may be empty: then the reply is missing_token
+  bool malformed = false;  // `token` present but not a string: the reply is invalid_token
 };
 struct SubscribeRequest {
   Channel channel;

@@ -342,9 +342,9 @@ using BodyOrFailure = std::variant<RequestBody, Failure>;
 BodyOrFailure parse_auth(const json::object& o) {
   AuthRequest r;
   if (const auto* t = o.if_contains("token"); t && !t->is_null()) {
-    if (!t->is_string())
-      return Failure{ErrorCode::invalid_message, "invalid 'token': expected a string"};
-    r.token = t->get_string();
+    // Still an auth attempt: the client waits for auth_response, so it fails as one.
+    if (!t->is_string()) r.malformed = true;
+    else r.token = t->get_string();
   }
   return RequestBody{std::move(r)};
 }

@@ -16,6 +16,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.VALTRONICS_BIN || join(here, '..', '..', 'build', 'valtronics');
 export const SECRET = 'integration-test-secret';
 
+// Servers still running when the test process exits (a test that timed out) are killed.
+const running = new Set();
+process.on('exit', () => {
+  for (const proc of running) { try { process.kill(proc.pid, 'SIGKILL'); } catch {} }
+});
+
+/** Rejects with `what` when `promise` does not settle within `ms`. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Returns a token signed by the real CLI. */
 export function token({ sub = 'alice', role = 'admin', devices, ttl = '1h', deviceId, secret = SECRET } = {}) {
   const args = ['token', '--secret', secret, '--sub', sub, '--role', role, '--ttl', ttl];
@@ -65,6 +80,8 @@ export async function startServer({ config = {}, secret = SECRET, demo = false, 
   const env = { ...process.env };
   delete env.VALTRONICS_JWT_SECRET;
   const proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
 
   const server = {
     proc,

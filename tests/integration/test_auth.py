@@ -14,10 +14,18 @@ from datetime import datetime, timezone
 
 import websockets
 
-from harness import (SECRET, Server, connect, expect_close, expect_silence, recv_json, recv_type,
-                     run, subscribe, token)
+from harness import connect as harness_connect
+from harness import (SECRET, Server, expect_close, expect_silence, recv_json,
+                     recv_type, run, subscribe, token)
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+async def connect(server, path="/ws", token_=None, **kwargs):
+    """harness.connect with a short close timeout, so a failing test does not hang for 10 s
+    closing a socket it left open."""
+    kwargs.setdefault("close_timeout", 1)
+    return await harness_connect(server, path, token_, **kwargs)
 
 
 def parse_iso(s):
@@ -174,10 +182,28 @@ class AuthExchangeTest(unittest.TestCase):
         tok = make_jwt(claims(nbf=now + 600, exp=now + 3600))
         self._expect_failure({"type": "auth", "token": tok}, "token_not_yet_valid")
 
+    def test_non_string_token_is_a_failed_auth(self):
+        # An auth whose token is not a string cannot authenticate: like any failed auth it gets
+        # an auth_response with success false (what the spec's client reads after auth), then
+        # close 4001.
+        for bad in (123, ["x"], {"t": 1}):
+            with self.subTest(token=bad):
+                async def go():
+                    ws = await connect(self.server)
+                    await send(ws, {"type": "auth", "token": bad, "id": "nt"})
+                    reply = await recv_json(ws, 2)
+                    self.assertEqual(reply["type"], "auth_response", reply)
+                    self.assertIs(reply["success"], False, reply)
+                    self.assertIn(reply["error"], ("invalid_token", "invalid_message"), reply)
+                    self.assertEqual(reply["id"], "nt")
+                    await expect_close(ws, 4001, timeout=2)
+                run(go())
+
     def test_bearer_header_authenticates_at_handshake(self):
         async def go():
             ws = await websockets.connect(
                 self.server.url + "/ws",
+                close_timeout=1,
                 extra_headers={"Authorization": "Bearer " + token("hdr", "operator")})
             # Nothing is sent: the auth_response comes on its own right after the handshake.
             reply = await recv_json(ws, 1)
@@ -197,6 +223,7 @@ class AuthExchangeTest(unittest.TestCase):
         async def go():
             ws = await websockets.connect(
                 self.server.url + "/ws",
+                close_timeout=1,
                 extra_headers={"Authorization": "Bearer " + token(secret="wrong-secret")})
             reply = await recv_json(ws, 1)
             self.assertEqual(reply["type"], "auth_response", reply)
@@ -239,7 +266,7 @@ class AuthTimeoutTest(unittest.TestCase):
     def test_no_auth_within_timeout_closes_4001(self):
         with Server({"auth": {"auth_timeout": "1s"}}) as s:
             async def go():
-                ws = await websockets.connect(s.url + "/ws")
+                ws = await websockets.connect(s.url + "/ws", close_timeout=1)
                 start = time.monotonic()
                 with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
                     await asyncio.wait_for(ws.recv(), 4)  # no message at all, then the close
@@ -250,7 +277,7 @@ class AuthTimeoutTest(unittest.TestCase):
                 self.assertLess(elapsed, 2.5)
 
                 # A ping does not count as authentication; a successful auth stops the timer.
-                ws2 = await websockets.connect(s.url + "/ws")
+                ws2 = await websockets.connect(s.url + "/ws", close_timeout=1)
                 await send(ws2, {"type": "ping"})
                 self.assertEqual((await recv_json(ws2, 1))["type"], "pong")
                 await expect_close(ws2, 4001, timeout=3)
@@ -324,6 +351,31 @@ class TokenLifecycleTest(unittest.TestCase):
             await send(ws, {"type": "unsubscribe", "channel": "telemetry", "id": "u"})
             r = await recv_json(ws, 2)
             self.assertEqual((r["type"], r["removed"]), ("unsubscribed", 1), r)
+            await ws.close()
+        run(go())
+
+    def test_refresh_narrowing_discards_pending_throttled_update(self):
+        # A throttled (frequency 1s) subscription to every device holds back device 2's second
+        # reading; the refreshed token no longer covers device 2, so it must never arrive.
+        async def go():
+            ws = await connect(self.server, token_=token("quinn", "user", devices="1,2"))
+            r = await subscribe(ws, "telemetry", frequency="1s")
+            self.assertEqual(r["type"], "subscribed", r)
+            await self.ingest(2, {"temperature": 1.0})
+            upd = await recv_json(ws, 2)
+            self.assertEqual((upd["type"], upd["device_id"]), ("telemetry_update", 2), upd)
+            await self.ingest(2, {"temperature": 2.0})  # held back until the next slot
+            reply = await auth(ws, token("quinn", "user", devices="1"))
+            self.assertTrue(reply["success"], reply)
+            leaked = []
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                try:
+                    msg = await recv_json(ws, deadline - time.monotonic())
+                except asyncio.TimeoutError:
+                    break
+                leaked.append(msg)
+            self.assertEqual(leaked, [], "device 2 delivered after the token stopped covering it")
             await ws.close()
         run(go())
 
@@ -486,6 +538,62 @@ class AuthorizationTest(unittest.TestCase):
                 self.assertEqual(r["type"], "error", r)
                 self.assertEqual(r["error"], "forbidden", r)
                 self.assertEqual(r["id"], channel)
+            await ws.close()
+        run(go())
+
+    def test_per_channel_endpoint_refuses_role_without_access_visibly(self):
+        # /ws/system for a user and /ws/telemetry for a device token: the endpoint's automatic
+        # subscription is not allowed. The client must be told (an `error` `forbidden` after the
+        # auth_response, or a failed auth_response with `forbidden`), not left silently
+        # authenticated on a connection that will never deliver anything.
+        async def go():
+            for path, tok in (("/ws/system", token("ep-user", "user", devices="*")),
+                              ("/ws/telemetry", token("ep-dev", "device", device_id=1))):
+                ws = await connect(self.server, path)
+                try:
+                    reply = await auth(ws, tok, id_="ep")
+                    self.assertEqual(reply["type"], "auth_response", reply)
+                    if reply["success"]:
+                        try:
+                            msg = await recv_json(ws, 1.5)
+                        except asyncio.TimeoutError:
+                            msg = None
+                        self.assertIsNotNone(
+                            msg, f"{path}: authenticated but neither subscribed nor told why")
+                        self.assertEqual(msg["type"], "error", (path, msg))
+                        self.assertEqual(msg["error"], "forbidden", (path, msg))
+                    else:
+                        self.assertEqual(reply["error"], "forbidden", (path, reply))
+                finally:
+                    ws.transport.abort()
+        run(go())
+
+    def test_failed_refresh_closes_4001(self):
+        async def go():
+            ws = await connect(self.server, token_=token("olga", "admin"))
+            reply = await auth(ws, token("olga", "admin", secret="not-the-secret"), id_="r")
+            self.assertEqual(reply["type"], "auth_response", reply)
+            self.assertIs(reply["success"], False, reply)
+            self.assertEqual(reply["error"], "invalid_token", reply)
+            self.assertEqual(reply["id"], "r")
+            await expect_close(ws, 4001, timeout=3)
+        run(go())
+
+    def test_bearer_header_on_channel_endpoint(self):
+        async def go():
+            ws = await websockets.connect(
+                self.server.url + "/ws/telemetry",
+                close_timeout=1,
+                extra_headers={"Authorization": "Bearer " + token("pat", "user", devices="6")})
+            reply = await recv_json(ws, 1)
+            self.assertEqual((reply["type"], reply["success"]), ("auth_response", True), reply)
+            sub = await recv_json(ws, 1)
+            self.assertEqual(sub, {"type": "subscribed", "channel": "telemetry",
+                                   "filters": {"frequency": "real-time"}})
+            await self.ingest(5, {"temperature": 5.0})
+            await self.ingest(6, {"temperature": 6.0})
+            upd = await recv_json(ws, 3)
+            self.assertEqual((upd["type"], upd["device_id"]), ("telemetry_update", 6), upd)
             await ws.close()
         run(go())
 

@@ -391,18 +391,23 @@ class SlowConsumerTest(unittest.TestCase):
                                            "metric_value": 1})
             ing.close()
 
-            # Now read everything until the marker arrives.
-            seq_values = []
+            # Now read everything: until the marker arrived and then nothing more for 0.5 s.
+            seq_values, marker = [], False
             deadline = time.monotonic() + 20
             while True:
-                self.assertLess(time.monotonic(), deadline, "marker never arrived")
-                msg = slow.recv_json()
+                self.assertLess(time.monotonic(), deadline, "updates never stopped")
+                slow.sock.settimeout(0.5 if marker else 5)
+                try:
+                    msg = slow.recv_json()
+                except socket.timeout:
+                    self.assertTrue(marker, "marker never arrived")
+                    break
                 if msg.get("type") != "telemetry_update":
                     continue
                 if msg["device_id"] == 77:
                     seq_values.append(msg["telemetry"]["seq"]["value"])
                 if msg["device_id"] == 78:
-                    break
+                    marker = True
             slow.close()
             self.assertTrue(seq_values, "no update of device 77 at all")
             self.assertEqual(seq_values[-1], n, "latest value must win")

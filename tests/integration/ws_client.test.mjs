@@ -9,8 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 
 import {
-  Inbox, connectAuthed, ingest, open, startServer, subscribe, token,
+  Inbox, connectAuthed, ingest, open, startServer, subscribe, token, withTimeout,
 } from './server.mjs';
+
+// Every test is bounded so that a broken server fails the run instead of hanging it.
+const T = { timeout: 20_000 };
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -18,7 +21,7 @@ function assertIsoUtc(value, what) {
   assert.match(String(value), ISO_UTC, `${what} is not ISO-8601 UTC ending in Z: ${value}`);
 }
 
-describe('ws client against one server', () => {
+describe('ws client against one server', { timeout: 60_000 }, () => {
   let server;
   let admin;
   const clients = [];
@@ -33,7 +36,7 @@ describe('ws client against one server', () => {
     if (server) await server.stop();
   });
 
-  test('auth in the first message succeeds and echoes the id', async () => {
+  test('auth in the first message succeeds and echoes the id', T, async () => {
     const c = track(await open(server));
     c.send({ type: 'auth', token: admin, id: 'auth-1' });
     const reply = await c.next();
@@ -44,7 +47,7 @@ describe('ws client against one server', () => {
     assert.equal(reply.error, undefined);
   });
 
-  test('the server sends nothing before auth_response', async () => {
+  test('the server sends nothing before auth_response', T, async () => {
     const c = track(await open(server));
     await c.expectSilence(500);
     c.send({ type: 'auth', token: admin });
@@ -53,7 +56,7 @@ describe('ws client against one server', () => {
     assert.equal(first.success, true);
   });
 
-  test('telemetry filters spread at top level (as the spec JS client sends them)', async () => {
+  test('telemetry filters spread at top level (as the spec JS client sends them)', T, async () => {
     const c = track(await connectAuthed(server, admin));
     const reply = await subscribe(c, 'telemetry', { device_id: 1, metrics: ['temperature'], id: 's-1' });
     assert.deepEqual(reply, {
@@ -86,7 +89,7 @@ describe('ws client against one server', () => {
     await c.expectSilence(300);
   });
 
-  test('alerts: nested filters reply subscribed with normalized filters', async () => {
+  test('alerts: nested filters reply subscribed with normalized filters', T, async () => {
     const c = track(await connectAuthed(server, admin));
     const nested = await subscribe(c, 'alerts', { filters: { severity: ['critical', 'warning'] }, id: 'al-1' });
     assert.deepEqual(nested, {
@@ -104,7 +107,7 @@ describe('ws client against one server', () => {
     assert.deepEqual(single.filters, { severity: ['critical'] });
   });
 
-  test('ping gets pong echoing timestamp and id, with server_time', async () => {
+  test('ping gets pong echoing timestamp and id, with server_time', T, async () => {
     const c = track(await connectAuthed(server, admin));
     c.send({ type: 'ping', timestamp: '2024-01-01T12:00:00Z', id: 42 });
     const pong = await c.next();
@@ -120,7 +123,7 @@ describe('ws client against one server', () => {
     assert.equal(pong2.id, 'p-2');
   });
 
-  test('unknown channel and unknown filter get error replies naming them', async () => {
+  test('unknown channel and unknown filter get error replies naming them', T, async () => {
     const c = track(await connectAuthed(server, admin));
     const ch = await subscribe(c, 'weather', { id: 'e-1' });
     assert.equal(ch.type, 'error');
@@ -145,7 +148,7 @@ describe('ws client against one server', () => {
     assert.equal((await c.next()).type, 'pong');
   });
 
-  test('failed auth: auth_response success false, then close 4001', async () => {
+  test('failed auth: auth_response success false, then close 4001', T, async () => {
     const c = track(await open(server));
     const forged = token({ sub: 'mallory', role: 'admin', secret: 'not-the-server-secret' });
     c.send({ type: 'auth', token: forged });
@@ -157,7 +160,7 @@ describe('ws client against one server', () => {
     assert.equal(code, 4001);
   });
 
-  test('a message over 1 KB closes with 1009; one of exactly 1 KB does not', async () => {
+  test('a message over 1 KB closes with 1009; one of exactly 1 KB does not', T, async () => {
     const c = track(await connectAuthed(server, admin));
     const frame = (size) => {
       const base = JSON.stringify({ type: 'ping', id: '' });
@@ -173,7 +176,7 @@ describe('ws client against one server', () => {
     assert.equal(code, 1009);
   });
 
-  test('Authorization: Bearer on the handshake gives auth_response right away', async () => {
+  test('Authorization: Bearer on the handshake gives auth_response right away', T, async () => {
     const c = track(await open(server, '/ws', { headers: { Authorization: `Bearer ${admin}` } }));
     const reply = await c.next(); // nothing sent by the client yet
     assert.equal(reply.type, 'auth_response');
@@ -187,8 +190,8 @@ describe('ws client against one server', () => {
     assert.equal(update.telemetry.pressure.value, 1013.2);
   });
 
-  test('a browser Origin other than the Host is refused with HTTP 403', async () => {
-    const status = await new Promise((resolve, reject) => {
+  test('a browser Origin other than the Host is refused with HTTP 403', T, async () => {
+    const status = await withTimeout(new Promise((resolve, reject) => {
       const ws = new WebSocket(`${server.url}/ws`, { origin: 'https://evil.example' });
       ws.on('open', () => { ws.terminate(); reject(new Error('handshake with a foreign Origin was accepted')); });
       ws.on('unexpected-response', (req, res) => {
@@ -197,7 +200,7 @@ describe('ws client against one server', () => {
         resolve(res.statusCode);
       });
       ws.on('error', () => {});
-    });
+    }), 5000, 'handshake with a foreign Origin');
     assert.equal(status, 403);
 
     // Control: an Origin equal to the Host is allowed.
@@ -378,7 +381,7 @@ function shutdown(client) {
   client.disconnect();
 }
 
-test('the spec JS client receives telemetry for device 1 from the demo simulator', async (t) => {
+test('the spec JS client receives telemetry for device 1 from the demo simulator', T, async (t) => {
   const secret = 'demo-js-secret';
   const server = await startServer({ demo: true, secret });
   const client = new ValtronicsWebSocket(`${server.url}/ws`,
@@ -423,7 +426,7 @@ test('the spec JS client receives telemetry for device 1 from the demo simulator
 // subscription lives only as long as its connection. After a reconnect the client still lists the
 // subscription in `subscriptions`, yet receives nothing until it subscribes again: this is why
 // clients/js re-subscribes after every reconnect.
-test('after the spec client reconnects, nothing arrives until it re-subscribes', async (t) => {
+test('after the spec client reconnects, nothing arrives until it re-subscribes', T, async (t) => {
   const server = await startServer();
   const admin = token({ sub: 'dave', role: 'admin' });
   const client = new ValtronicsWebSocket(`${server.url}/ws`, admin);
@@ -441,7 +444,7 @@ test('after the spec client reconnects, nothing arrives until it re-subscribes',
     const first = client.ws;
     const closed = new Promise((resolve) => first.once('close', (code) => resolve(code)));
     client.send({ type: 'ping', padding: 'x'.repeat(2048) });
-    assert.equal(await closed, 1009);
+    assert.equal(await withTimeout(closed, 5000, 'close after an oversized frame'), 1009);
     const again = await inbox.waitFor('auth_response', 5000);
     assert.equal(again.success, true);
     assert.notEqual(client.ws, first, 'the client did not open a new connection');
