@@ -14,7 +14,7 @@ namespace valtronics::cli {
 
 namespace {
 struct ServeArgs {
-  std::string config_file, listen, secret, log_level;
+  std::string config_file, listen, secret, log_level, db;
   unsigned threads = 0;
   bool demo = false;
 };
@@ -62,6 +62,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (default 127.0.0.1:8000)");
   cmd->add_option("--jwt-secret", args->secret, "HS256 secret (env VALTRONICS_JWT_SECRET wins)");
   cmd->add_option("--threads", args->threads, "I/O threads (default 1)");
+  cmd->add_option("--db", args->db, "SQLite database file (default ./valtronics.db; :memory:)");
   cmd->add_option("--log-level", args->log_level,
                   "trace, debug, info, warn, error, critical or off");
   cmd->add_flag("--demo", args->demo,
@@ -74,6 +75,7 @@ Runner add_serve(CLI::App& app) {
     if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)
       cfg.auth.jwt_secret = env;
     if (args->threads) cfg.threads = args->threads;
+    if (!args->db.empty()) cfg.db = args->db;
     if (!args->log_level.empty()) {
       auto lvl = spdlog::level::from_str(args->log_level);
       if (lvl == spdlog::level::off && args->log_level != "off")

@@ -136,6 +136,10 @@ const std::map<std::string, Section>& sections() {
            {"log_level", [](Config& c, const toml::value& v, const std::string& k) {
               set_log_level(c, string_value(v, k), k);
             }},
+           {"db", [](Config& c, const toml::value& v, const std::string& k) {
+              c.db = string_value(v, k);
+              if (c.db.empty()) fail(k + ": expected a file path or \":memory:\"");
+            }},
            {"demo", [](Config& c, const toml::value& v, const std::string& k) {
               c.demo = bool_value(v, k);
             }},
@@ -201,6 +205,36 @@ const std::map<std::string, Section>& sections() {
             }},
            {"max_body_bytes", [](Config& c, const toml::value& v, const std::string& k) {
               c.ingest.max_body_bytes = positive_size(v, k);
+            }},
+           {"auto_register", [](Config& c, const toml::value& v, const std::string& k) {
+              c.ingest.auto_register = bool_value(v, k);
+            }},
+       }},
+      {"devices",
+       {
+           {"offline_after", [](Config& c, const toml::value& v, const std::string& k) {
+              c.devices.offline_after = duration_value(v, k, false);
+            }},
+           {"critical_sets_warning", [](Config& c, const toml::value& v, const std::string& k) {
+              c.devices.critical_sets_warning = bool_value(v, k);
+            }},
+           {"offline_alert", [](Config& c, const toml::value& v, const std::string& k) {
+              c.devices.offline_alert = bool_value(v, k);
+            }},
+       }},
+      {"telemetry",
+       {
+           {"retention", [](Config& c, const toml::value& v, const std::string& k) {
+              c.telemetry.retention = duration_value(v, k, true);
+            }},
+       }},
+      {"alerts",
+       {
+           {"replay_max_alerts", [](Config& c, const toml::value& v, const std::string& k) {
+              c.alerts.replay_max_alerts = positive_size(v, k);
+            }},
+           {"replay_max_age", [](Config& c, const toml::value& v, const std::string& k) {
+              c.alerts.replay_max_age = duration_value(v, k, false);
             }},
        }},
       {"system",

@@ -39,6 +39,22 @@ struct LimitsConfig {
 struct IngestConfig {
   std::size_t max_items = 1000;                // readings per batch request
   std::size_t max_body_bytes = 1 << 20;        // 413 beyond
+  bool auto_register = true;                   // telemetry for an unknown device registers it
+};
+
+struct DevicesConfig {
+  milliseconds offline_after{5 * 60'000};      // no telemetry this long: offline
+  bool critical_sets_warning = true;           // an active critical alert turns a device warning
+  bool offline_alert = true;                   // going offline raises a `device` alert
+};
+
+struct TelemetryConfig {
+  milliseconds retention{0};                   // history kept this long; 0: no history
+};
+
+struct AlertsConfig {
+  std::size_t replay_max_alerts = 10'000;      // since_alert_id replays at most this many
+  milliseconds replay_max_age{7LL * 24 * 3'600'000};  // and nothing older than this
 };
 
 struct SystemConfig {
@@ -52,10 +68,14 @@ struct Config {
   unsigned threads = 1;
   std::string log_level = "info";
   bool demo = false;
+  std::string db = "./valtronics.db";          // SQLite file; ":memory:" for a throwaway store
   AuthConfig auth;
   LimitsConfig limits;
   IngestConfig ingest;
   SystemConfig system;
+  DevicesConfig devices;
+  TelemetryConfig telemetry;
+  AlertsConfig alerts;
 };
 
 // A configuration problem: `what()` is one line naming the key and the problem, e.g.

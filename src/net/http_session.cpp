@@ -3,6 +3,7 @@
 #include "net/http_session.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -88,8 +89,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
                   peer_);
-    write(handle_http(req, ctx_));
+    // The route may answer at once (on this thread) or later from the engine's thread: either
+    // way the response is posted back to this session's executor before it is written. The
+    // session stays alive until then; no further request is read until it is written.
+    handle_http(req, ctx_, [ref = SessionRef{shared_from_this()}](HttpResponse res) mutable {
+      auto self = std::move(ref.session);
+      if (!self) return;  // answered twice: a route bug; the first answer stands
+      auto ex = self->stream_.get_executor();
+      asio::post(ex, [self = std::move(self), res = std::move(res)]() mutable {
+        self->write(std::move(res));
+      });
+    });
   }
+
+  // Keeps the session alive while a route works on a request. Whatever thread drops it (the
+  // engine's, for an asynchronous route), the session's last reference is released on the
+  // session's own thread, so its destructor never runs elsewhere.
+  struct SessionRef {
+    std::shared_ptr<HttpSession> session;
+    SessionRef(std::shared_ptr<HttpSession> s) : session(std::move(s)) {}
+    SessionRef(const SessionRef&) = default;
+    SessionRef(SessionRef&&) = default;
+    SessionRef& operator=(const SessionRef&) = delete;
+    SessionRef& operator=(SessionRef&&) = delete;
+    ~SessionRef() {
+      if (!session) return;
+      auto ex = session->stream_.get_executor();
+      asio::post(ex, [s = std::move(session)] {});
+    }
+  };
 
   void write(HttpResponse res) {
     auto sp = std::make_shared<HttpResponse>(std::move(res));

@@ -1,6 +1,9 @@
-// Outbound queue: framing, gathering and conflation. Conflated telemetry is re-serialized per
-// connection, which is fine: it only happens for a client that is already behind.
+// Outbound queue: framing, per-connection seq suffixes, gathering and conflation. Conflated
+// telemetry is re-serialized per connection, which is fine: it only happens for a client that is
+// already behind.
 #include "net/outbound_queue.hpp"
+
+#include <cstdio>
 
 #include "protocol/serialize.hpp"
 
@@ -11,11 +14,21 @@ using protocol::ws::Opcode;
 OutboundQueue::OutboundQueue(std::size_t max_bytes)
     : max_bytes_(max_bytes), soft_bytes_(max_bytes / 4 * 3) {}
 
-void OutboundQueue::push(Bytes payload, Opcode opcode) {
+void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::uint64_t merged) {
   Frame f{std::move(payload), {}, 0, opcode == Opcode::text};
-  f.header_len = static_cast<std::uint8_t>(
-      protocol::ws::encode_header(f.header.data(), opcode, f.payload->size()));
-  bytes_ += f.payload->size() + f.header_len;
+  std::size_t len = f.payload->size();
+  if (seq != 0 && len > 0 && f.payload->back() == '}') {
+    const int n = merged > 1
+                      ? std::snprintf(f.suffix.data(), f.suffix.size(), ",\"seq\":%llu,\"conflated\":%llu}",
+                                      static_cast<unsigned long long>(seq),
+                                      static_cast<unsigned long long>(merged))
+                      : std::snprintf(f.suffix.data(), f.suffix.size(), ",\"seq\":%llu}",
+                                      static_cast<unsigned long long>(seq));
+    f.suffix_len = static_cast<std::uint8_t>(n);
+    len += f.suffix_len - 1;
+  }
+  f.header_len = static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len));
+  bytes_ += f.size();
   frames_.push_back(std::move(f));
 }
 
@@ -25,23 +38,35 @@ bool OutboundQueue::push_reliable(Bytes payload, Opcode opcode) {
   return true;
 }
 
+bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
+  if (bytes_ + payload->size() > max_bytes_) return false;
+  push(payload, Opcode::text, seq);
+  return true;
+}
+
 void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
-                                   std::span<const hub::MetricReading> readings) {
+                                   std::span<const hub::MetricReading> readings, std::uint64_t seq) {
   if (conflated_.empty() && bytes_ + payload->size() <= soft_bytes_) {
-    push(payload, Opcode::text);
+    push(payload, Opcode::text, seq);
     return;
   }
-  auto& latest = conflated_[device];
-  for (const auto& r : readings) latest.insert_or_assign(r.name, r);
+  auto& c = conflated_[device];
+  for (const auto& r : readings) c.latest.insert_or_assign(r.name, r);
+  if (c.seq) conflated_by_seq_.erase(c.seq);
+  c.seq = seq;
+  ++c.merged;
+  conflated_by_seq_[seq] = device;
   ++conflated_total_;
 }
 
-void OutboundQueue::push_system(const Bytes& payload) {
+void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
   if (!conflated_system_ && bytes_ + payload->size() <= soft_bytes_) {
-    push(payload, Opcode::text);
+    push(payload, Opcode::text, seq);
     return;
   }
   conflated_system_ = payload;
+  conflated_system_seq_ = seq;
+  ++conflated_system_merged_;
   ++conflated_total_;
 }
 
@@ -50,7 +75,9 @@ std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
   std::size_t n = 0;
   for (auto it = frames_.begin(); it != frames_.end() && n < max_frames; ++it, ++n) {
     out.emplace_back(it->header.data(), it->header_len);
-    if (!it->payload->empty()) out.emplace_back(it->payload->data(), it->payload->size());
+    const std::size_t body = it->payload->size() - (it->suffix_len ? 1 : 0);
+    if (body) out.emplace_back(it->payload->data(), body);
+    if (it->suffix_len) out.emplace_back(it->suffix.data(), it->suffix_len);
   }
   return n;
 }
@@ -59,7 +86,7 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
   std::size_t data = 0;
   for (; frames > 0 && !frames_.empty(); --frames) {
     auto& f = frames_.front();
-    bytes_ -= f.payload->size() + f.header_len;
+    bytes_ -= f.size();
     data += f.data ? 1 : 0;
     frames_.pop_front();
   }
@@ -68,17 +95,20 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
 }
 
 void OutboundQueue::refill() {
-  while (!conflated_.empty() && bytes_ <= soft_bytes_ / 2) {
-    auto node = conflated_.extract(conflated_.begin());
+  while (!conflated_by_seq_.empty() && bytes_ <= soft_bytes_ / 2) {
+    const auto [seq, device] = *conflated_by_seq_.begin();
+    conflated_by_seq_.erase(conflated_by_seq_.begin());
+    auto node = conflated_.extract(device);
     std::vector<hub::MetricReading> readings;
-    readings.reserve(node.mapped().size());
-    for (auto& [name, r] : node.mapped()) readings.push_back(std::move(r));
-    push(std::make_shared<const std::string>(protocol::serialize_telemetry(node.key(), readings)),
-         Opcode::text);
+    readings.reserve(node.mapped().latest.size());
+    for (auto& [name, r] : node.mapped().latest) readings.push_back(std::move(r));
+    push(std::make_shared<const std::string>(protocol::serialize_telemetry(device, readings)),
+         Opcode::text, seq, node.mapped().merged);
   }
   if (conflated_system_ && conflated_.empty() && bytes_ <= soft_bytes_ / 2) {
-    push(std::move(conflated_system_), Opcode::text);
+    push(std::move(conflated_system_), Opcode::text, conflated_system_seq_, conflated_system_merged_);
     conflated_system_.reset();
+    conflated_system_merged_ = 0;
   }
 }
 

@@ -31,21 +31,28 @@ class OutboundQueue {
   // alerts and replies keep a quarter of the budget to themselves.
   explicit OutboundQueue(std::size_t max_bytes);
 
-  // Replies, alerts, status changes, control frames. False (nothing queued) past the hard limit.
+  // Replies and control frames. False (nothing queued) past the hard limit.
   bool push_reliable(Bytes payload, protocol::ws::Opcode opcode = protocol::ws::Opcode::text);
+
+  // An update that must not be dropped (alert, device status, snapshot, replay), sent with
+  // `,"seq":N` added to the shared payload. False (nothing queued) past the hard limit.
+  bool push_update(const Bytes& payload, std::uint64_t seq);
 
   // The close frame: queued whatever the budget (it is the last frame a session queues).
   void push_final(Bytes payload, protocol::ws::Opcode opcode) { push(std::move(payload), opcode); }
 
   // A telemetry update whose serialization is `payload`, carrying `readings` of `device` (already
-  // restricted to what this connection receives). Queued as is below the soft limit; merged into
-  // the conflation table otherwise (or while the table holds anything, so nothing older overtakes
-  // a newer value).
+  // restricted to what this connection receives), numbered `seq`. Queued as is below the soft
+  // limit; merged into the conflation table otherwise (or while the table holds anything, so
+  // nothing older overtakes a newer value). A conflated update goes out with the seq of the
+  // newest update merged into it and `"conflated":n`, the number of updates it stands for, so
+  // the client knows why seq jumped. Conflated updates leave in seq order.
   void push_telemetry(const Bytes& payload, std::int64_t device,
-                      std::span<const hub::MetricReading> readings);
+                      std::span<const hub::MetricReading> readings, std::uint64_t seq);
 
-  // A system update: queued below the soft limit, else it replaces any conflated system update.
-  void push_system(const Bytes& payload);
+  // A system update: queued below the soft limit, else it replaces any conflated system update
+  // (sent with its seq and `"conflated":n`).
+  void push_system(const Bytes& payload, std::uint64_t seq);
 
   // Appends up to `max_frames` frames (header and payload buffers) to `out`; returns how many.
   std::size_t gather(std::vector<boost::asio::const_buffer>& out, std::size_t max_frames);
@@ -65,15 +72,27 @@ class OutboundQueue {
     std::array<unsigned char, 10> header;
     std::uint8_t header_len;
     bool data;
+    // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`), per connection.
+    std::uint8_t suffix_len = 0;
+    std::array<char, 56> suffix;
+    std::size_t size() const { return header_len + payload->size() + (suffix_len ? suffix_len - 1 : 0); }
   };
-  void push(Bytes payload, protocol::ws::Opcode opcode);
+  struct Conflated {
+    std::map<std::string, hub::MetricReading> latest;
+    std::uint64_t seq = 0;       // newest merged update
+    std::uint64_t merged = 0;    // updates it stands for
+  };
+  void push(Bytes payload, protocol::ws::Opcode opcode, std::uint64_t seq = 0,
+            std::uint64_t merged = 0);
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;
   std::deque<Frame> frames_;
   std::size_t bytes_ = 0;
-  std::map<std::int64_t, std::map<std::string, hub::MetricReading>> conflated_;
+  std::map<std::int64_t, Conflated> conflated_;
+  std::map<std::uint64_t, std::int64_t> conflated_by_seq_;  // refill order
   Bytes conflated_system_;
+  std::uint64_t conflated_system_seq_ = 0, conflated_system_merged_ = 0;
   std::uint64_t conflated_total_ = 0;
 };
 

@@ -36,12 +36,14 @@ Server::Server(const config::Config& cfg)
     : cfg_(cfg),
       workers_(make_workers(cfg.threads)),
       hub_(std::make_unique<hub::Hub>(contexts_of(workers_))),
+      engine_(std::make_unique<engine::Engine>(cfg, *hub_)),
       ctx_(std::make_unique<ServerContext>(cfg, *hub_)),
       acceptor_(workers_[0]->ioc),
       signals_(workers_[0]->ioc, SIGINT, SIGTERM),
       system_timer_(workers_[0]->ioc),
       demo_timer_(workers_[0]->ioc) {
   for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub_->shard(i);
+  ctx_->engine = engine_.get();
   asio::ip::tcp::endpoint ep{asio::ip::make_address(cfg.listen_host), cfg.listen_port};
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -59,6 +61,8 @@ void Server::run() {
     spdlog::info("signal {} received: shutting down", sig);
     shutdown();
   });
+  engine_->start();
+  if (simulator_) engine_->seed_demo(static_cast<int>(simulator_->devices().size()));
   do_accept();
   tick_system();
   if (simulator_) tick_demo();
@@ -80,6 +84,7 @@ void Server::run() {
     w->ioc.restart();
     w->ioc.run_for(std::chrono::seconds(3));
   }
+  engine_->stop();  // commits every queued write
 }
 
 void Server::stop() {
@@ -115,18 +120,21 @@ void Server::tick_system() {
 
 void Server::tick_demo() {
   if (stopping_) return;
+  // The simulator plays the devices: its telemetry and status reports go through the engine like
+  // any device's (rules raise the alerts; its own alert suggestions are not used).
+  std::vector<hub::TelemetryEvent> telemetry;
   for (auto& body : simulator_->step(util::Clock::now())) {
-    protocol::Channel ch = std::visit(
-        [](const auto& b) {
-          using T = std::decay_t<decltype(b)>;
-          if constexpr (std::is_same_v<T, hub::TelemetryEvent>) return protocol::Channel::telemetry;
-          else if constexpr (std::is_same_v<T, hub::AlertEvent>) return protocol::Channel::alerts;
-          else if constexpr (std::is_same_v<T, hub::DeviceStatusEvent>) return protocol::Channel::devices;
-          else return protocol::Channel::system;
-        },
-        body);
-    hub_->publish(ch, std::move(body));
+    if (auto* t = std::get_if<hub::TelemetryEvent>(&body)) {
+      telemetry.push_back(std::move(*t));
+    } else if (auto* st = std::get_if<hub::DeviceStatusEvent>(&body)) {
+      engine_->report_status(st->device_id, engine::StatusReport{st->new_status, st->reason, {}},
+                             [](const engine::ApiResult<engine::Device>&) {});
+    }
   }
+  if (!telemetry.empty())
+    engine_->ingest(std::move(telemetry), [](const engine::ApiResult<std::size_t>& r) {
+      if (!r) spdlog::warn("demo ingest: {}", r.error().message);
+    });
   demo_timer_.expires_after(kDemoTickPeriod);
   demo_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_demo();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "engine/engine.hpp"
 #include "engine/simulator.hpp"
 #include "engine/system_metrics.hpp"
 #include "hub/hub.hpp"
@@ -39,6 +40,7 @@ class Server {
   const config::Config& cfg_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<hub::Hub> hub_;
+  std::unique_ptr<engine::Engine> engine_;  // after the hub: it publishes there until stopped
   std::unique_ptr<ServerContext> ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;

@@ -13,6 +13,10 @@
 #include "net/connection_registry.hpp"
 #include "protocol/parse.hpp"
 
+namespace valtronics::engine {
+class Engine;
+}
+
 namespace valtronics::net {
 
 class WsSession;
@@ -52,6 +56,9 @@ struct ServerContext {
   auth::ConnectionRateLimiter connection_limiter;
   hub::Hub& hub;
   protocol::ParseOptions parse_options;
+  // The domain engine (devices, rules, alerts). Null in setups without one: the REST routes that
+  // need it answer 503, ingest publishes straight to the hub.
+  engine::Engine* engine = nullptr;
 };
 
 }  // namespace valtronics::net

@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "engine/engine.hpp"
 #include "protocol/parse.hpp"
 #include "protocol/serialize.hpp"
 
@@ -19,8 +20,12 @@ using Steady = std::chrono::steady_clock;
 namespace close_code = protocol::close_code;
 
 namespace {
-// Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array.
+// Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
+// (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
 constexpr std::size_t kMaxFramesPerWrite = 256;
+// Live events held per channel while a snapshot or replay is on its way; a client whose
+// catch-up takes longer than this many events is told to reconnect (4009).
+constexpr std::size_t kMaxHeldEvents = 100'000;
 // How long a closing connection waits for the peer's close frame / EOF before dropping it.
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 
@@ -251,7 +256,7 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
     if (*opts_.endpoint_channel == Channel::system)
       filters.frequency = ctx_.cfg.system.default_frequency;
     subscribe_keys(*opts_.endpoint_channel, filters);
-    send(protocol::subscribed(std::nullopt, *opts_.endpoint_channel, filters));
+    start_catch_up(std::nullopt, *opts_.endpoint_channel, filters);
   }
 }
 
@@ -332,7 +337,102 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
   }
   subscribe_keys(s.channel, s.filters);
   prune_throttles();
-  send(protocol::subscribed(req.id, s.channel, s.filters));
+  start_catch_up(req.id, s.channel, s.filters);
+}
+
+// Snapshots and replays: the subscription is registered first and live events of the channel
+// are held; the engine's answer is sent, then the held events (an alert already in the replay
+// at the same or a later state is skipped), then live delivery resumes. Registering before the
+// query is what makes the hand-over gap-free: anything committed after the query is published
+// after it, so it is held.
+void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
+                               const protocol::Filters& filters) {
+  const bool replay = channel == Channel::alerts && filters.since_alert_id.has_value();
+  const bool snapshot = (channel == Channel::telemetry && filters.snapshot.value_or(false)) ||
+                        (channel == Channel::devices && filters.snapshot.value_or(true));
+  auto& held = held_[static_cast<std::size_t>(channel)];
+  if ((!replay && !snapshot) || held.active) {
+    // (A catch-up already running for this channel will deliver what this one would.)
+    send(protocol::subscribed(id, channel, filters));
+    return;
+  }
+  if (!ctx_.engine) {
+    // No store behind this server: nothing to replay, and the reply says so.
+    send(protocol::subscribed(id, channel, filters, replay ? std::optional<bool>(false) : std::nullopt));
+    return;
+  }
+  held.active = true;
+  auto self = shared_from_this();
+  auto back = [self](auto fn) {  // engine thread -> this session's thread
+    return [self, fn = std::move(fn)](auto result) mutable {
+      asio::post(self->worker_.ioc, [self, fn = std::move(fn), result = std::move(result)]() mutable {
+        fn(std::move(result));
+      });
+    };
+  };
+  if (replay) {
+    ctx_.engine->replay_alerts(
+        *filters.since_alert_id, filters, *claims_,
+        back([self, id, filters](engine::Replay r) {
+          if (self->state_ != State::open) return;
+          self->send(protocol::subscribed(id, Channel::alerts, filters, r.complete));
+          std::map<std::int64_t, int> replayed;  // alert id -> status rank sent
+          for (const auto& a : r.alerts) {
+            hub::Event e;
+            e.channel = Channel::alerts;
+            e.body = engine::to_alert_event(a);
+            replayed[a.id] = engine::alert_status_rank(a.status);
+            self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e)),
+                              Channel::alerts);
+          }
+          self->release_held(Channel::alerts, [&](const hub::Event& e) {
+            const auto& a = std::get<hub::AlertEvent>(e.body);
+            auto it = replayed.find(a.alert_id);
+            return it != replayed.end() && it->second >= engine::alert_status_rank(a.status);
+          });
+        }));
+  } else if (channel == Channel::telemetry) {
+    ctx_.engine->telemetry_snapshot(
+        filters, *claims_, back([self, id, filters](std::vector<hub::TelemetryEvent> snap) {
+          if (self->state_ != State::open) return;
+          self->send(protocol::subscribed(id, Channel::telemetry, filters));
+          for (const auto& t : snap) {
+            auto bytes = std::make_shared<const std::string>(
+                protocol::serialize_telemetry(t.device_id, t.readings));
+            self->out_.push_telemetry(bytes, t.device_id, t.readings, self->next_seq(Channel::telemetry));
+          }
+          self->do_write();
+          self->release_held(Channel::telemetry, [](const hub::Event&) { return false; });
+        }));
+  } else {
+    ctx_.engine->status_snapshot(
+        filters, *claims_, back([self, id, filters](std::vector<hub::DeviceStatusEvent> snap) {
+          if (self->state_ != State::open) return;
+          self->send(protocol::subscribed(id, Channel::devices, filters));
+          for (auto& st : snap) {
+            hub::Event e;
+            e.channel = Channel::devices;
+            e.body = std::move(st);
+            self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e)),
+                              Channel::devices);
+          }
+          self->release_held(Channel::devices, [](const hub::Event&) { return false; });
+        }));
+  }
+}
+
+void WsSession::release_held(Channel channel, const std::function<bool(const hub::Event&)>& skip) {
+  auto& held = held_[static_cast<std::size_t>(channel)];
+  auto events = std::move(held.events);
+  held.events.clear();
+  held.active = false;
+  hub::ProjectionCache cache;
+  for (const auto& e : events) {
+    if (state_ != State::open) return;
+    if (skip(*e)) continue;
+    cache.clear();
+    on_event_filtered(e, cache);
+  }
 }
 
 void WsSession::subscribe_keys(Channel channel, const protocol::Filters& filters) {
@@ -391,6 +491,15 @@ void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache
 void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   const auto device = event->device_id();
   if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
+  if (auto& held = held_[static_cast<std::size_t>(event->channel)]; held.active) {
+    // A snapshot or replay of this channel is on its way: live events wait behind it.
+    if (held.events.size() >= kMaxHeldEvents) {
+      close(close_code::slow_consumer, "too many events while replaying: reconnect to resume");
+      return;
+    }
+    held.events.push_back(event);
+    return;
+  }
 
   if (const auto* t = std::get_if<hub::TelemetryEvent>(&event->body)) {
     deliver_telemetry(*event, *t, cache);
@@ -419,7 +528,7 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
     if (now + std::chrono::milliseconds(500) < system_next_due_) return;
     system_next_due_ = now + match->frequency;
     if (match->metrics.empty()) {
-      out_.push_system(event->full_bytes);
+      out_.push_system(event->full_bytes, next_seq(Channel::system));
     } else {
       std::string key = "s";
       for (const auto& m : match->metrics) key += "," + m;
@@ -427,12 +536,12 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
       if (!bytes)
         bytes = &cache.put(key, std::make_shared<const std::string>(
                                     protocol::serialize_system(*sys, match->metrics)));
-      out_.push_system(*bytes);
+      out_.push_system(*bytes, next_seq(Channel::system));
     }
     do_write();
     return;
   }
-  send_reliable(event->full_bytes);
+  send_update(event->full_bytes, event->channel);
 }
 
 WsSession::TelemetryPlan WsSession::telemetry_plan(std::int64_t device) const {
@@ -492,7 +601,7 @@ void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryE
     return;
   }
   if (metrics.empty()) {
-    out_.push_telemetry(event.full_bytes, t.device_id, t.readings);
+    out_.push_telemetry(event.full_bytes, t.device_id, t.readings, next_seq(Channel::telemetry));
     do_write();
     return;
   }
@@ -506,7 +615,7 @@ void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryE
   std::vector<hub::MetricReading> projected;
   for (const auto& r : t.readings)
     if (std::binary_search(metrics.begin(), metrics.end(), r.name)) projected.push_back(r);
-  out_.push_telemetry(*bytes, t.device_id, projected);
+  out_.push_telemetry(*bytes, t.device_id, projected, next_seq(Channel::telemetry));
   do_write();
 }
 
@@ -530,7 +639,7 @@ void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::Metr
     th.pending.clear();
     out_.push_telemetry(std::make_shared<const std::string>(
                             protocol::serialize_telemetry(device, latest)),
-                        device, latest);
+                        device, latest, next_seq(Channel::telemetry));
     do_write();
     return;
   }
@@ -565,7 +674,7 @@ void WsSession::flush_throttled() {
     th.pending.clear();
     out_.push_telemetry(std::make_shared<const std::string>(
                             protocol::serialize_telemetry(device, latest)),
-                        device, latest);
+                        device, latest, next_seq(Channel::telemetry));
   }
   do_write();
   arm_throttle_timer();
@@ -586,6 +695,16 @@ void WsSession::send(std::string json) {
 void WsSession::send_reliable(const Bytes& bytes) {
   if (state_ != State::open) return;
   if (!out_.push_reliable(bytes)) {
+    close(close_code::slow_consumer,
+          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    return;
+  }
+  do_write();
+}
+
+void WsSession::send_update(const Bytes& bytes, Channel channel) {
+  if (state_ != State::open) return;
+  if (!out_.push_update(bytes, next_seq(channel))) {
     close(close_code::slow_consumer,
           "outbound queue full (max_outbound_bytes): reconnect to resume");
     return;

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "net/outbound_queue.hpp"
 #include "net/server_context.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/serialize.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace valtronics::net {
@@ -87,7 +89,13 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
 
   // writing
   void send(std::string json);              // a direct reply: reliable
-  void send_reliable(const Bytes& bytes);   // alert / status: 4009 if it does not fit
+  void send_reliable(const Bytes& bytes);   // a reply: 4009 if it does not fit
+  // An update that is never dropped (alert, status, snapshot, replay), numbered on `channel`.
+  void send_update(const Bytes& bytes, protocol::Channel channel);
+  std::uint64_t next_seq(protocol::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
+  void start_catch_up(const protocol::OptId& id, protocol::Channel channel,
+                      const protocol::Filters& filters);
+  void release_held(protocol::Channel channel, const std::function<bool(const hub::Event&)>& skip);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t frames);
   void finish();                            // socket closed: unregister everything once
@@ -116,6 +124,15 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   std::map<std::int64_t, Throttle> throttles_;
   std::chrono::steady_clock::time_point system_next_due_{};
   std::chrono::steady_clock::time_point opened_at_;
+
+  // Per channel: messages delivered so far (the `seq` of the last one).
+  std::array<std::uint64_t, protocol::kChannelCount> seq_{};
+  // Per channel: live events held while a snapshot or replay is on its way.
+  struct Held {
+    bool active = false;
+    std::vector<hub::EventPtr> events;
+  };
+  std::array<Held, protocol::kChannelCount> held_;
 
   boost::asio::steady_timer auth_timer_, warn_timer_, expiry_timer_, throttle_timer_, linger_timer_;
   bool throttle_armed_ = false;

@@ -31,6 +31,9 @@ struct Filters {
   // telemetry: 0 = real-time (every update); otherwise at most one update per device per interval.
   // system: the interval between updates (default and minimum from configuration).
   std::chrono::milliseconds frequency{0};
+  // Options (issue 3), accepted wherever filters are:
+  std::optional<std::int64_t> since_alert_id;  // alerts: replay stored alerts after this id
+  std::optional<bool> snapshot;  // telemetry (default false), devices (default true): current state first
 
   bool operator==(const Filters&) const = default;
 };

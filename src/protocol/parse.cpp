@@ -109,8 +109,12 @@ std::optional<std::int64_t> positive_int(const json::value& v) {
 
 // ---- subscribe filters ----------------------------------------------------------------------
 
-enum class Key : std::size_t { device_id, metrics, frequency, severity, alert_type, status_types };
-constexpr std::size_t kKeyCount = 6;
+// since_alert_id and snapshot are options rather than filters, but they may stand wherever
+// filters stand (top level or under `filters`), so they are read the same way.
+enum class Key : std::size_t {
+  device_id, metrics, frequency, severity, alert_type, status_types, since_alert_id, snapshot
+};
+constexpr std::size_t kKeyCount = 8;
 using KeySet = std::bitset<kKeyCount>;
 
 std::optional<Key> key_from_string(std::string_view s) {
@@ -120,14 +124,20 @@ std::optional<Key> key_from_string(std::string_view s) {
   if (s == "severity") return Key::severity;
   if (s == "alert_type") return Key::alert_type;
   if (s == "status_types") return Key::status_types;
+  if (s == "since_alert_id") return Key::since_alert_id;
+  if (s == "snapshot") return Key::snapshot;
   return std::nullopt;
 }
 
 bool channel_has(Channel c, Key k) {
   switch (c) {
-    case Channel::telemetry: return k == Key::device_id || k == Key::metrics || k == Key::frequency;
-    case Channel::alerts: return k == Key::device_id || k == Key::severity || k == Key::alert_type;
-    case Channel::devices: return k == Key::device_id || k == Key::status_types;
+    case Channel::telemetry:
+      return k == Key::device_id || k == Key::metrics || k == Key::frequency || k == Key::snapshot;
+    case Channel::alerts:
+      return k == Key::device_id || k == Key::severity || k == Key::alert_type ||
+             k == Key::since_alert_id;
+    case Channel::devices:
+      return k == Key::device_id || k == Key::status_types || k == Key::snapshot;
     case Channel::system: return k == Key::metrics || k == Key::frequency;
   }
   return false;
@@ -269,6 +279,20 @@ std::optional<Failure> read_filter(Key k, const json::value& v, Channel channel,
     case Key::severity: return read_enum_list(v, "severity", kSeverities, f.severities);
     case Key::alert_type: return read_enum_list(v, "alert_type", kAlertTypes, f.alert_types);
     case Key::status_types: return read_enum_list(v, "status_types", kStatusTypes, f.status_types);
+    case Key::since_alert_id:
+      // 0 means "every stored alert"; ids start at 1.
+      if (v.is_int64() && v.get_int64() >= 0) {
+        f.since_alert_id = v.get_int64();
+        return std::nullopt;
+      }
+      return Failure{ErrorCode::invalid_filter,
+                     "invalid filter 'since_alert_id': expected an alert id (integer >= 0)"};
+    case Key::snapshot:
+      if (v.is_bool()) {
+        f.snapshot = v.get_bool();
+        return std::nullopt;
+      }
+      return Failure{ErrorCode::invalid_filter, "invalid filter 'snapshot': expected true or false"};
   }
   return Failure{ErrorCode::internal_error, "unhandled filter key"};
 }
@@ -281,6 +305,8 @@ bool same_field(Key k, const Filters& a, const Filters& b) {
     case Key::severity: return a.severities == b.severities;
     case Key::alert_type: return a.alert_types == b.alert_types;
     case Key::status_types: return a.status_types == b.status_types;
+    case Key::since_alert_id: return a.since_alert_id == b.since_alert_id;
+    case Key::snapshot: return a.snapshot == b.snapshot;
   }
   return false;
 }
@@ -293,12 +319,15 @@ void copy_field(Key k, const Filters& from, Filters& to) {
     case Key::severity: to.severities = from.severities; break;
     case Key::alert_type: to.alert_types = from.alert_types; break;
     case Key::status_types: to.status_types = from.status_types; break;
+    case Key::since_alert_id: to.since_alert_id = from.since_alert_id; break;
+    case Key::snapshot: to.snapshot = from.snapshot; break;
   }
 }
 
 constexpr std::string_view key_name(Key k) {
   constexpr std::array<std::string_view, kKeyCount> names{
-      "device_id", "metrics", "frequency", "severity", "alert_type", "status_types"};
+      "device_id", "metrics", "frequency", "severity", "alert_type", "status_types",
+      "since_alert_id", "snapshot"};
   return names[static_cast<std::size_t>(k)];
 }
 

@@ -156,7 +156,8 @@ std::string auth_failure(const OptId& id, ErrorCode code, std::string_view messa
   return finish(o, id);
 }
 
-std::string subscribed(const OptId& id, Channel channel, const Filters& f) {
+std::string subscribed(const OptId& id, Channel channel, const Filters& f,
+                       std::optional<bool> recovered) {
   json::object filters;
   // Lists come out as lists even when the client sent one value: the reply shows the normalized
   // form, so a client can compare it with what it asked for.
@@ -185,10 +186,14 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f) {
     filters["frequency"] = util::format_duration(f.frequency);
   }
 
+  if (f.since_alert_id) filters["since_alert_id"] = *f.since_alert_id;
+  if (f.snapshot) filters["snapshot"] = *f.snapshot;
+
   json::object o;
   o["type"] = "subscribed";
   o["channel"] = sv(to_string(channel));
   o["filters"] = std::move(filters);
+  if (recovered) o["recovered"] = *recovered;
   return finish(o, id);
 }
 

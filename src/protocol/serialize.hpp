@@ -22,9 +22,11 @@ std::string auth_success(const OptId& id, std::string_view sub, std::string_view
                          std::optional<util::TimePoint> expires_at);
 // {"type":"auth_response","success":false,"error":code,"message":...,"id":...}
 std::string auth_failure(const OptId& id, ErrorCode code, std::string_view message);
-// {"type":"subscribed","channel":...,"filters":{normalized, only keys that are set},"id":...}
+// {"type":"subscribed","channel":...,"filters":{normalized, only keys that are set},
+//  "recovered":bool (replays only),"id":...}
 // Telemetry frequency is "real-time" or a duration string; system frequency a duration string.
-std::string subscribed(const OptId& id, Channel channel, const Filters& filters);
+std::string subscribed(const OptId& id, Channel channel, const Filters& filters,
+                       std::optional<bool> recovered = std::nullopt);
 // {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
 std::string unsubscribed(const OptId& id, Channel channel, std::optional<std::int64_t> device_id,
                          std::size_t removed);

@@ -136,6 +136,8 @@ std::optional<Millis> parse_duration(std::string_view s) {
     factor = 60'000;
   else if (unit == "h")
     factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
   else
     return std::nullopt;
 
@@ -147,6 +149,7 @@ std::string format_duration(Millis d) {
   const auto n = d.count();
   // Zero would otherwise come out as "0h", which reads like a configuration mistake.
   if (n == 0) return "0ms";
+  if (n % 86'400'000 == 0) return std::to_string(n / 86'400'000) + "d";
   if (n % 3'600'000 == 0) return std::to_string(n / 3'600'000) + "h";
   if (n % 60'000 == 0) return std::to_string(n / 60'000) + "m";
   if (n % 1'000 == 0) return std::to_string(n / 1'000) + "s";

@@ -1,5 +1,5 @@
 // Time helpers shared by every layer: the wire format of timestamps (ISO-8601 UTC ending in `Z`)
-// and of durations in configuration and filters ("500ms", "1s", "30s", "5m", "1h").
+// and of durations in configuration and filters ("500ms", "1s", "30s", "5m", "1h", "7d").
 #pragma once
 
 #include <chrono>
@@ -21,7 +21,7 @@ std::string iso8601(TimePoint t);
 // Returns nullopt for anything else.
 std::optional<TimePoint> parse_iso8601(std::string_view text);
 
-// Parses "<positive integer><unit>" with unit ms, s, m or h. Returns nullopt on anything else
+// Parses "<positive integer><unit>" with unit ms, s, m, h or d. Returns nullopt on anything else
 // (no unit, zero, negative, fraction, overflow).
 std::optional<Millis> parse_duration(std::string_view text);
 

@@ -73,6 +73,8 @@ class Server:
     def start(self):
         self.tmp = tempfile.TemporaryDirectory()
         conf_path = os.path.join(self.tmp.name, "valtronics.toml")
+        # Each server gets its own database unless the test names one (restart tests do).
+        self.config.setdefault("", {}).setdefault("db", os.path.join(self.tmp.name, "valtronics.db"))
         with open(conf_path, "w") as f:
             top = self.config.get("", {})
             for k, v in top.items():

@@ -71,6 +71,8 @@ export async function startServer({ config = {}, secret = SECRET, demo = false, 
     for (const [section, keys] of Object.entries(src)) merged[section] = { ...merged[section], ...keys };
   }
   const dir = mkdtempSync(join(tmpdir(), 'valtronics-js-'));
+  // Each server gets its own database unless the test names one.
+  merged[''] = { db: join(dir, 'valtronics.db'), ...merged[''] };
   const confPath = join(dir, 'valtronics.toml');
   writeFileSync(confPath, toml(merged));
   const args = ['serve', '--config', confPath, '--listen', '127.0.0.1:0'];

@@ -27,18 +27,23 @@ def clean_env(**extra):
     return env
 
 
+# Servers started here keep their default ./valtronics.db inside a throwaway working directory.
+WORKDIR = tempfile.mkdtemp(prefix="valtronics-cli-")
+
+
 def run_cli(args, env=None, timeout=5):
     """Runs the binary expecting it to exit by itself; returns CompletedProcess."""
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
-                          env=env if env is not None else clean_env())
+                          env=env if env is not None else clean_env(), cwd=WORKDIR)
 
 
 class Proc:
     """`valtronics serve ARGS` running until stop(); port read from the 'listening on' line."""
 
     def __init__(self, args, env=None):
+        self.workdir = tempfile.mkdtemp(prefix="valtronics-cli-", dir=WORKDIR)
         self.proc = subprocess.Popen([BIN, "serve", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
+                                     stderr=subprocess.STDOUT, text=True, cwd=self.workdir,
                                      env=env if env is not None else clean_env())
         self.output, self.port = [], None
         deadline = time.time() + 10

@@ -74,7 +74,7 @@ TEST(OutboundQueue, TelemetryConflatesPastTheSoftLimitLatestValueWins) {
   for (int i = 1; i <= 50; ++i) {
     std::vector<hub::MetricReading> rs{reading("temperature", i)};
     if (i == 10) rs.push_back(reading("humidity", 40));
-    q.push_telemetry(bytes(100), 7, rs);
+    q.push_telemetry(bytes(100), 7, rs, i);
   }
   EXPECT_EQ(q.queued_bytes(), 704u);  // nothing queued beyond the reliable frame
   EXPECT_EQ(q.pending_conflated(), 1u);   // one device waiting
@@ -86,26 +86,60 @@ TEST(OutboundQueue, TelemetryConflatesPastTheSoftLimitLatestValueWins) {
   auto& telemetry = update.at("telemetry").as_object();
   EXPECT_EQ(telemetry.at("temperature").at("value").to_number<double>(), 50.0);
   EXPECT_EQ(telemetry.at("humidity").at("value").to_number<double>(), 40.0);
+  EXPECT_EQ(update.at("seq").to_number<int>(), 50);        // the newest merged update
+  EXPECT_EQ(update.at("conflated").to_number<int>(), 50);  // and how many it stands for
+}
+
+TEST(OutboundQueue, UpdatesCarryTheirSeqAfterTheSharedPayload) {
+  OutboundQueue q(1 << 20);
+  auto shared = std::make_shared<const std::string>(R"({"type":"alert","alert_id":3})");
+  ASSERT_TRUE(q.push_update(shared, 41));
+  q.push_telemetry(std::make_shared<const std::string>(R"({"type":"telemetry_update"})"), 1,
+                   std::vector{reading("t", 1)}, 7);
+  auto frames = drain(q);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0], R"({"type":"alert","alert_id":3,"seq":41})");
+  EXPECT_EQ(frames[1], R"({"type":"telemetry_update","seq":7})");
+  EXPECT_EQ(*shared, R"({"type":"alert","alert_id":3})");  // the shared bytes are untouched
+}
+
+TEST(OutboundQueue, ConflatedUpdatesLeaveInSeqOrder) {
+  OutboundQueue q(1000);
+  ASSERT_TRUE(q.push_reliable(bytes(700)));
+  // Device 9 updated first, device 2 last: the refill must follow seq, not device id.
+  q.push_telemetry(bytes(100), 9, std::vector{reading("t", 1)}, 10);
+  q.push_telemetry(bytes(100), 2, std::vector{reading("t", 2)}, 11);
+  q.push_telemetry(bytes(100), 9, std::vector{reading("t", 3)}, 12);
+  auto frames = drain(q);
+  ASSERT_EQ(frames.size(), 3u);
+  auto first = boost::json::parse(frames[1]).as_object();
+  auto second = boost::json::parse(frames[2]).as_object();
+  EXPECT_EQ(first.at("device_id").to_number<int>(), 2);
+  EXPECT_EQ(first.at("seq").to_number<int>(), 11);
+  EXPECT_EQ(second.at("device_id").to_number<int>(), 9);
+  EXPECT_EQ(second.at("seq").to_number<int>(), 12);
+  EXPECT_EQ(second.at("conflated").to_number<int>(), 2);
 }
 
 TEST(OutboundQueue, WhileConflatingNewerUpdatesDoNotOvertakeOlderOnes) {
   OutboundQueue q(1000);
   ASSERT_TRUE(q.push_reliable(bytes(700)));
-  q.push_telemetry(bytes(100), 1, std::vector{reading("t", 1)});  // conflated
+  q.push_telemetry(bytes(100), 1, std::vector{reading("t", 1)}, 1);  // conflated
   q.consumed(1);                                                   // queue drained: refilled
   EXPECT_EQ(q.pending_conflated(), 0u);
-  q.push_telemetry(bytes(10), 1, std::vector{reading("t", 2)});   // queued behind the refill
+  q.push_telemetry(bytes(10), 1, std::vector{reading("t", 2)}, 2);   // queued behind the refill
   auto frames = drain(q);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_NE(frames[0].find("\"value\":1"), std::string::npos);
+  EXPECT_NE(frames[0].find("\"seq\":1}"), std::string::npos);
   EXPECT_EQ(frames[1], std::string(10, 'x'));
 }
 
 TEST(OutboundQueue, SystemUpdatesKeepOnlyTheLatestWhenBehind) {
   OutboundQueue q(1000);
   ASSERT_TRUE(q.push_reliable(bytes(700)));
-  q.push_system(bytes(100, '1'));
-  q.push_system(bytes(100, '2'));
+  q.push_system(bytes(100, '1'), 1);
+  q.push_system(bytes(100, '2'), 2);
   EXPECT_EQ(q.pending_conflated(), 1u);
   auto frames = drain(q);
   ASSERT_EQ(frames.size(), 2u);
@@ -115,7 +149,7 @@ TEST(OutboundQueue, SystemUpdatesKeepOnlyTheLatestWhenBehind) {
 TEST(OutboundQueue, MemoryStaysBoundedWhateverIsPushed) {
   OutboundQueue q(10'000);
   for (int i = 0; i < 100'000; ++i)
-    q.push_telemetry(bytes(100), i % 10, std::vector{reading("m" + std::to_string(i % 5), i)});
+    q.push_telemetry(bytes(100), i % 10, std::vector{reading("m" + std::to_string(i % 5), i)}, i + 1);
   EXPECT_LE(q.queued_bytes(), 10'000u);
   EXPECT_LE(q.pending_conflated(), 10u);  // one entry per device at most
 }

@@ -413,7 +413,7 @@ TEST(ParseFilterFrequency, TelemetryDefaultsToRealTime) {
 TEST(ParseFilterFrequency, TelemetryInvalid) {
   for (const char* v :
        {"\"99ms\"", "\"1ms\"", "\"0s\"", "\"-1s\"", "\"1.5s\"", "\"1\"", "\"fast\"", "\"realtime\"",
-        "\"Real-Time\"", "\"\"", "1000", "1", "null", "[\"1s\"]", "\"1 s\"", "\"1d\""}) {
+        "\"Real-Time\"", "\"\"", "1000", "1", "null", "[\"1s\"]", "\"1 s\"", "\"1w\""}) {
     one_filter_fails("telemetry", "frequency", v, ErrorCode::invalid_filter);
   }
 }

@@ -102,13 +102,14 @@ TEST(ParseDuration, Units) {
   EXPECT_EQ(parse_duration("30s"), Millis{30000});
   EXPECT_EQ(parse_duration("5m"), Millis{300000});
   EXPECT_EQ(parse_duration("1h"), Millis{3600000});
+  EXPECT_EQ(parse_duration("7d"), Millis{7 * 86400000LL});
   EXPECT_EQ(parse_duration("1ms"), Millis{1});
 }
 
 TEST(ParseDuration, RejectsEverythingElse) {
   for (const char* s :
        {"",    "0s",  "0ms", "-1s",  "+1s", "1.5s", "1",    "s",         "ms",    "1 s",
-        " 1s", "1s ", "1S",  "1sec", "1d",  "1us",  "1msx", "real-time", "1e3ms", "0x10s"}) {
+        " 1s", "1s ", "1S",  "1sec", "1w",  "1us",  "1msx", "real-time", "1e3ms", "0x10s"}) {
     EXPECT_FALSE(parse_duration(s)) << s;
   }
 }
@@ -125,6 +126,7 @@ TEST(FormatDuration, LargestExactUnit) {
   EXPECT_EQ(format_duration(Millis{1500}), "1500ms");
   EXPECT_EQ(format_duration(Millis{500}), "500ms");
   EXPECT_EQ(format_duration(Millis{300000}), "5m");
+  EXPECT_EQ(format_duration(Millis{86400000}), "1d");
   EXPECT_EQ(format_duration(Millis{90000}), "90s");
   EXPECT_EQ(format_duration(Millis{7200000}), "2h");
   EXPECT_EQ(format_duration(Millis{5400000}), "90m");

@@ -1,0 +1,80 @@
+// Alert rule evaluation, pure: readings in arrival order (and clock ticks) in, fire/resolve
+// decisions out. No database, no I/O: the engine owns persistence and publishing.
+//
+// Semantics (documented in docs/alerts.md):
+//  - A rule applies to a reading when enabled, its metric matches, and its device_id (if any)
+//    equals the reading's device, or its device_type (if any) equals the device's type.
+//  - The condition (value <op> threshold) must hold continuously for `duration` (0: at once)
+//    before the rule fires; it fires once per episode, not once per reading.
+//  - Hysteresis: a firing rule resolves only when the value is back past the threshold by the
+//    rule's hysteresis margin (default: 1% of |threshold|, at least 0.01; 0 for eq/ne), so a
+//    value wobbling on the threshold does not flap.
+//  - Cooldown: after an alert of (rule, device) was raised, no new one is raised for `cooldown`
+//    (the episode may still resolve). A condition that still holds when the cooldown ends fires.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/models.hpp"
+
+namespace valtronics::engine {
+
+// Does `value` satisfy `rule`'s condition?
+bool condition_holds(const AlertRule& rule, double value);
+// Has `value` moved back past the threshold by the hysteresis margin (the episode is over)?
+bool condition_cleared(const AlertRule& rule, double value);
+double hysteresis_margin(const AlertRule& rule);
+
+struct RuleDecision {
+  enum class Kind { fire, resolve };
+  Kind kind;
+  AlertRule rule;          // a copy: the rule set may change before the decision is used
+  std::int64_t device_id;
+  double value;            // the reading that decided
+  util::TimePoint at;
+};
+
+class RuleEvaluator {
+ public:
+  // Replaces the rule set. Evaluation state of rules whose id is kept survives (so editing a
+  // rule's name does not re-fire it); state of removed rules is dropped, and a rule whose
+  // condition, threshold, metric or scope changed starts afresh (its open episode resolves:
+  // a resolve decision is returned for each firing (rule, device) whose rule changed or vanished).
+  std::vector<RuleDecision> set_rules(std::vector<AlertRule> rules, util::TimePoint now);
+
+  // Evaluates one reading of `device_id` (whose type is `device_type`).
+  std::vector<RuleDecision> on_reading(std::int64_t device_id, std::string_view device_type,
+                                       std::string_view metric, double value, util::TimePoint at);
+
+  // Fires conditions that have held for their duration without a newer reading. Call about once
+  // a second.
+  std::vector<RuleDecision> tick(util::TimePoint now);
+
+  // Restores "firing" state for an alert that is still open after a restart, so that it is not
+  // raised again and resolves when the condition clears.
+  void restore_firing(std::int64_t rule_id, std::int64_t device_id, util::TimePoint raised_at);
+
+  // Forgets every state of `device_id` (device deleted).
+  void forget_device(std::int64_t device_id);
+
+  const std::vector<AlertRule>& rules() const { return rules_; }
+
+ private:
+  struct State {
+    bool holding = false;               // condition currently true
+    util::TimePoint holding_since{};
+    bool firing = false;                // an alert is open for this episode
+    std::optional<util::TimePoint> last_fired;
+    double last_value = 0;
+  };
+  std::vector<AlertRule> rules_;
+  std::map<std::pair<std::int64_t, std::int64_t>, State> state_;  // (rule id, device id)
+};
+
+}  // namespace valtronics::engine

@@ -1,0 +1,534 @@
+// Reads and writes of the domain records (see repositories.hpp). The SQL is in store/sql.hpp;
+// this file binds parameters and reads columns. Times are stored as INTEGER milliseconds since
+// the Unix epoch; JSON columns as serialized objects (a corrupt cell loads as an empty object).
+#include "store/repositories.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <optional>
+#include <string>
+
+#include "store/sql.hpp"
+
+namespace valtronics::store {
+
+namespace {
+
+using engine::Alert;
+using engine::AlertRule;
+using engine::Condition;
+using engine::Device;
+using engine::MetricValue;
+using engine::StatusChange;
+
+std::int64_t to_ms(util::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+util::TimePoint from_ms(std::int64_t ms) {
+  return util::TimePoint{
+      std::chrono::duration_cast<util::TimePoint::duration>(std::chrono::milliseconds{ms})};
+}
+
+std::optional<std::int64_t> to_ms(const std::optional<util::TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return to_ms(*t);
+}
+
+std::optional<util::TimePoint> opt_time(const Statement& st, int col) {
+  if (st.is_null(col)) return std::nullopt;
+  return from_ms(st.column_int(col));
+}
+
+std::string json_text(const boost::json::object& o) { return boost::json::serialize(o); }
+
+// Never throws: NULL, corrupt JSON, or JSON that is not an object all load as {}.
+boost::json::object json_object(const Statement& st, int col) {
+  if (st.is_null(col)) return {};
+  try {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(st.column_text(col), ec);
+    if (ec || !v.is_object()) return {};
+    return std::move(v.as_object());
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+// Condition <-> text, kept here so the store does not depend on the engine's object files.
+std::string_view condition_text(Condition c) {
+  switch (c) {
+    case Condition::gt:
+      return "gt";
+    case Condition::gte:
+      return "gte";
+    case Condition::lt:
+      return "lt";
+    case Condition::lte:
+      return "lte";
+    case Condition::eq:
+      return "eq";
+    case Condition::ne:
+      return "ne";
+  }
+  return "gt";
+}
+
+std::optional<Condition> condition_parse(std::string_view s) {
+  if (s == "gt") return Condition::gt;
+  if (s == "gte") return Condition::gte;
+  if (s == "lt") return Condition::lt;
+  if (s == "lte") return Condition::lte;
+  if (s == "eq") return Condition::eq;
+  if (s == "ne") return Condition::ne;
+  return std::nullopt;
+}
+
+// Runs `f` atomically: inside the caller's transaction if one is open (the writer's batch),
+// else in a transaction of its own (one commit for many rows instead of one per row).
+template <class F>
+auto atomically(Database& db, F&& f) {
+  if (!sqlite3_get_autocommit(db.handle())) return f();
+  Transaction tx(db);
+  if constexpr (std::is_void_v<decltype(f())>) {
+    f();
+    tx.commit();
+  } else {
+    auto result = f();
+    tx.commit();
+    return result;
+  }
+}
+
+// ---- row readers (column order of the SELECTs in sql.hpp) ----
+
+Device read_device(const Statement& st) {
+  Device d;
+  d.id = st.column_int(0);
+  d.name = st.column_text(1);
+  d.device_type = st.column_text(2);
+  d.location = st.column_text(3);
+  d.manufacturer = st.column_text(4);
+  d.model = st.column_text(5);
+  d.firmware_version = st.column_text(6);
+  d.metadata = json_object(st, 7);
+  d.status = st.column_text(8);
+  d.last_seen = opt_time(st, 9);
+  d.created_at = from_ms(st.column_int(10));
+  d.updated_at = from_ms(st.column_int(11));
+  return d;
+}
+
+void bind_device(Statement& st, const Device& d) {
+  st.bind(2, d.name)
+      .bind(3, d.device_type)
+      .bind(4, d.location)
+      .bind(5, d.manufacturer)
+      .bind(6, d.model)
+      .bind(7, d.firmware_version)
+      .bind(8, json_text(d.metadata))
+      .bind(9, d.status)
+      .bind(10, to_ms(d.last_seen))
+      .bind(11, to_ms(d.created_at))
+      .bind(12, to_ms(d.updated_at));
+}
+
+AlertRule read_rule(const Statement& st) {
+  AlertRule r;
+  r.id = st.column_int(0);
+  r.name = st.column_text(1);
+  r.device_id = st.column_opt_int(2);
+  r.device_type = st.column_opt_text(3);
+  r.metric = st.column_text(4);
+  std::string cond = st.column_text(5);
+  if (auto c = condition_parse(cond)) {
+    r.condition = *c;
+  } else {
+    spdlog::warn("alert rule {}: unknown condition '{}' in the database; rule disabled", r.id,
+                 cond);
+    r.enabled = false;
+  }
+  r.threshold = st.column_double(6);
+  r.severity = st.column_text(7);
+  r.alert_type = st.column_text(8);
+  r.duration = std::chrono::milliseconds{st.column_int(9)};
+  r.cooldown = std::chrono::milliseconds{st.column_int(10)};
+  if (r.enabled) r.enabled = st.column_int(11) != 0;
+  r.created_at = from_ms(st.column_int(12));
+  r.updated_at = from_ms(st.column_int(13));
+  return r;
+}
+
+void bind_rule(Statement& st, const AlertRule& r) {
+  st.bind(2, r.name)
+      .bind(3, r.device_id)
+      .bind(4, r.device_type)
+      .bind(5, r.metric)
+      .bind(6, condition_text(r.condition))
+      .bind(7, r.threshold)
+      .bind(8, r.severity)
+      .bind(9, r.alert_type)
+      .bind(10, static_cast<std::int64_t>(r.duration.count()))
+      .bind(11, static_cast<std::int64_t>(r.cooldown.count()))
+      .bind(12, r.enabled ? 1 : 0)
+      .bind(13, to_ms(r.created_at))
+      .bind(14, to_ms(r.updated_at));
+}
+
+Alert read_alert(const Statement& st) {
+  Alert a;
+  a.id = st.column_int(0);
+  a.device_id = st.column_int(1);
+  a.severity = st.column_text(2);
+  a.alert_type = st.column_text(3);
+  a.title = st.column_text(4);
+  a.message = st.column_text(5);
+  a.status = st.column_text(6);
+  a.timestamp = from_ms(st.column_int(7));
+  a.metadata = json_object(st, 8);
+  a.rule_id = st.column_opt_int(9);
+  a.acknowledged_at = opt_time(st, 10);
+  a.acknowledged_by = st.column_text(11);
+  a.resolved_at = opt_time(st, 12);
+  a.resolved_by = st.column_text(13);
+  a.notes = st.column_text(14);
+  return a;
+}
+
+MetricValue read_metric(const Statement& st) {
+  MetricValue m;
+  m.device_id = st.column_int(0);
+  m.metric = st.column_text(1);
+  m.value = st.column_double(2);
+  m.unit = st.column_text(3);
+  m.timestamp = from_ms(st.column_int(4));
+  return m;
+}
+
+std::int64_t single_int(Database& db, const char* sql) {
+  Statement st = db.prepare(sql);
+  return st.step() ? st.column_int(0) : 0;
+}
+
+std::int64_t to_i64(std::size_t n) {
+  return n > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(n);
+}
+
+// WHERE clause of an AlertQuery with its parameters bound in order (IN lists as placeholders).
+struct AlertFilter {
+  std::string where;
+  std::vector<std::string> texts;  // text parameters, in placeholder order
+  std::vector<std::int64_t> ints;  // integer parameters, in placeholder order
+  std::vector<bool> is_text;       // per placeholder: which of the two lists it takes from
+};
+
+AlertFilter build_filter(const AlertQuery& q) {
+  AlertFilter f;
+  bool first = true;
+  auto begin_condition = [&] {
+    f.where += first ? sql::kWhere : sql::kAnd;
+    first = false;
+  };
+  auto text_in = [&](const char* head, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    begin_condition();
+    f.where += head;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) f.where += sql::kListSeparator;
+      f.where += sql::kPlaceholder;
+      f.texts.push_back(values[i]);
+      f.is_text.push_back(true);
+    }
+    f.where += sql::kListEnd;
+  };
+  text_in(sql::kAlertStatusIn, q.statuses);
+  text_in(sql::kAlertSeverityIn, q.severities);
+  text_in(sql::kAlertTypeIn, q.alert_types);
+  if (!q.device_ids.empty()) {
+    begin_condition();
+    f.where += sql::kAlertDeviceIdIn;
+    for (std::size_t i = 0; i < q.device_ids.size(); ++i) {
+      if (i) f.where += sql::kListSeparator;
+      f.where += sql::kPlaceholder;
+      f.ints.push_back(q.device_ids[i]);
+      f.is_text.push_back(false);
+    }
+    f.where += sql::kListEnd;
+  }
+  if (q.since_id) {
+    begin_condition();
+    f.where += sql::kAlertIdAfter;
+    f.ints.push_back(*q.since_id);
+    f.is_text.push_back(false);
+  }
+  return f;
+}
+
+// Binds the filter's parameters from 1; returns the next free index.
+int bind_filter(Statement& st, const AlertFilter& f) {
+  std::size_t t = 0, n = 0;
+  int index = 1;
+  for (bool text : f.is_text) {
+    if (text)
+      st.bind(index++, f.texts[t++]);
+    else
+      st.bind(index++, f.ints[n++]);
+  }
+  return index;
+}
+
+}  // namespace
+
+// ---- devices ----
+
+std::vector<Device> load_devices(Database& db) {
+  std::vector<Device> out;
+  Statement st = db.prepare(sql::kSelectDevices);
+  while (st.step()) out.push_back(read_device(st));
+  return out;
+}
+
+std::int64_t insert_device(Database& db, const Device& d) {
+  Statement& st = db.cached(sql::kInsertDevice);
+  if (d.id != 0)
+    st.bind(1, d.id);
+  else
+    st.bind(1, std::nullopt);
+  bind_device(st, d);
+  st.run();
+  return db.last_insert_rowid();
+}
+
+void update_device(Database& db, const Device& d) {
+  Statement& st = db.cached(sql::kUpdateDevice);
+  st.bind(1, d.id);
+  bind_device(st, d);
+  st.run();
+}
+
+bool delete_device(Database& db, std::int64_t id) {
+  return atomically(db, [&] {
+    Statement st = db.prepare(sql::kDeleteDevice);
+    st.bind(1, id).run();
+    bool found = db.changes() > 0;
+    for (const char* text : {sql::kDeleteDeviceLatestMetrics, sql::kDeleteDeviceStatusChanges,
+                             sql::kDeleteDeviceHistory}) {
+      Statement del = db.prepare(text);
+      del.bind(1, id).run();
+    }
+    return found;
+  });
+}
+
+void update_device_status(Database& db, std::int64_t id, const std::string& status,
+                          std::optional<util::TimePoint> last_seen, util::TimePoint updated_at) {
+  Statement& st = db.cached(sql::kUpdateDeviceStatus);
+  st.bind(1, id).bind(2, status).bind(3, to_ms(last_seen)).bind(4, to_ms(updated_at)).run();
+}
+
+void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last_seen) {
+  Statement& st = db.cached(sql::kUpdateDeviceLastSeen);
+  st.bind(1, id).bind(2, to_ms(last_seen)).run();
+}
+
+void insert_status_change(Database& db, const StatusChange& c) {
+  Statement& st = db.cached(sql::kInsertStatusChange);
+  st.bind(1, c.device_id)
+      .bind(2, c.old_status)
+      .bind(3, c.new_status)
+      .bind(4, c.reason)
+      .bind(5, to_ms(c.timestamp))
+      .run();
+}
+
+std::vector<StatusChange> load_status_changes(Database& db, std::int64_t device_id,
+                                              std::size_t limit) {
+  std::vector<StatusChange> out;
+  Statement st = db.prepare(sql::kSelectStatusChanges);
+  st.bind(1, device_id).bind(2, to_i64(limit));
+  while (st.step()) {
+    StatusChange c;
+    c.device_id = st.column_int(0);
+    c.old_status = st.column_text(1);
+    c.new_status = st.column_text(2);
+    c.reason = st.column_text(3);
+    c.timestamp = from_ms(st.column_int(4));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// ---- alert rules ----
+
+std::vector<AlertRule> load_rules(Database& db) {
+  std::vector<AlertRule> out;
+  Statement st = db.prepare(sql::kSelectRules);
+  while (st.step()) out.push_back(read_rule(st));
+  return out;
+}
+
+std::int64_t insert_rule(Database& db, const AlertRule& r) {
+  Statement& st = db.cached(sql::kInsertRule);
+  if (r.id != 0)
+    st.bind(1, r.id);
+  else
+    st.bind(1, std::nullopt);
+  bind_rule(st, r);
+  st.run();
+  return db.last_insert_rowid();
+}
+
+void update_rule(Database& db, const AlertRule& r) {
+  Statement& st = db.cached(sql::kUpdateRule);
+  st.bind(1, r.id);
+  bind_rule(st, r);
+  st.run();
+}
+
+bool delete_rule(Database& db, std::int64_t id) {
+  Statement st = db.prepare(sql::kDeleteRule);
+  st.bind(1, id).run();
+  return db.changes() > 0;
+}
+
+// ---- alerts ----
+
+std::int64_t insert_alert(Database& db, const Alert& a) {
+  Statement& st = db.cached(sql::kInsertAlert);
+  st.bind(1, a.device_id)
+      .bind(2, a.severity)
+      .bind(3, a.alert_type)
+      .bind(4, a.title)
+      .bind(5, a.message)
+      .bind(6, a.status)
+      .bind(7, to_ms(a.timestamp))
+      .bind(8, json_text(a.metadata))
+      .bind(9, a.rule_id)
+      .bind(10, to_ms(a.acknowledged_at))
+      .bind(11, a.acknowledged_by)
+      .bind(12, to_ms(a.resolved_at))
+      .bind(13, a.resolved_by)
+      .bind(14, a.notes)
+      .run();
+  return db.last_insert_rowid();
+}
+
+void update_alert_state(Database& db, const Alert& a) {
+  Statement& st = db.cached(sql::kUpdateAlertState);
+  st.bind(1, a.id)
+      .bind(2, a.status)
+      .bind(3, to_ms(a.acknowledged_at))
+      .bind(4, a.acknowledged_by)
+      .bind(5, to_ms(a.resolved_at))
+      .bind(6, a.resolved_by)
+      .bind(7, a.notes)
+      .run();
+}
+
+std::optional<Alert> get_alert(Database& db, std::int64_t id) {
+  Statement st = db.prepare(sql::kSelectAlertById);
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_alert(st);
+}
+
+std::vector<Alert> list_alerts(Database& db, const AlertQuery& q) {
+  AlertFilter f = build_filter(q);
+  std::string text = sql::kSelectAlertsHead;
+  text += f.where;
+  text += sql::kAlertsOrderLimitOffset;
+  Statement st = db.prepare(text);
+  int next = bind_filter(st, f);
+  st.bind(next, to_i64(q.limit)).bind(next + 1, to_i64(q.offset));
+  std::vector<Alert> out;
+  while (st.step()) out.push_back(read_alert(st));
+  return out;
+}
+
+std::int64_t count_alerts(Database& db, const AlertQuery& q) {
+  AlertFilter f = build_filter(q);
+  std::string text = sql::kCountAlertsHead;
+  text += f.where;
+  Statement st = db.prepare(text);
+  bind_filter(st, f);
+  return st.step() ? st.column_int(0) : 0;
+}
+
+std::int64_t max_alert_id(Database& db) { return single_int(db, sql::kMaxAlertId); }
+
+std::int64_t min_alert_id(Database& db) { return single_int(db, sql::kMinAlertId); }
+
+std::vector<Alert> load_open_alerts(Database& db) {
+  std::vector<Alert> out;
+  Statement st = db.prepare(sql::kSelectOpenAlerts);
+  while (st.step()) out.push_back(read_alert(st));
+  return out;
+}
+
+std::size_t prune_alerts(Database& db, util::TimePoint before, std::size_t keep) {
+  Statement st = db.prepare(sql::kPruneAlerts);
+  st.bind(1, to_ms(before)).bind(2, to_i64(keep)).run();
+  return static_cast<std::size_t>(db.changes());
+}
+
+// ---- metrics ----
+
+void upsert_latest_metrics(Database& db, std::span<const MetricValue> values) {
+  if (values.empty()) return;
+  atomically(db, [&] {
+    for (const MetricValue& m : values) {
+      Statement& st = db.cached(sql::kUpsertLatestMetric);
+      st.bind(1, m.device_id)
+          .bind(2, m.metric)
+          .bind(3, m.value)
+          .bind(4, m.unit)
+          .bind(5, to_ms(m.timestamp))
+          .run();
+    }
+  });
+}
+
+std::vector<MetricValue> load_latest_metrics(Database& db) {
+  std::vector<MetricValue> out;
+  Statement st = db.prepare(sql::kSelectLatestMetrics);
+  while (st.step()) out.push_back(read_metric(st));
+  return out;
+}
+
+void append_history(Database& db, std::span<const MetricValue> values) {
+  if (values.empty()) return;
+  atomically(db, [&] {
+    for (const MetricValue& m : values) {
+      Statement& st = db.cached(sql::kInsertHistory);
+      st.bind(1, m.device_id).bind(2, m.metric).bind(3, m.value).bind(4, to_ms(m.timestamp)).run();
+    }
+  });
+}
+
+std::size_t prune_history(Database& db, util::TimePoint before) {
+  Statement st = db.prepare(sql::kPruneHistory);
+  st.bind(1, to_ms(before)).run();
+  return static_cast<std::size_t>(db.changes());
+}
+
+// Oldest first from `since`; the history table keeps no unit (MetricValue::unit is empty).
+std::vector<MetricValue> load_history(Database& db, std::int64_t device_id,
+                                      const std::string& metric, util::TimePoint since,
+                                      std::size_t limit) {
+  std::vector<MetricValue> out;
+  Statement st = db.prepare(sql::kSelectHistory);
+  st.bind(1, device_id).bind(2, metric).bind(3, to_ms(since)).bind(4, to_i64(limit));
+  while (st.step()) {
+    MetricValue m;
+    m.device_id = st.column_int(0);
+    m.metric = st.column_text(1);
+    m.value = st.column_double(2);
+    m.timestamp = from_ms(st.column_int(3));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace valtronics::store

@@ -1,0 +1,240 @@
+// Every SQL statement of the project, as named constants in one place (userver's db/sql.hpp
+// style). Code elsewhere binds and reads them; no SQL text is written anywhere else.
+//
+// The constants are `inline constexpr char[]`: one object, hence one address, in the whole
+// program, which is what Database::cached() keys its prepared statements on.
+//
+// Conventions: times are INTEGER milliseconds since the Unix epoch (UTC); JSON columns hold a
+// serialized object (TEXT); booleans are INTEGER 0/1. Column lists of the SELECTs below match the
+// readers in repositories.cpp (keep them in sync).
+#pragma once
+
+namespace valtronics::store::sql {
+
+// ---- connection set-up (Database::open) ----
+// WAL + synchronous=NORMAL: a commit appends to the WAL with write(2) and returns; the WAL is
+// fsync'ed only at checkpoints. A committed transaction therefore survives a crash or SIGKILL of
+// the process (the data is in the OS page cache and in the WAL file); only a power loss or an OS
+// crash can lose the last few committed transactions (never corrupting the database). That is
+// the durability an alert needs: committed before it is sent, kept if the server is killed.
+inline constexpr char kPragmaJournalWal[] = "PRAGMA journal_mode=WAL";
+inline constexpr char kPragmaSynchronousNormal[] = "PRAGMA synchronous=NORMAL";
+inline constexpr char kPragmaForeignKeysOn[] = "PRAGMA foreign_keys=ON";
+
+// ---- transactions ----
+inline constexpr char kBeginImmediate[] = "BEGIN IMMEDIATE";
+inline constexpr char kCommit[] = "COMMIT";
+inline constexpr char kRollback[] = "ROLLBACK";
+
+// ---- schema version (migrations) ----
+inline constexpr char kGetUserVersion[] = "PRAGMA user_version";
+// PRAGMA takes no bound parameter: the version number is appended to this prefix.
+inline constexpr char kSetUserVersionPrefix[] = "PRAGMA user_version = ";
+
+// Schema version 1.
+inline constexpr char kSchemaV1[] = R"~(
+CREATE TABLE devices (
+  id               INTEGER PRIMARY KEY,
+  name             TEXT    NOT NULL,
+  device_type      TEXT    NOT NULL DEFAULT 'sensor',
+  location         TEXT    NOT NULL DEFAULT '',
+  manufacturer     TEXT    NOT NULL DEFAULT '',
+  model            TEXT    NOT NULL DEFAULT '',
+  firmware_version TEXT    NOT NULL DEFAULT '',
+  metadata         TEXT    NOT NULL DEFAULT '{}',
+  status           TEXT    NOT NULL DEFAULT 'offline',
+  last_seen        INTEGER,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+
+CREATE TABLE device_status_changes (
+  id         INTEGER PRIMARY KEY,
+  device_id  INTEGER NOT NULL,
+  old_status TEXT    NOT NULL,
+  new_status TEXT    NOT NULL,
+  reason     TEXT    NOT NULL DEFAULT '',
+  ts         INTEGER NOT NULL
+);
+CREATE INDEX device_status_changes_device_ts ON device_status_changes (device_id, ts);
+
+CREATE TABLE alert_rules (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT    NOT NULL,
+  device_id   INTEGER,
+  device_type TEXT,
+  metric      TEXT    NOT NULL,
+  condition   TEXT    NOT NULL,
+  threshold   REAL    NOT NULL,
+  severity    TEXT    NOT NULL DEFAULT 'warning',
+  alert_type  TEXT    NOT NULL DEFAULT 'threshold',
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  cooldown_ms INTEGER NOT NULL DEFAULT 0,
+  enabled     INTEGER NOT NULL DEFAULT 1,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+
+-- No foreign key to devices: deleting a device keeps its alerts (history stays).
+CREATE TABLE alerts (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id       INTEGER NOT NULL,
+  severity        TEXT    NOT NULL,
+  alert_type      TEXT    NOT NULL,
+  title           TEXT    NOT NULL DEFAULT '',
+  message         TEXT    NOT NULL DEFAULT '',
+  status          TEXT    NOT NULL DEFAULT 'active',
+  ts              INTEGER NOT NULL,
+  metadata        TEXT    NOT NULL DEFAULT '{}',
+  rule_id         INTEGER,
+  acknowledged_at INTEGER,
+  acknowledged_by TEXT    NOT NULL DEFAULT '',
+  resolved_at     INTEGER,
+  resolved_by     TEXT    NOT NULL DEFAULT '',
+  notes           TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX alerts_status ON alerts (status);
+CREATE INDEX alerts_device_id ON alerts (device_id, id);
+
+CREATE TABLE latest_metrics (
+  device_id INTEGER NOT NULL,
+  metric    TEXT    NOT NULL,
+  value     REAL    NOT NULL,
+  unit      TEXT    NOT NULL DEFAULT '',
+  ts        INTEGER NOT NULL,
+  PRIMARY KEY (device_id, metric)
+) WITHOUT ROWID;
+
+CREATE TABLE telemetry_history (
+  device_id INTEGER NOT NULL,
+  metric    TEXT    NOT NULL,
+  value     REAL    NOT NULL,
+  ts        INTEGER NOT NULL
+);
+CREATE INDEX telemetry_history_device_metric_ts ON telemetry_history (device_id, metric, ts);
+)~";
+
+// ---- devices ----
+inline constexpr char kSelectDevices[] = R"~(
+SELECT id, name, device_type, location, manufacturer, model, firmware_version, metadata, status,
+       last_seen, created_at, updated_at
+FROM devices ORDER BY id
+)~";
+// ?1 is NULL to let SQLite choose the id.
+inline constexpr char kInsertDevice[] = R"~(
+INSERT INTO devices (id, name, device_type, location, manufacturer, model, firmware_version,
+                     metadata, status, last_seen, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+)~";
+inline constexpr char kUpdateDevice[] = R"~(
+UPDATE devices SET name = ?2, device_type = ?3, location = ?4, manufacturer = ?5, model = ?6,
+                   firmware_version = ?7, metadata = ?8, status = ?9, last_seen = ?10,
+                   created_at = ?11, updated_at = ?12
+WHERE id = ?1
+)~";
+inline constexpr char kDeleteDevice[] = "DELETE FROM devices WHERE id = ?1";
+// A deleted device's latest values, status history and telemetry history go with it (a device
+// created again with the same id starts clean); its alerts stay.
+inline constexpr char kDeleteDeviceLatestMetrics[] =
+    "DELETE FROM latest_metrics WHERE device_id = ?1";
+inline constexpr char kDeleteDeviceStatusChanges[] =
+    "DELETE FROM device_status_changes WHERE device_id = ?1";
+inline constexpr char kDeleteDeviceHistory[] = "DELETE FROM telemetry_history WHERE device_id = ?1";
+// ?3 NULL keeps the stored last_seen.
+inline constexpr char kUpdateDeviceStatus[] = R"~(
+UPDATE devices SET status = ?2, last_seen = COALESCE(?3, last_seen), updated_at = ?4 WHERE id = ?1
+)~";
+inline constexpr char kUpdateDeviceLastSeen[] = "UPDATE devices SET last_seen = ?2 WHERE id = ?1";
+
+inline constexpr char kInsertStatusChange[] = R"~(
+INSERT INTO device_status_changes (device_id, old_status, new_status, reason, ts)
+VALUES (?1, ?2, ?3, ?4, ?5)
+)~";
+inline constexpr char kSelectStatusChanges[] = R"~(
+SELECT device_id, old_status, new_status, reason, ts
+FROM device_status_changes WHERE device_id = ?1 ORDER BY ts DESC, id DESC LIMIT ?2
+)~";
+
+// ---- alert rules ----
+inline constexpr char kSelectRules[] = R"~(
+SELECT id, name, device_id, device_type, metric, condition, threshold, severity, alert_type,
+       duration_ms, cooldown_ms, enabled, created_at, updated_at
+FROM alert_rules ORDER BY id
+)~";
+inline constexpr char kInsertRule[] = R"~(
+INSERT INTO alert_rules (id, name, device_id, device_type, metric, condition, threshold, severity,
+                         alert_type, duration_ms, cooldown_ms, enabled, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+)~";
+inline constexpr char kUpdateRule[] = R"~(
+UPDATE alert_rules SET name = ?2, device_id = ?3, device_type = ?4, metric = ?5, condition = ?6,
+                       threshold = ?7, severity = ?8, alert_type = ?9, duration_ms = ?10,
+                       cooldown_ms = ?11, enabled = ?12, created_at = ?13, updated_at = ?14
+WHERE id = ?1
+)~";
+inline constexpr char kDeleteRule[] = "DELETE FROM alert_rules WHERE id = ?1";
+
+// ---- alerts ----
+inline constexpr char kInsertAlert[] = R"~(
+INSERT INTO alerts (device_id, severity, alert_type, title, message, status, ts, metadata, rule_id,
+                    acknowledged_at, acknowledged_by, resolved_at, resolved_by, notes)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+)~";
+inline constexpr char kUpdateAlertState[] = R"~(
+UPDATE alerts SET status = ?2, acknowledged_at = ?3, acknowledged_by = ?4, resolved_at = ?5,
+                  resolved_by = ?6, notes = ?7
+WHERE id = ?1
+)~";
+// Column list shared by every alert SELECT (read by read_alert in repositories.cpp).
+#define VALTRONICS_ALERT_COLUMNS                                                                \
+  "SELECT id, device_id, severity, alert_type, title, message, status, ts, metadata, rule_id, " \
+  "acknowledged_at, acknowledged_by, resolved_at, resolved_by, notes FROM alerts"
+inline constexpr char kSelectAlertById[] = VALTRONICS_ALERT_COLUMNS " WHERE id = ?1";
+inline constexpr char kSelectOpenAlerts[] =
+    VALTRONICS_ALERT_COLUMNS " WHERE status IN ('active', 'acknowledged') ORDER BY id";
+// list_alerts / count_alerts: one of these heads, then " WHERE " and the conditions joined by
+// " AND ", each condition a fragment below with its placeholders, then (list only) the tail.
+inline constexpr char kSelectAlertsHead[] = VALTRONICS_ALERT_COLUMNS;
+#undef VALTRONICS_ALERT_COLUMNS
+inline constexpr char kCountAlertsHead[] = "SELECT COUNT(*) FROM alerts";
+inline constexpr char kWhere[] = " WHERE ";
+inline constexpr char kAnd[] = " AND ";
+inline constexpr char kAlertStatusIn[] = "status IN (";  // + "?, ?, ?" + ")"
+inline constexpr char kAlertSeverityIn[] = "severity IN (";
+inline constexpr char kAlertTypeIn[] = "alert_type IN (";
+inline constexpr char kAlertDeviceIdIn[] = "device_id IN (";
+inline constexpr char kPlaceholder[] = "?";
+inline constexpr char kListSeparator[] = ", ";
+inline constexpr char kListEnd[] = ")";
+inline constexpr char kAlertIdAfter[] = "id > ?";
+inline constexpr char kAlertsOrderLimitOffset[] = " ORDER BY id ASC LIMIT ? OFFSET ?";
+
+inline constexpr char kMaxAlertId[] = "SELECT COALESCE(MAX(id), 0) FROM alerts";
+inline constexpr char kMinAlertId[] = "SELECT COALESCE(MIN(id), 0) FROM alerts";
+// Resolved alerts older than ?1, except the newest ?2 alerts.
+inline constexpr char kPruneAlerts[] = R"~(
+DELETE FROM alerts
+WHERE status = 'resolved' AND ts < ?1
+  AND id NOT IN (SELECT id FROM alerts ORDER BY id DESC LIMIT ?2)
+)~";
+
+// ---- metrics ----
+// The newest written value wins (the engine writes readings in arrival order).
+inline constexpr char kUpsertLatestMetric[] = R"~(
+INSERT INTO latest_metrics (device_id, metric, value, unit, ts) VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (device_id, metric) DO UPDATE SET value = excluded.value, unit = excluded.unit,
+                                              ts = excluded.ts
+)~";
+inline constexpr char kSelectLatestMetrics[] = R"~(
+SELECT device_id, metric, value, unit, ts FROM latest_metrics ORDER BY device_id, metric
+)~";
+inline constexpr char kInsertHistory[] = R"~(
+INSERT INTO telemetry_history (device_id, metric, value, ts) VALUES (?1, ?2, ?3, ?4)
+)~";
+inline constexpr char kPruneHistory[] = "DELETE FROM telemetry_history WHERE ts < ?1";
+inline constexpr char kSelectHistory[] = R"~(
+SELECT device_id, metric, value, ts FROM telemetry_history
+WHERE device_id = ?1 AND metric = ?2 AND ts >= ?3 ORDER BY ts ASC LIMIT ?4
+)~";
+
+}  // namespace valtronics::store::sql

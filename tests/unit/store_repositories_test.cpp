@@ -1,0 +1,521 @@
+// Unit tests of store/repositories: every record round-trips through a real temporary SQLite
+// file (and survives re-opening it), alert ids never go back, corrupt JSON loads as {}, alert
+// queries filter with bound parameters, and bulk metric upserts are fast.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store/migrations.hpp"
+#include "store/repositories.hpp"
+
+namespace valtronics::store {
+namespace {
+
+using namespace std::chrono_literals;
+using engine::Alert;
+using engine::AlertRule;
+using engine::Condition;
+using engine::Device;
+using engine::MetricValue;
+using engine::StatusChange;
+
+// A unique temporary SQLite file (with its -wal/-shm companions) removed at scope exit.
+class TempDbFile {
+ public:
+  TempDbFile() {
+    static std::atomic<int> counter{0};
+    auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ = std::filesystem::temp_directory_path() /
+            ("valtronics-store-test-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter++) + "-" + std::to_string(stamp) + ".db");
+  }
+  ~TempDbFile() {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      std::filesystem::remove(path_.string() + suffix, ec);
+  }
+  TempDbFile(const TempDbFile&) = delete;
+  TempDbFile& operator=(const TempDbFile&) = delete;
+  std::string str() const { return path_.string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+util::TimePoint at_ms(std::int64_t ms) { return util::TimePoint{std::chrono::milliseconds{ms}}; }
+
+class StoreRepositories : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.emplace(Database::open(file_.str()));
+    migrate(*db_);
+  }
+  Database& db() { return *db_; }
+  void reopen() {
+    db_.reset();
+    db_.emplace(Database::open(file_.str()));
+    migrate(*db_);
+  }
+
+  static Device device(std::int64_t id, std::string name) {
+    Device d;
+    d.id = id;
+    d.name = std::move(name);
+    d.device_type = "gateway";
+    d.location = "hall";
+    d.manufacturer = "acme";
+    d.model = "m1";
+    d.firmware_version = "1.2.3";
+    d.metadata = {{"floor", 2}, {"tags", boost::json::array{"a", "b"}}};
+    d.status = "online";
+    d.last_seen = at_ms(1'700'000'000'123);
+    d.created_at = at_ms(1'700'000'000'000);
+    d.updated_at = at_ms(1'700'000'000'500);
+    return d;
+  }
+
+  static Alert alert(std::int64_t device_id, std::string severity = "warning",
+                     std::string status = "active", std::string type = "threshold") {
+    Alert a;
+    a.device_id = device_id;
+    a.severity = std::move(severity);
+    a.alert_type = std::move(type);
+    a.title = "High temperature";
+    a.message = "temperature 31 > 30";
+    a.status = std::move(status);
+    a.timestamp = at_ms(1'700'000'001'000);
+    a.metadata = {{"threshold_value", 30.0},
+                  {"actual_value", 31.0},
+                  {"metric", "temperature"},
+                  {"rule_id", 3}};
+    a.rule_id = 3;
+    return a;
+  }
+
+  TempDbFile file_;
+  std::optional<Database> db_;
+};
+
+void expect_same(const Device& a, const Device& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.device_type, b.device_type);
+  EXPECT_EQ(a.location, b.location);
+  EXPECT_EQ(a.manufacturer, b.manufacturer);
+  EXPECT_EQ(a.model, b.model);
+  EXPECT_EQ(a.firmware_version, b.firmware_version);
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.last_seen, b.last_seen);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+}
+
+void expect_same(const Alert& a, const Alert& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.device_id, b.device_id);
+  EXPECT_EQ(a.severity, b.severity);
+  EXPECT_EQ(a.alert_type, b.alert_type);
+  EXPECT_EQ(a.title, b.title);
+  EXPECT_EQ(a.message, b.message);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.timestamp, b.timestamp);
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.rule_id, b.rule_id);
+  EXPECT_EQ(a.acknowledged_at, b.acknowledged_at);
+  EXPECT_EQ(a.acknowledged_by, b.acknowledged_by);
+  EXPECT_EQ(a.resolved_at, b.resolved_at);
+  EXPECT_EQ(a.resolved_by, b.resolved_by);
+  EXPECT_EQ(a.notes, b.notes);
+}
+
+std::vector<std::int64_t> ids(const std::vector<Alert>& alerts) {
+  std::vector<std::int64_t> out;
+  for (const auto& a : alerts) out.push_back(a.id);
+  return out;
+}
+
+// ---- devices ----
+
+TEST_F(StoreRepositories, DevicesRoundTripAndSurviveReopen) {
+  Device chosen = device(42, "chosen id");
+  Device assigned = device(0, "assigned id");
+  assigned.last_seen.reset();
+  assigned.metadata = {};
+  assigned.name = "quote ' and \"double\" and unicode \xC3\xA9";
+  EXPECT_EQ(insert_device(db(), chosen), 42);
+  std::int64_t id = insert_device(db(), assigned);
+  EXPECT_EQ(id, 43);  // rowid after the largest
+  assigned.id = id;
+  reopen();
+  auto devices = load_devices(db());
+  ASSERT_EQ(devices.size(), 2u);
+  expect_same(devices[0], chosen);
+  expect_same(devices[1], assigned);
+  EXPECT_FALSE(devices[1].last_seen.has_value());
+}
+
+TEST_F(StoreRepositories, DuplicateDeviceIdThrows) {
+  insert_device(db(), device(5, "a"));
+  EXPECT_THROW(insert_device(db(), device(5, "b")), StoreError);
+  EXPECT_EQ(load_devices(db()).size(), 1u);
+}
+
+TEST_F(StoreRepositories, UpdateDeviceWritesEveryColumn) {
+  Device d = device(1, "old");
+  insert_device(db(), d);
+  d.name = "new";
+  d.device_type = "sensor";
+  d.location = "roof";
+  d.manufacturer = "other";
+  d.model = "m2";
+  d.firmware_version = "2.0";
+  d.metadata = {{"k", "v"}};
+  d.status = "maintenance";
+  d.last_seen.reset();
+  d.updated_at = at_ms(1'800'000'000'000);
+  update_device(db(), d);
+  auto devices = load_devices(db());
+  ASSERT_EQ(devices.size(), 1u);
+  expect_same(devices[0], d);
+}
+
+TEST_F(StoreRepositories, StatusAndLastSeenUpdates) {
+  Device d = device(1, "d");
+  d.last_seen.reset();
+  insert_device(db(), d);
+  update_device_status(db(), 1, "online", at_ms(5000), at_ms(6000));
+  auto got = load_devices(db()).at(0);
+  EXPECT_EQ(got.status, "online");
+  EXPECT_EQ(got.last_seen, at_ms(5000));
+  EXPECT_EQ(got.updated_at, at_ms(6000));
+  // nullopt keeps the stored last_seen.
+  update_device_status(db(), 1, "offline", std::nullopt, at_ms(7000));
+  got = load_devices(db()).at(0);
+  EXPECT_EQ(got.status, "offline");
+  EXPECT_EQ(got.last_seen, at_ms(5000));
+  EXPECT_EQ(got.updated_at, at_ms(7000));
+  update_device_last_seen(db(), 1, at_ms(9000));
+  got = load_devices(db()).at(0);
+  EXPECT_EQ(got.last_seen, at_ms(9000));
+  EXPECT_EQ(got.updated_at, at_ms(7000));
+}
+
+TEST_F(StoreRepositories, DeleteDeviceKeepsItsAlerts) {
+  insert_device(db(), device(1, "a"));
+  insert_device(db(), device(2, "b"));
+  std::int64_t alert_id = insert_alert(db(), alert(1));
+  MetricValue m{1, "temperature", 20.5, "C", at_ms(1000)};
+  MetricValue other{2, "temperature", 21.5, "C", at_ms(1000)};
+  upsert_latest_metrics(db(), std::vector{m, other});
+  insert_status_change(db(), {1, "offline", "online", "telemetry", at_ms(1000)});
+  EXPECT_TRUE(delete_device(db(), 1));
+  EXPECT_FALSE(delete_device(db(), 1));
+  EXPECT_FALSE(delete_device(db(), 999));
+  auto devices = load_devices(db());
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].id, 2);
+  ASSERT_TRUE(get_alert(db(), alert_id).has_value());
+  auto metrics = load_latest_metrics(db());
+  ASSERT_EQ(metrics.size(), 1u);  // the deleted device's latest values went with it
+  EXPECT_EQ(metrics[0].device_id, 2);
+  EXPECT_TRUE(load_status_changes(db(), 1, 10).empty());
+}
+
+TEST_F(StoreRepositories, StatusChangesNewestFirstWithLimit) {
+  insert_status_change(db(), {1, "offline", "online", "telemetry", at_ms(1000)});
+  insert_status_change(db(), {1, "online", "offline", "No telemetry for 5m", at_ms(2000)});
+  insert_status_change(db(), {1, "offline", "online", "telemetry", at_ms(3000)});
+  insert_status_change(db(), {2, "offline", "error", "boom", at_ms(4000)});
+  auto changes = load_status_changes(db(), 1, 2);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].timestamp, at_ms(3000));
+  EXPECT_EQ(changes[1].timestamp, at_ms(2000));
+  EXPECT_EQ(changes[1].old_status, "online");
+  EXPECT_EQ(changes[1].new_status, "offline");
+  EXPECT_EQ(changes[1].reason, "No telemetry for 5m");
+  EXPECT_EQ(changes[1].device_id, 1);
+  EXPECT_EQ(load_status_changes(db(), 1, 100).size(), 3u);
+}
+
+TEST_F(StoreRepositories, CorruptJsonLoadsAsEmptyObject) {
+  insert_device(db(), device(1, "a"));
+  insert_device(db(), device(2, "b"));
+  insert_device(db(), device(3, "c"));
+  std::int64_t id = insert_alert(db(), alert(1));
+  db().exec("UPDATE devices SET metadata = '{not json' WHERE id = 1");
+  db().exec("UPDATE devices SET metadata = '[1, 2]' WHERE id = 2");
+  db().exec("UPDATE devices SET metadata = '' WHERE id = 3");
+  db().exec("UPDATE alerts SET metadata = X'00FF' WHERE id = " + std::to_string(id));
+  auto devices = load_devices(db());
+  ASSERT_EQ(devices.size(), 3u);
+  for (const auto& d : devices) EXPECT_TRUE(d.metadata.empty()) << d.id;
+  auto a = get_alert(db(), id);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->metadata.empty());
+}
+
+// ---- rules ----
+
+TEST_F(StoreRepositories, RulesRoundTripUpdateDelete) {
+  const Condition conditions[] = {Condition::gt,  Condition::gte, Condition::lt,
+                                  Condition::lte, Condition::eq,  Condition::ne};
+  std::vector<AlertRule> rules;
+  for (int i = 0; i < 6; ++i) {
+    AlertRule r;
+    r.name = "rule " + std::to_string(i);
+    if (i % 3 == 0) r.device_id = 10 + i;
+    if (i % 3 == 1) r.device_type = "sensor";
+    r.metric = "temperature";
+    r.condition = conditions[i];
+    r.threshold = 30.5 + i;
+    r.severity = i % 2 ? "critical" : "info";
+    r.alert_type = "threshold";
+    r.duration = std::chrono::milliseconds{1500 * i};
+    r.cooldown = std::chrono::minutes{i};
+    r.enabled = i % 2 == 0;
+    r.created_at = at_ms(1000 + i);
+    r.updated_at = at_ms(2000 + i);
+    r.id = insert_rule(db(), r);
+    EXPECT_EQ(r.id, i + 1);
+    rules.push_back(r);
+  }
+  reopen();
+  auto loaded = load_rules(db());
+  ASSERT_EQ(loaded.size(), rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto &a = loaded[i], &b = rules[i];
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.device_id, b.device_id);
+    EXPECT_EQ(a.device_type, b.device_type);
+    EXPECT_EQ(a.metric, b.metric);
+    EXPECT_EQ(a.condition, b.condition);
+    EXPECT_DOUBLE_EQ(a.threshold, b.threshold);
+    EXPECT_EQ(a.severity, b.severity);
+    EXPECT_EQ(a.alert_type, b.alert_type);
+    EXPECT_EQ(a.duration, b.duration);
+    EXPECT_EQ(a.cooldown, b.cooldown);
+    EXPECT_EQ(a.enabled, b.enabled);
+    EXPECT_EQ(a.created_at, b.created_at);
+    EXPECT_EQ(a.updated_at, b.updated_at);
+  }
+  AlertRule r = rules[0];
+  r.device_id.reset();
+  r.device_type = "gateway";
+  r.threshold = -1;
+  r.enabled = false;
+  update_rule(db(), r);
+  auto after = load_rules(db());
+  EXPECT_EQ(after[0].device_id, std::nullopt);
+  EXPECT_EQ(after[0].device_type, std::optional<std::string>("gateway"));
+  EXPECT_DOUBLE_EQ(after[0].threshold, -1);
+  EXPECT_FALSE(after[0].enabled);
+  EXPECT_TRUE(delete_rule(db(), r.id));
+  EXPECT_FALSE(delete_rule(db(), r.id));
+  EXPECT_EQ(load_rules(db()).size(), 5u);
+  // AUTOINCREMENT: a deleted rule's id is not reused.
+  AlertRule next = rules[5];
+  next.id = 0;
+  EXPECT_EQ(insert_rule(db(), next), 7);
+}
+
+TEST_F(StoreRepositories, UnknownConditionInDatabaseLoadsDisabled) {
+  AlertRule r;
+  r.name = "r";
+  r.metric = "m";
+  insert_rule(db(), r);
+  db().exec("UPDATE alert_rules SET condition = 'between'");
+  auto rules = load_rules(db());
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_FALSE(rules[0].enabled);
+}
+
+// ---- alerts ----
+
+TEST_F(StoreRepositories, AlertRoundTripAndStateUpdate) {
+  Alert a = alert(7);
+  a.id = insert_alert(db(), a);
+  EXPECT_EQ(a.id, 1);
+  reopen();
+  auto got = get_alert(db(), a.id);
+  ASSERT_TRUE(got);
+  expect_same(*got, a);
+  EXPECT_FALSE(got->acknowledged_at.has_value());
+  a.status = "acknowledged";
+  a.acknowledged_at = at_ms(1'700'000'002'000);
+  a.acknowledged_by = "alice";
+  a.notes = "looking";
+  update_alert_state(db(), a);
+  expect_same(*get_alert(db(), a.id), a);
+  a.status = "resolved";
+  a.resolved_at = at_ms(1'700'000'003'000);
+  a.resolved_by = "bob";
+  update_alert_state(db(), a);
+  expect_same(*get_alert(db(), a.id), a);
+  EXPECT_FALSE(get_alert(db(), 999).has_value());
+  Alert no_rule = alert(8);
+  no_rule.rule_id.reset();
+  no_rule.metadata = {};
+  no_rule.id = insert_alert(db(), no_rule);
+  expect_same(*get_alert(db(), no_rule.id), no_rule);
+}
+
+TEST_F(StoreRepositories, AlertIdsStrictlyIncreaseAndAreNeverReused) {
+  EXPECT_EQ(max_alert_id(db()), 0);
+  EXPECT_EQ(min_alert_id(db()), 0);
+  std::int64_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    std::int64_t id = insert_alert(db(), alert(1));
+    EXPECT_GT(id, last);
+    last = id;
+  }
+  db().exec("DELETE FROM alerts WHERE id >= 4");  // the newest ones gone
+  reopen();
+  EXPECT_EQ(max_alert_id(db()), 3);
+  EXPECT_EQ(insert_alert(db(), alert(1)), 6);
+  EXPECT_EQ(min_alert_id(db()), 1);
+  EXPECT_EQ(max_alert_id(db()), 6);
+}
+
+TEST_F(StoreRepositories, ListAndCountAlertsFilter) {
+  // id: device, severity, status, type
+  insert_alert(db(), alert(1, "info", "active"));                 // 1
+  insert_alert(db(), alert(2, "warning", "acknowledged"));        // 2
+  insert_alert(db(), alert(1, "critical", "resolved"));           // 3
+  insert_alert(db(), alert(3, "critical", "active", "device"));   // 4
+  insert_alert(db(), alert(2, "warning", "active"));              // 5
+  insert_alert(db(), alert(1, "warning", "resolved", "system"));  // 6
+
+  AlertQuery all;
+  EXPECT_EQ(ids(list_alerts(db(), all)), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(count_alerts(db(), all), 6);
+
+  AlertQuery q;
+  q.statuses = {"active", "acknowledged"};
+  EXPECT_EQ(ids(list_alerts(db(), q)), (std::vector<std::int64_t>{1, 2, 4, 5}));
+  q.severities = {"warning", "critical"};
+  EXPECT_EQ(ids(list_alerts(db(), q)), (std::vector<std::int64_t>{2, 4, 5}));
+  q.device_ids = {2, 3};
+  EXPECT_EQ(ids(list_alerts(db(), q)), (std::vector<std::int64_t>{2, 4, 5}));
+  q.device_ids = {2};
+  EXPECT_EQ(ids(list_alerts(db(), q)), (std::vector<std::int64_t>{2, 5}));
+  q.since_id = 2;
+  EXPECT_EQ(ids(list_alerts(db(), q)), (std::vector<std::int64_t>{5}));
+  EXPECT_EQ(count_alerts(db(), q), 1);
+
+  AlertQuery types;
+  types.alert_types = {"device", "system"};
+  EXPECT_EQ(ids(list_alerts(db(), types)), (std::vector<std::int64_t>{4, 6}));
+
+  AlertQuery since;
+  since.since_id = 4;
+  EXPECT_EQ(ids(list_alerts(db(), since)), (std::vector<std::int64_t>{5, 6}));
+
+  AlertQuery page;
+  page.limit = 2;
+  page.offset = 2;
+  EXPECT_EQ(ids(list_alerts(db(), page)), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(count_alerts(db(), page), 6);  // ignores limit/offset
+  page.offset = 10;
+  EXPECT_TRUE(list_alerts(db(), page).empty());
+
+  // Values are bound, never spliced into the SQL.
+  AlertQuery injection;
+  injection.statuses = {"active') OR 1=1 --"};
+  EXPECT_TRUE(list_alerts(db(), injection).empty());
+  EXPECT_EQ(count_alerts(db(), injection), 0);
+}
+
+TEST_F(StoreRepositories, OpenAlertsAndPruning) {
+  insert_alert(db(), alert(1, "info", "resolved"));      // 1
+  insert_alert(db(), alert(1, "info", "active"));        // 2
+  insert_alert(db(), alert(1, "info", "resolved"));      // 3
+  insert_alert(db(), alert(1, "info", "acknowledged"));  // 4
+  insert_alert(db(), alert(1, "info", "resolved"));      // 5
+  insert_alert(db(), alert(1, "info", "resolved"));      // 6
+  EXPECT_EQ(ids(load_open_alerts(db())), (std::vector<std::int64_t>{2, 4}));
+  db().exec("UPDATE alerts SET ts = 1000 WHERE id <= 5");
+  // Old resolved alerts go, except the newest 2 alerts (5 and 6); open alerts stay.
+  EXPECT_EQ(prune_alerts(db(), at_ms(2000), 2), 2u);  // 1 and 3
+  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{2, 4, 5, 6}));
+  EXPECT_EQ(prune_alerts(db(), at_ms(2000), 0), 1u);  // 5 (6 is recent)
+  EXPECT_EQ(min_alert_id(db()), 2);
+  EXPECT_EQ(insert_alert(db(), alert(1)), 7);
+}
+
+// ---- metrics ----
+
+TEST_F(StoreRepositories, LatestMetricsUpsert) {
+  std::vector<MetricValue> first = {{1, "temperature", 20.5, "C", at_ms(1000)},
+                                    {1, "humidity", 40, "%", at_ms(1000)},
+                                    {2, "temperature", 19, "C", at_ms(1000)}};
+  upsert_latest_metrics(db(), first);
+  std::vector<MetricValue> second = {{1, "temperature", 22.25, "C", at_ms(2000)}};
+  upsert_latest_metrics(db(), second);
+  upsert_latest_metrics(db(), {});
+  reopen();
+  auto all = load_latest_metrics(db());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].device_id, 1);
+  EXPECT_EQ(all[0].metric, "humidity");
+  EXPECT_EQ(all[1].metric, "temperature");
+  EXPECT_DOUBLE_EQ(all[1].value, 22.25);
+  EXPECT_EQ(all[1].unit, "C");
+  EXPECT_EQ(all[1].timestamp, at_ms(2000));
+  EXPECT_EQ(all[2].device_id, 2);
+}
+
+TEST_F(StoreRepositories, HistoryAppendLoadPrune) {
+  std::vector<MetricValue> values;
+  for (int i = 0; i < 10; ++i) values.push_back({1, "temperature", 20.0 + i, "C", at_ms(1000 * i)});
+  values.push_back({1, "humidity", 50, "%", at_ms(500)});
+  values.push_back({2, "temperature", 5, "C", at_ms(500)});
+  append_history(db(), values);
+  auto h = load_history(db(), 1, "temperature", at_ms(3000), 4);
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0].timestamp, at_ms(3000));
+  EXPECT_DOUBLE_EQ(h[0].value, 23);
+  EXPECT_EQ(h[3].timestamp, at_ms(6000));
+  EXPECT_EQ(h[0].device_id, 1);
+  EXPECT_EQ(h[0].metric, "temperature");
+  EXPECT_EQ(prune_history(db(), at_ms(5000)), 7u);  // 0..4 s of temperature, humidity, device 2
+  EXPECT_EQ(load_history(db(), 1, "temperature", at_ms(0), 100).size(), 5u);
+  EXPECT_TRUE(load_history(db(), 2, "temperature", at_ms(0), 100).empty());
+}
+
+TEST_F(StoreRepositories, HundredThousandMetricUpsertsInOneTransactionAreFast) {
+  std::vector<MetricValue> values;
+  values.reserve(100'000);
+  for (int d = 1; d <= 1000; ++d)
+    for (int m = 0; m < 100; ++m)
+      values.push_back({d, "metric_" + std::to_string(m), d + m * 0.5, "u", at_ms(1000)});
+  auto start = std::chrono::steady_clock::now();
+  {
+    Transaction tx(db());
+    upsert_latest_metrics(db(), values);
+    tx.commit();
+  }
+  auto inserted = std::chrono::steady_clock::now() - start;
+  for (auto& v : values) v.value += 1;
+  start = std::chrono::steady_clock::now();
+  upsert_latest_metrics(db(), values);  // no caller transaction: still one of its own
+  auto updated = std::chrono::steady_clock::now() - start;
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  std::cout << "100k upserts: insert " << ms(inserted) << " ms, update " << ms(updated) << " ms\n";
+  // Well under a second in an optimized build; generous bound for sanitizer/debug builds.
+  EXPECT_LT(ms(inserted), 3000);
+  EXPECT_LT(ms(updated), 3000);
+  auto all = load_latest_metrics(db());
+  ASSERT_EQ(all.size(), 100'000u);
+  EXPECT_DOUBLE_EQ(all[0].value, 2);  // device 1, metric_0: 1 + 0 + 1
+}
+
+}  // namespace
+}  // namespace valtronics::store
