@@ -471,11 +471,13 @@ void Engine::stop() {
     impl_->run([this] {
       impl_->tick_timer.cancel();
       impl_->prune_timer.cancel();
-      impl_->guard.reset();
     });
+    // Commit while the engine thread still runs: after-commit replies are posted to it.
+    impl_->writer->flush();
+    impl_->run([this] { impl_->guard.reset(); });
     impl_->thread.join();
   }
-  impl_->writer->flush();
+  impl_->writer->flush();  // whatever the last handlers queued
 }
 
 void Engine::flush() { impl_->writer->flush(); }

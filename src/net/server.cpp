@@ -78,13 +78,15 @@ void Server::run() {
   }
   workers_[0]->ioc.run();
   for (auto& t : threads) t.join();
-  // Let closing sessions finish (each drops its socket within its close linger) so that no
-  // handler still refers to a session, the hub or this server when they are destroyed.
+  // The engine first (it commits every queued write and posts its last replies and events to
+  // the workers), then let closing sessions finish (each drops its socket within its close
+  // linger) so that no handler still refers to a session, the hub or this server when they are
+  // destroyed.
+  engine_->stop();
   for (auto& w : workers_) {
     w->ioc.restart();
     w->ioc.run_for(std::chrono::seconds(3));
   }
-  engine_->stop();  // commits every queued write
 }
 
 void Server::stop() {
