@@ -73,11 +73,19 @@ void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
 std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
                                   std::size_t max_frames) {
   std::size_t n = 0;
+  std::size_t skip = front_offset_;
+  auto add = [&](const void* data, std::size_t size) {
+    if (skip >= size) {
+      skip -= size;
+      return;
+    }
+    out.emplace_back(static_cast<const char*>(data) + skip, size - skip);
+    skip = 0;
+  };
   for (auto it = frames_.begin(); it != frames_.end() && n < max_frames; ++it, ++n) {
-    out.emplace_back(it->header.data(), it->header_len);
-    const std::size_t body = it->payload->size() - (it->suffix_len ? 1 : 0);
-    if (body) out.emplace_back(it->payload->data(), body);
-    if (it->suffix_len) out.emplace_back(it->suffix.data(), it->suffix_len);
+    add(it->header.data(), it->header_len);
+    add(it->payload->data(), it->payload->size() - (it->suffix_len ? 1 : 0));
+    if (it->suffix_len) add(it->suffix.data(), it->suffix_len);
   }
   return n;
 }
@@ -90,7 +98,20 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
     data += f.data ? 1 : 0;
     frames_.pop_front();
   }
+  front_offset_ = 0;
   if (bytes_ <= soft_bytes_ / 2) refill();
+  return data;
+}
+
+std::size_t OutboundQueue::consumed_bytes(std::size_t n) {
+  std::size_t frames = 0;
+  n += front_offset_;
+  for (auto it = frames_.begin(); it != frames_.end() && n >= it->size(); ++it) {
+    n -= it->size();
+    ++frames;
+  }
+  const std::size_t data = consumed(frames);
+  front_offset_ = frames_.empty() ? 0 : n;
   return data;
 }
 

@@ -54,12 +54,17 @@ class OutboundQueue {
   // (sent with its seq and `"conflated":n`).
   void push_system(const Bytes& payload, std::uint64_t seq);
 
-  // Appends up to `max_frames` frames (header and payload buffers) to `out`; returns how many.
+  // Appends up to `max_frames` frames (header, payload and suffix buffers) to `out`, the first
+  // one from where an earlier partial write stopped; returns how many.
   std::size_t gather(std::vector<boost::asio::const_buffer>& out, std::size_t max_frames);
 
   // The first `frames` frames were written: drops them, and once the queue is below half the
   // soft limit moves conflated updates back in. Returns how many data (text) frames were sent.
   std::size_t consumed(std::size_t frames);
+  // `n` bytes of the gathered frames were written (a non-blocking write may stop anywhere):
+  // drops the frames written whole and remembers where the next one stops. Returns how many
+  // data frames were completed.
+  std::size_t consumed_bytes(std::size_t n);
 
   bool empty() const { return frames_.empty(); }
   std::size_t queued_bytes() const { return bytes_; }
@@ -89,6 +94,7 @@ class OutboundQueue {
   std::size_t max_bytes_, soft_bytes_;
   std::deque<Frame> frames_;
   std::size_t bytes_ = 0;
+  std::size_t front_offset_ = 0;  // bytes of frames_.front() already written
   std::map<std::int64_t, Conflated> conflated_;
   std::map<std::uint64_t, std::int64_t> conflated_by_seq_;  // refill order
   Bytes conflated_system_;

@@ -53,7 +53,16 @@ Server::Server(const config::Config& cfg)
   if (cfg.demo) simulator_ = std::make_unique<engine::DemoSimulator>();
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  // Nothing may outlive what it refers to: stop the engine (it posts to the workers), then end
+  // every session still referenced by a worker while the hub and the context exist.
+  engine_->stop();
+  for (auto& w : workers_) {
+    w->dirty.clear();
+    w->ioc.restart();
+    w->ioc.poll();
+  }
+}
 
 void Server::run() {
   signals_.async_wait([this](error_code ec, int sig) {

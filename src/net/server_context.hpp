@@ -2,7 +2,11 @@
 // verifier, admission bookkeeping, the hub, and the I/O thread ("worker") it lives on.
 #pragma once
 
+#include <array>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
 #include <cstddef>
 #include <unordered_set>
 
@@ -32,11 +36,22 @@ class HttpConnection {
 // that thread touches `sessions`; shutdown walks it from there).
 struct Worker {
   explicit Worker(std::size_t i) : ioc(1), index(i) {}
+  // Declared before the io_context so they outlive it: handlers destroyed with the context may
+  // end sessions, which unregister themselves here.
+  std::unordered_set<WsSession*> sessions;
+  std::unordered_set<HttpConnection*> http_connections;
+  // Scratch shared by the sessions of this thread (only one runs at a time): frames are read
+  // into one buffer and gathered into one iovec list, so an idle connection owns neither.
+  std::array<char, 64 * 1024> read_buffer;
+  std::vector<boost::asio::const_buffer> write_scratch;
+  // Sessions with queued frames: written once per loop turn, after every event of the turn was
+  // queued (many frames, one syscall).
+  std::vector<std::shared_ptr<WsSession>> dirty;
+  bool flush_posted = false;
+
   boost::asio::io_context ioc;
   std::size_t index;
   hub::Shard* shard = nullptr;
-  std::unordered_set<WsSession*> sessions;
-  std::unordered_set<HttpConnection*> http_connections;
 };
 
 struct ServerContext {

@@ -56,6 +56,7 @@ void WsSession::start() {
   worker_.sessions.insert(this);
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // reads and writes are attempted at once, waited for if needed
   if (!opts_.early_bytes.empty()) {
     reader_.append(opts_.early_bytes.data(), opts_.early_bytes.size());
     opts_.early_bytes.clear();
@@ -77,24 +78,32 @@ void WsSession::start() {
 // ---------------------------------------------------------------------------------- reading
 
 void WsSession::do_read() {
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](error_code ec, std::size_t n) {
-                            self->on_read(ec, n);
-                          });
+  // Wait for readability, then read into the worker's shared buffer: an idle connection holds
+  // no read buffer of its own.
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
-void WsSession::on_read(error_code ec, std::size_t n) {
+void WsSession::on_readable(error_code ec) {
   if (ec) {
-    // EOF or reset: the peer is gone (or finished the close handshake we started).
     finish();
     return;
   }
-  if (state_ == State::closing) {  // discard everything until the peer closes
-    do_read();
-    return;
+  auto& buf = worker_.read_buffer;
+  for (;;) {
+    const std::size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      // EOF or reset: the peer is gone (or finished the close handshake we started).
+      finish();
+      return;
+    }
+    if (state_ == State::closing) continue;  // discard everything until the peer closes
+    reader_.append(buf.data(), n);
+    if (!drain_frames()) return;
+    if (n < buf.size()) break;  // the kernel had no more: wait again rather than spin
   }
-  reader_.append(read_buf_.data(), n);
-  if (drain_frames()) do_read();
+  do_read();
 }
 
 bool WsSession::drain_frames() {
@@ -713,31 +722,61 @@ void WsSession::send_update(const Bytes& bytes, Channel channel) {
 }
 
 void WsSession::do_write() {
-  if (writing_ || out_.empty() || state_ == State::closed) return;
-  write_bufs_.clear();
-  const std::size_t frames = out_.gather(write_bufs_, kMaxFramesPerWrite);
-  writing_ = true;
-  asio::async_write(socket_, write_bufs_,
-                    [self = shared_from_this(), frames](error_code ec, std::size_t) {
-                      self->on_write(ec, frames);
-                    });
+  // Cork: frames queued during this loop turn (every event of the turn, every reply of a batch)
+  // leave in one write, issued after the turn's other handlers ran.
+  if (writing_ || flush_pending_ || out_.empty() || state_ == State::closed) return;
+  flush_pending_ = true;
+  worker_.dirty.push_back(shared_from_this());
+  if (worker_.flush_posted) return;
+  worker_.flush_posted = true;
+  asio::post(worker_.ioc, [&w = worker_] {
+    w.flush_posted = false;
+    auto dirty = std::move(w.dirty);
+    w.dirty.clear();
+    for (auto& s : dirty) {
+      s->flush_pending_ = false;
+      s->write_now();
+    }
+  });
 }
 
-void WsSession::on_write(error_code ec, std::size_t frames) {
-  writing_ = false;
-  if (ec) {
-    error_code ignored;
-    socket_.close(ignored);  // the pending read fails and calls finish()
-    return;
+void WsSession::write_now() {
+  if (writing_ || state_ == State::closed) return;
+  while (!out_.empty()) {
+    auto& bufs = worker_.write_scratch;
+    bufs.clear();
+    out_.gather(bufs, kMaxFramesPerWrite);
+    error_code ec;
+    const std::size_t n = socket_.write_some(bufs, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      // The socket buffer is full: wait until the peer has read some.
+      writing_ = true;
+      socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                         [self = shared_from_this()](error_code ec) { self->on_writable(ec); });
+      return;
+    }
+    if (ec) {
+      error_code ignored;
+      socket_.close(ignored);  // the pending wait fails and calls finish()
+      return;
+    }
+    ctx_.registry.count_sent(out_.consumed_bytes(n));
   }
-  ctx_.registry.count_sent(out_.consumed(frames));
-  if (!out_.empty()) {
-    do_write();
-  } else if (state_ == State::closing) {
+  if (state_ == State::closing) {
     // Our close frame is out: half-close and wait (bounded) for the peer to finish.
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   }
+}
+
+void WsSession::on_writable(error_code ec) {
+  writing_ = false;
+  if (ec) {
+    error_code ignored;
+    socket_.close(ignored);
+    return;
+  }
+  write_now();
 }
 
 void WsSession::close(std::uint16_t code, std::string reason) {

@@ -60,7 +60,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
 
   // reading and dispatch
   void do_read();
-  void on_read(boost::system::error_code ec, std::size_t n);
+  void on_readable(boost::system::error_code ec);
   bool drain_frames();  // false when the session stopped reading
   void on_text(std::string_view text);
   void execute(protocol::Request& req);
@@ -96,8 +96,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void start_catch_up(const protocol::OptId& id, protocol::Channel channel,
                       const protocol::Filters& filters);
   void release_held(protocol::Channel channel, const std::function<bool(const hub::Event&)>& skip);
-  void do_write();
-  void on_write(boost::system::error_code ec, std::size_t frames);
+  void do_write();   // schedules write_now for the end of this loop turn
+  void write_now();  // non-blocking writes until the queue is empty or the socket is full
+  void on_writable(boost::system::error_code ec);
   void finish();                            // socket closed: unregister everything once
 
   void on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache);
@@ -111,9 +112,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   Options opts_;
   protocol::ws::FrameReader reader_;
   OutboundQueue out_;
-  std::vector<boost::asio::const_buffer> write_bufs_;
-  std::array<char, 8192> read_buf_;
-  bool writing_ = false;
+  bool writing_ = false;        // waiting for the socket to become writable
+  bool flush_pending_ = false;  // in worker_.dirty
   enum class State { open, closing, closed } state_ = State::open;
   bool finished_ = false;
 

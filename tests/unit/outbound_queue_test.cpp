@@ -156,3 +156,35 @@ TEST(OutboundQueue, MemoryStaysBoundedWhateverIsPushed) {
 
 }  // namespace
 }  // namespace valtronics::net
+
+namespace valtronics::net {
+namespace {
+
+TEST(OutboundQueue, PartialWritesResumeMidFrame) {
+  OutboundQueue q(1 << 20);
+  auto a = std::make_shared<const std::string>(R"({"a":1})");
+  auto b = std::make_shared<const std::string>(R"({"b":2})");
+  ASSERT_TRUE(q.push_update(a, 5));   // {"a":1,"seq":5}
+  ASSERT_TRUE(q.push_reliable(b));    // {"b":2}
+  std::string wire;
+  std::size_t data_frames = 0;
+  // Write 3 bytes at a time, as a congested socket might.
+  while (!q.empty()) {
+    std::vector<boost::asio::const_buffer> bufs;
+    q.gather(bufs, 16);
+    std::string pending;
+    for (auto& buf : bufs) pending.append(static_cast<const char*>(buf.data()), buf.size());
+    const std::size_t n = std::min<std::size_t>(3, pending.size());
+    wire += pending.substr(0, n);
+    data_frames += q.consumed_bytes(n);
+  }
+  EXPECT_EQ(data_frames, 2u);
+  EXPECT_EQ(q.queued_bytes(), 0u);
+  const std::string first = R"({"a":1,"seq":5})", second = R"({"b":2})";
+  ASSERT_EQ(wire.size(), 2 + first.size() + 2 + second.size());
+  EXPECT_EQ(wire.substr(2, first.size()), first);
+  EXPECT_EQ(wire.substr(4 + first.size()), second);
+}
+
+}  // namespace
+}  // namespace valtronics::net
