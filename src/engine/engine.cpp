@@ -319,6 +319,8 @@ struct Engine::Impl {
     std::size_t readings = 0;
     std::vector<MetricValue> values;
     std::set<std::int64_t> touched;
+    std::vector<hub::EventBody> updates;  // published together: one write per subscriber
+    updates.reserve(events.size());
     for (auto& e : events) {
       auto dev = devices.find(e.device_id);
       if (dev == devices.end()) dev = register_device(e.device_id, now);
@@ -334,8 +336,9 @@ struct Engine::Impl {
                                           r.timestamp));
       }
       readings += e.readings.size();
-      hub.publish(protocol::Channel::telemetry, std::move(e));
+      updates.emplace_back(std::move(e));
     }
+    hub.publish_many(protocol::Channel::telemetry, std::move(updates));
     writer->submit([values = std::move(values), touched = std::move(touched), now,
                     history = cfg.telemetry.retention.count() > 0](store::Database& db) {
       store::upsert_latest_metrics(db, values);

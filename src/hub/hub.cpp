@@ -11,17 +11,44 @@ Hub::Hub(std::vector<boost::asio::io_context*> contexts) : contexts_(std::move(c
   for (std::size_t i = 0; i < contexts_.size(); ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
-EventPtr Hub::publish(protocol::Channel channel, EventBody body) {
+namespace {
+EventPtr make_event(std::uint64_t id, protocol::Channel channel, EventBody body) {
   auto ev = std::make_shared<Event>();
-  ev->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  ev->id = id;
   ev->channel = channel;
   ev->body = std::move(body);
   ev->full_bytes = std::make_shared<const std::string>(protocol::serialize_event(*ev));
-  EventPtr shared = std::move(ev);
+  return ev;
+}
+}  // namespace
+
+EventPtr Hub::publish(protocol::Channel channel, EventBody body) {
+  EventPtr shared =
+      make_event(next_id_.fetch_add(1, std::memory_order_relaxed), channel, std::move(body));
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    boost::asio::post(*contexts_[i], [shard = shards_[i].get(), shared] { shard->dispatch(shared); });
+    shards_[i]->posted();
+    boost::asio::post(*contexts_[i], [shard = shards_[i].get(), shared] {
+      shard->ran();
+      shard->dispatch(shared);
+    });
   }
   return shared;
+}
+
+void Hub::publish_many(protocol::Channel channel, std::vector<EventBody> bodies) {
+  if (bodies.empty()) return;
+  auto events = std::make_shared<std::vector<EventPtr>>();
+  events->reserve(bodies.size());
+  const auto first = next_id_.fetch_add(bodies.size(), std::memory_order_relaxed);
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    events->push_back(make_event(first + i, channel, std::move(bodies[i])));
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    shards_[i]->posted();
+    boost::asio::post(*contexts_[i], [shard = shards_[i].get(), events] {
+      shard->ran();
+      for (const auto& e : *events) shard->dispatch(e);
+    });
+  }
 }
 
 }  // namespace valtronics::hub

@@ -22,6 +22,10 @@ class Hub {
   // Thread-safe. Takes ownership of `body`, returns the published event (id assigned).
   EventPtr publish(protocol::Channel channel, EventBody body);
 
+  // Publishes several events as one unit: one post per shard for all of them, so every
+  // connection receives them in one loop turn (and one socket write). Order is kept.
+  void publish_many(protocol::Channel channel, std::vector<EventBody> bodies);
+
   Shard& shard(std::size_t i) { return *shards_[i]; }
   std::size_t shard_count() const { return shards_.size(); }
   std::uint64_t published() const { return next_id_.load(std::memory_order_relaxed) - 1; }

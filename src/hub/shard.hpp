@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -28,6 +29,13 @@ class Shard {
 
   std::size_t registrations() const { return registrations_; }
 
+  // Dispatches posted to this shard's thread and not yet run. The publisher counts them up and
+  // the dispatch counts them down, so the thread can tell whether more events are already
+  // waiting (and hold its socket writes until they are queued too).
+  void posted(std::size_t n = 1) { pending_.fetch_add(n, std::memory_order_relaxed); }
+  void ran(std::size_t n = 1) { pending_.fetch_sub(n, std::memory_order_relaxed); }
+  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+
  private:
   struct ChannelIndex {
     std::unordered_map<std::int64_t, std::vector<Subscriber*>> by_device;
@@ -38,6 +46,7 @@ class Shard {
   std::array<ChannelIndex, protocol::kChannelCount> index_;
   ProjectionCache cache_;
   std::size_t registrations_ = 0;
+  std::atomic<std::size_t> pending_{0};
 };
 
 }  // namespace valtronics::hub

@@ -3,7 +3,9 @@
 // already behind.
 #include "net/outbound_queue.hpp"
 
-#include <cstdio>
+#include <algorithm>
+#include <charconv>
+#include <string_view>
 
 #include "protocol/serialize.hpp"
 
@@ -18,13 +20,18 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
   Frame f{std::move(payload), {}, 0, opcode == Opcode::text};
   std::size_t len = f.payload->size();
   if (seq != 0 && len > 0 && f.payload->back() == '}') {
-    const int n = merged > 1
-                      ? std::snprintf(f.suffix.data(), f.suffix.size(), ",\"seq\":%llu,\"conflated\":%llu}",
-                                      static_cast<unsigned long long>(seq),
-                                      static_cast<unsigned long long>(merged))
-                      : std::snprintf(f.suffix.data(), f.suffix.size(), ",\"seq\":%llu}",
-                                      static_cast<unsigned long long>(seq));
-    f.suffix_len = static_cast<std::uint8_t>(n);
+    // `,"seq":N}` or `,"seq":N,"conflated":M}`; to_chars: this runs once per delivery.
+    char* p = f.suffix.data();
+    char* const end = p + f.suffix.size();
+    auto put = [&](std::string_view s) { p = std::copy(s.begin(), s.end(), p); };
+    put(",\"seq\":");
+    p = std::to_chars(p, end, seq).ptr;
+    if (merged > 1) {
+      put(",\"conflated\":");
+      p = std::to_chars(p, end, merged).ptr;
+    }
+    *p++ = '}';
+    f.suffix_len = static_cast<std::uint8_t>(p - f.suffix.data());
     len += f.suffix_len - 1;
   }
   f.header_len = static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len));

@@ -23,6 +23,8 @@ namespace {
 // Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
 // (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
 constexpr std::size_t kMaxFramesPerWrite = 256;
+// How many times a flush steps aside for events already queued behind it.
+constexpr int kMaxFlushDeferrals = 16;
 // Live events held per channel while a snapshot or replay is on its way; a client whose
 // catch-up takes longer than this many events is told to reconnect (4009).
 constexpr std::size_t kMaxHeldEvents = 100'000;
@@ -729,7 +731,18 @@ void WsSession::do_write() {
   worker_.dirty.push_back(shared_from_this());
   if (worker_.flush_posted) return;
   worker_.flush_posted = true;
-  asio::post(worker_.ioc, [&w = worker_] {
+  post_flush(worker_, 0);
+}
+
+void WsSession::post_flush(Worker& w, int deferrals) {
+  asio::post(w.ioc, [&w, deferrals] {
+    // More events already wait for this thread (the server is behind): let them queue their
+    // frames first, so each connection gets one write for all of them. Bounded, so a steady
+    // stream of events cannot hold writes back for long.
+    if (deferrals < kMaxFlushDeferrals && w.shard->pending() > 0) {
+      post_flush(w, deferrals + 1);
+      return;
+    }
     w.flush_posted = false;
     auto dirty = std::move(w.dirty);
     w.dirty.clear();

@@ -98,6 +98,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void release_held(protocol::Channel channel, const std::function<bool(const hub::Event&)>& skip);
   void do_write();   // schedules write_now for the end of this loop turn
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
+  static void post_flush(Worker& w, int deferrals);
   void on_writable(boost::system::error_code ec);
   void finish();                            // socket closed: unregister everything once
 

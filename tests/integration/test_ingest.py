@@ -27,10 +27,11 @@ def norm_update(msg):
     return out
 
 
-def expected_update(device_id, metrics):
+def expected_update(device_id, metrics, seq=1):
+    """`seq`: the update's number on its connection's telemetry channel (1 for the first)."""
     return {"type": "telemetry_update", "channel": "telemetry", "device_id": device_id,
             "telemetry": {n: {k: (parse_ts(v) if k == "timestamp" else v) for k, v in m.items()}
-                          for n, m in metrics.items()}}
+                          for n, m in metrics.items()}, "seq": seq}
 
 
 class IngestTest(unittest.TestCase):

@@ -86,9 +86,39 @@ class ProtocolTestBase(unittest.TestCase):
         if names is not None:
             self.assertIn(names, reply["message"], reply)
 
-    def assert_telemetry(self, upd, device, values):
-        """`values`: {metric: value}; exactly those metrics, each with value and a Z timestamp."""
-        self.assertEqual(set(upd), {"type", "channel", "device_id", "telemetry"}, upd)
+    async def snapshot_until_pong(self, ws):
+        """Sends a ping and returns every message received before its pong."""
+        await send(ws, {"type": "ping", "id": "snapshot-end"})
+        out = []
+        while True:
+            msg = await recv_json(ws, 3)
+            if msg.get("type") == "pong" and msg.get("id") == "snapshot-end":
+                return out
+            out.append(msg)
+
+    def assert_snapshot(self, upd, filters, seq):
+        """A devices-channel snapshot entry matching `filters` (normalized), numbered `seq`."""
+        self.assertEqual(upd["type"], "device_status_update", upd)
+        self.assertEqual(set(upd), {"type", "channel", "device_id", "old_status", "new_status",
+                                    "timestamp", "reason", "metadata", "seq"}, upd)
+        self.assertEqual(upd["channel"], "devices", upd)
+        self.assertEqual(upd["reason"], "snapshot", upd)
+        self.assertEqual(upd["old_status"], upd["new_status"], upd)
+        self.assertEqual(upd["seq"], seq, upd)
+        if "device_id" in filters:
+            self.assertIn(upd["device_id"], filters["device_id"], upd)
+        if "status_types" in filters:
+            self.assertIn(upd["new_status"], filters["status_types"], upd)
+
+    def assert_telemetry(self, upd, device, values, seq=None):
+        """`values`: {metric: value}; exactly those metrics, each with value and a Z timestamp.
+        `seq`: the expected number of the update on the connection's telemetry channel (when
+        None, any positive integer)."""
+        self.assertEqual(set(upd), {"type", "channel", "device_id", "telemetry", "seq"}, upd)
+        self.assertIsInstance(upd["seq"], int, upd)
+        self.assertGreaterEqual(upd["seq"], 1, upd)
+        if seq is not None:
+            self.assertEqual(upd["seq"], seq, upd)
         self.assertEqual(upd["type"], "telemetry_update")
         self.assertEqual(upd["channel"], "telemetry")
         self.assertEqual(upd["device_id"], device)
@@ -129,10 +159,18 @@ class SubscribeRepliesTest(ProtocolTestBase):
 
         async def go():
             ws = await self.client()
+            devices_seq = 0
             for i, (msg, filters) in enumerate(cases):
                 reply = await request(ws, {"type": "subscribe", "id": i, **msg})
                 self.assertEqual(reply, {"type": "subscribed", "channel": msg["channel"],
                                          "filters": filters, "id": i}, msg)
+                if msg["channel"] == "devices":
+                    # A devices subscription is followed by a snapshot of the matching devices
+                    # (sent right after `subscribed`, so before the pong of a later ping).
+                    snap = await self.snapshot_until_pong(ws)
+                    for upd in snap:
+                        devices_seq += 1
+                        self.assert_snapshot(upd, filters, devices_seq)
             for i, channel in enumerate(("telemetry", "alerts", "devices", "system")):
                 reply = await request(ws, {"type": "unsubscribe", "channel": channel,
                                            "id": f"u{i}"})
@@ -182,7 +220,7 @@ class SubscribeRepliesTest(ProtocolTestBase):
                 self.assertEqual((await request(ws, msg))["type"], "subscribed")
                 await self.ingest(2, {"temperature": 5.0})
                 await self.ingest(1, {"temperature": 6.0, "humidity": 40.0})
-                self.assert_telemetry(await recv_json(ws, 3), 1, {"temperature": 6.0})
+                self.assert_telemetry(await recv_json(ws, 3), 1, {"temperature": 6.0}, seq=1)
                 await expect_silence(ws, 0.3)
                 await ws.close()
         run(go())
@@ -197,9 +235,9 @@ class SubscribeRepliesTest(ProtocolTestBase):
             self.assertEqual(r["filters"]["device_id"], [2, 4], r)
             for dev in (1, 2, 3, 4):
                 await self.ingest(dev, {"temperature": float(dev)})
-            self.assert_telemetry(await recv_json(one, 3), 2, {"temperature": 2.0})
-            self.assert_telemetry(await recv_json(lst, 3), 2, {"temperature": 2.0})
-            self.assert_telemetry(await recv_json(lst, 3), 4, {"temperature": 4.0})
+            self.assert_telemetry(await recv_json(one, 3), 2, {"temperature": 2.0}, seq=1)
+            self.assert_telemetry(await recv_json(lst, 3), 2, {"temperature": 2.0}, seq=1)
+            self.assert_telemetry(await recv_json(lst, 3), 4, {"temperature": 4.0}, seq=2)
             await expect_silence(one, 0.3)
             await expect_silence(lst, 0.2)
             await one.close()
@@ -218,7 +256,7 @@ class SubscribeRepliesTest(ProtocolTestBase):
             await self.ingest(1, {"temperature": 1.0})
             await expect_silence(ws, 0.4)
             await self.ingest(2, {"temperature": 2.0})
-            self.assert_telemetry(await recv_json(ws, 3), 2, {"temperature": 2.0})
+            self.assert_telemetry(await recv_json(ws, 3), 2, {"temperature": 2.0}, seq=1)
 
             # Without device_id: every telemetry subscription goes (device 2 and "all"), and
             # other channels' subscriptions stay.
@@ -251,7 +289,7 @@ class SubscribeRepliesTest(ProtocolTestBase):
                                               metrics=["temperature"]))["type"], "subscribed")
             await self.ingest(1, {"temperature": 11.0, "humidity": 50.0})
             self.assert_telemetry(await recv_json(ws, 3), 1, {"temperature": 11.0,
-                                                               "humidity": 50.0})
+                                                               "humidity": 50.0}, seq=1)
             await expect_silence(ws, 0.5)
             await ws.close()
         run(go())
@@ -273,7 +311,7 @@ class TelemetryFilterTest(ProtocolTestBase):
             self.assertEqual(parse_iso(ts), parse_iso("2024-01-01T12:00:00Z"))
             self.assertEqual(upd, {"type": "telemetry_update", "channel": "telemetry",
                                    "device_id": 1, "telemetry": {"temperature": {
-                                       "value": 23.5, "unit": "°C"}}})
+                                       "value": 23.5, "unit": "°C"}}, "seq": 1})
             await ws.close()
         run(go())
 
@@ -285,12 +323,13 @@ class TelemetryFilterTest(ProtocolTestBase):
             self.assertEqual(r["type"], "subscribed", r)
             await self.ingest(1, {"temperature": 20.5, "humidity": 40.0, "pressure": 1013})
             self.assert_telemetry(await recv_json(ws, 3), 1,
-                                  {"temperature": 20.5, "pressure": 1013})
+                                  {"temperature": 20.5, "pressure": 1013}, seq=1)
             # An update with none of the asked metrics is not sent at all.
             await self.ingest(1, {"humidity": 41.0, "co2": 400})
             await expect_silence(ws, 0.5)
             await self.ingest(1, {"humidity": 42.0, "pressure": 1000})
-            self.assert_telemetry(await recv_json(ws, 3), 1, {"pressure": 1000})
+            # The update that was not sent took no number.
+            self.assert_telemetry(await recv_json(ws, 3), 1, {"pressure": 1000}, seq=2)
             await ws.close()
         run(go())
 
@@ -312,6 +351,8 @@ class TelemetryFilterTest(ProtocolTestBase):
             dev1 = [(t, m) for t, m in msgs if m.get("device_id") == 1]
             dev2 = [(t, m) for t, m in msgs if m.get("device_id") == 2]
             self.assertTrue(all(m["type"] == "telemetry_update" for _, m in msgs), msgs)
+            # One numbering for the channel, whatever the device: 1, 2, 3, ...
+            self.assertEqual([m["seq"] for _, m in msgs], list(range(1, len(msgs) + 1)), msgs)
             self.assertTrue(1 <= len(dev1) <= 2, dev1)
             # At most one update per device per second.
             for (t0, _), (t1, _) in zip(dev1, dev1[1:]):
@@ -333,7 +374,7 @@ class TelemetryFilterTest(ProtocolTestBase):
             r = await subscribe(ws, "telemetry", device_id=1, frequency="1s")
             self.assertEqual(r["type"], "subscribed", r)
             await self.ingest(1, {"temperature": 1.0})
-            self.assert_telemetry(await recv_json(ws, 2), 1, {"temperature": 1.0})
+            self.assert_telemetry(await recv_json(ws, 2), 1, {"temperature": 1.0}, seq=1)
             await self.ingest(1, {"temperature": 2.0})  # held back until the next slot
             r = await request(ws, {"type": "unsubscribe", "channel": "telemetry", "id": "u"})
             self.assertEqual((r["type"], r["removed"]), ("unsubscribed", 1), r)
@@ -350,7 +391,7 @@ class TelemetryFilterTest(ProtocolTestBase):
             ws = await self.client()
             await subscribe(ws, "telemetry", device_id=1, frequency="1s")
             await self.ingest(1, {"temperature": 1.0})
-            self.assert_telemetry(await recv_json(ws, 2), 1, {"temperature": 1.0})
+            self.assert_telemetry(await recv_json(ws, 2), 1, {"temperature": 1.0}, seq=1)
             await self.ingest(1, {"temperature": 2.0, "humidity": 5.0})  # held back
             r = await subscribe(ws, "telemetry", device_id=1, metrics=["humidity"])
             self.assertEqual(r["filters"], {"device_id": [1], "metrics": ["humidity"],
@@ -360,6 +401,7 @@ class TelemetryFilterTest(ProtocolTestBase):
             self.assertTrue(msgs, "no update after re-subscribing")
             for m in msgs:
                 self.assertEqual(set(m["telemetry"]), {"humidity"}, msgs)
+            self.assertEqual([m["seq"] for m in msgs], list(range(2, len(msgs) + 2)), msgs)
             self.assertEqual(msgs[-1]["telemetry"]["humidity"]["value"], 6, msgs)
             await ws.close()
         run(go())
@@ -380,8 +422,10 @@ class SystemFilterTest(ProtocolTestBase):
             gap = time.monotonic() - t0
             self.assertGreater(gap, 0.5)
             self.assertLess(gap, 1.6)
-            for upd in (first, second):
-                self.assertEqual(set(upd), {"type", "channel", "metrics", "timestamp"}, upd)
+            for n, upd in enumerate((first, second), 1):
+                self.assertEqual(set(upd), {"type", "channel", "metrics", "timestamp", "seq"},
+                                 upd)
+                self.assertEqual(upd["seq"], n, upd)
                 self.assertEqual(upd["type"], "system_status_update")
                 self.assertEqual(upd["channel"], "system")
                 self.assertEqual(set(upd["metrics"]), {"cpu_usage", "memory_usage"}, upd)
@@ -529,7 +573,7 @@ class BatchTest(ProtocolTestBase):
             await expect_silence(ws, 0.3)
             # The subscription made in the batch is live.
             await self.ingest(1, {"temperature": 3.0})
-            self.assert_telemetry(await recv_json(ws, 3), 1, {"temperature": 3.0})
+            self.assert_telemetry(await recv_json(ws, 3), 1, {"temperature": 3.0}, seq=1)
             # An invalid element gets its own error in its place; the others still run.
             await send(ws, {"type": "batch", "messages": [
                 {"type": "ping", "id": 1}, {"type": "subscribe", "channel": "x", "id": 2},
@@ -597,6 +641,13 @@ class EndpointsTest(ProtocolTestBase):
                 sub = await recv_json(ws, 2)
                 self.assertEqual(sub, {"type": "subscribed", "channel": channel,
                                        "filters": filters})
+                if channel == "devices":
+                    # The status snapshot follows `subscribed`: device 4 sent telemetry above.
+                    snap = await self.snapshot_until_pong(ws)
+                    for n, upd in enumerate(snap, 1):
+                        self.assert_snapshot(upd, filters, n)
+                    self.assertIn((4, "online"), [(u["device_id"], u["new_status"])
+                                                  for u in snap], snap)
                 other = "alerts" if channel != "alerts" else "telemetry"
                 reply = await request(ws, {"type": "subscribe", "channel": other, "id": "o"})
                 if channel == "system" and reply["type"] == "system_status_update":
@@ -604,7 +655,7 @@ class EndpointsTest(ProtocolTestBase):
                 self.assert_error(reply, "channel_not_allowed", "o", channel)
                 if channel == "telemetry":
                     await self.ingest(4, {"temperature": 4.0})
-                    self.assert_telemetry(await recv_json(ws, 3), 4, {"temperature": 4.0})
+                    self.assert_telemetry(await recv_json(ws, 3), 4, {"temperature": 4.0}, seq=1)
                     # Filters for its own channel may be set.
                     r = await request(ws, {"type": "subscribe", "channel": "telemetry",
                                            "device_id": 4, "metrics": ["humidity"], "id": 2})
@@ -626,7 +677,17 @@ class EndpointsTest(ProtocolTestBase):
                 {"type": "subscribe", "channel": "devices", "status_types": ["offline"],
                  "id": 1},
                 {"type": "subscribe", "channel": "telemetry", "id": 2}]})
-            r1, r2 = await recv_json(ws, 2), await recv_json(ws, 2)
+            # Replies come in the batch's order; the status snapshot of the first subscription
+            # (devices that are offline, if any) may come between them, right after r1.
+            replies = []
+            while len(replies) < 2:
+                msg = await recv_json(ws, 2)
+                if msg["type"] == "device_status_update":
+                    self.assertEqual(msg["reason"], "snapshot", msg)
+                    self.assertEqual(len(replies), 1, f"snapshot before `subscribed`: {msg}")
+                    continue
+                replies.append(msg)
+            r1, r2 = replies
             self.assertEqual(r1["type"], "subscribed", r1)
             self.assertEqual(r1["filters"], {"status_types": ["offline"]})
             self.assert_error(r2, "channel_not_allowed", 2)
@@ -652,7 +713,7 @@ class SubscriptionLimitTest(ProtocolTestBase):
             r = await subscribe(ws, "telemetry", id_=5, device_id=1, metrics=["humidity"])
             self.assertEqual(r["type"], "subscribed", r)
             await self.ingest(1, {"temperature": 1.0, "humidity": 2.0})
-            self.assert_telemetry(await recv_json(ws, 3), 1, {"humidity": 2.0})
+            self.assert_telemetry(await recv_json(ws, 3), 1, {"humidity": 2.0}, seq=1)
             # The refused [2, 3] left no partial subscription: device 3 is silent.
             await self.ingest(3, {"humidity": 1.0})
             await expect_silence(ws, 0.4)

@@ -85,6 +85,7 @@ describe('ws client against one server', { timeout: 60_000 }, () => {
       channel: 'telemetry',
       device_id: 1,
       telemetry: { temperature: { value: 23.5, unit: '°C', timestamp: ts } },
+      seq: 1, // the first update on this connection's telemetry channel
     });
     await c.expectSilence(300);
   });
@@ -402,7 +403,8 @@ test('the spec JS client receives telemetry for device 1 from the demo simulator
     const update = await inbox.waitFor('telemetry_update', 10_000);
     assert.equal(update.channel, 'telemetry');
     assert.equal(update.device_id, 1);
-    assert.deepEqual(Object.keys(update).sort(), ['channel', 'device_id', 'telemetry', 'type']);
+    assert.deepEqual(Object.keys(update).sort(), ['channel', 'device_id', 'seq', 'telemetry', 'type']);
+    assert.equal(update.seq, 1, 'the first telemetry update of the connection');
     const metrics = Object.entries(update.telemetry);
     assert.ok(metrics.length > 0, 'empty telemetry');
     for (const [name, m] of metrics) {
@@ -416,6 +418,8 @@ test('the spec JS client receives telemetry for device 1 from the demo simulator
     // Everything that arrives on this subscription is for device 1 only.
     await new Promise((r) => setTimeout(r, 1500));
     for (const u of updates) assert.equal(u.device_id, 1, JSON.stringify(u));
+    // seq counts the channel's updates on this connection: 1, 2, 3, ... without a gap.
+    assert.deepEqual(updates.map((u) => u.seq), updates.map((_, i) => i + 1));
   } finally {
     shutdown(client);
     await server.stop();
