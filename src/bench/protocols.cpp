@@ -457,30 +457,33 @@ std::string iso_timestamp(std::int64_t us) {
 
 PayloadShape make_shape(std::size_t target) {
   PayloadShape shape;
-  // A typical update: 16-digit stamp, device 1, a 7-digit seq.
+  // A typical update: 16-digit stamp, device 1, a 5-digit seq.
   const std::string stamp = "1764331200000000", ts = "2026-11-28T12:00:00.000Z";
   auto measure = [&] {
     std::string s;
-    append_update(s, 1, stamp, ts, 1'000'000, shape);
+    append_update(s, 1, stamp, ts, 10'000, shape);
     return s.size();
   };
-  std::size_t size = measure();
+  const std::size_t base = measure();
   // Cost of one more metric beyond its name.
   shape.pads.push_back("p");
-  const std::size_t fixed = measure() - size - 1;
-  shape.pads.pop_back();
-  constexpr std::size_t kMaxName = 64;
-  while (size + fixed + 4 <= target) {
-    std::string prefix = "p" + std::to_string(shape.pads.size()) + "_";
-    std::size_t room = target - size - fixed;  // name length that lands exactly on target
-    std::size_t len = std::min(room, kMaxName);
-    if (len < prefix.size() + 1) break;
-    std::string name = prefix;
-    name.append(len - prefix.size(), 'x');
-    shape.pads.push_back(std::move(name));
-    size = measure();
+  const std::size_t fixed = measure() - base - 1;
+  shape.pads.clear();
+  constexpr std::size_t kMaxName = 64, kMinName = 8;
+  if (target >= base + fixed + kMinName) {
+    // As few metrics as names of at most 64 characters allow, their names sharing the rest.
+    std::size_t room = target - base;
+    std::size_t k = (room + fixed + kMaxName - 1) / (fixed + kMaxName);
+    while (k > 1 && room < k * (fixed + kMinName)) --k;
+    std::size_t names = room - k * fixed;
+    for (std::size_t i = 0; i < k; ++i) {
+      std::size_t len = std::min(kMaxName, names / k + (i < names % k ? 1 : 0));
+      std::string name = "p" + std::to_string(i) + "_";
+      name.append(len > name.size() ? len - name.size() : 1, 'x');
+      shape.pads.push_back(std::move(name));
+    }
   }
-  shape.update_bytes = size;
+  shape.update_bytes = measure();
   return shape;
 }
 

@@ -1,11 +1,12 @@
-// `valtronics bench <scenario>`: load generators that measure the server from the outside.
-// Scenarios so far: fanout. Beast stays in src/bench/fanout.cpp; this file only parses flags.
+// `valtronics bench <scenario>`: load generators that measure a server from the outside, ours or
+// a peer (see src/bench/bench.hpp). This file only parses flags.
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
-#include "bench/fanout.hpp"
+#include "bench/bench.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "util/time.hpp"
@@ -13,9 +14,13 @@
 namespace valtronics::cli {
 
 namespace {
-struct FanoutArgs {
-  std::string url = "http://127.0.0.1:8000", token, duration = "10s", warmup = "1s", drain = "2s";
-  int subscribers = 100, devices = 10, batch = 10, connections = 4;
+struct BenchArgs {
+  std::string scenario;
+  std::string target = "valtronics";
+  std::string url = "http://127.0.0.1:8000", ws_url, publish_url, token;
+  std::string duration = "10s", warmup = "1s", drain = "2s";
+  int subscribers = 100, devices = 10, batch = 10, connections = 4, concurrency = 64;
+  int payload_bytes = 300, client_threads = 1;
   double rate = 1000;
   int server_pid = 0;
   bool json = false;
@@ -30,86 +35,207 @@ std::chrono::milliseconds duration_flag(const std::string& flag, const std::stri
   return *d;
 }
 
-// http://host:port[/...] (ws:// accepted too) -> host, port.
-void parse_url(const std::string& url, bench::FanoutOptions& o) {
-  std::string rest = url;
-  for (std::string scheme : {"http://", "ws://"})
-    if (rest.starts_with(scheme)) rest = rest.substr(scheme.size());
-  if (rest.starts_with("https://") || rest.starts_with("wss://") || rest.find("://") != rest.npos)
-    throw config::ConfigError("--url: '" + url + "' must be http://HOST:PORT (no TLS)");
-  rest = rest.substr(0, rest.find('/'));
-  auto colon = rest.rfind(':');
-  if (rest.empty() || colon == 0)
-    throw config::ConfigError("--url: '" + url + "' has no host");
-  if (colon == std::string::npos) {
-    o.host = rest;
-    o.port = "80";
-  } else {
-    o.host = rest.substr(0, colon);
-    o.port = rest.substr(colon + 1);
+// SCHEME://host[:port][/path] with one of `schemes` (the first is the default port's).
+bench::Address parse_url(const std::string& flag, const std::string& url,
+                         std::vector<std::pair<std::string, std::string>> schemes) {
+  std::string rest;
+  std::string port;
+  for (const auto& [scheme, default_port] : schemes)
+    if (url.starts_with(scheme + "://")) {
+      rest = url.substr(scheme.size() + 3);
+      port = default_port;
+    }
+  if (port.empty()) {
+    std::string names;
+    for (const auto& s : schemes) names += (names.empty() ? "" : ", ") + s.first + "://";
+    throw config::ConfigError(flag + ": '" + url + "' must start with " + names + " (no TLS)");
   }
-  if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
-    o.host = o.host.substr(1, o.host.size() - 2);
+  bench::Address a;
+  auto slash = rest.find('/');
+  a.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  rest = rest.substr(0, slash);
+  auto colon = rest.rfind(':');
+  if (rest.empty() || colon == 0) throw config::ConfigError(flag + ": '" + url + "' has no host");
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    a.host = rest.substr(0, colon);
+    a.port = rest.substr(colon + 1);
+  } else {
+    a.host = rest;
+    a.port = port;
+  }
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+    a.host = a.host.substr(1, a.host.size() - 2);
+  return a;
+}
+
+bench::Options to_options(const BenchArgs& a) {
+  bench::Options o;
+  o.scenario = a.scenario;
+  auto target = bench::parse_target(a.target);
+  if (!target)
+    throw config::ConfigError("--target: '" + a.target + "' is not valtronics, node, mqtt or nats");
+  o.target = *target;
+  o.http = parse_url("--url", a.url, {{"http", "80"}, {"ws", "80"}});
+  o.http.path = "/";
+  if (!a.ws_url.empty()) {
+    o.ws = parse_url("--ws-url", a.ws_url, {{"ws", "80"}});
+  } else if (bench::speaks_ours(o.target)) {
+    o.ws = o.http;
+    o.ws.path = "/ws";
+  } else {
+    o.ws = parse_url("--ws-url", o.target == bench::Target::mqtt ? "ws://127.0.0.1:9001/"
+                                                                  : "ws://127.0.0.1:8080/",
+                     {{"ws", "80"}});
+  }
+  if (o.target == bench::Target::mqtt)
+    o.publish = parse_url("--publish-url",
+                          a.publish_url.empty() ? "mqtt://127.0.0.1:1883" : a.publish_url,
+                          {{"mqtt", "1883"}, {"tcp", "1883"}});
+  else if (o.target == bench::Target::nats)
+    o.publish = parse_url("--publish-url",
+                          a.publish_url.empty() ? "nats://127.0.0.1:4222" : a.publish_url,
+                          {{"nats", "4222"}, {"tcp", "4222"}});
+  o.token = a.token;
+  o.subscribers = a.subscribers;
+  o.devices = a.devices;
+  o.rate = a.rate;
+  o.batch = a.batch;
+  o.http_connections = a.connections;
+  o.concurrency = a.concurrency;
+  o.payload_bytes = a.payload_bytes;
+  o.client_threads = a.client_threads;
+  o.duration = duration_flag("--duration", a.duration, false);
+  o.warmup = duration_flag("--warmup", a.warmup, true);
+  o.drain = duration_flag("--drain", a.drain, true);
+  if (a.server_pid > 0) o.server_pid = a.server_pid;
+  o.progress = !a.json && ::isatty(STDERR_FILENO);
+  return o;
+}
+
+// Flags every scenario has.
+void add_common(CLI::App* s, BenchArgs& a, bool payload) {
+  s->add_option("--target", a.target,
+                "Server under test: valtronics or node (our protocol), mqtt (MQTT over "
+                "WebSocket), nats (NATS over WebSocket)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"valtronics", "node", "mqtt", "nats"}));
+  s->add_option("--url", a.url, "Our protocol: server base URL (HTTP ingest; WebSocket at /ws)")
+      ->capture_default_str();
+  s->add_option("--ws-url", a.ws_url,
+                "WebSocket endpoint of the subscribers (default: ws://HOST:PORT/ws of --url; "
+                "mqtt ws://127.0.0.1:9001/; nats ws://127.0.0.1:8080/)");
+  s->add_option("--publish-url", a.publish_url,
+                "mqtt/nats: broker TCP port to publish on (default mqtt://127.0.0.1:1883, "
+                "nats://127.0.0.1:4222)");
+  s->add_option("--token", a.token, "Our protocol: admin token, used to subscribe and to ingest");
+  s->add_option("--devices", a.devices, "Devices 1..D; connections assigned round-robin")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  s->add_option("--duration", a.duration, "Measured time, e.g. 10s")->capture_default_str();
+  if (payload)
+    s->add_option("--payload-bytes", a.payload_bytes,
+                  "Approximate size of each delivered update (padded with extra metrics)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 60'000));
+  s->add_option("--client-threads", a.client_threads, "Event-loop threads of the subscribers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  s->add_option("--server-pid", a.server_pid,
+                "Server process: report its CPU and memory from /proc");
+  s->add_flag("--json", a.json, "Print one JSON object instead of a table");
 }
 }  // namespace
 
 Runner add_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Load generators: measure a running server");
+  auto* cmd = app.add_subcommand("bench", "Load generators: measure a running server or a peer");
   cmd->require_subcommand(1);
 
-  auto args = std::make_shared<FanoutArgs>();
-  auto* fan = cmd->add_subcommand(
-      "fanout",
-      "S WebSocket subscribers over D devices; P readings/s ingested over HTTP on an open-loop "
-      "schedule; reports deliveries, loss and end-to-end latency");
-  fan->add_option("--url", args->url, "Server base URL; WebSocket at ws://HOST:PORT/ws")
-      ->capture_default_str();
-  fan->add_option("--token", args->token, "Admin token, used to subscribe and to ingest")
-      ->required();
-  fan->add_option("--subscribers", args->subscribers, "WebSocket subscribers (S)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1'000'000));
-  fan->add_option("--devices", args->devices, "Devices 1..D; subscribers assigned round-robin")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1'000'000));
-  fan->add_option("--rate", args->rate, "Readings per second offered (P)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  fan->add_option("--duration", args->duration, "Measured time, e.g. 10s")->capture_default_str();
-  fan->add_option("--warmup", args->warmup, "Load before measuring (not in latency/rates)")
-      ->capture_default_str();
-  fan->add_option("--drain", args->drain, "Wait after the last request before counting loss")
-      ->capture_default_str();
-  fan->add_option("--batch", args->batch, "Readings per HTTP ingest request (1..1000)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-  fan->add_option("--connections", args->connections, "Keep-alive HTTP connections of the publisher")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  fan->add_option("--server-pid", args->server_pid,
-                  "Server process: report its CPU per delivered message and RSS from /proc");
-  fan->add_flag("--json", args->json, "Print one JSON object instead of a table");
+  struct Sub {
+    CLI::App* app;
+    std::shared_ptr<BenchArgs> args;
+  };
+  auto subs = std::make_shared<std::vector<Sub>>();
+  auto make = [&](const char* name, const char* help) {
+    auto args = std::make_shared<BenchArgs>();
+    args->scenario = name;
+    auto* s = cmd->add_subcommand(name, help);
+    subs->push_back({s, args});
+    return std::pair{s, args.get()};
+  };
 
-  return [args, fan] {
-    if (!fan->parsed()) return 2;
-    bench::FanoutOptions o;
-    parse_url(args->url, o);
-    o.token = args->token;
-    o.subscribers = args->subscribers;
-    o.devices = args->devices;
-    o.rate = args->rate;
-    o.batch = args->batch;
-    o.http_connections = args->connections;
-    o.duration = duration_flag("--duration", args->duration, false);
-    o.warmup = duration_flag("--warmup", args->warmup, true);
-    o.drain = duration_flag("--drain", args->drain, true);
-    if (args->server_pid > 0) o.server_pid = args->server_pid;
-    o.progress = !args->json && ::isatty(STDERR_FILENO);
-    auto result = bench::run_fanout(o);
-    std::string out = args->json ? bench::to_json(result) : bench::to_table(result);
-    std::fputs(out.c_str(), stdout);
-    if (args->json) std::fputc('\n', stdout);
-    return 0;
+  {
+    auto [s, a] = make("fanout",
+                       "S subscribers over D devices; P readings/s published on an open-loop "
+                       "schedule; reports deliveries, loss and end-to-end latency");
+    add_common(s, *a, true);
+    s->add_option("--subscribers", a->subscribers, "Subscribers (S)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1'000'000));
+    s->add_option("--rate", a->rate, "Readings per second offered (P)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    s->add_option("--warmup", a->warmup, "Load before measuring (not in latency/rates)")
+        ->capture_default_str();
+    s->add_option("--drain", a->drain, "Wait after the last reading before counting loss")
+        ->capture_default_str();
+    s->add_option("--batch", a->batch,
+                  "Readings per HTTP ingest request, or per publish tick for mqtt/nats (1..1000)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    s->add_option("--connections", a->connections,
+                  "Publisher connections (HTTP keep-alive, or broker TCP for mqtt/nats)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+  }
+  {
+    auto [s, a] = make("idle",
+                       "N connections authenticated and subscribed, held; server memory per "
+                       "connection and idle CPU (with --server-pid)");
+    add_common(s, *a, false);
+    a->subscribers = 1000;
+    s->add_option("--connections", a->subscribers, "Connections held (N)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1'000'000));
+  }
+  {
+    auto [s, a] = make("connect",
+                       "Connection set-up rate: WebSocket handshake, auth and subscribe "
+                       "acknowledged, then close; C in flight");
+    add_common(s, *a, false);
+    s->add_option("--concurrency", a->concurrency, "Connections in flight (C)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100'000));
+  }
+  {
+    auto [s, a] = make("ingest",
+                       "Closed-loop HTTP ingest: batches of B readings over K keep-alive "
+                       "connections; optional subscribers check every reading is delivered");
+    add_common(s, *a, true);
+    a->batch = 100;
+    a->subscribers = 0;
+    s->add_option("--batch", a->batch, "Readings per request (1..1000)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    s->add_option("--connections", a->connections, "Keep-alive HTTP connections (K)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    s->add_option("--subscribers", a->subscribers, "Subscribers checking delivery (S, 0 = none)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1'000'000));
+    s->add_option("--warmup", a->warmup, "Load before measuring")->capture_default_str();
+    s->add_option("--drain", a->drain, "With subscribers: wait before counting loss")
+        ->capture_default_str();
+  }
+
+  return [subs] {
+    for (const auto& s : *subs) {
+      if (!s.app->parsed()) continue;
+      auto report = bench::run(to_options(*s.args));
+      std::string out = s.args->json ? bench::to_json(report) + "\n" : report.table;
+      std::fputs(out.c_str(), stdout);
+      return 0;
+    }
+    return 2;
   };
 }
 

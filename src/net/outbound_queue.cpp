@@ -89,7 +89,8 @@ std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
     out.emplace_back(static_cast<const char*>(data) + skip, size - skip);
     skip = 0;
   };
-  for (auto it = frames_.begin(); it != frames_.end() && n < max_frames; ++it, ++n) {
+  for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
+       it != frames_.end() && n < max_frames; ++it, ++n) {
     add(it->header.data(), it->header_len);
     add(it->payload->data(), it->payload->size() - (it->suffix_len ? 1 : 0));
     if (it->suffix_len) add(it->suffix.data(), it->suffix_len);
@@ -99,11 +100,20 @@ std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
 
 std::size_t OutboundQueue::consumed(std::size_t frames) {
   std::size_t data = 0;
-  for (; frames > 0 && !frames_.empty(); --frames) {
-    auto& f = frames_.front();
+  for (; frames > 0 && !empty(); --frames) {
+    auto& f = frames_[head_++];
     bytes_ -= f.size();
     data += f.data ? 1 : 0;
-    frames_.pop_front();
+    f.payload.reset();  // the shared bytes may go now, not when the slot is reused
+  }
+  if (empty()) {
+    frames_.clear();
+    head_ = 0;
+    // Keep a small array for the next burst; give a large one back.
+    if (frames_.capacity() > 64) std::vector<Frame>().swap(frames_);
+  } else if (head_ > 1024 && head_ * 2 > frames_.size()) {
+    frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
   front_offset_ = 0;
   if (bytes_ <= soft_bytes_ / 2) refill();
@@ -113,12 +123,13 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
 std::size_t OutboundQueue::consumed_bytes(std::size_t n) {
   std::size_t frames = 0;
   n += front_offset_;
-  for (auto it = frames_.begin(); it != frames_.end() && n >= it->size(); ++it) {
+  for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
+       it != frames_.end() && n >= it->size(); ++it) {
     n -= it->size();
     ++frames;
   }
   const std::size_t data = consumed(frames);
-  front_offset_ = frames_.empty() ? 0 : n;
+  front_offset_ = empty() ? 0 : n;
   return data;
 }
 

@@ -11,7 +11,6 @@
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -66,7 +65,7 @@ class OutboundQueue {
   // data frames were completed.
   std::size_t consumed_bytes(std::size_t n);
 
-  bool empty() const { return frames_.empty(); }
+  bool empty() const { return head_ == frames_.size(); }
   std::size_t queued_bytes() const { return bytes_; }
   std::size_t pending_conflated() const { return conflated_.size() + (conflated_system_ ? 1 : 0); }
   std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
@@ -92,7 +91,10 @@ class OutboundQueue {
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;
-  std::deque<Frame> frames_;
+  // A vector used as a FIFO (frames_[head_] is the front): no allocation at all while empty,
+  // unlike std::deque, which allocates its map and a node up front for every connection.
+  std::vector<Frame> frames_;
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
   std::size_t front_offset_ = 0;  // bytes of frames_.front() already written
   std::map<std::int64_t, Conflated> conflated_;

@@ -46,11 +46,9 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext
       out_(ctx.cfg.limits.max_outbound_bytes),
       rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after, Steady::now()),
       opened_at_(Steady::now()),
-      auth_timer_(worker.ioc),
-      warn_timer_(worker.ioc),
-      expiry_timer_(worker.ioc),
-      throttle_timer_(worker.ioc),
-      linger_timer_(worker.ioc) {}
+      control_timer_(worker.ioc),
+      token_timer_(worker.ioc),
+      throttle_timer_(worker.ioc) {}
 
 WsSession::~WsSession() { finish(); }
 
@@ -68,8 +66,8 @@ void WsSession::start() {
     execute(req);
   }
   if (!claims_ && state_ == State::open) {
-    auth_timer_.expires_after(ctx_.cfg.auth.auth_timeout);
-    auth_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    control_timer_.expires_after(ctx_.cfg.auth.auth_timeout);
+    control_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->claims_ || self->state_ != State::open) return;
       self->close(close_code::auth_failed, "authentication timeout");
     });
@@ -105,6 +103,7 @@ void WsSession::on_readable(error_code ec) {
     if (!drain_frames()) return;
     if (n < buf.size()) break;  // the kernel had no more: wait again rather than spin
   }
+  reader_.release_idle();  // between messages an idle connection keeps no read buffer
   do_read();
 }
 
@@ -249,7 +248,7 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
   }
   const bool first = !claims_;
   claims_ = std::move(claims);
-  auth_timer_.cancel();
+  if (first) control_timer_.cancel();  // the auth timeout
   send(protocol::auth_success(req.id, claims_->sub, auth::to_string(claims_->role),
                               claims_->expires_at));
   arm_token_timers();
@@ -272,22 +271,24 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
 }
 
 void WsSession::arm_token_timers() {
-  warn_timer_.cancel();
-  expiry_timer_.cancel();
+  // One timer for the token: first the warning, then (re-armed) the expiry.
+  token_timer_.cancel();
   if (!claims_ || !claims_->expires_at) return;
   const auto exp = *claims_->expires_at;
   const auto left = std::chrono::duration_cast<Steady::duration>(exp - util::Clock::now());
   const auto warn_in = left - ctx_.cfg.auth.expiry_warning;
-  warn_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
-  warn_timer_.async_wait([self = shared_from_this(), exp](error_code ec) {
-    if (ec || self->state_ != State::open) return;
+  token_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
+  token_timer_.async_wait([self = shared_from_this(), exp, gen = ++token_generation_](error_code ec) {
+    if (ec || self->state_ != State::open || gen != self->token_generation_) return;
     self->send(protocol::token_expiring(exp));
-  });
-  // The same leeway as at verification: a token accepted just past exp is not cut at once.
-  expiry_timer_.expires_after(std::max(left + ctx_.cfg.auth.leeway, Steady::duration::zero()));
-  expiry_timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (ec || self->state_ != State::open) return;
-    self->close(close_code::token_expired, "token expired");
+    // The same leeway as at verification: a token accepted just past exp is not cut at once.
+    const auto until = std::chrono::duration_cast<Steady::duration>(
+        exp + self->ctx_.cfg.auth.leeway - util::Clock::now());
+    self->token_timer_.expires_after(std::max(until, Steady::duration::zero()));
+    self->token_timer_.async_wait([self, gen](error_code ec) {
+      if (ec || self->state_ != State::open || gen != self->token_generation_) return;
+      self->close(close_code::token_expired, "token expired");
+    });
   });
 }
 
@@ -799,12 +800,10 @@ void WsSession::close(std::uint16_t code, std::string reason) {
   out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
                   Opcode::close);
   state_ = State::closing;
-  auth_timer_.cancel();
-  warn_timer_.cancel();
-  expiry_timer_.cancel();
+  token_timer_.cancel();
   throttle_timer_.cancel();
-  linger_timer_.expires_after(kCloseLinger);
-  linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+  control_timer_.expires_after(kCloseLinger);  // (replaces the auth timeout, if pending)
+  control_timer_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec) return;
     error_code ignored;
     self->socket_.close(ignored);
@@ -823,11 +822,9 @@ void WsSession::finish() {
   counted_user_.clear();
   ctx_.registry.close(Steady::now() - opened_at_);
   error_code ignored;
-  auth_timer_.cancel();
-  warn_timer_.cancel();
-  expiry_timer_.cancel();
+  control_timer_.cancel();
+  token_timer_.cancel();
   throttle_timer_.cancel();
-  linger_timer_.cancel();
   socket_.close(ignored);
 }
 

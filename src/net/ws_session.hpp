@@ -135,7 +135,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   };
   std::array<Held, protocol::kChannelCount> held_;
 
-  boost::asio::steady_timer auth_timer_, warn_timer_, expiry_timer_, throttle_timer_, linger_timer_;
+  // control: the auth timeout before auth, the close linger when closing (never both).
+  // token: token_expiring, then the expiry. throttle: `frequency` flushes.
+  boost::asio::steady_timer control_timer_, token_timer_, throttle_timer_;
+  std::uint64_t token_generation_ = 0;  // a refresh makes older token waits void
   bool throttle_armed_ = false;
 };
 

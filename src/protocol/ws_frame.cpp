@@ -78,6 +78,14 @@ void FrameReader::append(const char* data, std::size_t n) {
   buf_.append(data, n);
 }
 
+void FrameReader::release_idle() {
+  release_returned();
+  if (pos_ != buf_.size() || !message_.empty()) return;
+  std::string().swap(buf_);
+  std::string().swap(message_);
+  pos_ = 0;
+}
+
 std::size_t FrameReader::buffered() const {
   return (buf_.size() - pos_) + (message_returned_ ? 0 : message_.size());
 }

@@ -43,6 +43,10 @@ class FrameReader {
   // Bytes buffered but not yet returned (for memory accounting).
   std::size_t buffered() const;
 
+  // Frees the buffers when nothing is buffered (an idle connection then holds no heap memory
+  // here). Payloads returned earlier become invalid.
+  void release_idle();
+
  private:
   ReadResult fail(std::uint16_t code, const char* reason);
   ReadResult error_result() const;

@@ -1,28 +1,42 @@
-"""`valtronics bench fanout` against the real server: the tool sets up its subscribers, ingests
-on schedule and accounts for every delivery. A correctness check of the tool, not a speed test."""
+"""`valtronics bench` against the real server: each scenario sets up its connections, drives the
+server and accounts for everything it sent. Correctness checks of the tool, not speed tests."""
 import json
 import subprocess
 import unittest
 
 from harness import BIN, Server, token
 
-LIMITS = {"limits": {"connections_per_minute": 100000, "max_connections": 20000,
+LIMITS = {"limits": {"connections_per_minute": 1000000, "max_connections": 20000,
                      "max_connections_per_user": 20000, "messages_per_second": 100000}}
 
 
-class BenchFanoutTest(unittest.TestCase):
-    def run_bench(self, server, *extra):
-        args = [BIN, "bench", "fanout", "--url", server.http, "--token", token("bench", "admin"),
-                "--subscribers", "20", "--devices", "4", "--rate", "500", "--duration", "2s",
-                "--warmup", "500ms", "--json", *extra]
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        return json.loads(proc.stdout)
+def bench(server, scenario, *extra, timeout=90):
+    args = [BIN, "bench", scenario, "--url", server.http, "--token", token("bench", "admin"),
+            "--json", *extra]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"bench {scenario} exited {proc.returncode}: {proc.stderr}")
+    report = json.loads(proc.stdout)
+    assert report["scenario"] == scenario, report
+    assert report["target"] == "valtronics", report
+    return report["parameters"], report["results"]
 
+
+def assert_latency(test, lat, context):
+    test.assertGreater(lat["count"], 0, context)
+    for key in ("p50", "p90", "p99", "p99.9", "max"):
+        test.assertIn(key, lat)
+    test.assertLessEqual(lat["p50"], lat["p99"], context)
+    test.assertLessEqual(lat["p99"], lat["max"], context)
+
+
+class BenchFanoutTest(unittest.TestCase):
     def test_fanout_delivers_everything_and_reports_latency(self):
         with Server(LIMITS) as s:
-            r = self.run_bench(s, "--server-pid", str(s.proc.pid))
-        self.assertEqual(r["scenario"], "fanout")
+            p, r = bench(s, "fanout", "--subscribers", "20", "--devices", "4", "--rate", "500",
+                         "--duration", "2s", "--warmup", "500ms", "--payload-bytes", "400",
+                         "--server-pid", str(s.proc.pid))
+        self.assertEqual(p["subscribers"], 20)
         self.assertEqual(r["http_errors"], 0, r)
         self.assertEqual(r["transport_errors"], 0, r)
         self.assertGreater(r["readings_accepted"], 0, r)
@@ -32,13 +46,12 @@ class BenchFanoutTest(unittest.TestCase):
         self.assertEqual(r["loss"], 0, r)
         self.assertEqual(r["excess"], 0, r)
         self.assertEqual(r["received"], r["expected"], r)
+        self.assertEqual(r["other_messages"], 0, r)
         self.assertGreater(r["delivered_per_s"], 0, r)
-        lat = r["latency_ms"]
-        self.assertGreater(lat["count"], 0, r)
-        for key in ("p50", "p90", "p99", "p99.9", "max"):
-            self.assertIn(key, lat)
-        self.assertLessEqual(lat["p50"], lat["p99"])
-        self.assertLessEqual(lat["p99"], lat["max"])
+        # Updates are padded to about --payload-bytes.
+        self.assertGreater(r["update_bytes"], 340, r)
+        self.assertLess(r["update_bytes"], 420, r)
+        assert_latency(self, r["latency_ms"], r)
         self.assertGreater(r["server"]["rss_kib"], 0, r)
         self.assertGreater(r["server"]["deliveries"], 0, r)
 
@@ -50,6 +63,82 @@ class BenchFanoutTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stdout)
         self.assertIn("subscribers subscribed", proc.stderr)
         self.assertIn("auth", proc.stderr)
+
+    def test_peers_need_no_token_but_ours_does(self):
+        proc = subprocess.run([BIN, "bench", "idle", "--url", "http://127.0.0.1:1",
+                               "--connections", "1", "--duration", "1s"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--token", proc.stderr)
+
+
+class BenchIdleTest(unittest.TestCase):
+    def test_idle_holds_every_connection_and_reports_memory(self):
+        with Server(LIMITS) as s:
+            p, r = bench(s, "idle", "--connections", "300", "--devices", "7", "--duration", "1s",
+                         "--client-threads", "2", "--server-pid", str(s.proc.pid))
+        self.assertEqual(p["connections"], 300)
+        self.assertEqual(r["connections_ready"], 300, r)
+        self.assertEqual(r["connections_lost"], 0, r)
+        self.assertEqual(r["messages_received"], 0, r)
+        self.assertEqual(r["setup_ms"]["count"], 300, r)
+        self.assertGreaterEqual(r["hold_s"], 1.0, r)
+        srv = r["server"]
+        self.assertGreater(srv["rss_before_kib"], 0, r)
+        self.assertGreaterEqual(srv["rss_kib"], srv["rss_before_kib"], r)
+        self.assertIn("bytes_per_connection", srv)
+        self.assertGreaterEqual(srv["idle_cpu_percent"], 0, r)
+
+
+class BenchConnectTest(unittest.TestCase):
+    def test_connect_sets_up_and_closes_connections(self):
+        with Server(LIMITS) as s:
+            p, r = bench(s, "connect", "--concurrency", "8", "--duration", "1s",
+                         "--server-pid", str(s.proc.pid))
+        self.assertEqual(p["concurrency"], 8)
+        self.assertEqual(p["source_addresses"], 49)
+        self.assertEqual(r["failed"], 0, r)
+        self.assertEqual(r["close_timeouts"], 0, r)
+        self.assertGreater(r["connections"], 50, r)
+        self.assertAlmostEqual(r["connections_per_s"], r["connections"] / p["duration_s"], places=3)
+        # Every connection set up in the window was also closed by the server (a few more may
+        # have finished just after it).
+        self.assertGreaterEqual(r["clean_closes"], r["connections"], r)
+        self.assertEqual(r["setup_ms"]["count"], r["connections"], r)
+        assert_latency(self, r["setup_ms"], r)
+        self.assertGreater(r["server"]["cpu_us_per_connection"], 0, r)
+
+
+class BenchIngestTest(unittest.TestCase):
+    def test_ingest_accepts_batches_and_every_reading_is_delivered(self):
+        with Server(LIMITS) as s:
+            p, r = bench(s, "ingest", "--batch", "50", "--connections", "2", "--subscribers",
+                         "12", "--devices", "6", "--duration", "1s", "--warmup", "200ms",
+                         "--drain", "1s", "--server-pid", str(s.proc.pid))
+        self.assertEqual(p["batch"], 50)
+        self.assertEqual(r["http_errors"], 0, r)
+        self.assertEqual(r["transport_errors"], 0, r)
+        self.assertGreater(r["requests_ok"], 0, r)
+        self.assertEqual(r["readings_accepted"], r["requests_ok"] * 50, r)
+        self.assertEqual(r["readings_sent"], r["readings_accepted"], r)
+        self.assertGreater(r["accepted_per_s"], 0, r)
+        assert_latency(self, r["request_ms"], r)
+        d = r["delivery"]
+        # 12 subscribers over 6 devices: each reading reaches 2 of them.
+        self.assertEqual(d["expected"], r["readings_accepted"] * 2, r)
+        self.assertEqual(d["loss"], 0, r)
+        self.assertEqual(d["excess"], 0, r)
+        self.assertEqual(d["received"], d["expected"], r)
+        self.assertEqual(d["subscriber_errors"], 0, r)
+        assert_latency(self, d["latency_ms"], r)
+
+    def test_ingest_without_subscribers(self):
+        with Server(LIMITS) as s:
+            _, r = bench(s, "ingest", "--batch", "1", "--connections", "1", "--duration", "500ms",
+                         "--warmup", "0s")
+        self.assertEqual(r["http_errors"], 0, r)
+        self.assertEqual(r["readings_accepted"], r["requests_ok"], r)
+        self.assertIsNone(r["delivery"])
 
 
 if __name__ == "__main__":
