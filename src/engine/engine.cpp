@@ -266,22 +266,20 @@ struct Engine::Impl {
     if (it == devices.end()) return;
     it->second.status = c.new_status;
     it->second.updated_at = c.timestamp;
-    writer->submit(
-        [c, last_seen = t->last_seen](store::Database& db) {
-          store::update_device_status(db, c.device_id, c.new_status, last_seen, c.timestamp);
-          store::insert_status_change(db, c);
-        },
-        [this, c, last_seen = t->last_seen](bool ok) {
-          if (!ok) return;
-          hub::DeviceStatusEvent e;
-          e.device_id = c.device_id;
-          e.old_status = c.old_status;
-          e.new_status = c.new_status;
-          e.reason = c.reason;
-          e.timestamp = c.timestamp;
-          e.last_seen = last_seen;
-          hub.publish(protocol::Channel::devices, std::move(e));
-        });
+    writer->submit([c, last_seen = t->last_seen](store::Database& db) {
+      store::update_device_status(db, c.device_id, c.new_status, last_seen, c.timestamp);
+      store::insert_status_change(db, c);
+    });
+    // Published from here, in the order of the state changes, so that a status snapshot (read on
+    // this thread) and the transitions around it never contradict each other.
+    hub::DeviceStatusEvent e;
+    e.device_id = c.device_id;
+    e.old_status = c.old_status;
+    e.new_status = c.new_status;
+    e.reason = c.reason;
+    e.timestamp = c.timestamp;
+    e.last_seen = t->last_seen;
+    hub.publish(protocol::Channel::devices, std::move(e));
     if (!cfg.devices.offline_alert) return;
     if (c.new_status == "offline" && !open_offline.count(c.device_id)) {
       Alert a;
@@ -749,14 +747,22 @@ void Engine::replay_alerts(std::int64_t since_id, protocol::Filters filters, aut
       out.alerts.clear();
       out.complete = false;
     }
-    reply(std::move(out));
+    // Alerts are published from the writer's commit callbacks, in order: once this no-op's
+    // callback runs, every alert the query could see has been published (and posted to the
+    // subscriber's thread ahead of this reply).
+    I.writer->submit([](store::Database&) {},
+                     [reply = std::move(reply), out = std::move(out)](bool) mutable {
+                       reply(std::move(out));
+                     });
   });
 }
 
 void Engine::telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
-                                Reply<std::vector<hub::TelemetryEvent>> reply) {
+                                Reply<Snapshot<hub::TelemetryEvent>> reply) {
   impl_->run([this, filters = std::move(filters), claims = std::move(claims), reply = std::move(reply)] {
-    std::vector<hub::TelemetryEvent> out;
+    Snapshot<hub::TelemetryEvent> snap;
+    snap.as_of = impl_->hub.published();
+    auto& out = snap.items;
     for (const auto& [device, metrics] : impl_->latest) {
       if (!device_listed(filters.device_ids, device) || !impl_->visible(claims, device)) continue;
       hub::TelemetryEvent e{device, {}};
@@ -768,14 +774,16 @@ void Engine::telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
       }
       if (!e.readings.empty()) out.push_back(std::move(e));
     }
-    reply(std::move(out));
+    reply(std::move(snap));
   });
 }
 
 void Engine::status_snapshot(protocol::Filters filters, auth::Claims claims,
-                             Reply<std::vector<hub::DeviceStatusEvent>> reply) {
+                             Reply<Snapshot<hub::DeviceStatusEvent>> reply) {
   impl_->run([this, filters = std::move(filters), claims = std::move(claims), reply = std::move(reply)] {
-    std::vector<hub::DeviceStatusEvent> out;
+    Snapshot<hub::DeviceStatusEvent> snap;
+    snap.as_of = impl_->hub.published();
+    auto& out = snap.items;
     const auto now = util::Clock::now();
     for (const auto& [id, d] : impl_->devices) {
       if (!device_listed(filters.device_ids, id) || !impl_->visible(claims, id)) continue;
@@ -788,7 +796,7 @@ void Engine::status_snapshot(protocol::Filters filters, auth::Claims claims,
       e.last_seen = d.last_seen;
       out.push_back(std::move(e));
     }
-    reply(std::move(out));
+    reply(std::move(snap));
   });
 }
 

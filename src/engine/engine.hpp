@@ -103,15 +103,26 @@ class Engine {
 
   // ---- for WebSocket sessions ----
   // Stored alerts with id > since_id matching `filters` (device_ids, severities, alert_types)
-  // and visible to `claims`, oldest first.
+  // and visible to `claims`, oldest first. `reply` runs on the writer thread once every alert
+  // committed before the query has been published (so a subscriber holding live alerts from
+  // before the call has them all when the reply arrives, and nothing after it duplicates one).
   void replay_alerts(std::int64_t since_id, protocol::Filters filters, auth::Claims claims,
                      Reply<Replay> reply);
+
+  // A snapshot and the hub event id it is current as of: events of its channel with an id up to
+  // `as_of` are already reflected in it (telemetry and status events are published by the engine
+  // thread, in the order the state changes).
+  template <class T>
+  struct Snapshot {
+    std::vector<T> items;
+    std::uint64_t as_of = 0;
+  };
   // Latest stored value of each matching device and metric, as telemetry events (one per device).
   void telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
-                          Reply<std::vector<hub::TelemetryEvent>> reply);
+                          Reply<Snapshot<hub::TelemetryEvent>> reply);
   // Current status of each matching device (old_status == new_status), as status events.
   void status_snapshot(protocol::Filters filters, auth::Claims claims,
-                       Reply<std::vector<hub::DeviceStatusEvent>> reply);
+                       Reply<Snapshot<hub::DeviceStatusEvent>> reply);
 
   // Demo: seeds devices 1..n and a few rules when the database has none.
   void seed_demo(int devices);

@@ -178,10 +178,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     WsSession::Options opts;
     opts.endpoint_channel = channel;
     opts.peer = peer_;
+    std::optional<std::string> header_token;
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string_view v = it->value();
-      if (v.starts_with("Bearer ")) opts.header_token = std::string(v.substr(7));
-      else opts.header_token = std::string();  // present but not a bearer token: invalid
+      if (v.starts_with("Bearer ")) header_token = std::string(v.substr(7));
+      else header_token = std::string();  // present but not a bearer token: invalid
     }
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
                                                                   req.version());
@@ -190,19 +191,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
     res->set(http::field::server, "valtronics");
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, opts = std::move(opts)](
-                          error_code ec, std::size_t) mutable {
+                      [self = shared_from_this(), res, opts = std::move(opts),
+                       header_token = std::move(header_token)](error_code ec,
+                                                               std::size_t) mutable {
                         if (ec) {
                           self->ctx_.registry.close(std::chrono::steady_clock::duration::zero());
                           return;
                         }
                         self->stream_.expires_never();
                         auto data = self->buffer_.data();
-                        opts.early_bytes.assign(static_cast<const char*>(data.data()), data.size());
+                        std::string early(static_cast<const char*>(data.data()), data.size());
                         auto session = std::make_shared<WsSession>(
                             self->stream_.release_socket(), self->worker_, self->ctx_,
                             std::move(opts));
-                        session->start();
+                        session->start(std::move(early), std::move(header_token));
                       });
   }
 

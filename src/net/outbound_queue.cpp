@@ -107,10 +107,10 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
     f.payload.reset();  // the shared bytes may go now, not when the slot is reused
   }
   if (empty()) {
-    frames_.clear();
+    // Give the array back: most connections are idle most of the time, and an idle connection
+    // should hold no outbound memory (the next burst allocates it again, once per burst).
+    std::vector<Frame>().swap(frames_);
     head_ = 0;
-    // Keep a small array for the next burst; give a large one back.
-    if (frames_.capacity() > 64) std::vector<Frame>().swap(frames_);
   } else if (head_ > 1024 && head_ * 2 > frames_.size()) {
     frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;

@@ -3,6 +3,7 @@
 #include "net/server.hpp"
 
 #include <boost/asio/post.hpp>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "net/http_session.hpp"
@@ -121,6 +122,10 @@ void Server::do_accept() {
 
 void Server::tick_system() {
   if (stopping_) return;
+  // Give freed heap pages back every 10 s: a burst of handshakes leaves freed memory scattered
+  // through the heap, which glibc keeps mapped otherwise (the RSS would then report the burst,
+  // not what is in use).
+  if (++system_ticks_ % 10 == 0) malloc_trim(0);
   hub_->publish(protocol::Channel::system,
                 sampler_.sample(ctx_->registry.active(), util::Clock::now()));
   system_timer_.expires_after(kSystemSamplePeriod);

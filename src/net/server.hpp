@@ -48,6 +48,7 @@ class Server {
   engine::SystemSampler sampler_;
   std::unique_ptr<engine::DemoSimulator> simulator_;
   std::size_t next_worker_ = 0;
+  std::uint64_t system_ticks_ = 0;
   std::uint16_t port_ = 0;
   bool stopping_ = false;
 };

@@ -28,6 +28,8 @@ constexpr int kMaxFlushDeferrals = 16;
 // Live events held per channel while a snapshot or replay is on its way; a client whose
 // catch-up takes longer than this many events is told to reconnect (4009).
 constexpr std::size_t kMaxHeldEvents = 100'000;
+// Requests waiting for a catch-up to finish (the rate limit keeps this far from reached).
+constexpr std::size_t kMaxDeferredRequests = 1'000;
 // How long a closing connection waits for the peer's close frame / EOF before dropping it.
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 
@@ -46,28 +48,24 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext
       out_(ctx.cfg.limits.max_outbound_bytes),
       rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after, Steady::now()),
       opened_at_(Steady::now()),
-      control_timer_(worker.ioc),
-      token_timer_(worker.ioc),
-      throttle_timer_(worker.ioc) {}
+      control_timer_(worker.ioc) {}
 
 WsSession::~WsSession() { finish(); }
 
-void WsSession::start() {
+void WsSession::start(std::string early_bytes, std::optional<std::string> header_token) {
   worker_.sessions.insert(this);
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // reads and writes are attempted at once, waited for if needed
-  if (!opts_.early_bytes.empty()) {
-    reader_.append(opts_.early_bytes.data(), opts_.early_bytes.size());
-    opts_.early_bytes.clear();
-  }
-  if (opts_.header_token) {
-    protocol::Request req{std::nullopt, protocol::AuthRequest{*opts_.header_token}};
+  if (!early_bytes.empty()) reader_.append(early_bytes.data(), early_bytes.size());
+  if (header_token) {
+    protocol::Request req{std::nullopt, protocol::AuthRequest{std::move(*header_token)}};
     execute(req);
   }
   if (!claims_ && state_ == State::open) {
     control_timer_.expires_after(ctx_.cfg.auth.auth_timeout);
-    control_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    control_timer_.async_wait([self = shared_from_this(), gen = ++timer_generation_](error_code ec) {
+      if (gen != self->timer_generation_) return;
       if (ec || self->claims_ || self->state_ != State::open) return;
       self->close(close_code::auth_failed, "authentication timeout");
     });
@@ -180,6 +178,8 @@ void WsSession::on_text(std::string_view text) {
   auto parsed = protocol::parse_request(text, ctx_.parse_options);
   if (!parsed) {
     log_in("invalid", text.size(), std::nullopt);
+    std::variant<protocol::Request, protocol::ProtocolError> item = parsed.error();
+    if (defer_if_catching_up(item)) return;
     send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
     return;
   }
@@ -190,7 +190,9 @@ void WsSession::on_text(std::string_view text) {
     if (auto* u = std::get_if<protocol::UnsubscribeRequest>(&parsed->body)) ch = u->channel;
     log_in(kTypes[parsed->body.index()], text.size(), ch);
   }
-  execute(*parsed);
+  std::variant<protocol::Request, protocol::ProtocolError> item = std::move(*parsed);
+  if (defer_if_catching_up(item)) return;
+  execute(std::get<protocol::Request>(item));
 }
 
 void WsSession::execute(protocol::Request& req) {
@@ -248,7 +250,6 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
   }
   const bool first = !claims_;
   claims_ = std::move(claims);
-  if (first) control_timer_.cancel();  // the auth timeout
   send(protocol::auth_success(req.id, claims_->sub, auth::to_string(claims_->role),
                               claims_->expires_at));
   arm_token_timers();
@@ -271,22 +272,24 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
 }
 
 void WsSession::arm_token_timers() {
-  // One timer for the token: first the warning, then (re-armed) the expiry.
-  token_timer_.cancel();
+  // The control timer, now that the auth timeout is over: first the warning, then (re-armed)
+  // the expiry. A refresh re-arms it; the generation voids waits of the older token.
+  control_timer_.cancel();
+  ++timer_generation_;
   if (!claims_ || !claims_->expires_at) return;
   const auto exp = *claims_->expires_at;
   const auto left = std::chrono::duration_cast<Steady::duration>(exp - util::Clock::now());
   const auto warn_in = left - ctx_.cfg.auth.expiry_warning;
-  token_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
-  token_timer_.async_wait([self = shared_from_this(), exp, gen = ++token_generation_](error_code ec) {
-    if (ec || self->state_ != State::open || gen != self->token_generation_) return;
+  control_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
+  control_timer_.async_wait([self = shared_from_this(), exp, gen = timer_generation_](error_code ec) {
+    if (ec || self->state_ != State::open || gen != self->timer_generation_) return;
     self->send(protocol::token_expiring(exp));
     // The same leeway as at verification: a token accepted just past exp is not cut at once.
     const auto until = std::chrono::duration_cast<Steady::duration>(
         exp + self->ctx_.cfg.auth.leeway - util::Clock::now());
-    self->token_timer_.expires_after(std::max(until, Steady::duration::zero()));
-    self->token_timer_.async_wait([self, gen](error_code ec) {
-      if (ec || self->state_ != State::open || gen != self->token_generation_) return;
+    self->control_timer_.expires_after(std::max(until, Steady::duration::zero()));
+    self->control_timer_.async_wait([self, gen](error_code ec) {
+      if (ec || self->state_ != State::open || gen != self->timer_generation_) return;
       self->close(close_code::token_expired, "token expired");
     });
   });
@@ -353,18 +356,16 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
 }
 
 // Snapshots and replays: the subscription is registered first and live events of the channel
-// are held; the engine's answer is sent, then the held events (an alert already in the replay
-// at the same or a later state is skipped), then live delivery resumes. Registering before the
-// query is what makes the hand-over gap-free: anything committed after the query is published
-// after it, so it is held.
+// are held; the engine's answer is sent, then the held events that it does not already reflect,
+// then live delivery resumes. Registering before the query is what makes the hand-over
+// gap-free. While a catch-up runs, later requests wait (deferred_) so that every reply keeps
+// the order of the requests.
 void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
                                const protocol::Filters& filters) {
   const bool replay = channel == Channel::alerts && filters.since_alert_id.has_value();
   const bool snapshot = (channel == Channel::telemetry && filters.snapshot.value_or(false)) ||
                         (channel == Channel::devices && filters.snapshot.value_or(true));
-  auto& held = held_[static_cast<std::size_t>(channel)];
-  if ((!replay && !snapshot) || held.active) {
-    // (A catch-up already running for this channel will deliver what this one would.)
+  if (!replay && !snapshot) {
     send(protocol::subscribed(id, channel, filters));
     return;
   }
@@ -373,11 +374,13 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
     send(protocol::subscribed(id, channel, filters, replay ? std::optional<bool>(false) : std::nullopt));
     return;
   }
-  held.active = true;
+  catching_up_ = true;
+  held(channel).active = true;
   auto self = shared_from_this();
-  auto back = [self](auto fn) {  // engine thread -> this session's thread
+  auto back = [self](auto fn) {  // engine or writer thread -> this session's thread
     return [self, fn = std::move(fn)](auto result) mutable {
       asio::post(self->worker_.ioc, [self, fn = std::move(fn), result = std::move(result)]() mutable {
+        if (self->state_ != State::open) return;
         fn(std::move(result));
       });
     };
@@ -386,58 +389,77 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
     ctx_.engine->replay_alerts(
         *filters.since_alert_id, filters, *claims_,
         back([self, id, filters](engine::Replay r) {
-          if (self->state_ != State::open) return;
           self->send(protocol::subscribed(id, Channel::alerts, filters, r.complete));
-          std::map<std::int64_t, int> replayed;  // alert id -> status rank sent
-          for (const auto& a : r.alerts) {
-            hub::Event e;
-            e.channel = Channel::alerts;
-            e.body = engine::to_alert_event(a);
-            replayed[a.id] = engine::alert_status_rank(a.status);
-            self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e)),
-                              Channel::alerts);
-          }
-          self->release_held(Channel::alerts, [&](const hub::Event& e) {
-            const auto& a = std::get<hub::AlertEvent>(e.body);
-            auto it = replayed.find(a.alert_id);
-            return it != replayed.end() && it->second >= engine::alert_status_rank(a.status);
-          });
+          self->replay_ = std::make_unique<ReplayState>();
+          self->replay_->alerts = std::move(r.alerts);
+          self->pump_replay();
         }));
   } else if (channel == Channel::telemetry) {
     ctx_.engine->telemetry_snapshot(
-        filters, *claims_, back([self, id, filters](std::vector<hub::TelemetryEvent> snap) {
-          if (self->state_ != State::open) return;
+        filters, *claims_,
+        back([self, id, filters](engine::Engine::Snapshot<hub::TelemetryEvent> snap) {
           self->send(protocol::subscribed(id, Channel::telemetry, filters));
-          for (const auto& t : snap) {
+          for (const auto& t : snap.items) {
             auto bytes = std::make_shared<const std::string>(
                 protocol::serialize_telemetry(t.device_id, t.readings));
-            self->out_.push_telemetry(bytes, t.device_id, t.readings, self->next_seq(Channel::telemetry));
+            self->out_.push_telemetry(bytes, t.device_id, t.readings,
+                                      self->next_seq(Channel::telemetry));
           }
           self->do_write();
-          self->release_held(Channel::telemetry, [](const hub::Event&) { return false; });
+          const auto as_of = snap.as_of;
+          self->finish_catch_up(Channel::telemetry,
+                                [as_of](const hub::Event& e) { return e.id <= as_of; });
         }));
   } else {
     ctx_.engine->status_snapshot(
-        filters, *claims_, back([self, id, filters](std::vector<hub::DeviceStatusEvent> snap) {
-          if (self->state_ != State::open) return;
+        filters, *claims_,
+        back([self, id, filters](engine::Engine::Snapshot<hub::DeviceStatusEvent> snap) {
           self->send(protocol::subscribed(id, Channel::devices, filters));
-          for (auto& st : snap) {
+          for (auto& st : snap.items) {
             hub::Event e;
             e.channel = Channel::devices;
             e.body = std::move(st);
             self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e)),
                               Channel::devices);
           }
-          self->release_held(Channel::devices, [](const hub::Event&) { return false; });
+          const auto as_of = snap.as_of;
+          self->finish_catch_up(Channel::devices,
+                                [as_of](const hub::Event& e) { return e.id <= as_of; });
         }));
   }
 }
 
-void WsSession::release_held(Channel channel, const std::function<bool(const hub::Event&)>& skip) {
-  auto& held = held_[static_cast<std::size_t>(channel)];
-  auto events = std::move(held.events);
-  held.events.clear();
-  held.active = false;
+void WsSession::pump_replay() {
+  // A replay may be far larger than the outbound budget: it is fed in as the client reads
+  // (from write_now), never more than half the budget at a time.
+  auto& r = *replay_;
+  const std::size_t budget = ctx_.cfg.limits.max_outbound_bytes / 2;
+  while (r.next < r.alerts.size() && out_.queued_bytes() < budget && state_ == State::open) {
+    const auto& a = r.alerts[r.next++];
+    hub::Event e;
+    e.channel = Channel::alerts;
+    e.body = engine::to_alert_event(a);
+    r.sent[a.id] = engine::alert_status_rank(a.status);
+    send_update(std::make_shared<const std::string>(protocol::serialize_event(e)), Channel::alerts);
+  }
+  if (r.next < r.alerts.size() || state_ != State::open) return;
+  // Every alert committed before the query was published before the reply came, so it is
+  // among the held ones: skip those the replay already sent at the same or a later state.
+  auto sent = std::move(r.sent);
+  replay_.reset();
+  finish_catch_up(Channel::alerts, [&sent](const hub::Event& e) {
+    const auto& a = std::get<hub::AlertEvent>(e.body);
+    auto it = sent.find(a.alert_id);
+    return it != sent.end() && it->second >= engine::alert_status_rank(a.status);
+  });
+}
+
+void WsSession::finish_catch_up(Channel channel, const std::function<bool(const hub::Event&)>& skip) {
+  auto& h = held(channel);
+  auto events = std::move(h.events);
+  h.events.clear();
+  h.active = false;
+  catching_up_ = false;
   hub::ProjectionCache cache;
   for (const auto& e : events) {
     if (state_ != State::open) return;
@@ -445,6 +467,27 @@ void WsSession::release_held(Channel channel, const std::function<bool(const hub
     cache.clear();
     on_event_filtered(e, cache);
   }
+  held_.reset();
+  // Requests that arrived meanwhile, in order (one of them may start the next catch-up).
+  while (!catching_up_ && !deferred_.empty() && state_ == State::open) {
+    auto item = std::move(deferred_.front());
+    deferred_.erase(deferred_.begin());
+    if (auto* req = std::get_if<protocol::Request>(&item)) execute(*req);
+    else {
+      const auto& err = std::get<protocol::ProtocolError>(item);
+      send(protocol::error(err.id, err.code, err.message));
+    }
+  }
+}
+
+bool WsSession::defer_if_catching_up(std::variant<protocol::Request, protocol::ProtocolError>& item) {
+  if (!catching_up_) return false;
+  if (deferred_.size() >= kMaxDeferredRequests) {
+    close(close_code::slow_consumer, "too many requests while catching up");
+    return true;
+  }
+  deferred_.push_back(std::move(item));
+  return true;
 }
 
 void WsSession::subscribe_keys(Channel channel, const protocol::Filters& filters) {
@@ -479,11 +522,13 @@ void WsSession::handle_batch(const protocol::Request& req, const protocol::Batch
   for (const auto& m : b.messages) {
     if (state_ != State::open) return;
     auto parsed = protocol::parse_request_value(m, ctx_.parse_options);
-    if (!parsed) {
-      send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
-      continue;
-    }
-    execute(*parsed);
+    std::variant<protocol::Request, protocol::ProtocolError> item;
+    if (parsed) item = std::move(*parsed);
+    else item = parsed.error();
+    // A catch-up started by an earlier element holds the rest of the batch back, in order.
+    if (defer_if_catching_up(item)) continue;
+    if (auto* req = std::get_if<protocol::Request>(&item)) execute(*req);
+    else send(protocol::error(parsed.error().id, parsed.error().code, parsed.error().message));
   }
 }
 
@@ -503,13 +548,14 @@ void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache
 void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   const auto device = event->device_id();
   if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
-  if (auto& held = held_[static_cast<std::size_t>(event->channel)]; held.active) {
+  if (held_ && held(event->channel).active) {
     // A snapshot or replay of this channel is on its way: live events wait behind it.
-    if (held.events.size() >= kMaxHeldEvents) {
+    auto& h = held(event->channel);
+    if (h.events.size() >= kMaxHeldEvents) {
       close(close_code::slow_consumer, "too many events while replaying: reconnect to resume");
       return;
     }
-    held.events.push_back(event);
+    h.events.push_back(event);
     return;
   }
 
@@ -663,11 +709,12 @@ void WsSession::arm_throttle_timer() {
   for (auto& [d, th] : throttles_)
     if (!th.pending.empty()) earliest = std::min(earliest, th.next_due);
   if (earliest == Steady::time_point::max()) return;
-  if (throttle_armed_ && throttle_timer_.expiry() <= earliest) return;
+  if (!throttle_timer_) throttle_timer_ = std::make_unique<asio::steady_timer>(worker_.ioc);
+  if (throttle_armed_ && throttle_timer_->expiry() <= earliest) return;
   // (Re)arming cancels a later wait; its handler sees operation_aborted and does nothing.
   throttle_armed_ = true;
-  throttle_timer_.expires_at(earliest);
-  throttle_timer_.async_wait([self = shared_from_this()](error_code ec) {
+  throttle_timer_->expires_at(earliest);
+  throttle_timer_->async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->state_ != State::open) return;
     self->throttle_armed_ = false;
     self->flush_throttled();
@@ -775,6 +822,7 @@ void WsSession::write_now() {
       return;
     }
     ctx_.registry.count_sent(out_.consumed_bytes(n));
+    if (replay_ && out_.queued_bytes() < ctx_.cfg.limits.max_outbound_bytes / 4) pump_replay();
   }
   if (state_ == State::closing) {
     // Our close frame is out: half-close and wait (bounded) for the peer to finish.
@@ -800,10 +848,11 @@ void WsSession::close(std::uint16_t code, std::string reason) {
   out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
                   Opcode::close);
   state_ = State::closing;
-  token_timer_.cancel();
-  throttle_timer_.cancel();
-  control_timer_.expires_after(kCloseLinger);  // (replaces the auth timeout, if pending)
-  control_timer_.async_wait([self = shared_from_this()](error_code ec) {
+  if (throttle_timer_) throttle_timer_->cancel();
+  // The control timer now bounds the close (replacing the auth or token wait).
+  control_timer_.expires_after(kCloseLinger);
+  control_timer_.async_wait([self = shared_from_this(), gen = ++timer_generation_](error_code ec) {
+    if (gen != self->timer_generation_) return;
     if (ec) return;
     error_code ignored;
     self->socket_.close(ignored);
@@ -823,8 +872,7 @@ void WsSession::finish() {
   ctx_.registry.close(Steady::now() - opened_at_);
   error_code ignored;
   control_timer_.cancel();
-  token_timer_.cancel();
-  throttle_timer_.cancel();
+  if (throttle_timer_) throttle_timer_->cancel();
   socket_.close(ignored);
 }
 

@@ -8,6 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <unordered_map>
+#include <variant>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 
 #include "auth/claims.hpp"
 #include "auth/rate_limit.hpp"
+#include "engine/models.hpp"
 #include "hub/subscriber.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/server_context.hpp"
@@ -31,15 +34,15 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   struct Options {
     std::optional<protocol::Channel> endpoint_channel;  // /ws/<channel>: only that channel
     std::string peer;                                   // client address, for logs
-    std::string early_bytes;      // bytes read past the upgrade request (pipelined frames)
-    std::optional<std::string> header_token;            // Authorization: Bearer on the handshake
   };
 
   // `socket` has completed the upgrade and holds a slot from ConnectionRegistry::try_open.
   WsSession(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx, Options opts);
   ~WsSession() override;
 
-  void start();
+  // `early_bytes`: bytes read past the upgrade request (pipelined frames); `header_token`:
+  // the Authorization: Bearer token of the handshake, if any.
+  void start(std::string early_bytes, std::optional<std::string> header_token);
   // Server-initiated close (shutdown): sends a close frame with `code`, then closes.
   void close(std::uint16_t code, std::string reason);
 
@@ -95,7 +98,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   std::uint64_t next_seq(protocol::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
   void start_catch_up(const protocol::OptId& id, protocol::Channel channel,
                       const protocol::Filters& filters);
-  void release_held(protocol::Channel channel, const std::function<bool(const hub::Event&)>& skip);
+  void pump_replay();
+  void finish_catch_up(protocol::Channel channel,
+                       const std::function<bool(const hub::Event&)>& skip);
+  bool defer_if_catching_up(std::variant<protocol::Request, protocol::ProtocolError>& item);
   void do_write();   // schedules write_now for the end of this loop turn
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
   static void post_flush(Worker& w, int deferrals);
@@ -128,17 +134,33 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
 
   // Per channel: messages delivered so far (the `seq` of the last one).
   std::array<std::uint64_t, protocol::kChannelCount> seq_{};
-  // Per channel: live events held while a snapshot or replay is on its way.
+  // Per channel: live events held while a snapshot or replay is on its way (allocated by the
+  // first catch-up: most connections never need it).
   struct Held {
     bool active = false;
     std::vector<hub::EventPtr> events;
   };
-  std::array<Held, protocol::kChannelCount> held_;
+  std::unique_ptr<std::array<Held, protocol::kChannelCount>> held_;
+  bool catching_up_ = false;
+  // (A vector, not a deque: libstdc++'s deque allocates even when empty, on every connection.)
+  std::vector<std::variant<protocol::Request, protocol::ProtocolError>> deferred_;
+  struct ReplayState {  // a since_alert_id replay being fed to the client
+    std::vector<engine::Alert> alerts;
+    std::size_t next = 0;
+    std::unordered_map<std::int64_t, int> sent;  // alert id -> status rank sent
+  };
+  std::unique_ptr<ReplayState> replay_;
+  Held& held(protocol::Channel c) {
+    if (!held_) held_ = std::make_unique<std::array<Held, protocol::kChannelCount>>();
+    return (*held_)[static_cast<std::size_t>(c)];
+  }
 
-  // control: the auth timeout before auth, the close linger when closing (never both).
-  // token: token_expiring, then the expiry. throttle: `frequency` flushes.
-  boost::asio::steady_timer control_timer_, token_timer_, throttle_timer_;
-  std::uint64_t token_generation_ = 0;  // a refresh makes older token waits void
+  // One timer per connection for its life's phases: the auth timeout, then token_expiring and
+  // the expiry, then the close linger. The generation voids a wait of an earlier phase.
+  boost::asio::steady_timer control_timer_;
+  std::uint64_t timer_generation_ = 0;
+  // `frequency` flushes; created by the first throttled subscription.
+  std::unique_ptr<boost::asio::steady_timer> throttle_timer_;
   bool throttle_armed_ = false;
 };
 
