@@ -2,7 +2,9 @@
 // or its peers (Node `ws` speaking our protocol, Mosquitto over WebSocket, nats-server over
 // WebSocket). Scenarios:
 //   fanout   S subscribers over D devices; P readings/s published on an open-loop schedule;
-//            deliveries, loss and end-to-end latency.
+//            deliveries, loss and end-to-end latency. With --slow-fraction F, ceil(F*S) of the
+//            subscribers (spread evenly over the devices) stop reading once subscribed (small
+//            receive buffer, never read again); the figures cover the others.
 //   idle     N connections authenticated and subscribed, held; server memory per connection and
 //            idle CPU.
 //   connect  connection set-up rate: handshake + auth + subscribe acknowledged, then close.
@@ -41,6 +43,7 @@ struct Options {
   int subscribers = 100;                 // fanout/ingest subscribers; idle: connections held
   int devices = 10;                      // devices 1..D, subscribers assigned round-robin
   double rate = 1000;                    // fanout: readings per second offered
+  double slow_fraction = 0;              // fanout: share of subscribers that never read (0..0.5)
   int batch = 10;                        // readings per HTTP request / per publish tick
   int http_connections = 4;              // publisher connections (HTTP keep-alive or broker TCP)
   int concurrency = 64;                  // connect: connections in flight

@@ -53,8 +53,10 @@ struct Conn {
   std::string stream;      // MQTT/NATS: incomplete packet; ours: a fragmented message
   std::string out, queued; // bytes being written, bytes waiting for that write
   bool writing = false;
+  bool slow = false;       // slow consumer: not read once subscribed (see Fleet)
   std::uint64_t received = 0;
   SteadyTime started, phase_since;
+  SteadyTime last_data;    // slow consumer, final check: when bytes last came in
 };
 
 struct FrameView {
@@ -65,7 +67,7 @@ struct FrameView {
 
 Fleet::Fleet(const Options& o, Mode mode, tcp::endpoint ep, std::vector<tcp::endpoint> sources,
              const BenchClock& clock, std::vector<int> devices, int concurrency,
-             SteadyTime churn_until)
+             SteadyTime churn_until, std::vector<bool> slow)
     : o_(o), mode_(mode), ep_(ep), sources_(std::move(sources)), clock_(clock),
       concurrency_(std::max(1, concurrency)), churn_until_(churn_until), scratch_(kScratch),
       timer_(ioc_), stop_timer_(ioc_) {
@@ -79,9 +81,13 @@ Fleet::Fleet(const Options& o, Mode mode, tcp::endpoint ep, std::vector<tcp::end
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       ioc_.get_executor());
   if (mode == Mode::hold) {
-    for (int d : devices) {
+    for (std::size_t i = 0; i < devices.size(); ++i) {
       conns_.push_back(std::make_unique<Conn>(ioc_));
-      conns_.back()->device = d;
+      conns_.back()->device = devices[i];
+      if (i < slow.size() && slow[i]) {
+        conns_.back()->slow = true;
+        ++totals_.slow;
+      }
     }
   } else {
     for (int i = 0; i < concurrency_; ++i) {
@@ -103,10 +109,10 @@ void Fleet::note_error(std::string what) {
   if (first_error_.empty()) first_error_ = std::move(what);
 }
 
-std::vector<std::pair<int, std::uint64_t>> Fleet::per_connection() const {
-  std::vector<std::pair<int, std::uint64_t>> out;
+std::vector<Fleet::Held> Fleet::per_connection() const {
+  std::vector<Held> out;
   out.reserve(conns_.size());
-  for (const auto& c : conns_) out.emplace_back(c->device, c->received);
+  for (const auto& c : conns_) out.push_back({c->device, c->received, c->slow});
   return out;
 }
 
@@ -145,6 +151,13 @@ void Fleet::start_conn(Conn* c) {
   if (!sources_.empty()) {
     bind_source(c->sock, sources_[next_source_++ % sources_.size()], ec);
     if (ec) return end(c, "bind: " + ec.message());
+  }
+  if (c->slow) {
+    // A small receive buffer, set before connecting so that the window is small from the start:
+    // the server's writes back up soon after this connection stops reading.
+    if (!c->sock.is_open()) c->sock.open(ep_.protocol(), ec);
+    if (!ec) c->sock.set_option(asio::socket_base::receive_buffer_size(4096), ec);
+    if (ec) return end(c, "slow consumer socket: " + ec.message());
   }
   unsigned gen = c->generation;
   c->sock.async_connect(ep_, [this, c, gen](error_code ec) {
@@ -221,10 +234,13 @@ void Fleet::drain(Conn* c) {
       return end(c, ec == asio::error::eof ? "closed by the server" : "read: " + ec.message());
     }
     now_us_ = clock_.now_us();  // one clock read per system call, not per message
+    if (c->slow) c->last_data = SteadyClock::now();
     std::size_t used = consume(c, buf, have + n);
     if (gen != c->generation || c->phase == Conn::Phase::closed) return;
     if (have + n - used >= kScratch) return end(c, "message larger than the read buffer");
     c->carry.assign(buf + used, have + n - used);
+    // A slow consumer, once subscribed, is no longer watched: the socket stays open, unread.
+    if (c->slow && c->phase == Conn::Phase::running && !checking_slow_) return;
     if (have + n < kScratch) break;  // the socket is (very likely) empty
   }
   arm(c);
@@ -474,6 +490,10 @@ void Fleet::ready(Conn* c) {
 }
 
 void Fleet::delivery(Conn* c, std::string_view msg) {
+  if (c->slow) {  // read only in the final check: not part of any figure
+    ++c->received;
+    return;
+  }
   auto value = bench_value(msg);
   if (!value) {
     ++totals_.other;
@@ -509,6 +529,11 @@ void Fleet::end(Conn* c, std::string what) {
       ++totals_.clean_closes;  // e.g. reset after the close handshake
     }
     return restart_later(c);
+  }
+  if (was_running && c->slow && (checking_slow_ || !stopping_)) {
+    // The server dropped a consumer that stopped reading: a figure, not a failure.
+    if (totals_.slow_disconnected++ == 0) totals_.slow_disconnect_reason = what;
+    return;
   }
   if (stopping_) return;
   if (was_running) {
@@ -579,20 +604,51 @@ void Fleet::shutdown() {
       });
       return;
     }
-    static const std::string close = ws::close_frame();
-    for (auto& c : conns_) {
-      if (c->phase != Conn::Phase::running || c->writing) continue;
-      error_code ignored;
-      c->sock.write_some(asio::buffer(close), ignored);
-    }
-    timer_.expires_after(std::chrono::milliseconds(200));
-    timer_.async_wait([this](error_code) {
-      for (auto& c : conns_) {
-        ++c->generation;
-        close_socket(c.get());
+    bool any_slow = false;
+    for (auto& c : conns_)
+      if (c->slow && c->phase == Conn::Phase::running) any_slow = true;
+    if (!any_slow) return close_all();
+    // Slow consumers: one last look. Whatever the server queued is read (and discarded) until
+    // the connection ends or goes quiet; a close frame, end of stream or reset behind that data
+    // means the server disconnected it.
+    checking_slow_ = true;
+    auto now = SteadyClock::now();
+    for (auto& c : conns_)
+      if (c->slow && c->phase == Conn::Phase::running) {
+        c->last_data = now;
+        drain(c.get());
       }
-      work_.reset();
-    });
+    check_slow(now + std::chrono::seconds(2));
+  });
+}
+
+void Fleet::check_slow(SteadyTime deadline) {
+  auto now = SteadyClock::now();
+  bool pending = false;
+  for (auto& c : conns_)
+    if (c->slow && c->phase == Conn::Phase::running &&
+        now - c->last_data < std::chrono::milliseconds(100))
+      pending = true;
+  if (!pending || now >= deadline) return close_all();
+  stop_timer_.expires_after(std::chrono::milliseconds(20));
+  stop_timer_.async_wait([this, deadline](error_code) { check_slow(deadline); });
+}
+
+void Fleet::close_all() {
+  checking_slow_ = false;
+  static const std::string close = ws::close_frame();
+  for (auto& c : conns_) {
+    if (c->phase != Conn::Phase::running || c->writing) continue;
+    error_code ignored;
+    c->sock.write_some(asio::buffer(close), ignored);
+  }
+  timer_.expires_after(std::chrono::milliseconds(200));
+  timer_.async_wait([this](error_code) {
+    for (auto& c : conns_) {
+      ++c->generation;
+      close_socket(c.get());
+    }
+    work_.reset();
   });
 }
 

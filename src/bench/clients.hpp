@@ -56,15 +56,21 @@ class Fleet {
     hold,   // connect, set up, stay subscribed and count deliveries until shutdown()
     churn,  // connect, set up, send a close frame, wait for the server to close; repeat
   };
-  // `devices[i]` is the device of connection i (hold). In churn mode `concurrency` connections
-  // cycle, device i % D + 1, until `churn_until`.
+  // `devices[i]` is the device of connection i (hold); `slow[i]` (if given) makes it a slow
+  // consumer: SO_RCVBUF 4096 before connecting, and once subscribed it is never read again
+  // (until the final check in shutdown()). In churn mode `concurrency` connections cycle,
+  // device i % D + 1, until `churn_until`.
   Fleet(const Options& o, Mode mode, tcp::endpoint ep, std::vector<tcp::endpoint> sources,
-        const BenchClock& clock, std::vector<int> devices, int concurrency, SteadyTime churn_until);
+        const BenchClock& clock, std::vector<int> devices, int concurrency, SteadyTime churn_until,
+        std::vector<bool> slow = {});
   ~Fleet();
 
   void start();  // from any thread, before or after run() begins
   void run();    // the thread body: runs the io_context until shutdown completes
-  // Hold: sends a close frame on every connection, closes them 200 ms later, stops run().
+  // Hold: first, if there are slow consumers, reads them again until each is closed by the
+  // server or quiet for 100 ms (at most 2 s), to find those the server disconnected (close
+  // frame, end of stream or reset behind the data it had queued); then sends a close frame on
+  // every connection, closes them 200 ms later, stops run().
   // Churn: stops launching, lets connections in flight finish (at most 3 s), stops run().
   void shutdown();
 
@@ -81,10 +87,17 @@ class Fleet {
     Histogram latency_us, setup_us;
     std::uint64_t measured = 0, other = 0, errors_after_ready = 0, bytes = 0;
     std::uint64_t close_timeouts = 0, clean_closes = 0, completed_in_window = 0;
+    std::uint64_t slow = 0, slow_disconnected = 0;  // slow consumers; those the server dropped
+    std::string slow_disconnect_reason;             // the first one's
   };
   const Totals& totals() const { return totals_; }
-  // (device, received) of every held connection.
-  std::vector<std::pair<int, std::uint64_t>> per_connection() const;
+  // Every held connection: its device, what it received, whether it is a slow consumer.
+  struct Held {
+    int device = 0;
+    std::uint64_t received = 0;
+    bool slow = false;
+  };
+  std::vector<Held> per_connection() const;
 
  private:
   void launch_next();
@@ -107,6 +120,8 @@ class Fleet {
   void close_socket(Conn* c);
   void note_error(std::string what);
   void sweep();
+  void check_slow(SteadyTime deadline);
+  void close_all();
 
   asio::io_context ioc_{1};
   const Options& o_;
@@ -127,6 +142,7 @@ class Fleet {
   mutable std::mutex mu_;
   std::string first_error_;
   bool stopping_ = false;
+  bool checking_slow_ = false;  // shutdown: slow consumers are read again
   std::vector<char> scratch_;
   std::int64_t now_us_ = 0;
   Totals totals_;

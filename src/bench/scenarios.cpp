@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address_v4.hpp>
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <cstdio>
@@ -148,13 +149,20 @@ class Fleets {
     return total;
   }
 
-  Fleets(const Options& o, int connections, const tcp::endpoint& ep, const BenchClock& clock) {
+  // `slow` (if given): which connections are slow consumers.
+  Fleets(const Options& o, int connections, const tcp::endpoint& ep, const BenchClock& clock,
+         const std::vector<bool>& slow = {}) {
     int threads = std::max(1, std::min(o.client_threads, connections));
     std::vector<std::vector<int>> devices(threads);
-    for (int i = 0; i < connections; ++i) devices[i % threads].push_back(i % o.devices + 1);
+    std::vector<std::vector<bool>> slows(threads);
+    for (int i = 0; i < connections; ++i) {
+      devices[i % threads].push_back(i % o.devices + 1);
+      slows[i % threads].push_back(static_cast<std::size_t>(i) < slow.size() && slow[i]);
+    }
     for (int t = 0; t < threads; ++t)
       fleets_.push_back(std::make_unique<Fleet>(o, Fleet::Mode::hold, ep, source_addresses(ep),
-                                                clock, std::move(devices[t]), 0, SteadyTime{}));
+                                                clock, std::move(devices[t]), 0, SteadyTime{},
+                                                std::move(slows[t])));
   }
   // Churned connections: `concurrency` in flight over the threads, until `until`.
   Fleets(const Options& o, const tcp::endpoint& ep, const BenchClock& clock, SteadyTime until) {
@@ -212,11 +220,14 @@ class Fleets {
       t.close_timeouts += x.close_timeouts;
       t.clean_closes += x.clean_closes;
       t.completed_in_window += x.completed_in_window;
+      t.slow += x.slow;
+      t.slow_disconnected += x.slow_disconnected;
+      if (t.slow_disconnect_reason.empty()) t.slow_disconnect_reason = x.slow_disconnect_reason;
     }
     return t;
   }
-  std::vector<std::pair<int, std::uint64_t>> per_connection() const {
-    std::vector<std::pair<int, std::uint64_t>> out;
+  std::vector<Fleet::Held> per_connection() const {
+    std::vector<Fleet::Held> out;
     for (auto& f : fleets_) {
       auto v = f->per_connection();
       out.insert(out.end(), v.begin(), v.end());
@@ -253,14 +264,35 @@ class Fleets {
   bool stopped_ = false;
 };
 
-// Loss accounting: each held connection expects every accepted reading of its device.
+// Slow consumers of the fanout scenario: ceil(fraction * S) of the S subscribers, spread evenly
+// over the devices (subscriber i has device i % D + 1): the j-th slow one has device j % D + 1,
+// and those of one device are spread evenly over its subscribers.
+std::vector<bool> pick_slow(int subscribers, int devices, double fraction) {
+  std::vector<bool> slow(static_cast<std::size_t>(subscribers), false);
+  // The epsilon keeps 0.01 * 1000 at 10 rather than 11 (binary fractions).
+  auto n = static_cast<int>(std::ceil(fraction * subscribers - 1e-9));
+  n = std::clamp(n, 0, subscribers);
+  for (int j = 0; j < n; ++j) {
+    int d = j % devices;                        // 0-based device
+    int rank = j / devices;                     // among the slow ones of device d
+    int of_device = (subscribers - d + devices - 1) / devices;  // subscribers of device d
+    int slow_of_device = (n - d + devices - 1) / devices;        // slow ones of device d
+    int k = static_cast<int>(static_cast<long long>(rank) * of_device / slow_of_device);
+    slow[static_cast<std::size_t>(d + static_cast<long long>(k) * devices)] = true;
+  }
+  return slow;
+}
+
+// Loss accounting: each held connection that reads expects every accepted reading of its
+// device (slow consumers are left out).
 struct Deliveries {
   std::uint64_t expected = 0, received = 0, loss = 0, excess = 0, offered = 0;
 };
 Deliveries account(const Fleets& fleets, const std::vector<std::uint64_t>& accepted,
                    const std::vector<std::uint64_t>* measured_sent) {
   Deliveries d;
-  for (auto [device, received] : fleets.per_connection()) {
+  for (auto [device, received, slow] : fleets.per_connection()) {
+    if (slow) continue;
     std::uint64_t want = accepted[device];
     if (measured_sent) d.offered += (*measured_sent)[device];
     d.expected += want;
@@ -289,13 +321,17 @@ json::object server_json(int pid, const ProcSample& a, const ProcSample& b, doub
 Report run_fanout(const Options& o) {
   if (o.subscribers < 1 || o.rate <= 0)
     throw std::invalid_argument("fanout: subscribers and rate must be positive");
+  if (!(o.slow_fraction >= 0 && o.slow_fraction <= 0.5))
+    throw std::invalid_argument("fanout: --slow-fraction must be within 0..0.5");
+  auto slow = pick_slow(o.subscribers, o.devices, o.slow_fraction);
+  auto slow_n = static_cast<int>(std::count(slow.begin(), slow.end(), true));
   Report r;
   BenchClock clock;
   PayloadShape shape = make_shape(static_cast<std::size_t>(o.payload_bytes));
   tcp::endpoint ws_ep = resolve(o.ws);
   tcp::endpoint pub_ep = resolve(speaks_ours(o.target) ? o.http : o.publish);
 
-  Fleets fleets(o, o.subscribers, ws_ep, clock);
+  Fleets fleets(o, o.subscribers, ws_ep, clock, slow);
   fleets.start();
   double setup_s = fleets.wait_ready(o.subscribers, o, "fanout");
 
@@ -338,6 +374,7 @@ Report run_fanout(const Options& o) {
   }
   std::uint64_t received_at_end = fleets.received();
   auto load_end = SteadyClock::now();
+  auto at_end = sample_proc(o.server_pid);  // RSS at the end of the measured window
   pub_thread.join();
   if (o.progress) std::fprintf(stderr, "\r[fanout] draining %.1fs ...%40s", seconds(o.drain), "");
   std::this_thread::sleep_for(o.drain);
@@ -365,6 +402,7 @@ Report run_fanout(const Options& o) {
   r.parameters["subscribers"] = o.subscribers;
   r.parameters["devices"] = o.devices;
   r.parameters["rate"] = o.rate;
+  r.parameters["slow_fraction"] = o.slow_fraction;
   r.parameters["batch"] = o.batch;
   r.parameters["connections"] = o.http_connections;
   r.parameters["payload_bytes"] = o.payload_bytes;
@@ -374,6 +412,12 @@ Report run_fanout(const Options& o) {
   json::object& x = r.results;
   x["setup_s"] = setup_s;
   x["subscribers_ready"] = o.subscribers;
+  // Slow consumers (never read once subscribed) are left out of loss, rates and latency.
+  x["slow_subscribers"] = slow_n;
+  x["slow_disconnected"] = totals.slow_disconnected;
+  x["slow_disconnect_reason"] = totals.slow_disconnect_reason.empty()
+                                    ? json::value(nullptr)
+                                    : json::value(totals.slow_disconnect_reason);
   x["requests_sent"] = pub.requests_sent;
   x["requests_ok"] = pub.requests_ok;
   x["readings_sent"] = pub.readings_sent;
@@ -401,6 +445,9 @@ Report run_fanout(const Options& o) {
     auto s = server_json(*o.server_pid, *before, *after, between(window_start, window_end),
                          received_after - received_before, "cpu_us_per_delivery");
     s["deliveries"] = received_after - received_before;
+    // RSS at the start and at the end of the measured window (before the drain).
+    s["rss_start_bytes"] = before->rss_kib * 1024;
+    s["rss_end_bytes"] = at_end ? json::value(at_end->rss_kib * 1024) : json::value(nullptr);
     x["server"] = std::move(s);
   }
 
@@ -410,6 +457,14 @@ Report run_fanout(const Options& o) {
                    to_string(o.target), o.subscribers, o.devices, o.rate, seconds(o.duration),
                    seconds(o.warmup), o.batch, o.http_connections, o.payload_bytes);
   t += row("setup", fmt::format("{:.2f} s for {} subscribers", setup_s, o.subscribers));
+  if (o.slow_fraction > 0)
+    t += row("slow consumers",
+             fmt::format("{} of {} never read once subscribed (left out of the figures below); "
+                         "{} disconnected by the server{}",
+                         slow_n, o.subscribers, totals.slow_disconnected,
+                         totals.slow_disconnect_reason.empty()
+                             ? ""
+                             : " (first: " + totals.slow_disconnect_reason + ")"));
   t += row("offered", fmt::format("{:.0f} readings/s = {:.0f} deliveries/s ({} sent, {} accepted)",
                                   offered_per_s, offered_deliveries_per_s, pub.readings_sent,
                                   pub.readings_accepted));
@@ -417,8 +472,9 @@ Report run_fanout(const Options& o) {
                                     "{:.2f} ms)",
                                     pub.http_errors, pub.transport_errors(), pub.late_sends,
                                     pub.max_lag_ms));
-  t += row("delivered", fmt::format("{:.0f} msg/s received during the window, {:.0f} B each",
-                                    delivered_per_s, update_bytes));
+  t += row("delivered", fmt::format("{:.0f} msg/s received during the window by {} reading "
+                                    "subscribers, {:.0f} B each",
+                                    delivered_per_s, o.subscribers - slow_n, update_bytes));
   t += row("loss", fmt::format("{} (expected {}, received {}{}{})", d.loss, d.expected, d.received,
                                d.excess ? fmt::format(", {} unexpected", d.excess) : "",
                                totals.errors_after_ready
@@ -435,6 +491,13 @@ Report run_fanout(const Options& o) {
                          s.at("window_s").as_double(),
                          static_cast<double>(after->rss_kib) / 1024.0,
                          static_cast<double>(before->rss_kib) / 1024.0));
+    if (at_end)
+      t += row("server RSS", fmt::format("{:.2f} MiB at the start of the measured window, {:.2f} "
+                                         "MiB at its end ({:+.2f} MiB)",
+                                         static_cast<double>(before->rss_kib) / 1024.0,
+                                         static_cast<double>(at_end->rss_kib) / 1024.0,
+                                         (static_cast<double>(at_end->rss_kib) -
+                                          static_cast<double>(before->rss_kib)) / 1024.0));
   }
   return r;
 }

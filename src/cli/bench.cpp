@@ -21,7 +21,7 @@ struct BenchArgs {
   std::string duration = "10s", warmup = "1s", drain = "2s";
   int subscribers = 100, devices = 10, batch = 10, connections = 4, concurrency = 64;
   int payload_bytes = 300, client_threads = 1;
-  double rate = 1000;
+  double rate = 1000, slow_fraction = 0;
   int server_pid = 0;
   bool json = false;
 };
@@ -99,6 +99,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.subscribers = a.subscribers;
   o.devices = a.devices;
   o.rate = a.rate;
+  o.slow_fraction = a.slow_fraction;
   o.batch = a.batch;
   o.http_connections = a.connections;
   o.concurrency = a.concurrency;
@@ -174,6 +175,12 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--rate", a->rate, "Readings per second offered (P)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    s->add_option("--slow-fraction", a->slow_fraction,
+                  "Share of subscribers that stop reading once subscribed (0..0.5): ceil(F*S), "
+                  "spread over the devices, with a 4 KiB receive buffer; loss, rates and latency "
+                  "cover the others; reports how many the server disconnected")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 0.5));
     s->add_option("--warmup", a->warmup, "Load before measuring (not in latency/rates)")
         ->capture_default_str();
     s->add_option("--drain", a->drain, "Wait after the last reading before counting loss")

@@ -337,13 +337,36 @@ struct Engine::Impl {
       updates.emplace_back(std::move(e));
     }
     hub.publish_many(protocol::Channel::telemetry, std::move(updates));
-    writer->submit([values = std::move(values), touched = std::move(touched), now,
-                    history = cfg.telemetry.retention.count() > 0](store::Database& db) {
-      store::upsert_latest_metrics(db, values);
-      if (history) store::append_history(db, values);
-      for (auto id : touched) store::update_device_last_seen(db, id, now);
-    });
+    if (cfg.telemetry.retention.count() > 0)
+      writer->submit([values](store::Database& db) { store::append_history(db, values); });
+    for (auto& v : values) dirty_latest[{v.device_id, v.metric}] = std::move(v);
+    for (auto id : touched) dirty_seen[id] = now;
+    persist_latest();
     return ApiResult<std::size_t>(boost::system::in_place_value, readings);
+  }
+
+  // Latest values and last_seen are coalesced: at most one write of them is in flight, carrying
+  // everything that changed since the previous one. However fast readings come and however slow
+  // the disk, what waits to be written is bounded by the number of (device, metric) pairs.
+  void persist_latest() {
+    if (latest_write_in_flight || (dirty_latest.empty() && dirty_seen.empty())) return;
+    latest_write_in_flight = true;
+    std::vector<MetricValue> values;
+    values.reserve(dirty_latest.size());
+    for (auto& [k, v] : dirty_latest) values.push_back(std::move(v));
+    dirty_latest.clear();
+    writer->submit(
+        [values = std::move(values), seen = std::move(dirty_seen)](store::Database& db) {
+          store::upsert_latest_metrics(db, values);
+          for (const auto& [id, at] : seen) store::update_device_last_seen(db, id, at);
+        },
+        [this](bool) {
+          run([this] {
+            latest_write_in_flight = false;
+            persist_latest();
+          });
+        });
+    dirty_seen.clear();
   }
 
   std::map<std::int64_t, Device>::iterator register_device(std::int64_t id, TimePoint now) {
@@ -444,6 +467,9 @@ struct Engine::Impl {
   std::map<std::pair<std::int64_t, std::int64_t>, OpenPtr> open_by_rule;  // (rule, device)
   std::map<std::int64_t, OpenPtr> open_offline;                          // device alerts
   std::int64_t next_device_id = 1, next_rule_id = 1;
+  std::map<std::pair<std::int64_t, std::string>, MetricValue> dirty_latest;
+  std::map<std::int64_t, TimePoint> dirty_seen;
+  bool latest_write_in_flight = false;
 
   asio::io_context ioc{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -564,6 +590,8 @@ void Engine::delete_device(std::int64_t id, Reply<ApiResult<Device>> reply) {
     I.tracker.forget(id);
     I.evaluator.forget_device(id);
     I.latest.erase(id);
+    std::erase_if(I.dirty_latest, [id](const auto& kv) { return kv.first.first == id; });
+    I.dirty_seen.erase(id);
     // Its open alerts resolve: nothing will ever clear them otherwise.
     const auto now = util::Clock::now();
     for (auto o = I.open_by_rule.begin(); o != I.open_by_rule.end();) {

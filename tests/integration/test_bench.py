@@ -55,6 +55,30 @@ class BenchFanoutTest(unittest.TestCase):
         self.assertGreater(r["server"]["rss_kib"], 0, r)
         self.assertGreater(r["server"]["deliveries"], 0, r)
 
+    def test_slow_consumers_are_left_out_of_the_figures(self):
+        # 10% of 20 subscribers stop reading once subscribed: 2 of them, one on each device. The
+        # 18 that read get everything; the server (which conflates telemetry for slow consumers)
+        # neither disconnects them nor loses anything for the others.
+        with Server(LIMITS) as s:
+            p, r = bench(s, "fanout", "--subscribers", "20", "--devices", "2", "--rate", "500",
+                         "--duration", "2s", "--warmup", "500ms", "--slow-fraction", "0.1",
+                         "--server-pid", str(s.proc.pid))
+        self.assertEqual(p["slow_fraction"], 0.1)
+        self.assertEqual(r["slow_subscribers"], 2, r)
+        self.assertEqual(r["slow_disconnected"], 0, r)
+        self.assertEqual(r["http_errors"], 0, r)
+        self.assertGreater(r["readings_accepted"], 0, r)
+        # Each device has 10 subscribers, 9 of which read.
+        self.assertEqual(r["expected"], r["readings_accepted"] * 9, r)
+        self.assertEqual(r["loss"], 0, r)
+        self.assertEqual(r["excess"], 0, r)
+        self.assertEqual(r["received"], r["expected"], r)
+        self.assertEqual(r["subscriber_errors"], 0, r)
+        assert_latency(self, r["latency_ms"], r)
+        srv = r["server"]
+        self.assertGreater(srv["rss_start_bytes"], 0, r)
+        self.assertGreater(srv["rss_end_bytes"], 0, r)
+
     def test_a_bad_token_fails_with_a_clear_message(self):
         with Server(LIMITS) as s:
             args = [BIN, "bench", "fanout", "--url", s.http, "--token", "not-a-token",
