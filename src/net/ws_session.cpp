@@ -692,16 +692,21 @@ void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::Metr
   th.frequency = freq;
   if (now >= th.next_due) {
     th.next_due = now + freq;
-    std::vector<hub::MetricReading> latest;
-    for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
-    th.pending.clear();
-    out_.push_telemetry(std::make_shared<const std::string>(
-                            protocol::serialize_telemetry(device, latest)),
-                        device, latest, next_seq(Channel::telemetry));
+    send_throttled(device, th);
     do_write();
     return;
   }
   arm_throttle_timer();
+}
+
+void WsSession::send_throttled(std::int64_t device, Throttle& th) {
+  // Per-connection JSON, but only for a client that asked for fewer updates.
+  std::vector<hub::MetricReading> latest;
+  for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
+  th.pending.clear();
+  out_.push_telemetry(
+      std::make_shared<const std::string>(protocol::serialize_telemetry(device, latest)), device,
+      latest, next_seq(Channel::telemetry));
 }
 
 void WsSession::arm_throttle_timer() {
@@ -728,12 +733,7 @@ void WsSession::flush_throttled() {
     // Pace from the slot, not from now, so an interval keeps its rhythm.
     th.next_due += th.frequency;
     if (th.next_due < now) th.next_due = now + th.frequency;
-    std::vector<hub::MetricReading> latest;
-    for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
-    th.pending.clear();
-    out_.push_telemetry(std::make_shared<const std::string>(
-                            protocol::serialize_telemetry(device, latest)),
-                        device, latest, next_seq(Channel::telemetry));
+    send_throttled(device, th);
   }
   do_write();
   arm_throttle_timer();

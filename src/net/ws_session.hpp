@@ -88,6 +88,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
                          std::span<const std::string> metrics, std::chrono::milliseconds freq);
   void flush_throttled();
+  void send_throttled(std::int64_t device, Throttle& th);
   void arm_throttle_timer();
 
   // writing

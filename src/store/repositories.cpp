@@ -57,34 +57,6 @@ boost::json::object json_object(const Statement& st, int col) {
   }
 }
 
-// Condition <-> text, kept here so the store does not depend on the engine's object files.
-std::string_view condition_text(Condition c) {
-  switch (c) {
-    case Condition::gt:
-      return "gt";
-    case Condition::gte:
-      return "gte";
-    case Condition::lt:
-      return "lt";
-    case Condition::lte:
-      return "lte";
-    case Condition::eq:
-      return "eq";
-    case Condition::ne:
-      return "ne";
-  }
-  return "gt";
-}
-
-std::optional<Condition> condition_parse(std::string_view s) {
-  if (s == "gt") return Condition::gt;
-  if (s == "gte") return Condition::gte;
-  if (s == "lt") return Condition::lt;
-  if (s == "lte") return Condition::lte;
-  if (s == "eq") return Condition::eq;
-  if (s == "ne") return Condition::ne;
-  return std::nullopt;
-}
 
 // Runs `f` atomically: inside the caller's transaction if one is open (the writer's batch),
 // else in a transaction of its own (one commit for many rows instead of one per row).
@@ -143,7 +115,7 @@ AlertRule read_rule(const Statement& st) {
   r.device_type = st.column_opt_text(3);
   r.metric = st.column_text(4);
   std::string cond = st.column_text(5);
-  if (auto c = condition_parse(cond)) {
+  if (auto c = engine::condition_from_string(cond)) {
     r.condition = *c;
   } else {
     spdlog::warn("alert rule {}: unknown condition '{}' in the database; rule disabled", r.id,
@@ -166,7 +138,7 @@ void bind_rule(Statement& st, const AlertRule& r) {
       .bind(3, r.device_id)
       .bind(4, r.device_type)
       .bind(5, r.metric)
-      .bind(6, condition_text(r.condition))
+      .bind(6, engine::to_string(r.condition))
       .bind(7, r.threshold)
       .bind(8, r.severity)
       .bind(9, r.alert_type)
