@@ -1,5 +1,6 @@
 // `valtronics serve`: configuration (defaults < TOML file < flags < environment), then the server.
 #include <openssl/rand.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -29,6 +30,21 @@ std::string random_secret() {
     out += hex[b & 15];
   }
   return out;
+}
+
+// Each connection is a file descriptor: lift the soft limit to the hard one so that
+// limits.max_connections, not a 1024-descriptor default, is what bounds the server.
+void raise_open_files_limit(std::size_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // Room for the database, the listener and HTTP connections besides the WebSockets.
+  if (lim.rlim_cur != RLIM_INFINITY && max_connections + 64 > lim.rlim_cur)
+    spdlog::warn("limits.max_connections is {} but only {} file descriptors are allowed",
+                 max_connections, static_cast<unsigned long long>(lim.rlim_cur));
 }
 
 void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
@@ -88,6 +104,7 @@ Runner add_serve(CLI::App& app) {
     config::validate(cfg);
 
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+    raise_open_files_limit(cfg.limits.max_connections);
     net::Server server(cfg);
     if (cfg.demo) print_demo_banner(cfg, server.port());
     server.run();

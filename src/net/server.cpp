@@ -108,7 +108,11 @@ void Server::do_accept() {
   acceptor_.async_accept(target.ioc, [this, &target](error_code ec, asio::ip::tcp::socket s) {
     if (stopping_) return;
     if (!ec) {
-      start_http_session(std::move(s), target, *ctx_);
+      // The session belongs to its worker from the first instant: it registers itself in that
+      // worker's sets, which only the worker's own thread may touch.
+      asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
+        start_http_session(std::move(s), target, *ctx_);
+      });
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: back off briefly instead of spinning on accept.
       spdlog::warn("accept: {}", ec.message());
