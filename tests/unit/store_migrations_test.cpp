@@ -11,34 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "temp_db_file.hpp"
 #include "store/migrations.hpp"
 
 namespace valtronics::store {
 namespace {
 
-// A unique temporary SQLite file (with its -wal/-shm companions) removed at scope exit.
-class TempDbFile {
- public:
-  TempDbFile() {
-    static std::atomic<int> counter{0};
-    auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = std::filesystem::temp_directory_path() /
-            ("valtronics-store-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++) + "-" + std::to_string(stamp) + ".db");
-  }
-  ~TempDbFile() {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-      std::filesystem::remove(path_.string() + suffix, ec);
-  }
-  TempDbFile(const TempDbFile&) = delete;
-  TempDbFile& operator=(const TempDbFile&) = delete;
-  std::string str() const { return path_.string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string read_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
