@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <stdexcept>
 
@@ -79,11 +81,40 @@ std::optional<std::int64_t> positive_int(const boost::json::value& v) {
 
 }  // namespace
 
-JwtVerifier::JwtVerifier(std::string secret, std::chrono::milliseconds leeway)
-    : secret_(std::move(secret)), leeway_(leeway) {}
+struct JwtVerifier::Cache {
+  static constexpr std::size_t kMaxEntries = 4096;
+  std::mutex mutex;
+  std::unordered_map<std::string, Claims> verified;
+};
 
-boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view token_view,
+JwtVerifier::JwtVerifier(std::string secret, std::chrono::milliseconds leeway)
+    : secret_(std::move(secret)), leeway_(leeway), cache_(std::make_shared<Cache>()) {}
+
+boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view token,
                                                              util::TimePoint now) const {
+  if (cache_ && !token.empty()) {
+    std::lock_guard lock(cache_->mutex);
+    if (auto it = cache_->verified.find(std::string(token)); it != cache_->verified.end()) {
+      const auto& claims = it->second;
+      if (claims.expires_at && now >= *claims.expires_at + leeway_) {
+        const auto expired = *claims.expires_at;
+        cache_->verified.erase(it);
+        return AuthError{ErrorCode::token_expired, "token expired at " + util::iso8601(expired)};
+      }
+      return claims;
+    }
+  }
+  auto result = verify_uncached(token, now);
+  if (result && cache_) {
+    std::lock_guard lock(cache_->mutex);
+    if (cache_->verified.size() >= Cache::kMaxEntries) cache_->verified.clear();
+    cache_->verified.emplace(std::string(token), *result);
+  }
+  return result;
+}
+
+boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::string_view token_view,
+                                                                      util::TimePoint now) const {
   if (token_view.empty()) return AuthError{ErrorCode::missing_token, "token is missing"};
   // libjwt treats an empty key as "no verification"; never let a misconfiguration turn into
   // accepting unsigned tokens.

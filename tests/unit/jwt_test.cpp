@@ -377,3 +377,35 @@ TEST(SignTokenTest, EmptySecretThrows) {
 
 }  // namespace
 }  // namespace valtronics::auth
+
+namespace valtronics::auth {
+namespace {
+
+TEST(JwtVerifierCache, RepeatedTokenStillExpiresAndKeepsItsClaims) {
+  const auto now = util::Clock::now();
+  Claims c;
+  c.sub = "alice";
+  c.role = Role::user;
+  c.devices = {1, 2};
+  const auto token = sign_token("cache-secret", c, std::chrono::seconds(60), now);
+  JwtVerifier v("cache-secret", std::chrono::milliseconds(0));
+  for (int i = 0; i < 3; ++i) {  // the second and third come from the cache
+    auto r = v.verify(token, now);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->sub, "alice");
+    EXPECT_EQ(r->devices, (std::vector<std::int64_t>{1, 2}));
+  }
+  auto late = v.verify(token, now + std::chrono::seconds(61));
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, protocol::ErrorCode::token_expired);
+  // A tampered copy of a cached token is not a cache hit: it is verified, and refused.
+  auto tampered = token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(v.verify(tampered, now).has_value());
+  // Another verifier (another secret) shares nothing with this one.
+  JwtVerifier other("another-secret", std::chrono::milliseconds(0));
+  EXPECT_FALSE(other.verify(token, now).has_value());
+}
+
+}  // namespace
+}  // namespace valtronics::auth
