@@ -42,6 +42,27 @@ def toml_value(v):
     return json.dumps(v)
 
 
+def read_port(proc, output, timeout):
+    """Reads a starting server's output until its 'listening on HOST:PORT' line; returns the
+    port (None if the server exited or said nothing in time). Output lines go to `output`, and
+    keep being collected in the background so the server never blocks on a full pipe."""
+    import threading
+    port = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        m = re.search(r"listening on [^ ]+:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    if port is not None:
+        threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
+    return port
+
+
 class Server:
     """Runs `valtronics serve` on 127.0.0.1 with a free port.
 
@@ -95,26 +116,10 @@ class Server:
         env.pop("VALTRONICS_JWT_SECRET", None)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            m = re.search(r"listening on [^ ]+:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
+        self.port = read_port(self.proc, self.output, timeout=15)
         if self.port is None:
             self.stop()
             raise RuntimeError("server did not start:\n" + "".join(self.output))
-        # Keep draining output so the server never blocks on a full pipe.
-        import threading
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.output.append(line)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -13,8 +13,8 @@ import unittest
 
 import websockets
 
-from harness import (BIN, Server, connect, expect_close, recv_json, recv_type, run, subscribe,
-                     token)
+from harness import (BIN, Server, connect, expect_close, read_port, recv_json, recv_type, run,
+                     subscribe, token)
 
 EXAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config",
                               "valtronics.example.toml")
@@ -45,22 +45,11 @@ class Proc:
         self.proc = subprocess.Popen([BIN, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, cwd=self.workdir,
                                      env=env if env is not None else clean_env())
-        self.output, self.port = [], None
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            m = re.search(r"listening on [^ ]+:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
+        self.output = []
+        self.port = read_port(self.proc, self.output, timeout=10)
         if self.port is None:
             self.stop()
             raise AssertionError("server did not start:\n" + "".join(self.output))
-        threading.Thread(target=lambda: [self.output.append(l) for l in self.proc.stdout],
-                         daemon=True).start()
 
     def stop(self):
         if self.proc.poll() is None:
