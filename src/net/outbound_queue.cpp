@@ -53,27 +53,29 @@ bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
 
 void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
                                    std::span<const hub::MetricReading> readings, std::uint64_t seq) {
-  if (conflated_.empty() && bytes_ + payload->size() <= soft_bytes_) {
+  if ((!c_ || c_->telemetry.empty()) && bytes_ + payload->size() <= soft_bytes_) {
     push(payload, Opcode::text, seq);
     return;
   }
-  auto& c = conflated_[device];
+  auto& cf = conflation();
+  auto& c = cf.telemetry[device];
   for (const auto& r : readings) c.latest.insert_or_assign(r.name, r);
-  if (c.seq) conflated_by_seq_.erase(c.seq);
+  if (c.seq) cf.by_seq.erase(c.seq);
   c.seq = seq;
   ++c.merged;
-  conflated_by_seq_[seq] = device;
+  cf.by_seq[seq] = device;
   ++conflated_total_;
 }
 
 void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
-  if (!conflated_system_ && bytes_ + payload->size() <= soft_bytes_) {
+  if ((!c_ || !c_->system) && bytes_ + payload->size() <= soft_bytes_) {
     push(payload, Opcode::text, seq);
     return;
   }
-  conflated_system_ = payload;
-  conflated_system_seq_ = seq;
-  ++conflated_system_merged_;
+  auto& cf = conflation();
+  cf.system = payload;
+  cf.system_seq = seq;
+  ++cf.system_merged;
   ++conflated_total_;
 }
 
@@ -134,21 +136,24 @@ std::size_t OutboundQueue::consumed_bytes(std::size_t n) {
 }
 
 void OutboundQueue::refill() {
-  while (!conflated_by_seq_.empty() && bytes_ <= soft_bytes_ / 2) {
-    const auto [seq, device] = *conflated_by_seq_.begin();
-    conflated_by_seq_.erase(conflated_by_seq_.begin());
-    auto node = conflated_.extract(device);
+  if (!c_) return;
+  auto& cf = *c_;
+  while (!cf.by_seq.empty() && bytes_ <= soft_bytes_ / 2) {
+    const auto [seq, device] = *cf.by_seq.begin();
+    cf.by_seq.erase(cf.by_seq.begin());
+    auto node = cf.telemetry.extract(device);
     std::vector<hub::MetricReading> readings;
     readings.reserve(node.mapped().latest.size());
     for (auto& [name, r] : node.mapped().latest) readings.push_back(std::move(r));
     push(std::make_shared<const std::string>(protocol::serialize_telemetry(device, readings)),
          Opcode::text, seq, node.mapped().merged);
   }
-  if (conflated_system_ && conflated_.empty() && bytes_ <= soft_bytes_ / 2) {
-    push(std::move(conflated_system_), Opcode::text, conflated_system_seq_, conflated_system_merged_);
-    conflated_system_.reset();
-    conflated_system_merged_ = 0;
+  if (cf.system && cf.telemetry.empty() && bytes_ <= soft_bytes_ / 2) {
+    push(std::move(cf.system), Opcode::text, cf.system_seq, cf.system_merged);
+    cf.system.reset();
+    cf.system_merged = 0;
   }
+  if (cf.telemetry.empty() && !cf.system) c_.reset();
 }
 
 }  // namespace valtronics::net

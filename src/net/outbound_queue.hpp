@@ -67,7 +67,9 @@ class OutboundQueue {
 
   bool empty() const { return head_ == frames_.size(); }
   std::size_t queued_bytes() const { return bytes_; }
-  std::size_t pending_conflated() const { return conflated_.size() + (conflated_system_ ? 1 : 0); }
+  std::size_t pending_conflated() const {
+    return c_ ? c_->telemetry.size() + (c_->system ? 1 : 0) : 0;
+  }
   std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
 
  private:
@@ -97,10 +99,19 @@ class OutboundQueue {
   std::size_t head_ = 0;
   std::size_t bytes_ = 0;
   std::size_t front_offset_ = 0;  // bytes of frames_.front() already written
-  std::map<std::int64_t, Conflated> conflated_;
-  std::map<std::uint64_t, std::int64_t> conflated_by_seq_;  // refill order
-  Bytes conflated_system_;
-  std::uint64_t conflated_system_seq_ = 0, conflated_system_merged_ = 0;
+  // What waits for room, made by the first conflation and dropped once drained: only slow
+  // consumers ever need it, so an idle connection does not carry its ~120 bytes.
+  struct Conflation {
+    std::map<std::int64_t, Conflated> telemetry;
+    std::map<std::uint64_t, std::int64_t> by_seq;  // refill order
+    Bytes system;
+    std::uint64_t system_seq = 0, system_merged = 0;
+  };
+  Conflation& conflation() {
+    if (!c_) c_ = std::make_unique<Conflation>();
+    return *c_;
+  }
+  std::unique_ptr<Conflation> c_;
   std::uint64_t conflated_total_ = 0;
 };
 

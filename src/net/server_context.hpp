@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "hub/hub.hpp"
 #include "net/connection_registry.hpp"
+#include "net/deadlines.hpp"
 #include "protocol/parse.hpp"
 
 namespace valtronics::engine {
@@ -35,11 +36,14 @@ class HttpConnection {
 // One I/O thread: its io_context, its hub shard, and the WebSocket sessions living on it (only
 // that thread touches `sessions`; shutdown walks it from there).
 struct Worker {
-  explicit Worker(std::size_t i) : ioc(1), index(i) {}
+  explicit Worker(std::size_t i) : deadlines(&ioc), ioc(1), index(i) {}
+  ~Worker() { deadlines.stop(); }  // its timer goes before the io_context
   // Declared before the io_context so they outlive it: handlers destroyed with the context may
   // end sessions, which unregister themselves here.
   std::unordered_set<WsSession*> sessions;
   std::unordered_set<HttpConnection*> http_connections;
+  // The sessions' auth, token and close deadlines: one timer for the thread.
+  Deadlines deadlines;
   // Scratch shared by the sessions of this thread (only one runs at a time): frames are read
   // into one buffer and gathered into one iovec list, so an idle connection owns neither.
   std::array<char, 64 * 1024> read_buffer;

@@ -2,10 +2,13 @@
 #include "net/ws_session.hpp"
 
 #include <algorithm>
+#include <utility>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "engine/engine.hpp"
+#include "net/exact_allocator.hpp"
 #include "protocol/parse.hpp"
 #include "protocol/serialize.hpp"
 
@@ -47,8 +50,7 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext
       reader_(std::max(ctx.cfg.limits.max_batch_bytes, ctx.cfg.limits.max_message_bytes)),
       out_(ctx.cfg.limits.max_outbound_bytes),
       rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after, Steady::now()),
-      opened_at_(Steady::now()),
-      control_timer_(worker.ioc) {}
+      opened_at_(Steady::now()) {}
 
 WsSession::~WsSession() { finish(); }
 
@@ -62,14 +64,8 @@ void WsSession::start(std::string early_bytes, std::optional<std::string> header
     protocol::Request req{std::nullopt, protocol::AuthRequest{std::move(*header_token)}};
     execute(req);
   }
-  if (!claims_ && state_ == State::open) {
-    control_timer_.expires_after(ctx_.cfg.auth.auth_timeout);
-    control_timer_.async_wait([self = shared_from_this(), gen = ++timer_generation_](error_code ec) {
-      if (gen != self->timer_generation_) return;
-      if (ec || self->claims_ || self->state_ != State::open) return;
-      self->close(close_code::auth_failed, "authentication timeout");
-    });
-  }
+  if (!claims_ && state_ == State::open)
+    set_deadline(Phase::auth, Steady::now() + ctx_.cfg.auth.auth_timeout);
   if (drain_frames()) do_read();
 }
 
@@ -77,9 +73,13 @@ void WsSession::start(std::string early_bytes, std::optional<std::string> header
 
 void WsSession::do_read() {
   // Wait for readability, then read into the worker's shared buffer: an idle connection holds
-  // no read buffer of its own.
+  // no read buffer of its own. The wait, pending for most of an idle connection's life, gets a
+  // block of its own size (see exact_allocator.hpp).
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+                     asio::bind_allocator(ExactAllocator<void>(),
+                                          [self = shared_from_this()](error_code ec) {
+                                            self->on_readable(ec);
+                                          }));
 }
 
 void WsSession::on_readable(error_code ec) {
@@ -272,27 +272,53 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
 }
 
 void WsSession::arm_token_timers() {
-  // The control timer, now that the auth timeout is over: first the warning, then (re-armed)
-  // the expiry. A refresh re-arms it; the generation voids waits of the older token.
-  control_timer_.cancel();
-  ++timer_generation_;
-  if (!claims_ || !claims_->expires_at) return;
-  const auto exp = *claims_->expires_at;
-  const auto left = std::chrono::duration_cast<Steady::duration>(exp - util::Clock::now());
-  const auto warn_in = left - ctx_.cfg.auth.expiry_warning;
-  control_timer_.expires_after(std::max(warn_in, Steady::duration::zero()));
-  control_timer_.async_wait([self = shared_from_this(), exp, gen = timer_generation_](error_code ec) {
-    if (ec || self->state_ != State::open || gen != self->timer_generation_) return;
-    self->send(protocol::token_expiring(exp));
-    // The same leeway as at verification: a token accepted just past exp is not cut at once.
-    const auto until = std::chrono::duration_cast<Steady::duration>(
-        exp + self->ctx_.cfg.auth.leeway - util::Clock::now());
-    self->control_timer_.expires_after(std::max(until, Steady::duration::zero()));
-    self->control_timer_.async_wait([self, gen](error_code ec) {
-      if (ec || self->state_ != State::open || gen != self->timer_generation_) return;
-      self->close(close_code::token_expired, "token expired");
-    });
-  });
+  // Now that the auth timeout is over: first the warning, then the expiry. A refresh re-arms it.
+  if (!claims_ || !claims_->expires_at) {
+    set_deadline(Phase::none, {});
+    return;
+  }
+  const auto left =
+      std::chrono::duration_cast<Steady::duration>(*claims_->expires_at - util::Clock::now());
+  set_deadline(Phase::token_warning, Steady::now() + (left - ctx_.cfg.auth.expiry_warning));
+}
+
+void WsSession::set_deadline(Phase phase, Steady::time_point when) {
+  phase_ = phase;
+  if (phase == Phase::none)
+    worker_.deadlines.cancel(*this);
+  else
+    worker_.deadlines.schedule(*this, when);
+}
+
+void WsSession::on_deadline() {
+  auto self = shared_from_this();  // what runs here may end the connection
+  const Phase phase = std::exchange(phase_, Phase::none);
+  switch (phase) {
+    case Phase::none:
+      break;
+    case Phase::auth:
+      if (!claims_ && state_ == State::open)
+        close(close_code::auth_failed, "authentication timeout");
+      break;
+    case Phase::token_warning: {
+      if (state_ != State::open || !claims_ || !claims_->expires_at) break;
+      const auto exp = *claims_->expires_at;
+      send(protocol::token_expiring(exp));
+      // The same leeway as at verification: a token accepted just past exp is not cut at once.
+      const auto until = std::chrono::duration_cast<Steady::duration>(
+          exp + ctx_.cfg.auth.leeway - util::Clock::now());
+      set_deadline(Phase::token_expiry, Steady::now() + until);
+      break;
+    }
+    case Phase::token_expiry:
+      if (state_ == State::open) close(close_code::token_expired, "token expired");
+      break;
+    case Phase::close_linger: {
+      error_code ignored;
+      socket_.close(ignored);
+      break;
+    }
+  }
 }
 
 void WsSession::drop_forbidden_subscriptions() {
@@ -849,14 +875,8 @@ void WsSession::close(std::uint16_t code, std::string reason) {
                   Opcode::close);
   state_ = State::closing;
   if (throttle_timer_) throttle_timer_->cancel();
-  // The control timer now bounds the close (replacing the auth or token wait).
-  control_timer_.expires_after(kCloseLinger);
-  control_timer_.async_wait([self = shared_from_this(), gen = ++timer_generation_](error_code ec) {
-    if (gen != self->timer_generation_) return;
-    if (ec) return;
-    error_code ignored;
-    self->socket_.close(ignored);
-  });
+  // The deadline now bounds the close (replacing the auth or token wait).
+  set_deadline(Phase::close_linger, Steady::now() + kCloseLinger);
   do_write();
 }
 
@@ -871,7 +891,7 @@ void WsSession::finish() {
   counted_user_.clear();
   ctx_.registry.close(Steady::now() - opened_at_);
   error_code ignored;
-  control_timer_.cancel();
+  set_deadline(Phase::none, {});
   if (throttle_timer_) throttle_timer_->cancel();
   socket_.close(ignored);
 }

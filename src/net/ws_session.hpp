@@ -21,6 +21,7 @@
 #include "auth/rate_limit.hpp"
 #include "engine/models.hpp"
 #include "hub/subscriber.hpp"
+#include "net/deadlines.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/server_context.hpp"
 #include "protocol/messages.hpp"
@@ -29,7 +30,9 @@
 
 namespace valtronics::net {
 
-class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Subscriber {
+class WsSession : public std::enable_shared_from_this<WsSession>,
+                  public hub::Subscriber,
+                  private DeadlineOwner {
  public:
   struct Options {
     std::optional<protocol::Channel> endpoint_channel;  // /ws/<channel>: only that channel
@@ -74,6 +77,11 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
   void subscribe_keys(protocol::Channel channel, const protocol::Filters& filters);
   void drop_forbidden_subscriptions();
   void arm_token_timers();
+  // The one deadline of this connection's current phase (kept by worker_.deadlines): the auth
+  // timeout, then token_expiring and the expiry, then the close linger.
+  enum class Phase : std::uint8_t { none, auth, token_warning, token_expiry, close_linger };
+  void set_deadline(Phase phase, std::chrono::steady_clock::time_point when);
+  void on_deadline() override;
 
   // delivering
   struct TelemetryPlan {  // what this connection wants of one device's telemetry
@@ -156,10 +164,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public hub::Su
     return (*held_)[static_cast<std::size_t>(c)];
   }
 
-  // One timer per connection for its life's phases: the auth timeout, then token_expiring and
-  // the expiry, then the close linger. The generation voids a wait of an earlier phase.
-  boost::asio::steady_timer control_timer_;
-  std::uint64_t timer_generation_ = 0;
+  Phase phase_ = Phase::none;
   // `frequency` flushes; created by the first throttled subscription.
   std::unique_ptr<boost::asio::steady_timer> throttle_timer_;
   bool throttle_armed_ = false;
