@@ -1,0 +1,133 @@
+"""Helpers shared by the SDK tests: a server on a pinned port (to restart it where clients
+expect it), a client subclass that records its connection events so tests can await them
+instead of sleeping, and message-collection helpers.
+
+The real server comes from tests/integration/harness.py (on PYTHONPATH)."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import tempfile
+
+import harness
+from harness import Server, read_port
+from valtronics_client import ValtronicsWebSocketClient
+
+TIMEOUT = 10
+
+
+class PinnedServer(Server):
+    """harness.Server listening on a given port.
+
+    harness.Server always passes `--listen 127.0.0.1:0` and the flag may not be given twice
+    (`--listen: At Most 1 required but received 2`), while the command line wins over the
+    config file's `listen`; so a test that restarts the server on the port its clients use
+    needs this start(). It writes the config the same way harness does."""
+
+    def __init__(self, port, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        self.pinned_port = port
+
+    def start(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        conf_path = os.path.join(self.tmp.name, "valtronics.toml")
+        self.config.setdefault("", {}).setdefault("db", os.path.join(self.tmp.name, "v.db"))
+        with open(conf_path, "w") as f:
+            for k, v in self.config.get("", {}).items():
+                f.write(f"{k} = {harness.toml_value(v)}\n")
+            for section, keys in self.config.items():
+                if section == "":
+                    continue
+                f.write(f"[{section}]\n")
+                for k, v in keys.items():
+                    f.write(f"{k} = {harness.toml_value(v)}\n")
+        args = [harness.BIN, "serve", "--config", conf_path,
+                "--listen", f"127.0.0.1:{self.pinned_port}", "--jwt-secret", self.secret]
+        env = dict(os.environ)
+        env.pop("VALTRONICS_JWT_SECRET", None)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env)
+        self.port = read_port(self.proc, self.output, timeout=15)
+        if self.port != self.pinned_port:
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.output))
+
+
+class RecordingClient(ValtronicsWebSocketClient):
+    """The SDK client with fast reconnects and its connection events recorded:
+    events is a list of tuples ("disconnected", code, reason), ("reconnecting", attempt,
+    delay, error), ("reconnected", auth_response), ("refreshed", auth_response),
+    ("gap", channel, expected, received), ("alert_resume", subscribed reply)."""
+
+    def __init__(self, url, token=None, **kwargs):
+        kwargs.setdefault("backoff_base", 0.05)
+        kwargs.setdefault("backoff_cap", 0.4)
+        kwargs.setdefault("close_timeout", 1)
+        kwargs.setdefault("request_timeout", TIMEOUT)
+        super().__init__(url, token, **kwargs)
+        self.events = []
+        self._event_added = asyncio.Event()
+
+    def _record(self, *event):
+        self.events.append(event)
+        self._event_added.set()
+
+    def count(self, kind):
+        return sum(1 for e in self.events if e[0] == kind)
+
+    async def wait_event(self, kind, n=1, timeout=TIMEOUT):
+        """Waits until `n` events of `kind` were recorded; returns the n-th."""
+        async def wait():
+            while self.count(kind) < n:
+                self._event_added.clear()
+                await self._event_added.wait()
+            return [e for e in self.events if e[0] == kind][n - 1]
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def handle_disconnected(self, code, reason):
+        self._record("disconnected", code, reason)
+
+    async def handle_reconnecting(self, attempt, delay, error):
+        self._record("reconnecting", attempt, delay, error)
+
+    async def handle_reconnected(self, auth_response):
+        self._record("reconnected", auth_response)
+
+    async def handle_token_refreshed(self, auth_response):
+        self._record("refreshed", auth_response)
+
+    async def handle_gap(self, channel, expected, received, data):
+        self._record("gap", channel, expected, received)
+
+    async def handle_alert_resume(self, reply):
+        self._record("alert_resume", reply)
+
+
+async def drain(client):
+    """Every message received before the pong of a new ping: the reader queues messages in
+    arrival order, so once the pong is matched, everything sent before it is queued."""
+    await client.ping()
+    out = []
+    while client.pending_messages:
+        out.append(await client.recv(1))
+    return out
+
+
+async def next_of(client, type_, timeout=TIMEOUT):
+    """The next message of `type_`; fails on any other message type in between."""
+    msg = await client.recv(timeout)
+    assert msg.get("type") == type_, f"expected {type_}, got {msg}"
+    return msg
+
+
+def in_thread(fn, *args):
+    """Blocking harness calls (REST, server start/stop) off the event loop, so the client's
+    background task keeps running meanwhile."""
+    return asyncio.to_thread(fn, *args)
+
+
+def kill(server):
+    """Stops a server at once (SIGKILL): no close frame reaches the clients (code 1006)."""
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
