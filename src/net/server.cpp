@@ -49,6 +49,9 @@ Server::Server(const config::Config& cfg)
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
+  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: set once here rather than
+  // once per connection (frames are corked by the server already, Nagle would only delay them).
+  acceptor_.set_option(asio::ip::tcp::no_delay(true));
   acceptor_.listen(asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
   if (cfg.demo) simulator_ = std::make_unique<engine::DemoSimulator>();

@@ -9,6 +9,7 @@
 #include <vector>
 #include <cstddef>
 #include <unordered_set>
+#include <sys/uio.h>
 
 #include "auth/jwt.hpp"
 #include "auth/rate_limit.hpp"
@@ -48,6 +49,7 @@ struct Worker {
   // into one buffer and gathered into one iovec list, so an idle connection owns neither.
   std::array<char, 64 * 1024> read_buffer;
   std::vector<boost::asio::const_buffer> write_scratch;
+  std::vector<iovec> write_iov;
   // Sessions with queued frames: written once per loop turn, after every event of the turn was
   // queued (many frames, one syscall).
   std::vector<std::shared_ptr<WsSession>> dirty;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <utility>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -56,9 +58,9 @@ WsSession::~WsSession() { finish(); }
 
 void WsSession::start(std::string early_bytes, std::optional<std::string> header_token) {
   worker_.sessions.insert(this);
-  error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);  // reads and writes are attempted at once, waited for if needed
+  // TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones), and reads and
+  // writes pass MSG_DONTWAIT: no per-connection setsockopt or ioctl (connection set-up is ~20
+  // syscalls, each one counts; docs/benchmarks.md).
   if (!early_bytes.empty()) reader_.append(early_bytes.data(), early_bytes.size());
   if (header_token) {
     protocol::Request req{std::nullopt, protocol::AuthRequest{std::move(*header_token)}};
@@ -89,7 +91,7 @@ void WsSession::on_readable(error_code ec) {
   }
   auto& buf = worker_.read_buffer;
   for (;;) {
-    const std::size_t n = socket_.read_some(asio::buffer(buf), ec);
+    const std::size_t n = receive_now(buf.data(), buf.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
       // EOF or reset: the peer is gone (or finished the close handshake we started).
@@ -130,6 +132,7 @@ bool WsSession::drain_frames() {
           do_write();
         break;
       case Opcode::close: {
+        peer_closed_ = true;
         std::uint16_t code = close_code::normal;
         std::string reason;
         protocol::ws::parse_close_payload(r.payload, code, reason);
@@ -797,6 +800,37 @@ void WsSession::send_update(const Bytes& bytes, Channel channel) {
   do_write();
 }
 
+std::size_t WsSession::receive_now(char* data, std::size_t size, error_code& ec) {
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    ec = error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+}
+
+std::size_t WsSession::send_now(const std::vector<asio::const_buffer>& bufs, error_code& ec) {
+  auto& iov = worker_.write_iov;
+  iov.resize(bufs.size());
+  for (std::size_t i = 0; i < bufs.size(); ++i)
+    iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  for (;;) {
+    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    ec = error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+}
+
 void WsSession::do_write() {
   // Cork: frames queued during this loop turn (every event of the turn, every reply of a batch)
   // leave in one write, issued after the turn's other handlers ran.
@@ -834,7 +868,7 @@ void WsSession::write_now() {
     bufs.clear();
     out_.gather(bufs, kMaxFramesPerWrite);
     error_code ec;
-    const std::size_t n = socket_.write_some(bufs, ec);
+    const std::size_t n = send_now(bufs, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       // The socket buffer is full: wait until the peer has read some.
       writing_ = true;
@@ -851,9 +885,14 @@ void WsSession::write_now() {
     if (replay_ && out_.queued_bytes() < ctx_.cfg.limits.max_outbound_bytes / 4) pump_replay();
   }
   if (state_ == State::closing) {
-    // Our close frame is out: half-close and wait (bounded) for the peer to finish.
     error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    if (peer_closed_)
+      // Our close frame answered the peer's: the handshake is complete, and RFC 6455 (7.1.1)
+      // has the server close the TCP connection first. The pending read fails and finishes us.
+      socket_.close(ignored);
+    else
+      // Our close frame is out: half-close and wait (bounded) for the peer to finish.
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   }
 }
 

@@ -111,6 +111,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void finish_catch_up(protocol::Channel channel,
                        const std::function<bool(const hub::Event&)>& skip);
   bool defer_if_catching_up(std::variant<protocol::Request, protocol::ProtocolError>& item);
+  // One non-blocking recv / sendmsg on the socket (would_block when it has nothing / no room).
+  std::size_t receive_now(char* data, std::size_t size, boost::system::error_code& ec);
+  std::size_t send_now(const std::vector<boost::asio::const_buffer>& bufs,
+                       boost::system::error_code& ec);
   void do_write();   // schedules write_now for the end of this loop turn
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
   static void post_flush(Worker& w, int deferrals);
@@ -132,6 +136,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   bool flush_pending_ = false;  // in worker_.dirty
   enum class State { open, closing, closed } state_ = State::open;
   bool finished_ = false;
+  bool peer_closed_ = false;    // the peer sent its close frame
 
   std::optional<auth::Claims> claims_;
   std::string counted_user_;  // sub counted in the per-user limit
