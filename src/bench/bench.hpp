@@ -47,6 +47,9 @@ struct Options {
   int batch = 10;                        // readings per HTTP request / per publish tick
   int http_connections = 4;              // publisher connections (HTTP keep-alive or broker TCP)
   int concurrency = 64;                  // connect: connections in flight
+  // Set-up requests sent back to back without waiting for each reply (our auth + subscribe,
+  // MQTT CONNECT + SUBSCRIBE), as clients with a send queue do; NATS clients always do.
+  bool pipeline = false;
   int connect_concurrency = 256;         // held connections being set up at once
   int payload_bytes = 300;               // approximate size of each delivered update
   int client_threads = 1;                // subscriber event-loop threads

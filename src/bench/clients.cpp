@@ -309,12 +309,18 @@ void Fleet::on_upgraded(Conn* c) {
   c->step = 0;
   switch (o_.target) {
     case Target::valtronics:
-    case Target::node: send(c, first_msg_); break;
+    case Target::node:
+      if (!o_.pipeline) return send(c, first_msg_);
+      return send(c, first_msg_ + subscribe_frame(c->device));
     case Target::mqtt: {
       std::string frame;
       static std::atomic<std::uint64_t> ids{0};
       ws::append_frame(frame, ws::kBinary,
                        mqtt::connect("vb-" + std::to_string(ids.fetch_add(1)), 60, true));
+      if (o_.pipeline) {  // MQTT 3.1.1 (3.1.4): a client need not wait for CONNACK
+        ws::append_frame(frame, ws::kBinary, mqtt::subscribe(1, mqtt::topic(c->device), 0));
+        c->step = 1;
+      }
       send(c, frame);
       break;
     }
@@ -380,6 +386,7 @@ std::size_t Fleet::on_stream_mqtt(Conn* c, std::string_view data) {
           end(c, "MQTT CONNACK refused (code " + std::to_string(code) + ")");
           return data.size();
         }
+        if (c->step == 1) break;  // pipelined: SUBSCRIBE went with CONNECT
         std::string frame;
         ws::append_frame(frame, ws::kBinary, mqtt::subscribe(1, mqtt::topic(c->device), 0));
         c->step = 1;
@@ -458,13 +465,18 @@ void Fleet::on_message_ours(Conn* c, std::string_view msg) {
     if (msg.find("\"success\":true") == std::string_view::npos)
       return end(c, "auth failed: " + std::string(msg.substr(0, 300)));
     c->step = 1;
-    std::string frame;
-    ws::append_frame(frame, ws::kText,
-                     "{\"type\":\"subscribe\",\"channel\":\"telemetry\",\"device_id\":" +
-                         std::to_string(c->device) + ",\"id\":\"bench\"}");
-    return send(c, frame);
+    if (o_.pipeline) return;  // the subscribe went with the auth
+    return send(c, subscribe_frame(c->device));
   }
   if (msg.find("\"type\":\"subscribed\"") != std::string_view::npos) ready(c);
+}
+
+std::string Fleet::subscribe_frame(int device) {
+  std::string frame;
+  ws::append_frame(frame, ws::kText,
+                   "{\"type\":\"subscribe\",\"channel\":\"telemetry\",\"device_id\":" +
+                       std::to_string(device) + ",\"id\":\"bench\"}");
+  return frame;
 }
 
 void Fleet::ready(Conn* c) {

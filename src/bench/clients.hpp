@@ -131,6 +131,7 @@ class Fleet {
   std::size_t next_source_ = 0;
   const BenchClock& clock_;
   std::string upgrade_, first_msg_, subscribe_tail_;
+  static std::string subscribe_frame(int device);  // our telemetry subscribe, as a frame
   std::vector<std::unique_ptr<Conn>> conns_;
   std::size_t next_ = 0;
   int concurrency_;

@@ -614,6 +614,9 @@ Report run_connect(const Options& o) {
   std::string why = fleets.first_error();
   fleets.stop();
   auto totals = fleets.totals();
+  if (failed && totals.completed_in_window == 0)
+    throw std::runtime_error("connect: no connection was set up (" + std::to_string(failed) +
+                             " failed); first: " + why);
   if (failed) std::fprintf(stderr, "valtronics bench: %d failed; first: %s\n", failed, why.c_str());
   double rate = static_cast<double>(totals.completed_in_window) / seconds(o.duration);
 
@@ -621,6 +624,7 @@ Report run_connect(const Options& o) {
   r.target = o.target;
   r.parameters = common_parameters(o);
   r.parameters["concurrency"] = o.concurrency;
+  r.parameters["pipeline"] = o.pipeline;
   r.parameters["devices"] = o.devices;
   r.parameters["duration_s"] = seconds(o.duration);
   r.parameters["source_addresses"] = static_cast<std::uint64_t>(source_addresses(ws_ep).size());
@@ -639,8 +643,9 @@ Report run_connect(const Options& o) {
 
   std::string& t = r.table;
   t += fmt::format("connect [{}]: {} in flight for {}s (handshake, auth, subscribe acknowledged, "
-                   "close)\n",
-                   to_string(o.target), o.concurrency, seconds(o.duration));
+                   "close{})\n",
+                   to_string(o.target), o.concurrency, seconds(o.duration),
+                   o.pipeline ? "; auth and subscribe pipelined" : "");
   t += row("connections", fmt::format("{} set up = {:.0f}/s; {} failed, {} closed by the server, "
                                       "{} close timeouts",
                                       totals.completed_in_window, rate, failed,

@@ -24,6 +24,7 @@ struct BenchArgs {
   double rate = 1000, slow_fraction = 0;
   int server_pid = 0;
   bool json = false;
+  bool pipeline = false;
 };
 
 // "0", "0s", "0ms" or a positive duration such as "500ms", "10s".
@@ -103,6 +104,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.batch = a.batch;
   o.http_connections = a.connections;
   o.concurrency = a.concurrency;
+  o.pipeline = a.pipeline;
   o.payload_bytes = a.payload_bytes;
   o.client_threads = a.client_threads;
   o.duration = duration_flag("--duration", a.duration, false);
@@ -209,6 +211,9 @@ Runner add_bench(CLI::App& app) {
                        "Connection set-up rate: WebSocket handshake, auth and subscribe "
                        "acknowledged, then close; C in flight");
     add_common(s, *a, false);
+    s->add_flag("--pipeline", a->pipeline,
+                "Send the set-up requests back to back (auth + subscribe; MQTT CONNECT + "
+                "SUBSCRIBE) instead of waiting for each reply; NATS always pipelines");
     s->add_option("--concurrency", a->concurrency, "Connections in flight (C)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100'000));

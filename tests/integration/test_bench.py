@@ -132,6 +132,23 @@ class BenchConnectTest(unittest.TestCase):
         assert_latency(self, r["setup_ms"], r)
         self.assertGreater(r["server"]["cpu_us_per_connection"], 0, r)
 
+    def test_pipelined_set_up_still_waits_for_both_replies(self):
+        # auth and subscribe leave together; a connection counts once `subscribed` is back, so a
+        # refused subscribe (here: a token without device 1) fails it instead of counting it.
+        with Server(LIMITS) as s:
+            p, r = bench(s, "connect", "--concurrency", "4", "--duration", "1s", "--pipeline")
+            self.assertTrue(p["pipeline"])
+            self.assertEqual(r["failed"], 0, r)
+            self.assertGreater(r["connections"], 50, r)
+            self.assertGreaterEqual(r["clean_closes"], r["connections"], r)
+            out = subprocess.run(
+                [BIN, "bench", "connect", "--url", s.http, "--token",
+                 token(role="user", devices="2"), "--concurrency", "1", "--devices", "1",
+                 "--duration", "1s", "--pipeline"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 2, out.stdout)
+            self.assertIn("no connection was set up", out.stderr)
+            self.assertIn("forbidden", out.stderr)
+
 
 class BenchIngestTest(unittest.TestCase):
     def test_ingest_accepts_batches_and_every_reading_is_delivered(self):
