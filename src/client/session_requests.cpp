@@ -1,6 +1,7 @@
 // Requests of the client's session: ids, sending once authenticated, matching replies by id,
 // batches, timeouts, and what confirmed replies change in the subscription set.
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "client/session.hpp"
@@ -19,6 +20,16 @@ std::string str(const json::object& o, std::string_view k) {
 const json::object* object_at(const json::object& o, std::string_view k) {
   auto* v = o.if_contains(k);
   return v && v->is_object() ? &v->get_object() : nullptr;
+}
+
+constexpr auto kRestoreRetry = std::chrono::seconds(1);
+
+// Error codes that mean "the server will never accept this subscription as it is": the
+// subscription leaves the restore set. Any other error is transient and the restore is retried.
+bool is_refusal(const std::string& code) {
+  return code == "forbidden" || code == "unknown_channel" || code == "unknown_filter" ||
+         code == "invalid_filter" || code == "channel_not_allowed" ||
+         code == "too_many_subscriptions" || code == "invalid_message";
 }
 
 void call(const ReplyHandler& done, const Reply& r) {
@@ -125,6 +136,19 @@ void Client::Session::track(Kind kind, const json::object& request, const Reply&
       again.erase("id");
       again["filters"].get_object().erase("since_alert_id");
       send_pending(enqueue(Kind::restore, std::move(again), nullptr));
+      return;
+    }
+    if (!is_refusal(r.error)) {
+      // Transient (rate_limited, internal_error): the subscription is still wanted; try again
+      // in a second on this connection (a new connection restores it anyway).
+      json::object again = request;
+      again.erase("id");
+      auto gen = generation_;
+      auto timer = std::make_shared<asio::steady_timer>(ioc_, kRestoreRetry);
+      timer->async_wait([this, timer, gen, again](boost::system::error_code ec) {
+        if (ec || done_ || gen != generation_ || !authenticated_) return;
+        send_pending(enqueue(Kind::restore, again, nullptr));
+      });
       return;
     }
     // Refused now (a refreshed token with fewer rights, say): no longer ours to restore.

@@ -1,9 +1,11 @@
-"""The C++ client's transports seen through `valtronics listen` and `valtronics simulate`,
-against small scripted servers (Python websockets, http.server): wss:// with a CA file, with the
-system store (refused), with --insecure, a certificate naming another host (refused); the
-keepalive ping dropping a connection whose server stopped answering (then reconnecting); the
-ingest POSTs over one kept-alive connection, on http:// and https://. The real server speaks
-plain ws:// and http:// only, so TLS is checked here."""
+"""The C++ client's transports and session edge cases seen through `valtronics listen` and
+`valtronics simulate`, against small scripted servers (Python websockets, http.server): wss://
+with a CA file, with the system store (refused), with --insecure, a certificate naming another
+host (refused); the keepalive ping dropping a connection whose server stopped answering (then
+reconnecting); a request left unanswered by a dropped connection sent again on the next, the
+resume falling back when a server refuses since_alert_id, a replayed alert not delivered twice;
+the ingest POSTs over one kept-alive connection, on http:// and https://. The real server speaks
+plain ws:// and http:// only, and never misbehaves on purpose, so these are checked here."""
 import asyncio
 import http.server
 import json
@@ -12,6 +14,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import websockets
@@ -222,6 +225,88 @@ class SimulateTransportTest(unittest.TestCase):
             self.run_simulate(stub, "https", "--ca-file", self.cert)
         finally:
             stub.stop()
+
+
+class ScriptedSessionServer(ScriptedServer):
+    """Connection 1: answers auth, leaves the first subscribe unanswered, sends alert 5 when
+    alerts are subscribed, then closes with 1001. Connection 2 onwards: an older server that
+    refuses since_alert_id (unknown_filter), sends alert 5 again (a duplicate for the client)
+    and alert 6. Records every subscribe it receives, per connection."""
+
+    def __init__(self):
+        self.subscribes = []
+        super().__init__()
+
+    async def handler(self, ws, path=None):
+        self.connections += 1
+        n = self.connections
+        self.subscribes.append([])
+        ignored_one = False
+
+        def alert(id_, seq):
+            return json.dumps({"type": "alert", "channel": "alerts", "alert_id": id_,
+                               "device_id": 1, "severity": "warning", "alert_type": "threshold",
+                               "title": "T", "message": "m", "status": "active",
+                               "timestamp": "2026-01-01T12:00:00.000Z", "metadata": {},
+                               "seq": seq})
+        try:
+            async for text in ws:
+                m = json.loads(text)
+                t, id_ = m.get("type"), m.get("id")
+                if t == "auth":
+                    await ws.send(json.dumps({"type": "auth_response", "success": True,
+                                              "message": "ok", "user": "s", "role": "admin",
+                                              "expires_at": "2099-01-01T00:00:00.000Z",
+                                              "id": id_}))
+                elif t == "subscribe":
+                    self.subscribes[-1].append(m)
+                    filters = m.get("filters", {})
+                    if n == 1 and not ignored_one and m["channel"] == "telemetry":
+                        ignored_one = True  # lost with the connection: must be sent again
+                        continue
+                    if n > 1 and "since_alert_id" in filters:
+                        await ws.send(json.dumps({"type": "error", "error": "unknown_filter",
+                                                  "message": "unknown filter since_alert_id",
+                                                  "id": id_}))
+                        continue
+                    await ws.send(json.dumps({"type": "subscribed", "channel": m["channel"],
+                                              "filters": filters, "id": id_}))
+                    if m["channel"] == "alerts":
+                        if n == 1:
+                            await ws.send(alert(5, 1))
+                            await asyncio.sleep(0.2)
+                            await ws.close(1001, "going away")
+                            return
+                        await ws.send(alert(5, 1))
+                        await ws.send(alert(6, 2))
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+
+class SessionEdgeCasesTest(unittest.TestCase):
+    def test_unanswered_request_resent_resume_fallback_and_dedup(self):
+        server = ScriptedSessionServer()
+        try:
+            with Listen(f"ws://127.0.0.1:{server.port}/ws", "--token", "t", "--json",
+                        "-s", "telemetry:device_id=3", "-s", "alerts",
+                        "--backoff-base", "50ms") as l:
+                l.wait_for(lambda l: any(m.get("alert_id") == 6 for m in l.of_type("alert")),
+                           what="alert 6")
+                time.sleep(0.3)  # a duplicate would arrive right after alert 6
+        finally:
+            server.stop()
+        self.assertEqual([m["alert_id"] for m in l.of_type("alert")], [5, 6])
+        first, second = server.subscribes[0], server.subscribes[1]
+        self.assertEqual([m["channel"] for m in first], ["telemetry", "alerts"])
+        # Second connection: the confirmed alerts subscription restored with since_alert_id
+        # (refused by this server, so sent again without), then the unanswered telemetry one.
+        self.assertEqual(second[0]["channel"], "alerts")
+        self.assertEqual(second[0]["filters"], {"since_alert_id": 5})
+        self.assertEqual(second[1]["channel"], "telemetry")
+        self.assertEqual(second[1]["filters"], {"device_id": [3]})
+        self.assertEqual(second[2]["channel"], "alerts")
+        self.assertEqual(second[2]["filters"], {})
+        self.assertEqual(len(l.of_type("subscribed")), 3)
 
 
 class KeepaliveTest(unittest.TestCase):
