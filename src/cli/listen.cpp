@@ -81,7 +81,9 @@ Runner add_listen(CLI::App& app) {
                   "File holding the JWT, read again before every auth (rotation, refresh)");
   cmd->add_option("--subscribe,-s", a->subscribe,
                   "CHANNEL[:KEY=V1,V2;KEY=V], e.g. telemetry:device_id=1,2;metrics=temperature "
-                  "(repeatable)");
+                  "(repeatable)")
+      // One value per flag: `listen -s alerts ws://...` must leave the URL to the positional.
+      ->allow_extra_args(false);
   cmd->add_flag("--json", a->json, "Print each server message as one JSON line");
   cmd->add_flag("--quiet,-q", a->quiet, "No connection notes on stderr");
   cmd->add_option("--ca-file", a->ca_file, "PEM CA file for wss:// (default: system CAs)");
@@ -140,12 +142,18 @@ Runner add_listen(CLI::App& app) {
                       : client::format_line(m.body,
                                             client::clock_time(std::chrono::system_clock::now())));
     });
-    c.on_state([quiet](const client::StateChange& s) {
-      if (s.state == client::State::connected) note(quiet, s.detail);
-      else if (s.state == client::State::reconnecting)
-        note(quiet, std::string(s.attempt == 1 ? "connection lost" : "reconnect failed") + " (" +
-                        s.detail + "); reconnecting in " + seconds_text(s.delay) + " (attempt " +
-                        std::to_string(s.attempt) + ")");
+    // State callbacks run on the client's thread, one at a time: a plain flag is enough.
+    c.on_state([quiet, connected_once = false](const client::StateChange& s) mutable {
+      if (s.state == client::State::connected) {
+        connected_once = true;
+        note(quiet, s.detail);
+      } else if (s.state == client::State::reconnecting) {
+        const char* what = !connected_once      ? "cannot connect"
+                           : s.attempt == 1     ? "connection lost"
+                                                : "reconnect failed";
+        note(quiet, std::string(what) + " (" + s.detail + "); reconnecting in " +
+                        seconds_text(s.delay) + " (attempt " + std::to_string(s.attempt) + ")");
+      }
     });
 
     // The first subscribes are the command line's: a refusal is the user's to fix (exit 4).

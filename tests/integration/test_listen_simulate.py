@@ -96,7 +96,9 @@ class ListenSimulateTest(unittest.TestCase):
         for bad in ("not-a-jwt", token("x", "admin", secret="another-secret")):
             with self.subTest(token=bad[:12]):
                 start = time.monotonic()
-                r = run_cli(["listen", self.server.url, "--token", bad, "-s", "alerts"], timeout=15)
+                # Flags before the URL work too (-s takes one value).
+                r = run_cli(["listen", "-s", "alerts", self.server.url, "--token", bad],
+                            timeout=15)
                 self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
                 self.assertLess(time.monotonic() - start, 5, "a bad token must not be retried")
                 lines = [x for x in r.stderr.splitlines() if x.strip()]
