@@ -105,6 +105,21 @@ class ListenSimulateTest(unittest.TestCase):
                 self.assertEqual(len(lines), 1, r.stderr)
                 self.assertIn("authentication failed: invalid_token", lines[0])
 
+    def test_listen_refused_subscription_exits_4(self):
+        user = token("ls-user", "user", devices="1")
+        r = run_cli(["listen", self.server.url, "--token", user, "-s", "telemetry:device_id=1",
+                     "-s", "telemetry:device_id=9"], timeout=15)
+        self.assertEqual(r.returncode, 4, (r.stdout, r.stderr))
+        self.assertIn("listen: subscription 'telemetry:device_id=9' refused: forbidden "
+                      "(token does not cover device 9)", r.stderr)
+        self.assertIn("error forbidden: token does not cover device 9", r.stdout)
+
+    def test_simulate_rejected_batch_exits_1(self):
+        with Server({"ingest": {"max_body_bytes": 200}}) as small:
+            r = run_cli(["simulate", "--url", small.http, "--token", self.admin, "--count", "2"])
+        self.assertEqual(r.returncode, 1, (r.stdout, r.stderr))
+        self.assertIn("simulate: the server rejected a batch: 413 PAYLOAD_TOO_LARGE", r.stderr)
+
     def test_simulate_refused_token_exits_3(self):
         r = run_cli(["simulate", "--url", self.server.http, "--token", "nope", "--count", "3"])
         self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
