@@ -97,7 +97,10 @@ void Client::Session::close() {
     reconnect_timer_.cancel();
     tick_timer_.cancel();
     fail_all("closed", "the client was closed");
-    if (conn_) {
+    if (conn_ && !open_) {  // still dialing: nothing to say goodbye to
+      conn_->abort();
+      conn_.reset();
+    } else if (conn_) {
       conn_->close(1000);
       linger_timer_.expires_after(kCloseLinger);
       linger_timer_.async_wait([this](boost::system::error_code ec) {

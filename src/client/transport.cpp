@@ -71,10 +71,10 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
   void abort() override {
     if (done_) return;
+    // The handlers stay: abort() is often called from inside one of them (a refused token seen
+    // in on_message), and destroying a std::function while it runs is undefined. Every
+    // completion checks done_ first, so none is called again.
     done_ = true;
-    on_open_ = nullptr;
-    on_message_ = nullptr;
-    on_close_ = nullptr;
     resolver_.cancel();
     error_code ec;
     beast::get_lowest_layer(*ws_).socket().close(ec);
@@ -82,6 +82,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
  private:
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
+    if (done_) return;
     if (ec) return fail(ec);
     stage_ = "connect " + url_.host_header();
     beast::get_lowest_layer(*ws_).expires_after(timeout_);
@@ -92,6 +93,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
   }
 
   void on_connect(error_code ec) {
+    if (done_) return;
     if (ec) return fail(ec);
     if constexpr (Tls) {
       stage_ = "TLS handshake with " + url_.host_header();
@@ -107,6 +109,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
   }
 
   void upgrade(error_code ec) {
+    if (done_) return;
     if (ec) return fail(ec);
     stage_ = "WebSocket upgrade at " + url_.str();
     // The upgrade has its own timer from here (handshake_timeout); the TCP timer would also
@@ -122,6 +125,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
   }
 
   void on_upgrade(error_code ec) {
+    if (done_) return;
     if (ec) {
       // A refusal (404, 429, 503...) has a JSON body saying why: pass it on.
       if (ec == websocket::error::upgrade_declined && response_.result_int() != 0) {
@@ -198,8 +202,6 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
       info.error = stage_.empty() ? what : stage_ + ": " + what;
     }
     auto cb = std::move(on_close_);
-    on_open_ = nullptr;
-    on_message_ = nullptr;
     on_close_ = nullptr;
     error_code ignored;
     beast::get_lowest_layer(*ws_).socket().close(ignored);
