@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -68,8 +69,13 @@ std::uint64_t accepted(const client::HttpResponse& r, std::uint64_t fallback) {
   return n && n->is_int64() ? static_cast<std::uint64_t>(n->get_int64()) : fallback;
 }
 
-void progress(const Totals& t, SteadyClock::time_point start, bool final_line) {
-  double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+// The rate is over the time the batches stand for (at least one interval each), so the first
+// line does not claim thousands per second for a batch sent a millisecond after starting.
+void progress(const Totals& t, SteadyClock::time_point start, util::Millis interval,
+              bool final_line) {
+  double secs = std::max(std::chrono::duration<double>(SteadyClock::now() - start).count(),
+                         std::chrono::duration<double>(interval).count() *
+                             static_cast<double>(t.ticks));
   double rate = secs > 0 ? static_cast<double>(t.readings) / secs : 0.0;
   std::printf("\rsimulate: %llu readings sent in %llu batches, %.1f/s, %llu errors   %s",
               static_cast<unsigned long long>(t.readings),
@@ -135,7 +141,7 @@ Runner add_simulate(CLI::App& app) {
 
     auto finish = [&](int code) {
       if (!a->quiet) {
-        if (tty) progress(t, start, true);
+        if (tty) progress(t, start, *interval, true);
         else {
           double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
           std::printf("simulate: %llu readings sent in %llu batches over %.1fs, %llu errors\n",
@@ -191,7 +197,7 @@ Runner add_simulate(CLI::App& app) {
           failing = false;
         }
       }
-      if (tty) progress(t, start, false);
+      if (tty) progress(t, start, *interval, false);
       // Fixed schedule (start + k * interval): a slow POST delays one batch, not every later
       // one; when a whole interval was missed, skip ahead instead of sending a burst.
       due += *interval;

@@ -2,14 +2,15 @@
 arriving in batches at a listener, realistic readings, a refused token (exit 3), bad flags
 (exit 2), reconnecting after a server restart on the same port with subscriptions restored and
 alerts resumed exactly once, and a token refreshed from --token-file on token_expiring."""
-import json
 import os
+import pty
+import subprocess
 import tempfile
 import time
 import unittest
 
 from cli_clients import Listen, free_port, run_cli
-from harness import Server, token
+from harness import BIN, Server, token
 
 
 class ListenSimulateTest(unittest.TestCase):
@@ -129,6 +130,30 @@ class ListenSimulateTest(unittest.TestCase):
         r = run_cli(["simulate", "--url", self.server.http, "--token", user, "--count", "1"])
         self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
         self.assertIn("403 FORBIDDEN", r.stderr)
+
+    def test_simulate_progress_line_on_a_terminal(self):
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([BIN, "simulate", "--url", self.server.http, "--token",
+                                 self.admin, "--devices", "2", "--interval", "100ms",
+                                 "--count", "3"], stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other end closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(proc.wait(10), 0)
+        proc.stderr.close()
+        text = out.decode()
+        # One line rewritten in place after every interval, finished by a newline.
+        self.assertEqual(text.count("\rsimulate:"), 4, repr(text))
+        self.assertIn("\rsimulate: 3 readings sent in 1 batches", text)
+        self.assertRegex(text, r"\rsimulate: 9 readings sent in 3 batches, [0-9.]+/s, 0 errors +\r?\n$")
 
     def test_simulate_unreachable_server_retries_then_fails(self):
         port = free_port()
