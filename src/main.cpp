@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   add(valtronics::cli::add_serve);
   add(valtronics::cli::add_token);
   add(valtronics::cli::add_bench);
+  add(valtronics::cli::add_listen);
+  add(valtronics::cli::add_simulate);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

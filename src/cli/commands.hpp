@@ -13,5 +13,7 @@ using Runner = std::function<int()>;
 Runner add_serve(CLI::App& app);
 Runner add_token(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_listen(CLI::App& app);    // listen.cpp: the C++ client SDK printing updates
+Runner add_simulate(CLI::App& app);  // simulate.cpp: simulated devices posting to ingest
 
 }  // namespace valtronics::cli

@@ -421,6 +421,15 @@ std::unique_ptr<DeviceModel> make_device_model(const std::string& type) {
   return nullptr;
 }
 
+const std::vector<std::string>& device_model_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> out;
+    for (const auto& t : kTypes) out.emplace_back(t.type);
+    return out;
+  }();
+  return types;
+}
+
 DemoSimulator::DemoSimulator(int devices, std::uint64_t seed) : rng_(seed) {
   int n = std::max(0, devices);
   std::array<int, kTypes.size()> per_type{};

@@ -25,6 +25,11 @@ class DeviceModel {
 // Factory for the five model types by name; nullptr for an unknown name.
 std::unique_ptr<DeviceModel> make_device_model(const std::string& type);
 
+// The five model types in the order fleets cycle through them (device i gets type i % 5):
+// temperature, humidity, pressure, air_quality, vibration. Shared by the --demo simulator and
+// `valtronics simulate` so both fleets look alike.
+const std::vector<std::string>& device_model_types();
+
 struct SimulatedDevice {
   std::int64_t id;
   std::string name;

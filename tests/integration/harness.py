@@ -67,7 +67,8 @@ class Server:
     """Runs `valtronics serve` on 127.0.0.1 with a free port.
 
     config: dict of TOML sections, e.g. {"limits": {"max_connections": 5}}; top-level keys go
-    in the "" section. extra_args are appended to the command line."""
+    in the "" section. extra_args are appended to the command line; "--listen", "HOST:PORT"
+    among them replaces the free port (a restart on the same port)."""
 
     # Every test connects from 127.0.0.1: lift the per-address connection rate unless a test
     # is about that limit (it then sets limits.connections_per_minute itself).
@@ -106,7 +107,10 @@ class Server:
                 f.write(f"[{section}]\n")
                 for k, v in keys.items():
                     f.write(f"{k} = {toml_value(v)}\n")
-        args = [BIN, "serve", "--config", conf_path, "--listen", "127.0.0.1:0"]
+        args = [BIN, "serve", "--config", conf_path]
+        # A free port unless the test names one in extra_args (restarts on the same port).
+        if "--listen" not in self.extra_args:
+            args += ["--listen", "127.0.0.1:0"]
         if self.secret:
             args += ["--jwt-secret", self.secret]
         if self.demo:
