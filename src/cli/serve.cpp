@@ -58,15 +58,19 @@ void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
   user.role = auth::Role::user;
   user.devices = {1, 2, 3};
   const auto day = std::chrono::hours(24);
+  const std::string admin_token = auth::sign_token(cfg.auth.jwt_secret, admin, day, now);
   std::printf(
       "Valtronics demo on ws://%s:%u/ws (simulated devices 1-5)\n"
       "admin token (every device, every channel, 24h):\n  %s\n"
       "user token (devices 1,2,3, 24h):\n  %s\n"
-      "Try: /usr/bin/python3 -m websockets ws://%s:%u/ws  then send\n"
+      "Watch it: build/valtronics listen ws://%s:%u --token %s -s 'telemetry:device_id=1,2' "
+      "-s alerts -s devices\n"
+      "or: /usr/bin/python3 -m websockets ws://%s:%u/ws  then send\n"
       "  {\"type\":\"auth\",\"token\":\"<admin token>\"}\n"
       "  {\"type\":\"subscribe\",\"channel\":\"telemetry\",\"device_id\":1}\n",
-      cfg.listen_host.c_str(), port, auth::sign_token(cfg.auth.jwt_secret, admin, day, now).c_str(),
-      auth::sign_token(cfg.auth.jwt_secret, user, day, now).c_str(), cfg.listen_host.c_str(), port);
+      cfg.listen_host.c_str(), port, admin_token.c_str(),
+      auth::sign_token(cfg.auth.jwt_secret, user, day, now).c_str(), cfg.listen_host.c_str(), port,
+      admin_token.c_str(), cfg.listen_host.c_str(), port);
   std::fflush(stdout);
 }
 }  // namespace
