@@ -10,7 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <cmath>
+#include <array>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -37,6 +39,31 @@ void bind_source(Socket& sock, const tcp::endpoint& source, error_code& ec) {
   ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   sock.bind(source, ec);
 }
+
+// One non-blocking send / receive (MSG_DONTWAIT: no FIONBIO round trip per connection).
+std::size_t send_now(Socket& sock, const char* data, std::size_t size, error_code& ec) {
+  for (;;) {
+    ssize_t n = ::send(sock.native_handle(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    ec = error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+}
+
+std::size_t receive_now(Socket& sock, char* data, std::size_t size, error_code& ec) {
+  for (;;) {
+    ssize_t n = ::recv(sock.native_handle(), data, size, MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    ec = error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+}
 }  // namespace
 
 // ---- Fleet -------------------------------------------------------------------------------------
@@ -57,6 +84,10 @@ struct Conn {
   std::uint64_t received = 0;
   SteadyTime started, phase_since;
   SteadyTime last_data;    // slow consumer, final check: when bytes last came in
+  // What the pending read itself receives. A read (unlike a readiness wait) needs no epoll
+  // re-arm when it starts after a short read, which saves one syscall per wake-up; what does
+  // not fit is read on into the thread's scratch buffer.
+  std::array<char, 512> first;
 };
 
 struct FrameView {
@@ -164,7 +195,6 @@ void Fleet::start_conn(Conn* c) {
     if (gen != c->generation) return;
     if (ec) return end(c, "connect: " + ec.message());
     c->sock.set_option(tcp::no_delay(true), ec);
-    c->sock.non_blocking(true, ec);
     c->phase = Conn::Phase::upgrading;
     send(c, upgrade_);
     arm(c);
@@ -180,7 +210,7 @@ void Fleet::send(Conn* c, std::string_view data) {
     return;
   }
   error_code ec;
-  std::size_t n = c->sock.write_some(asio::buffer(data.data(), data.size()), ec);
+  std::size_t n = send_now(c->sock, data.data(), data.size(), ec);
   if (ec && !would_block(ec)) return end(c, "write: " + ec.message());
   if (ec) n = 0;
   if (n == data.size()) return;
@@ -205,42 +235,59 @@ void Fleet::flush(Conn* c) {
 
 void Fleet::arm(Conn* c) {
   unsigned gen = c->generation;
-  c->sock.async_wait(Socket::wait_read, [this, c, gen](error_code ec) {
+  c->sock.async_read_some(asio::buffer(c->first), [this, c, gen](error_code ec, std::size_t n) {
     if (gen != c->generation) return;
-    if (ec) return end(c, "read: " + ec.message());
-    drain(c);
+    if (ec) return read_failed(c, ec);
+    drain(c, n);
   });
 }
 
-// Reads what the socket holds into the scratch buffer shared by every connection of this thread
-// (after the connection's carried tail), parses in place, keeps the new tail, waits again. At
-// most four reads per wake-up, for fairness between connections.
-void Fleet::drain(Conn* c) {
+void Fleet::read_failed(Conn* c, error_code ec) {
+  if (c->phase == Conn::Phase::closing && mode_ == Mode::churn) {
+    // The server closed after our close frame: the expected ending.
+    ++totals_.clean_closes;
+    close_socket(c);
+    return restart_later(c);
+  }
+  end(c, ec == asio::error::eof ? "closed by the server" : "read: " + ec.message());
+}
+
+// Parses the `first` bytes the read brought, then (when they filled it) reads on what the
+// socket holds into the scratch buffer shared by every connection of this thread (after the
+// connection's carried tail), parses in place, keeps the new tail, reads again. At most four
+// reads per wake-up, for fairness between connections.
+void Fleet::drain(Conn* c, std::optional<std::size_t> first_n) {
   char* buf = scratch_.data();
   unsigned gen = c->generation;
+  // Returns false when the connection ended or stopped being read.
+  auto take = [&](std::size_t have, std::size_t n) {
+    now_us_ = clock_.now_us();  // one clock read per system call, not per message
+    if (c->slow) c->last_data = SteadyClock::now();
+    std::size_t used = consume(c, buf, have + n);
+    if (gen != c->generation || c->phase == Conn::Phase::closed) return false;
+    if (have + n - used >= kScratch) {
+      end(c, "message larger than the read buffer");
+      return false;
+    }
+    c->carry.assign(buf + used, have + n - used);
+    // A slow consumer, once subscribed, is no longer watched: the socket stays open, unread.
+    return !(c->slow && c->phase == Conn::Phase::running && !checking_slow_);
+  };
+  if (first_n) {
+    std::size_t have = c->carry.size();
+    std::memcpy(buf, c->carry.data(), have);
+    std::memcpy(buf + have, c->first.data(), *first_n);
+    if (!take(have, *first_n)) return;
+    if (*first_n < c->first.size()) return arm(c);  // a short read: the socket is empty
+  }
   for (int round = 0; round < 4; ++round) {
     std::size_t have = c->carry.size();
     std::memcpy(buf, c->carry.data(), have);
     error_code ec;
-    std::size_t n = c->sock.read_some(asio::buffer(buf + have, kScratch - have), ec);
+    std::size_t n = receive_now(c->sock, buf + have, kScratch - have, ec);
     if (would_block(ec)) break;
-    if (ec) {
-      if (c->phase == Conn::Phase::closing && mode_ == Mode::churn) {
-        // The server closed after our close frame: the expected ending.
-        ++totals_.clean_closes;
-        close_socket(c);
-        return restart_later(c);
-      }
-      return end(c, ec == asio::error::eof ? "closed by the server" : "read: " + ec.message());
-    }
-    now_us_ = clock_.now_us();  // one clock read per system call, not per message
-    if (c->slow) c->last_data = SteadyClock::now();
-    std::size_t used = consume(c, buf, have + n);
-    if (gen != c->generation || c->phase == Conn::Phase::closed) return;
-    if (have + n - used >= kScratch) return end(c, "message larger than the read buffer");
-    c->carry.assign(buf + used, have + n - used);
-    // A slow consumer, once subscribed, is no longer watched: the socket stays open, unread.
-    if (c->slow && c->phase == Conn::Phase::running && !checking_slow_) return;
+    if (ec) return read_failed(c, ec);
+    if (!take(have, n)) return;
     if (have + n < kScratch) break;  // the socket is (very likely) empty
   }
   arm(c);
@@ -628,7 +675,7 @@ void Fleet::shutdown() {
     for (auto& c : conns_)
       if (c->slow && c->phase == Conn::Phase::running) {
         c->last_data = now;
-        drain(c.get());
+        drain(c.get(), std::nullopt);
       }
     check_slow(now + std::chrono::seconds(2));
   });
@@ -652,7 +699,7 @@ void Fleet::close_all() {
   for (auto& c : conns_) {
     if (c->phase != Conn::Phase::running || c->writing) continue;
     error_code ignored;
-    c->sock.write_some(asio::buffer(close), ignored);
+    send_now(c->sock, close.data(), close.size(), ignored);
   }
   timer_.expires_after(std::chrono::milliseconds(200));
   timer_.async_wait([this](error_code) {

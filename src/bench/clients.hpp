@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,7 +107,10 @@ class Fleet {
   void send(Conn* c, std::string_view data);
   void flush(Conn* c);
   void arm(Conn* c);
-  void drain(Conn* c);
+  // `first_n`: bytes the completed read left in the connection's `first` buffer (none: read
+  // straight from the socket).
+  void drain(Conn* c, std::optional<std::size_t> first_n);
+  void read_failed(Conn* c, boost::system::error_code ec);
   std::size_t consume(Conn* c, const char* data, std::size_t len);
   void on_upgraded(Conn* c);
   void on_data(Conn* c, const struct FrameView& f);
