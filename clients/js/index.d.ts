@@ -51,6 +51,11 @@ export interface SubscribedMessage {
   filters: Record<string, unknown>;
   /** Only for an alerts subscription with since_alert_id: false when history did not reach back far enough. */
   recovered?: boolean;
+  /**
+   * Alerts only: the newest stored alert id when the subscription started (0 when none). Before
+   * any alert was seen, the client resumes from it after a reconnect.
+   */
+  last_alert_id?: number;
   id?: MessageId;
 }
 
@@ -74,6 +79,12 @@ export interface ErrorMessage {
   error: string;
   message: string;
   id?: MessageId;
+  /**
+   * A `forbidden` sent when a token refresh removed a subscription: which one (`device_id` null
+   * for an every-device subscription).
+   */
+  channel?: Channel;
+  device_id?: number | null;
 }
 
 export interface TokenExpiringMessage {

@@ -125,6 +125,14 @@ void Client::Session::track(Kind kind, const json::object& request, const Reply&
     if (filters)
       if (auto* since = filters->if_contains("since_alert_id"); since && since->is_int64())
         router_.note_since(since->get_int64());
+    // A plain alerts subscription says where the stored alerts end (`last_alert_id`): before any
+    // alert was seen, that is the resume point, so alerts raised during a first outage are
+    // replayed too. (On a replay's reply it marks the replay's end: the alerts themselves move
+    // the resume point.)
+    if (str(r.message, "channel") == "alerts" && !r.message.contains("recovered") &&
+        router_.last_alert_id() == 0)
+      if (auto* last = r.message.if_contains("last_alert_id"); last && last->is_int64())
+        router_.note_since(last->get_int64());
     return;
   }
   if (kind == Kind::restore && r.error != "timeout" && r.error != "closed") {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
@@ -80,6 +82,11 @@ struct ServerContext {
   // The domain engine (devices, rules, alerts). Null in setups without one: the REST routes that
   // need it answer 503, ingest publishes straight to the hub.
   engine::Engine* engine = nullptr;
+  // The newest alert id known to be stored (published, hence committed), shared by the sessions
+  // of every thread: raised by every alert they see and every alerts query they make. It only
+  // makes the `last_alert_id` query cheap (it reads the alerts above it); its value never decides
+  // what a client receives.
+  std::atomic<std::int64_t> newest_alert_id{0};
 };
 
 }  // namespace valtronics::net

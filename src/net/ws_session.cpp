@@ -2,6 +2,7 @@
 #include "net/ws_session.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -38,8 +39,33 @@ constexpr std::size_t kMaxDeferredRequests = 1'000;
 // How long a closing connection waits for the peer's close frame / EOF before dropping it.
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 
+// Live state changes of alerts that no alerts subscription's cover explains, remembered per
+// connection so that a replay does not send them again (older ones are forgotten first).
+constexpr std::size_t kMaxOtherSentAlerts = 1'000;
+
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return v.empty() || std::find(v.begin(), v.end(), s) != v.end();
+}
+
+void raise_to(std::atomic<std::int64_t>& a, std::int64_t v) {
+  auto cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+
+// Claims that see every device: admins, operators, and users or analysts with "devices": "*".
+bool sees_every_device(const auth::Claims& c) {
+  return c.role == auth::Role::admin || c.role == auth::Role::operator_ ||
+         (c.role != auth::Role::device && c.all_devices);
+}
+
+// May `now` see a device that `before` could not?
+bool sees_more(const auth::Claims& now, const auth::Claims& before) {
+  if (sees_every_device(before) || now.role == auth::Role::device) return false;
+  if (sees_every_device(now)) return true;
+  if (before.role == auth::Role::device) return !now.devices.empty();
+  return !std::includes(before.devices.begin(), before.devices.end(), now.devices.begin(),
+                        now.devices.end());
 }
 }  // namespace
 
@@ -252,6 +278,9 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
     counted_user_ = claims.sub;
   }
   const bool first = !claims_;
+  // What the alerts subscriptions delivered so far covers the devices the old token saw: with
+  // more devices visible now, their covers no longer say what the connection has.
+  if (!first && alerts_ && sees_more(claims, *claims_)) alerts_->starts.clear();
   claims_ = std::move(claims);
   send(protocol::auth_success(req.id, claims_->sub, auth::to_string(claims_->role),
                               claims_->expires_at));
@@ -334,11 +363,14 @@ void WsSession::drop_forbidden_subscriptions() {
       continue;
     }
     worker_.shard->remove(this, k.channel, k.device);
-    send(protocol::error(std::nullopt, ErrorCode::forbidden,
-                         "the new token does not cover the " +
-                             std::string(protocol::to_string(k.channel)) + " subscription" +
-                             (k.device ? " of device " + std::to_string(k.device) : "") +
-                             ": it was removed"));
+    if (alerts_ && k.channel == Channel::alerts) alerts_->starts.erase(k.device);
+    const bool every = k.device == hub::kAllDevices;
+    send(protocol::subscription_error(
+        ErrorCode::forbidden,
+        "the new token does not cover the " + std::string(protocol::to_string(k.channel)) +
+            " subscription" + (every ? "" : " of device " + std::to_string(k.device)) +
+            ": it was removed",
+        k.channel, every ? std::nullopt : std::optional<std::int64_t>(k.device)));
     it = subs_.erase(it);
   }
   prune_throttles();
@@ -379,9 +411,12 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
                              " subscriptions per connection"));
     return;
   }
+  // What the alerts subscriptions delivered so far, before this one replaces any of them.
+  std::vector<AlertCover> cover;
+  if (s.channel == Channel::alerts && s.filters.since_alert_id) cover = alert_cover();
   subscribe_keys(s.channel, s.filters);
   prune_throttles();
-  start_catch_up(req.id, s.channel, s.filters);
+  start_catch_up(req.id, s.channel, s.filters, std::move(cover));
 }
 
 // Snapshots and replays: the subscription is registered first and live events of the channel
@@ -390,23 +425,21 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
 // gap-free. While a catch-up runs, later requests wait (deferred_) so that every reply keeps
 // the order of the requests.
 void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
-                               const protocol::Filters& filters) {
-  const bool replay = channel == Channel::alerts && filters.since_alert_id.has_value();
-  const bool snapshot = (channel == Channel::telemetry && filters.snapshot.value_or(false)) ||
-                        (channel == Channel::devices && filters.snapshot.value_or(true));
-  if (!replay && !snapshot) {
-    send(protocol::subscribed(id, channel, filters));
+                               const protocol::Filters& filters, std::vector<AlertCover> cover) {
+  if (channel == Channel::alerts) {
+    start_alerts_catch_up(id, filters, std::move(cover));
     return;
   }
-  if (!ctx_.engine) {
-    // No store behind this server: nothing to replay, and the reply says so.
-    send(protocol::subscribed(id, channel, filters, replay ? std::optional<bool>(false) : std::nullopt));
+  const bool snapshot = (channel == Channel::telemetry && filters.snapshot.value_or(false)) ||
+                        (channel == Channel::devices && filters.snapshot.value_or(true));
+  if (!snapshot || !ctx_.engine) {
+    send(protocol::subscribed(id, channel, filters));
     return;
   }
   catching_up_ = true;
   held(channel).active = true;
   auto self = shared_from_this();
-  auto back = [self](auto fn) {  // engine or writer thread -> this session's thread
+  auto back = [self](auto fn) {  // engine thread -> this session's thread
     return [self, fn = std::move(fn)](auto result) mutable {
       asio::post(self->worker_.ioc, [self, fn = std::move(fn), result = std::move(result)]() mutable {
         if (self->state_ != State::open) return;
@@ -414,16 +447,7 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
       });
     };
   };
-  if (replay) {
-    ctx_.engine->replay_alerts(
-        *filters.since_alert_id, filters, *claims_,
-        back([self, id, filters](engine::Replay r) {
-          self->send(protocol::subscribed(id, Channel::alerts, filters, r.complete));
-          self->replay_ = std::make_unique<ReplayState>();
-          self->replay_->alerts = std::move(r.alerts);
-          self->pump_replay();
-        }));
-  } else if (channel == Channel::telemetry) {
+  if (channel == Channel::telemetry) {
     ctx_.engine->telemetry_snapshot(
         filters, *claims_,
         back([self, id, filters](engine::Engine::Snapshot<hub::TelemetryEvent> snap) {
@@ -458,6 +482,138 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
   }
 }
 
+// Every alerts subscription goes through the store, with or without since_alert_id: its
+// `subscribed` reply carries `last_alert_id`, where the subscription starts. As for the other
+// catch-ups, the subscription is registered first and live alerts are held until the answer
+// (which comes once every alert committed before the query has been published, so they are
+// either among the held ones or were published before the subscription existed).
+void WsSession::start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
+                                      std::vector<AlertCover> cover) {
+  auto& st = alerts_state();
+  auto for_each_key = [&](auto fn) {
+    if (filters.device_ids.empty()) fn(hub::kAllDevices);
+    for (auto d : filters.device_ids) fn(d);
+  };
+  for_each_key([&](std::int64_t d) { st.starts.erase(d); });  // replaced, or new
+  if (!ctx_.engine) {
+    // No store behind this server: no alert, ever; nothing to replay, and the reply says so.
+    for_each_key([&](std::int64_t d) { st.starts[d] = 0; });
+    send(protocol::subscribed(id, Channel::alerts, filters,
+                              filters.since_alert_id ? std::optional<bool>(false) : std::nullopt,
+                              filters.since_alert_id.value_or(0)));
+    return;
+  }
+  catching_up_ = true;
+  held(Channel::alerts).active = true;
+  const std::int64_t known = st.newest->load(std::memory_order_relaxed);
+  // Without since_alert_id, the query only looks for the newest alert: from `known` on, with
+  // no filter but the token (last_alert_id is one number for every alerts subscription).
+  const bool replay = filters.since_alert_id.has_value();
+  ctx_.engine->replay_alerts(
+      replay ? *filters.since_alert_id : known, replay ? filters : protocol::Filters{}, *claims_,
+      [self = shared_from_this(), id, filters, known, cover = std::move(cover)](
+          engine::Replay r) mutable {  // engine or writer thread -> this session's thread
+        auto& ioc = self->worker_.ioc;
+        asio::post(ioc, [self = std::move(self), id = std::move(id), filters = std::move(filters),
+                         known, cover = std::move(cover), r = std::move(r)]() mutable {
+          if (self->state_ != State::open) return;
+          self->on_alerts_query(id, filters, known, std::move(cover), std::move(r));
+        });
+      });
+}
+
+void WsSession::on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
+                                std::int64_t known, std::vector<AlertCover> cover,
+                                engine::Replay r) {
+  auto& st = alerts_state();
+  std::int64_t newest = known, oldest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& a : r.alerts) {
+    newest = std::max(newest, a.id);
+    oldest = std::min(oldest, a.id);
+  }
+  raise_to(*st.newest, newest);
+  // Every alert up to `newest` was committed before the query and published before this
+  // answer: either before the subscription (history) or since (held now). Alerts are published
+  // in id order, so the held new alerts (status active) are the newest ones.
+  std::int64_t last = newest, start;
+  const bool replay = filters.since_alert_id.has_value();
+  if (replay) {
+    // The replay sends (since, newest]; a held copy of a replayed alert is skipped.
+    last = std::max(*filters.since_alert_id, newest);
+    // What it covers: everything above since_alert_id, or, when history was cut (replay
+    // limit, age, pruning), what it sends (what it cannot send, no later replay sends either).
+    start = r.complete ? *filters.since_alert_id : r.alerts.empty() ? last : oldest - 1;
+  } else {
+    // No replay: the subscription starts below the first alert raised since it was registered,
+    // which comes live, like everything after it.
+    for (const auto& e : held(Channel::alerts).events) {
+      const auto& a = std::get<hub::AlertEvent>(e->body);
+      if (engine::alert_status_rank(a.status) == 0) last = std::min(last, a.alert_id - 1);
+    }
+    start = last;
+  }
+  if (filters.device_ids.empty()) st.starts[hub::kAllDevices] = start;
+  for (auto d : filters.device_ids) st.starts[d] = start;
+  send(protocol::subscribed(id, Channel::alerts, filters,
+                            replay ? std::optional<bool>(r.complete) : std::nullopt, last));
+  if (!replay) {
+    finish_catch_up(Channel::alerts, [](const hub::Event&) { return false; });
+    return;
+  }
+  replay_ = std::make_unique<ReplayState>();
+  replay_->alerts = std::move(r.alerts);
+  replay_->cover = std::move(cover);
+  pump_replay();
+}
+
+WsSession::AlertsState& WsSession::alerts_state() {
+  if (!alerts_) {
+    alerts_ = std::make_unique<AlertsState>();
+    alerts_->newest = &ctx_.newest_alert_id;
+  }
+  return *alerts_;
+}
+
+std::vector<WsSession::AlertCover> WsSession::alert_cover() const {
+  std::vector<AlertCover> out;
+  if (!alerts_) return out;
+  for (const auto& [device, start] : alerts_->starts) {
+    auto it = subs_.find({Channel::alerts, device});
+    if (it == subs_.end()) continue;
+    out.push_back({device, it->second.severities, it->second.alert_types, start});
+  }
+  return out;
+}
+
+// A replayed alert the connection already has, at its current status or a later one: within a
+// cover (an alerts subscription has delivered it, with every state change since), or sent live
+// outside of every cover at that status.
+bool WsSession::alert_already_sent(const engine::Alert& a, const std::vector<AlertCover>& cover) const {
+  for (const auto& c : cover) {
+    if ((c.device == hub::kAllDevices || c.device == a.device_id) && a.id > c.start &&
+        contains(c.severities, a.severity) && contains(c.alert_types, a.alert_type))
+      return true;
+  }
+  if (!alerts_) return false;
+  auto it = alerts_->other_sent.find(a.id);
+  return it != alerts_->other_sent.end() && it->second >= engine::alert_status_rank(a.status);
+}
+
+void WsSession::note_alert_sent(const hub::AlertEvent& a) {
+  if (!alerts_) return;
+  for (const auto& [device, start] : alerts_->starts) {
+    if ((device != hub::kAllDevices && device != a.device_id) || a.alert_id <= start) continue;
+    auto it = subs_.find({Channel::alerts, device});
+    if (it != subs_.end() && contains(it->second.severities, a.severity) &&
+        contains(it->second.alert_types, a.alert_type))
+      return;  // within a cover
+  }
+  auto& rank = alerts_->other_sent[a.alert_id];
+  rank = std::max(rank, engine::alert_status_rank(a.status));
+  if (alerts_->other_sent.size() > kMaxOtherSentAlerts)
+    alerts_->other_sent.erase(alerts_->other_sent.begin());
+}
+
 void WsSession::pump_replay() {
   // A replay may be far larger than the outbound budget: it is fed in as the client reads
   // (from write_now), never more than half the budget at a time.
@@ -465,6 +621,7 @@ void WsSession::pump_replay() {
   const std::size_t budget = ctx_.cfg.limits.max_outbound_bytes / 2;
   while (r.next < r.alerts.size() && out_.queued_bytes() < budget && state_ == State::open) {
     const auto& a = r.alerts[r.next++];
+    if (alert_already_sent(a, r.cover)) continue;
     hub::Event e;
     e.channel = Channel::alerts;
     e.body = engine::to_alert_event(a);
@@ -537,6 +694,7 @@ void WsSession::handle_unsubscribe(const protocol::Request& req,
   for (auto it = subs_.begin(); it != subs_.end();) {
     if (it->first.channel == u.channel && (!u.device_id || it->first.device == *u.device_id)) {
       worker_.shard->remove(this, it->first.channel, it->first.device);
+      if (alerts_ && u.channel == Channel::alerts) alerts_->starts.erase(it->first.device);
       it = subs_.erase(it);
       ++removed;
     } else {
@@ -576,6 +734,8 @@ void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache
 
 void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   const auto device = event->device_id();
+  const auto* alert = std::get_if<hub::AlertEvent>(&event->body);
+  if (alert && alerts_) raise_to(*alerts_->newest, alert->alert_id);
   if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
   if (held_ && held(event->channel).active) {
     // A snapshot or replay of this channel is on its way: live events wait behind it.
@@ -628,6 +788,7 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
     do_write();
     return;
   }
+  if (alert) note_alert_sent(*alert);
   send_update(event->full_bytes, event->channel);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -27,6 +28,10 @@
 #include "protocol/messages.hpp"
 #include "protocol/serialize.hpp"
 #include "protocol/ws_frame.hpp"
+
+namespace valtronics::engine {
+struct Replay;
+}
 
 namespace valtronics::net {
 
@@ -105,8 +110,22 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   // An update that is never dropped (alert, status, snapshot, replay), numbered on `channel`.
   void send_update(const Bytes& bytes, protocol::Channel channel);
   std::uint64_t next_seq(protocol::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
+  // What an alerts subscription has delivered: every alert it matches (device, severity,
+  // alert_type) with an id above `start`, at every state it has reached since.
+  struct AlertCover {
+    std::int64_t device;
+    std::vector<std::string> severities, alert_types;
+    std::int64_t start;
+  };
   void start_catch_up(const protocol::OptId& id, protocol::Channel channel,
-                      const protocol::Filters& filters);
+                      const protocol::Filters& filters, std::vector<AlertCover> cover = {});
+  void start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
+                             std::vector<AlertCover> cover);
+  void on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
+                       std::int64_t known, std::vector<AlertCover> cover, engine::Replay r);
+  std::vector<AlertCover> alert_cover() const;  // of the current alerts subscriptions
+  bool alert_already_sent(const engine::Alert& a, const std::vector<AlertCover>& cover) const;
+  void note_alert_sent(const hub::AlertEvent& a);  // a live alert is being sent
   void pump_replay();
   void finish_catch_up(protocol::Channel channel,
                        const std::function<bool(const hub::Event&)>& skip);
@@ -162,8 +181,24 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     std::vector<engine::Alert> alerts;
     std::size_t next = 0;
     std::unordered_map<std::int64_t, int> sent;  // alert id -> status rank sent
+    std::vector<AlertCover> cover;  // the other alerts subscriptions when it started
   };
   std::unique_ptr<ReplayState> replay_;
+  // The alerts channel's bookkeeping, for replays to skip what the connection already has
+  // (allocated by the first alerts subscription).
+  struct AlertsState {
+    // Alerts key (device, hub::kAllDevices for every device) -> its cover's `start`, once its
+    // catch-up is done; cleared when a token refresh widens what the connection may see.
+    std::map<std::int64_t, std::int64_t> starts;
+    // Alert id -> status rank, of live alerts sent outside every cover (a state change of an
+    // alert older than the subscriptions, say); the newest kMaxOtherSentAlerts.
+    std::map<std::int64_t, int> other_sent;
+    // The newest alert id known to be stored, shared by the sessions of the server: where the
+    // query for `last_alert_id` starts.
+    std::atomic<std::int64_t>* newest = nullptr;
+  };
+  std::unique_ptr<AlertsState> alerts_;
+  AlertsState& alerts_state();
   Held& held(protocol::Channel c) {
     if (!held_) held_ = std::make_unique<std::array<Held, protocol::kChannelCount>>();
     return (*held_)[static_cast<std::size_t>(c)];

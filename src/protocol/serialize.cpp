@@ -157,7 +157,7 @@ std::string auth_failure(const OptId& id, ErrorCode code, std::string_view messa
 }
 
 std::string subscribed(const OptId& id, Channel channel, const Filters& f,
-                       std::optional<bool> recovered) {
+                       std::optional<bool> recovered, std::optional<std::int64_t> last_alert_id) {
   json::object filters;
   // Lists come out as lists even when the client sent one value: the reply shows the normalized
   // form, so a client can compare it with what it asked for.
@@ -194,6 +194,7 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
   o["channel"] = sv(to_string(channel));
   o["filters"] = std::move(filters);
   if (recovered) o["recovered"] = *recovered;
+  if (last_alert_id) o["last_alert_id"] = *last_alert_id;
   return finish(o, id);
 }
 
@@ -222,6 +223,17 @@ std::string error(const OptId& id, ErrorCode code, std::string_view message) {
   o["error"] = sv(to_string(code));
   o["message"] = sv(message);
   return finish(o, id);
+}
+
+std::string subscription_error(ErrorCode code, std::string_view message, Channel channel,
+                               std::optional<std::int64_t> device_id) {
+  json::object o;
+  o["type"] = "error";
+  o["error"] = sv(to_string(code));
+  o["message"] = sv(message);
+  o["channel"] = sv(to_string(channel));
+  o["device_id"] = device_id ? json::value(*device_id) : json::value(nullptr);
+  return finish(o, std::nullopt);
 }
 
 std::string token_expiring(util::TimePoint expires_at) {

@@ -23,10 +23,11 @@ std::string auth_success(const OptId& id, std::string_view sub, std::string_view
 // {"type":"auth_response","success":false,"error":code,"message":...,"id":...}
 std::string auth_failure(const OptId& id, ErrorCode code, std::string_view message);
 // {"type":"subscribed","channel":...,"filters":{normalized, only keys that are set},
-//  "recovered":bool (replays only),"id":...}
+//  "recovered":bool (replays only),"last_alert_id":n (alerts channel),"id":...}
 // Telemetry frequency is "real-time" or a duration string; system frequency a duration string.
 std::string subscribed(const OptId& id, Channel channel, const Filters& filters,
-                       std::optional<bool> recovered = std::nullopt);
+                       std::optional<bool> recovered = std::nullopt,
+                       std::optional<std::int64_t> last_alert_id = std::nullopt);
 // {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
 std::string unsubscribed(const OptId& id, Channel channel, std::optional<std::int64_t> device_id,
                          std::size_t removed);
@@ -35,6 +36,11 @@ std::string pong(const OptId& id, const std::optional<boost::json::value>& clien
                  util::TimePoint now);
 // {"type":"error","error":code,"message":...,"id":...}
 std::string error(const OptId& id, ErrorCode code, std::string_view message);
+// An error about one existing subscription (a token refresh removed it), unsolicited:
+// {"type":"error","error":code,"message":...,"channel":...,"device_id":n, or null for the
+//  subscription to every device}
+std::string subscription_error(ErrorCode code, std::string_view message, Channel channel,
+                               std::optional<std::int64_t> device_id);
 // {"type":"token_expiring","expires_at":...}
 std::string token_expiring(util::TimePoint expires_at);
 

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +47,12 @@ def read_port(proc, output, timeout):
     """Reads a starting server's output until its 'listening on HOST:PORT' line; returns the
     port (None if the server exited or said nothing in time). Output lines go to `output`, and
     keep being collected in the background so the server never blocks on a full pipe."""
-    import threading
+    return _read_port(proc, output, timeout)[0]
+
+
+def _read_port(proc, output, timeout):
+    """read_port, also returning the thread that collects the rest of the output (None when
+    none was started); it ends when the server's stdout does (the server exited)."""
     port = None
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -58,32 +64,38 @@ def read_port(proc, output, timeout):
         if m:
             port = int(m.group(1))
             break
+    reader = None
     if port is not None:
-        threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
-    return port
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+        reader.start()
+    return port, reader
 
 
 class Server:
-    """Runs `valtronics serve` on 127.0.0.1 with a free port.
+    """Runs `valtronics serve` on 127.0.0.1, on a free port or on `port`.
 
     config: dict of TOML sections, e.g. {"limits": {"max_connections": 5}}; top-level keys go
     in the "" section. extra_args are appended to the command line; "--listen", "HOST:PORT"
-    among them replaces the free port (a restart on the same port)."""
+    among them replaces 127.0.0.1:`port`. port: 0 (default) for a free port, or the port to
+    listen on, e.g. to start a server again where its clients reconnect (with the same
+    {"": {"db": path}} to keep its data); start() fails if the server does not get it."""
 
     # Every test connects from 127.0.0.1: lift the per-address connection rate unless a test
     # is about that limit (it then sets limits.connections_per_minute itself).
     DEFAULTS = {"limits": {"connections_per_minute": 100000}}
 
-    def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False):
+    def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False, port=0):
         self.config = {k: dict(v) for k, v in self.DEFAULTS.items()}
         for section, keys in (config or {}).items():
             self.config.setdefault(section, {}).update(keys)
         self.extra_args = list(extra_args)
         self.secret = secret
         self.demo = demo
+        self.requested_port = port
         self.proc = None
         self.port = None
         self.output = []
+        self._reader = None  # collects the server's output after the "listening" line
 
     def __enter__(self):
         self.start()
@@ -108,9 +120,9 @@ class Server:
                 for k, v in keys.items():
                     f.write(f"{k} = {toml_value(v)}\n")
         args = [BIN, "serve", "--config", conf_path]
-        # A free port unless the test names one in extra_args (restarts on the same port).
+        # `port` (0: a free one) unless the test names an address in extra_args.
         if "--listen" not in self.extra_args:
-            args += ["--listen", "127.0.0.1:0"]
+            args += ["--listen", f"127.0.0.1:{self.requested_port}"]
         if self.secret:
             args += ["--jwt-secret", self.secret]
         if self.demo:
@@ -120,12 +132,15 @@ class Server:
         env.pop("VALTRONICS_JWT_SECRET", None)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
-        self.port = read_port(self.proc, self.output, timeout=15)
-        if self.port is None:
+        self.port, self._reader = _read_port(self.proc, self.output, timeout=15)
+        if self.port is None or self.requested_port not in (0, self.port):
             self.stop()
-            raise RuntimeError("server did not start:\n" + "".join(self.output))
+            raise RuntimeError(f"server did not start (port {self.requested_port}):\n" +
+                               "".join(self.output))
 
     def stop(self):
+        """Stops the server (SIGTERM; SIGKILL after 10 s) and releases its output pipe and its
+        files. Idempotent; fine after the process was killed."""
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
@@ -133,6 +148,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc and self.proc.stdout and not self.proc.stdout.closed:
+            # The collecting thread reads until EOF (the server is gone): close after it.
+            if self._reader is not None:
+                self._reader.join(5)
+            if self._reader is None or not self._reader.is_alive():
+                self.proc.stdout.close()
         if hasattr(self, "tmp"):
             self.tmp.cleanup()
 

@@ -61,11 +61,16 @@ function toml(config) {
 const DEFAULTS = { limits: { connections_per_minute: 100000 } };
 
 /**
- * Starts `valtronics serve --config TMP --listen 127.0.0.1:0 [--jwt-secret S] [--demo] ...extraArgs`
+ * Starts `valtronics serve --config TMP --listen 127.0.0.1:PORT [--jwt-secret S] [--demo] ...extraArgs`
  * and resolves once the "listening on HOST:PORT" log line names the port.
- * config: TOML sections, e.g. { limits: { max_message_bytes: 512 } }; '' holds top-level keys.
+ * config: TOML sections, e.g. { limits: { max_message_bytes: 512 } }; '' holds top-level keys
+ * (e.g. { '': { db: path } } to keep the data across a restart).
+ * port: 0 (default) for a free port, or the port to listen on (a server started again where its
+ * clients reconnect); the promise rejects if the server does not get it.
+ * Resolves with { port, url, http, proc, output, stop(signal = 'SIGTERM'), kill() }: stop() is a
+ * graceful shutdown (SIGKILL after 10 s), kill() a crash (SIGKILL: no close frame).
  */
-export async function startServer({ config = {}, secret = SECRET, demo = false, extraArgs = [] } = {}) {
+export async function startServer({ config = {}, secret = SECRET, demo = false, extraArgs = [], port = 0 } = {}) {
   const merged = {};
   for (const src of [DEFAULTS, config]) {
     for (const [section, keys] of Object.entries(src)) merged[section] = { ...merged[section], ...keys };
@@ -75,7 +80,7 @@ export async function startServer({ config = {}, secret = SECRET, demo = false, 
   merged[''] = { db: join(dir, 'valtronics.db'), ...merged[''] };
   const confPath = join(dir, 'valtronics.toml');
   writeFileSync(confPath, toml(merged));
-  const args = ['serve', '--config', confPath, '--listen', '127.0.0.1:0'];
+  const args = ['serve', '--config', confPath, '--listen', `127.0.0.1:${port}`];
   if (secret) args.push('--jwt-secret', secret);
   if (demo) args.push('--demo');
   args.push(...extraArgs);
@@ -91,16 +96,17 @@ export async function startServer({ config = {}, secret = SECRET, demo = false, 
     output: '',
     get url() { return `ws://127.0.0.1:${this.port}`; },
     get http() { return `http://127.0.0.1:${this.port}`; },
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = once(proc, 'exit');
-        process.kill(proc.pid, 'SIGTERM');
+        process.kill(proc.pid, signal);
         const timer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch {} }, 10000);
         await exited;
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
     },
+    kill() { return this.stop('SIGKILL'); },
   };
 
   await new Promise((resolve, reject) => {
@@ -114,6 +120,10 @@ export async function startServer({ config = {}, secret = SECRET, demo = false, 
       const m = /listening on [^ ]+:(\d+)/.exec(server.output);
       if (m && server.port === null) {
         server.port = Number(m[1]);
+        if (port !== 0 && server.port !== port) {
+          fail(`listening on ${server.port}, not on the port asked for (${port})`);
+          return;
+        }
         clearTimeout(timer);
         proc.off('exit', onExit);
         resolve();

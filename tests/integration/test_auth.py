@@ -341,6 +341,8 @@ class TokenLifecycleTest(unittest.TestCase):
             self.assertEqual(err["type"], "error", err)
             self.assertEqual(err["error"], "forbidden", err)
             self.assertIn("2", err["message"])
+            # Which subscription went, machine-readable.
+            self.assertEqual((err["channel"], err["device_id"]), ("telemetry", 2), err)
             await expect_silence(ws, 0.3)  # device 1's subscription stays
             await self.ingest(2, {"temperature": 2.0})
             await expect_silence(ws, 0.5)
@@ -351,6 +353,50 @@ class TokenLifecycleTest(unittest.TestCase):
             await send(ws, {"type": "unsubscribe", "channel": "telemetry", "id": "u"})
             r = await recv_json(ws, 2)
             self.assertEqual((r["type"], r["removed"]), ("unsubscribed", 1), r)
+            await ws.close()
+        run(go())
+
+    def test_refresh_dropping_subscriptions_names_each_one(self):
+        # An admin's subscriptions, then a user token covering device 1 only: one `forbidden`
+        # error per removed (channel, device) key, with `channel` and `device_id` (null for a
+        # subscription to every device of a channel the role may no longer use), in key order.
+        async def go():
+            ws = await connect(self.server, token_=token("walt", "admin"))
+            for id_, channel, fields in ((1, "telemetry", {"device_id": 5}),
+                                         (2, "telemetry", {"device_id": 1}),
+                                         (3, "alerts", {"device_id": [1, 7]}),
+                                         (4, "alerts", {}),
+                                         (5, "system", {})):
+                r = await subscribe(ws, channel, id_=id_, **fields)
+                self.assertEqual(r["type"], "subscribed", r)
+            reply = await auth(ws, token("walt", "user", devices="1"), id_="re")
+            while reply["type"] == "system_status_update":
+                reply = await recv_json(ws, 2)
+            self.assertTrue(reply["success"], reply)
+            errors = []
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline:
+                try:
+                    msg = await recv_json(ws, deadline - time.monotonic())
+                except asyncio.TimeoutError:
+                    break
+                if msg["type"] != "system_status_update":
+                    errors.append(msg)
+            self.assertEqual(errors, [
+                {"type": "error", "error": "forbidden", "channel": "telemetry", "device_id": 5,
+                 "message": "the new token does not cover the telemetry subscription of "
+                            "device 5: it was removed"},
+                {"type": "error", "error": "forbidden", "channel": "alerts", "device_id": 7,
+                 "message": "the new token does not cover the alerts subscription of "
+                            "device 7: it was removed"},
+                {"type": "error", "error": "forbidden", "channel": "system", "device_id": None,
+                 "message": "the new token does not cover the system subscription: "
+                            "it was removed"}])
+            # What stays: telemetry 1, alerts 1, alerts of every (covered) device.
+            for channel, removed in (("telemetry", 1), ("alerts", 2), ("system", 0)):
+                await send(ws, {"type": "unsubscribe", "channel": channel, "id": channel})
+                r = await recv_type(ws, "unsubscribed", 2)
+                self.assertEqual((r["id"], r["removed"]), (channel, removed), r)
             await ws.close()
         run(go())
 
@@ -394,6 +440,9 @@ class TokenLifecycleTest(unittest.TestCase):
             self.assertTrue(reply["success"], reply)
             err = await recv_type(ws, "error", 2)
             self.assertEqual(err["error"], "forbidden", err)
+            # The subscription that went is system's (which has no device: null).
+            self.assertEqual((err["channel"], err["device_id"]), ("system", None), err)
+            self.assertNotIn("id", err)
             # No system update after the drop (the server samples every second).
             deadline = time.monotonic() + 1.5
             while time.monotonic() < deadline:

@@ -294,6 +294,54 @@ class ReconnectResumeTest(unittest.TestCase):
         self.assertTrue(any("reconnected to" in x for x in l.errors()), l.errors())
 
 
+    def test_outage_before_the_first_alert(self):
+        # No alert seen yet: the resume point is the `last_alert_id` of the alerts `subscribed`
+        # reply, so an alert raised during the first outage is still replayed, exactly once.
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        cfg = {"": {"db": os.path.join(tmp.name, "shared.db")}}
+        admin = token("rr-admin", "admin")
+        a = Server(cfg, port=free_port())
+        a.start()
+        status, reply = a.request("POST", "/api/v1/alert-rules",
+                                  {"name": "Level", "metric": "lvl", "condition": "gt",
+                                   "threshold": 10}, admin)
+        self.assertEqual(status, 201, reply)
+        a.ingest(1, {"lvl": 20}, admin)  # alert 1, stored before the listener starts
+        l = Listen(f"ws://127.0.0.1:{a.port}", "--token", admin, "--json",
+                   "--backoff-base", "100ms", "--backoff-cap", "500ms", "-s", "alerts")
+        try:
+            l.wait_for(lambda l: l.of_type("subscribed"), what="subscribed")
+            self.assertEqual(l.of_type("subscribed")[0].get("last_alert_id"), 1)
+            port = a.port
+            a.stop()
+            l.wait_for(lambda l: any("connection lost" in x for x in l.errors()),
+                       what="connection lost note")
+            b = Server(cfg)  # another port, same database: the listener cannot reach it
+            b.start()
+            b.ingest(2, {"lvl": 30}, admin)  # alert 2, raised during the outage
+            deadline = time.monotonic() + 10
+            while b.request("GET", "/api/v1/alerts?size=1", token_=admin)[1][
+                    "pagination"]["total"] != 2:
+                self.assertLess(time.monotonic(), deadline, "alert 2 not stored")
+                time.sleep(0.05)
+            b.stop()
+            c = Server(cfg, port=port)
+            c.start()
+            try:
+                l.wait_for(lambda l: l.of_type("alert"), timeout=15, what="replayed alert")
+                time.sleep(0.5)
+            finally:
+                c.stop()
+        finally:
+            l.stop()
+        self.assertEqual([(m["alert_id"], m["status"]) for m in l.of_type("alert")],
+                         [(2, "active")])
+        restored = l.of_type("subscribed")[1]
+        self.assertEqual(restored["filters"].get("since_alert_id"), 1, restored)
+        self.assertIs(restored.get("recovered"), True, restored)
+
+
 class TokenRefreshTest(unittest.TestCase):
     """token_expiring: listen reads --token-file again and re-authenticates on the open
     connection, which then outlives the first token."""

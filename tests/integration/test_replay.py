@@ -3,7 +3,9 @@ and no duplicate under concurrent alerts, checked by a real client that keeps re
 replay limit and `recovered`, the telemetry and devices snapshots, and `seq`."""
 import asyncio
 import json
+import os
 import random
+import tempfile
 import threading
 import time
 import unittest
@@ -66,9 +68,10 @@ class SinceAlertIdTest(ReplayTestBase):
             ws = await self.client()
             r = await self.request(ws, {"type": "subscribe", "channel": "alerts",
                                         "since_alert_id": self.a1, "id": "r1"})
+            # last_alert_id: the newest stored alert, the last one the replay accounts for.
             self.assertEqual(r, {"type": "subscribed", "channel": "alerts",
                                  "filters": {"since_alert_id": self.a1}, "recovered": True,
-                                 "id": "r1"})
+                                 "last_alert_id": self.a4, "id": "r1"})
             replay = [await next_of(ws, "alert") for _ in range(3)]
             # In order, each with its current status, numbered from 1.
             self.assertEqual([(m["alert_id"], m["status"], m["seq"]) for m in replay],
@@ -96,7 +99,7 @@ class SinceAlertIdTest(ReplayTestBase):
                                         "filters": {"since_alert_id": self.a1, "device_id": 1}})
             self.assertEqual(r, {"type": "subscribed", "channel": "alerts",
                                  "filters": {"device_id": [1], "since_alert_id": self.a1},
-                                 "recovered": True})
+                                 "recovered": True, "last_alert_id": self.a4})
             m = await next_of(ws, "alert")
             self.assertEqual((m["alert_id"], m["device_id"], m["seq"]), (self.a3, 1, 1))
             await expect_silence(ws, 0.4)
@@ -132,6 +135,7 @@ class SinceAlertIdTest(ReplayTestBase):
             r = await self.request(ws, {"type": "subscribe", "channel": "alerts",
                                         "since_alert_id": self.a4 + 1000, "id": 1})
             self.assertEqual((r["type"], r.get("recovered")), ("subscribed", True), r)
+            self.assertEqual(r["last_alert_id"], self.a4 + 1000, r)  # never below the request
             await expect_silence(ws, 0.4)
             for msg, code in (({"since_alert_id": -1}, "invalid_filter"),
                               ({"since_alert_id": "5"}, "invalid_filter"),
@@ -147,7 +151,7 @@ class SinceAlertIdTest(ReplayTestBase):
             # Without since_alert_id there is no replay and no `recovered`.
             r = await self.request(ws, {"type": "subscribe", "channel": "alerts", "id": 2})
             self.assertEqual(r, {"type": "subscribed", "channel": "alerts", "filters": {},
-                                 "id": 2})
+                                 "last_alert_id": self.a4, "id": 2})
             await expect_silence(ws, 0.4)
             await ws.close()
         run(go())
@@ -262,6 +266,397 @@ class ConcurrentReplayTest(ReplayTestBase):
         # received, from the first.
         total = self.page(f"{ALERTS}?size=1")[1]["total"]
         self.assertEqual(ids, list(range(1, total + 1)), "gap in alert ids")
+
+
+def batch(*messages):
+    return json.dumps({"type": "batch", "messages": list(messages)})
+
+
+def alerts_sub(id_, **fields):
+    return {"type": "subscribe", "channel": "alerts", "id": id_, **fields}
+
+
+def summary(msgs):
+    """Messages as short tuples: ("subscribed", id) / ("alert", alert_id, status, seq)."""
+    out = []
+    for m in msgs:
+        if m["type"] == "alert":
+            out.append(("alert", m["alert_id"], m["status"], m["seq"]))
+        else:
+            out.append((m["type"], m.get("id")))
+    return out
+
+
+class OverlappingReplayReproTest(ReplayTestBase):
+    def test_second_replay_skips_what_the_first_sent(self):
+        # The report: an alert of device 2, then on one connection a replay for device 2 and a
+        # replay for every device. The connection gets the alert once.
+        self.rule(name="hot", metric="temp", threshold=50)
+        self.ingest(2, {"temp": 60})
+        deadline = time.time() + 5
+        while self.page(f"{ALERTS}?size=1")[1]["total"] < 1 and time.time() < deadline:
+            time.sleep(0.05)
+
+        async def go():
+            ws = await self.client()
+            await ws.send(batch(alerts_sub(1, device_id=[2], since_alert_id=0),
+                                alerts_sub(2, since_alert_id=0)))
+            msgs = await until_pong(ws)
+            await ws.close()
+            return msgs
+        msgs = run(go())
+        self.assertEqual(summary(msgs), [("subscribed", 1), ("alert", 1, "active", 1),
+                                         ("subscribed", 2)], msgs)
+
+
+class OverlappingReplayTest(ReplayTestBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        s, adm = cls.server, cls.admin
+        for body in ({"name": "Warm", "metric": "ov", "condition": "gt", "threshold": 10},
+                     {"name": "Crit", "metric": "ovc", "condition": "gt", "threshold": 10,
+                      "severity": "critical"}):
+            status, reply = s.request("POST", "/api/v1/alert-rules", body, adm)
+            assert status == 201, reply
+
+    def raise_alert(self, device, metric="ov"):
+        """Raises an alert and brings the reading back to normal (so the alert is resolved and
+        the rule may fire again); returns the alert's id once it is stored resolved."""
+        known = {a["alert_id"] for a in self.page(f"{ALERTS}?device_id={device}&size=100")[0]}
+        self.ingest(device, {metric: 20})
+        self.ingest(device, {metric: 0})
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            new = [a for a in self.page(f"{ALERTS}?device_id={device}&size=100")[0]
+                   if a["alert_id"] not in known]
+            if new and new[0]["status"] == "resolved":
+                return new[0]["alert_id"]
+            time.sleep(0.05)
+        self.fail(f"no resolved alert stored for device {device}")
+
+    def test_each_replay_sends_only_what_the_connection_lacks(self):
+        a = self.raise_alert(21)
+        b = self.raise_alert(22, "ovc")   # critical
+        c = self.raise_alert(23)
+        d = self.raise_alert(21, "ovc")   # critical, device 21
+        since = a - 1
+
+        async def go():
+            ws = await self.client()
+            await ws.send(batch(alerts_sub("d21", device_id=21, since_alert_id=since),
+                                alerts_sub("crit", severity="critical", since_alert_id=since),
+                                alerts_sub("all", since_alert_id=since)))
+            msgs = await until_pong(ws)
+            await ws.close()
+            return msgs
+        msgs = run(go())
+        # Device 21's replay: a and d (each resolved by now). The critical replay: b only (d was
+        # sent). Every device: c only.
+        self.assertEqual(summary(msgs), [
+            ("subscribed", "d21"), ("alert", a, "resolved", 1), ("alert", d, "resolved", 2),
+            ("subscribed", "crit"), ("alert", b, "resolved", 3),
+            ("subscribed", "all"), ("alert", c, "resolved", 4)], msgs)
+
+    def test_state_changes_delivered_live_are_not_replayed_again(self):
+        self.ingest(31, {"ov": 20})  # stays active until below the threshold
+        self.ingest(32, {"ov": 20})
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            got = {x["device_id"]: x for x in
+                   self.page(f"{ALERTS}?status=active&size=100")[0]}
+            if 31 in got and 32 in got:
+                break
+            time.sleep(0.05)
+        x, y = got[31]["alert_id"], got[32]["alert_id"]
+
+        async def go():
+            ws = await self.client()
+            # Device 31 from now on (x is older than the subscription: not sent); device 32
+            # with a replay (y is sent, active).
+            r = await self.request(ws, alerts_sub("n", device_id=31))
+            self.assertGreaterEqual(r["last_alert_id"], max(x, y), r)
+            r = await self.request(ws, alerts_sub("r", device_id=32, since_alert_id=y - 1))
+            self.assertEqual(r["type"], "subscribed", r)
+            self.assert_alert(await next_of(ws, "alert"), alert_id=y, status="active", seq=1)
+            # Both acknowledged: live, once each.
+            await self.aok("POST", f"{ALERTS}/{x}/acknowledge", {})
+            await self.aok("POST", f"{ALERTS}/{y}/acknowledge", {})
+            live = sorted([(m["alert_id"], m["status"]) for m in
+                           [await next_of(ws, "alert") for _ in range(2)]])
+            self.assertEqual(live, [(x, "acknowledged"), (y, "acknowledged")])
+            # A replay of every device from before both: neither is sent again.
+            r = await self.request(ws, alerts_sub("all", since_alert_id=min(x, y) - 1))
+            self.assertEqual(r["type"], "subscribed", r)
+            rest = await until_pong(ws)
+            self.assertNotIn(x, [m["alert_id"] for m in rest], rest)
+            self.assertNotIn(y, [m["alert_id"] for m in rest], rest)
+            # A later state change still comes, once.
+            await self.aok("POST", f"{ALERTS}/{x}/resolve", {})
+            m = await next_of(ws, "alert")
+            self.assertEqual((m["alert_id"], m["status"]), (x, "resolved"), m)
+            await expect_silence(ws, 0.3)
+            await ws.close()
+        run(go())
+
+    def test_after_unsubscribing_a_replay_starts_over(self):
+        a = self.raise_alert(41)
+
+        async def go():
+            ws = await self.client()
+            await self.request(ws, alerts_sub(1, device_id=41, since_alert_id=a - 1))
+            self.assertEqual((await next_of(ws, "alert"))["alert_id"], a)
+            r = await self.request(ws, {"type": "unsubscribe", "channel": "alerts", "id": 2})
+            self.assertEqual(r["removed"], 1, r)
+            # A new subscription after the old one was removed: its replay is whole again.
+            await self.request(ws, alerts_sub(3, since_alert_id=a - 1))
+            got = await until_pong(ws)
+            self.assertIn(a, [m["alert_id"] for m in got], got)
+            await ws.close()
+        run(go())
+
+
+class ConcurrentOverlappingReplayTest(ReplayTestBase):
+    config = {"limits": {"max_outbound_bytes": 64 * 1024 * 1024}}
+
+    def test_no_gap_no_duplicate_with_overlapping_replays(self):
+        # Alerts keep being raised and resolved on devices 8 and 9 while each connection first
+        # replays device 9, then (overlapping it) every device, from the same point.
+        self.rule(name="Both", metric="ob", threshold=10)
+        stop = threading.Event()
+
+        def toggler():
+            value = 20.0
+            while not stop.is_set():
+                for device in (8, 9):
+                    self.ingest(device, {"ob": value})
+                value = 0.0 if value > 10 else 20.0
+
+        received = []
+
+        async def session(since, final=False):
+            ws = await self.client()
+            msgs = []
+            if not final:
+                await ws.send(json.dumps(alerts_sub("nine", device_id=9, since_alert_id=since)))
+                msgs += await collect(ws, random.uniform(0.02, 0.2))
+            await ws.send(json.dumps(alerts_sub("all", since_alert_id=since)))
+            # The pong comes after the whole replay (requests wait for it): after it, every
+            # alert above `since` has reached this connection or is live.
+            msgs += await until_pong(ws)
+            msgs += await collect(ws, random.uniform(0.05, 0.3) if not final else 0.8)
+            await ws.close()
+            alerts = [m for m in msgs if m["type"] == "alert"]
+            self.assertEqual([m["seq"] for m in alerts], list(range(1, len(alerts) + 1)))
+            for m in msgs:
+                if m["type"] == "subscribed":
+                    self.assertIs(m.get("recovered"), True, m)
+            pairs = [(m["alert_id"], m["status"]) for m in alerts]
+            self.assertEqual(len(pairs), len(set(pairs)),
+                             f"duplicate on one connection: "
+                             f"{sorted(p for p in set(pairs) if pairs.count(p) > 1)}")
+            received.extend(pairs)
+            return max([since] + [i for i, _ in pairs])
+
+        async def go():
+            since = 0
+            for _ in range(12):
+                since = await session(since)
+                await asyncio.sleep(random.uniform(0.02, 0.1))
+            return since
+
+        thread = threading.Thread(target=toggler, daemon=True)
+        thread.start()
+        try:
+            since = run(go())
+        finally:
+            stop.set()
+            thread.join(10)
+        time.sleep(0.3)
+        run(session(since, final=True))
+        self.assertEqual(len(received), len(set(received)), "duplicate across connections")
+        ids = sorted({i for i, _ in received})
+        self.assertGreater(len(ids), 10, "too few alerts raised to test anything")
+        total = self.page(f"{ALERTS}?size=1")[1]["total"]
+        self.assertEqual(ids, list(range(1, total + 1)), "gap in alert ids")
+
+
+class LastAlertIdTest(ReplayTestBase):
+    def test_last_alert_id_in_every_alerts_reply(self):
+        async def go():
+            # No alert stored yet: 0, on /ws and on /ws/alerts.
+            ws = await self.client()
+            r = await self.request(ws, alerts_sub("a"))
+            self.assertEqual(r, {"type": "subscribed", "channel": "alerts", "filters": {},
+                                 "last_alert_id": 0, "id": "a"})
+            r = await self.request(ws, {"type": "subscribe", "channel": "telemetry", "id": "t"})
+            self.assertNotIn("last_alert_id", r)
+            await ws.close()
+            ws = await connect(self.server, "/ws/alerts", token_=self.admin, close_timeout=1)
+            self.assertEqual(await recv_json(ws), {"type": "subscribed", "channel": "alerts",
+                                                   "filters": {}, "last_alert_id": 0})
+            await ws.close()
+
+            self.rule(name="Last", metric="la", threshold=10)
+            ids = []
+            for device in (1, 2):
+                ws = await self.client()
+                await self.request(ws, alerts_sub("w", device_id=device))
+                await self.aingest(device, {"la": 20})
+                ids.append((await next_of(ws, "alert"))["alert_id"])
+                await ws.close()
+
+            # Now the newest stored alert, whatever the filters; with a replay too.
+            ws = await self.client()
+            r = await self.request(ws, alerts_sub("b", device_id=1, severity="critical"))
+            self.assertEqual(r["last_alert_id"], ids[1], r)
+            r = await self.request(ws, alerts_sub("c", since_alert_id=0))
+            self.assertEqual((r["recovered"], r["last_alert_id"]), (True, ids[1]), r)
+            self.assertEqual([m["alert_id"] for m in await until_pong(ws)], ids)
+            await ws.close()
+        run(go())
+
+    def test_resuming_from_last_alert_id(self):
+        # A client that has received no alert resumes with since_alert_id = last_alert_id: it
+        # gets exactly the alerts raised meanwhile.
+        self.rule(name="Resume", metric="rs", threshold=10)
+
+        def stored(device):
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                data = self.page(f"{ALERTS}?device_id={device}")[0]
+                if data:
+                    return data[0]["alert_id"]
+                time.sleep(0.05)
+            self.fail(f"no alert stored for device {device}")
+
+        self.ingest(5, {"rs": 20})  # an older alert: not to be replayed
+        stored(5)
+
+        async def go():
+            ws = await self.client()
+            r = await self.request(ws, alerts_sub(1))
+            last = r["last_alert_id"]
+            self.assertGreater(last, 0, r)
+            await expect_silence(ws, 0.2)
+            await ws.close()
+            await self.aingest(6, {"rs": 20})  # while away
+            await asyncio.to_thread(stored, 6)
+            ws = await self.client()
+            r = await self.request(ws, alerts_sub(2, since_alert_id=last))
+            self.assertIs(r["recovered"], True, r)
+            m = await next_of(ws, "alert")
+            self.assertEqual((m["device_id"], m["status"], m["seq"]), (6, "active", 1), m)
+            self.assertEqual(r["last_alert_id"], m["alert_id"], r)
+            await expect_silence(ws, 0.3)
+            await ws.close()
+        run(go())
+
+
+class ConcurrentLastAlertIdTest(ReplayTestBase):
+    config = {"limits": {"max_outbound_bytes": 64 * 1024 * 1024}}
+
+    def test_no_gap_no_duplicate_resuming_from_last_alert_id(self):
+        # Alerts keep coming; each first connection subscribes without since_alert_id and
+        # resumes from its last_alert_id (or from the newest alert it received); nothing raised
+        # after the first subscription is lost or received twice.
+        self.rule(name="Flow", device_id=9, metric="fl", threshold=10)
+        stop = threading.Event()
+
+        def toggler():
+            value = 20.0
+            while not stop.is_set():
+                self.ingest(9, {"fl": value})
+                value = 0.0 if value > 10 else 20.0
+
+        thread = threading.Thread(target=toggler, daemon=True)
+        thread.start()
+        received = []
+        starts = []
+
+        async def session(resume, seconds):
+            ws = await self.client()
+            msg = alerts_sub("s") if resume is None else alerts_sub("s", since_alert_id=resume)
+            r = await self.request(ws, msg)
+            self.assertEqual(r["type"], "subscribed", r)
+            msgs = await collect(ws, seconds)
+            await ws.close()
+            self.assertEqual([m["seq"] for m in msgs], list(range(1, len(msgs) + 1)))
+            if resume is None:
+                # After `subscribed` (no replay): alerts above last_alert_id, and state changes.
+                starts.append(r["last_alert_id"])
+                for m in msgs:
+                    if m["status"] == "active":
+                        self.assertGreater(m["alert_id"], r["last_alert_id"], (r, m))
+                resume = r["last_alert_id"]
+            pairs = [(m["alert_id"], m["status"]) for m in msgs]
+            received.extend(pairs)
+            return max([resume] + [i for i, _ in pairs])
+
+        async def go():
+            resume = None
+            for _ in range(15):
+                resume = await session(resume, random.uniform(0.05, 0.3))
+                await asyncio.sleep(random.uniform(0.02, 0.15))
+            return resume
+
+        try:
+            resume = run(go())
+        finally:
+            stop.set()
+            thread.join(10)
+        time.sleep(0.3)
+        run(session(resume, 0.8))
+        self.assertEqual(len(received), len(set(received)),
+                         f"duplicate (alert_id, status): "
+                         f"{sorted(x for x in set(received) if received.count(x) > 1)}")
+        first = starts[0]
+        ids = sorted({i for i, _ in received if i > first})
+        self.assertGreater(len(ids), 10, "too few alerts raised to test anything")
+        total = self.page(f"{ALERTS}?size=1")[1]["total"]
+        self.assertEqual(ids, list(range(first + 1, total + 1)), "gap in alert ids")
+
+
+class RestartTest(RestMixin, unittest.TestCase):
+    def test_replay_from_a_server_started_again_on_the_same_port(self):
+        # harness.Server(port=...): a server started again where clients reconnect, on the same
+        # database, replays what the first one stored. stop() releases the output pipe.
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        config = {"": {"db": os.path.join(tmp.name, "restart.db")}}
+        self.admin = token("restart-admin", "admin")
+        self.server = first = Server(config)
+        first.start()
+        self.addCleanup(first.stop)
+        self.rule(name="Restart", metric="rst", threshold=10)
+        self.ingest(3, {"rst": 20})
+        deadline = time.time() + 5
+        while not self.page(f"{ALERTS}?size=1")[0] and time.time() < deadline:
+            time.sleep(0.05)
+        (alert,) = self.page(f"{ALERTS}?size=1")[0]
+        first.stop()
+        self.assertTrue(first.proc.stdout.closed)
+        first.stop()  # idempotent
+
+        self.server = second = Server(config, port=first.port)
+        second.start()
+        self.addCleanup(second.stop)
+        self.assertEqual(second.port, first.port)
+        with self.assertRaises(RuntimeError):  # the port is taken: a clear failure
+            Server(port=first.port).start()
+
+        async def go():
+            ws = await connect(second, token_=self.admin, close_timeout=1)
+            r = await self.request(ws, alerts_sub(1, since_alert_id=0))
+            self.assertEqual((r["recovered"], r["last_alert_id"]), (True, alert["alert_id"]), r)
+            m = await next_of(ws, "alert")
+            self.assertEqual((m["alert_id"], m["device_id"]), (alert["alert_id"], 3), m)
+            await ws.close()
+        run(go())
+
+    async def request(self, ws, msg):
+        await ws.send(json.dumps(msg))
+        return await recv_json(ws, 5)
 
 
 class ReplayVolumeTest(ReplayTestBase):

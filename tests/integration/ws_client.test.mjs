@@ -97,6 +97,7 @@ describe('ws client against one server', { timeout: 60_000 }, () => {
       type: 'subscribed',
       channel: 'alerts',
       filters: { severity: ['critical', 'warning'] },
+      last_alert_id: 0, // where the subscription starts (docs/protocol.md); no alert stored here
       id: 'al-1',
     });
     // The same filter at top level (spec JS client style) means the same; a string becomes a list.

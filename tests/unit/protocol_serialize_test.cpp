@@ -115,6 +115,22 @@ TEST(SerializeSubscribed, Alerts) {
             json::object{});
 }
 
+TEST(SerializeSubscribed, AlertsRecoveredAndLastAlertId) {
+  // `recovered` (replays) and `last_alert_id` (every alerts subscription) stand after
+  // `filters`, outside it: sending the filters back never carries them.
+  Filters f;
+  f.since_alert_id = 4;
+  auto o = parsed(subscribed(json::value("r"), Channel::alerts, f, true, 12));
+  EXPECT_EQ(keys(o), (Keys{"type", "channel", "filters", "recovered", "last_alert_id", "id"}));
+  EXPECT_EQ(o.at("filters"), json::parse(R"({"since_alert_id":4})"));
+  EXPECT_EQ(o.at("recovered"), true);
+  EXPECT_EQ(o.at("last_alert_id"), 12);
+  o = parsed(subscribed(std::nullopt, Channel::alerts, Filters{}, std::nullopt, 0));
+  EXPECT_EQ(keys(o), (Keys{"type", "channel", "filters", "last_alert_id"}));
+  EXPECT_EQ(o.at("last_alert_id"), 0);
+  EXPECT_FALSE(parsed(subscribed(std::nullopt, Channel::telemetry, Filters{})).contains("last_alert_id"));
+}
+
 TEST(SerializeSubscribed, Devices) {
   Filters f;
   f.device_ids = {1, 2, 3};
@@ -217,6 +233,22 @@ TEST(SerializeError, EveryCodeUsesItsWireName) {
   for (const auto& e : error_catalogue()) {
     EXPECT_EQ(str(parsed(error(std::nullopt, e.code, "m")).at("error")), e.name);
   }
+}
+
+TEST(SerializeError, AboutOneSubscription) {
+  // A token refresh removed a subscription: which one, machine-readable.
+  auto o = parsed(subscription_error(ErrorCode::forbidden, "removed", Channel::telemetry, 5));
+  EXPECT_EQ(keys(o), (Keys{"type", "error", "message", "channel", "device_id"}));
+  EXPECT_EQ(o.at("type"), "error");
+  EXPECT_EQ(o.at("error"), "forbidden");
+  EXPECT_EQ(o.at("message"), "removed");
+  EXPECT_EQ(o.at("channel"), "telemetry");
+  EXPECT_EQ(o.at("device_id"), 5);
+  // The subscription to every device: device_id is null (present, so a client can key on it).
+  o = parsed(subscription_error(ErrorCode::forbidden, "removed", Channel::system, std::nullopt));
+  EXPECT_EQ(keys(o), (Keys{"type", "error", "message", "channel", "device_id"}));
+  EXPECT_EQ(o.at("channel"), "system");
+  EXPECT_TRUE(o.at("device_id").is_null());
 }
 
 TEST(SerializeTokenExpiring, Fields) {

@@ -4,7 +4,8 @@
 //   - connect() and subscribe() return promises, settled by auth_response / subscribed / error;
 //   - every request carries an `id`, so an `error` reply rejects exactly the request it answers;
 //   - after a reconnect it authenticates again (asking getToken() for a fresh token), re-subscribes
-//     everything with the same filters, and resumes alerts with since_alert_id;
+//     everything with the same filters, and resumes alerts with since_alert_id (from the last
+//     alert delivered, or before the first one from the subscription's last_alert_id);
 //   - it reconnects forever by default, with exponential backoff and full jitter, but never after a
 //     token the server refused;
 //   - messages sent while (re)connecting are queued and flushed after auth;
@@ -171,7 +172,11 @@ export class ValtronicsWebSocket extends Emitter {
   get connected() { return this._state === 'open'; }
   /** The last successful auth_response ({ user, role, expires_at, ... }), or null. */
   get auth() { return this._auth; }
-  /** Highest alert_id delivered so far: where an alerts subscription resumes after a reconnect. */
+  /**
+   * Where an alerts subscription resumes after a reconnect: the highest alert_id delivered so far;
+   * before the first alert, the `last_alert_id` of the first alerts `subscribed` reply without a
+   * replay (where that subscription started); null before either.
+   */
   get lastAlertId() { return this._lastAlertId; }
   set lastAlertId(v) {
     if (v !== null && !Number.isInteger(v)) throw new TypeError('lastAlertId must be an integer or null');
@@ -463,6 +468,18 @@ export class ValtronicsWebSocket extends Emitter {
     if (msg.channel !== 'alerts' || !this._opts.resumeAlerts || this._lastAlertId === null) return;
     const given = Number.isInteger(msg.since_alert_id) ? msg.since_alert_id : -1;
     msg.since_alert_id = Math.max(given, this._lastAlertId);
+  }
+
+  /**
+   * An alerts `subscribed` (a reply, or the one /ws/alerts sends after auth): before the first
+   * alert, its last_alert_id (where the subscription starts) is the resume point, so alerts raised
+   * during a first outage are not lost. Not after a replay: the replayed alerts set it as they
+   * arrive (the reply's would skip those still in flight when the connection drops).
+   */
+  _alertsStart(reply) {
+    if (this._lastAlertId !== null || !Number.isInteger(reply.last_alert_id)) return;
+    if (reply.filters && typeof reply.filters === 'object' && 'since_alert_id' in reply.filters) return;
+    this._lastAlertId = reply.last_alert_id;
   }
 
   _emitRecovery(msg, reply) {
@@ -773,6 +790,7 @@ export class ValtronicsWebSocket extends Emitter {
       this._onUpdate(msg);
       return;
     }
+    if (msg.type === 'subscribed' && msg.channel === 'alerts') this._alertsStart(msg);
     if (REPLY_TYPES.has(msg.type) && msg.id !== undefined && msg.id !== null && this._pending.has(msg.id)) {
       const entry = this._pending.get(msg.id);
       if (msg.type === 'error' || (msg.type === 'auth_response' && !msg.success)) {

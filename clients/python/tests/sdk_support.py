@@ -1,57 +1,16 @@
-"""Helpers shared by the SDK tests: a server on a pinned port (to restart it where clients
-expect it), a client subclass that records its connection events so tests can await them
-instead of sleeping, and message-collection helpers.
+"""Helpers shared by the SDK tests: a client subclass that records its connection events so
+tests can await them instead of sleeping, and message-collection helpers.
 
-The real server comes from tests/integration/harness.py (on PYTHONPATH)."""
+The real server comes from tests/integration/harness.py (on PYTHONPATH): harness.Server, with
+port= to start a server again on the port its clients reconnect to."""
 
 import asyncio
 import os
 import signal
-import subprocess
-import tempfile
 
-import harness
-from harness import Server, read_port
 from valtronics_client import ValtronicsWebSocketClient
 
 TIMEOUT = 10
-
-
-class PinnedServer(Server):
-    """harness.Server listening on a given port.
-
-    harness.Server always passes `--listen 127.0.0.1:0` and the flag may not be given twice
-    (`--listen: At Most 1 required but received 2`), while the command line wins over the
-    config file's `listen`; so a test that restarts the server on the port its clients use
-    needs this start(). It writes the config the same way harness does."""
-
-    def __init__(self, port, config=None, **kwargs):
-        super().__init__(config, **kwargs)
-        self.pinned_port = port
-
-    def start(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        conf_path = os.path.join(self.tmp.name, "valtronics.toml")
-        self.config.setdefault("", {}).setdefault("db", os.path.join(self.tmp.name, "v.db"))
-        with open(conf_path, "w") as f:
-            for k, v in self.config.get("", {}).items():
-                f.write(f"{k} = {harness.toml_value(v)}\n")
-            for section, keys in self.config.items():
-                if section == "":
-                    continue
-                f.write(f"[{section}]\n")
-                for k, v in keys.items():
-                    f.write(f"{k} = {harness.toml_value(v)}\n")
-        args = [harness.BIN, "serve", "--config", conf_path,
-                "--listen", f"127.0.0.1:{self.pinned_port}", "--jwt-secret", self.secret]
-        env = dict(os.environ)
-        env.pop("VALTRONICS_JWT_SECRET", None)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=env)
-        self.port = read_port(self.proc, self.output, timeout=15)
-        if self.port != self.pinned_port:
-            self.stop()
-            raise RuntimeError("server did not start:\n" + "".join(self.output))
 
 
 class RecordingClient(ValtronicsWebSocketClient):

@@ -15,7 +15,8 @@ import time
 import unittest
 
 from harness import Server, run, token
-from sdk_support import TIMEOUT, PinnedServer, RecordingClient, drain, in_thread, next_of
+from valtronics_client.alerts import AlertTracker
+from sdk_support import TIMEOUT, RecordingClient, drain, in_thread, next_of
 
 RULE = {"name": "Boiler hot", "metric": "boiler", "condition": "gt", "threshold": 50,
         "severity": "critical"}
@@ -46,7 +47,7 @@ class AlertResumeTest(unittest.TestCase):
 
     def start(self, port=None, **sections):
         config = {"": {"db": self.db}, **sections}
-        s = Server(config) if port is None else PinnedServer(port, config)
+        s = Server(config, port=port or 0)
         self.servers.append(s)
         s.start()
         return s
@@ -135,8 +136,9 @@ class AlertResumeTest(unittest.TestCase):
 
     def test_overlapping_alert_subscriptions_deliver_each_replayed_alert_once(self):
         # Two alert subscriptions that both match device 62 (the device itself, and every
-        # device) are restored by two subscribe messages, each with its own replay: the server
-        # replays the missed alert of device 62 to both; the client delivers it once.
+        # device) are restored by two subscribe messages, each with its own replay: the
+        # connection gets the missed alert of device 62 once (the second replay skips what the
+        # first sent; the client's own guard would drop a second copy).
         async def go():
             s1, client = await self.first_server([{"device_id": 62}, {}])
             await in_thread(self.raise_alert, s1, 61)
@@ -146,7 +148,43 @@ class AlertResumeTest(unittest.TestCase):
             got = await alerts_until(client, 64)
             self.assertEqual(sorted((m["device_id"], m["alert_id"] - a1["alert_id"])
                                     for m in got), [(62, 1), (63, 2), (64, 3)], got)
-            self.assertEqual(client.duplicates_dropped, 1)
+            self.assertEqual(client.duplicates_dropped, 0)
+            await client.disconnect()
+        run(go())
+
+    def test_outage_before_the_first_alert(self):
+        # The client has received no alert when the connection drops: it resumes from where
+        # its subscription started (the reply's last_alert_id), so the alert raised while it
+        # was away arrives, once, and the alert stored before it subscribed does not.
+        async def go():
+            s1 = await in_thread(self.start)
+            status, rule = await in_thread(s1.request, "POST", "/api/v1/alert-rules", RULE,
+                                           self.admin)
+            self.assertEqual(status, 201, rule)
+            await in_thread(self.raise_alert, s1, 80)  # before the subscription: history
+            await in_thread(self.wait_stored, s1, [80])
+            client = RecordingClient(s1.url, self.admin)
+            await client.connect()
+            self.assertIsNone(client.last_alert_id)
+            reply = await client.subscribe("alerts", {"severity": "critical"})
+            self.assertGreater(reply["last_alert_id"], 0, reply)
+            self.assertEqual(client.last_alert_id, reply["last_alert_id"])
+            self.assertEqual(await drain(client), [])
+
+            s2 = await self.restart_while_away(client, s1, [81])
+            self.assertEqual(client.subscriptions[("alerts", None)],
+                             {"severity": ["critical"],
+                              "since_alert_id": reply["last_alert_id"]})
+            (_, resume), = [e for e in client.events if e[0] == "alert_resume"]
+            self.assertIs(resume["recovered"], True, resume)
+            await in_thread(self.raise_alert, s2, 82)  # live: the sentinel
+            got = await alerts_until(client, 82)
+            self.assertEqual([(m["device_id"], m["status"], m["seq"]) for m in got],
+                             [(81, "active", 1), (82, "active", 2)], got)
+            self.assertEqual(got[0]["alert_id"], reply["last_alert_id"] + 1)
+            self.assertEqual(client.last_alert_id, got[1]["alert_id"])
+            self.assertEqual(client.duplicates_dropped, 0)
+            self.assertEqual(await drain(client), [])
             await client.disconnect()
         run(go())
 
@@ -167,6 +205,34 @@ class AlertResumeTest(unittest.TestCase):
                              [(73, 2), (74, 3)], got)
             await client.disconnect()
         run(go())
+
+
+class ResumePointTest(unittest.TestCase):
+    """Which `subscribed` replies give the resume point (no server needed)."""
+
+    def test_first_reply_without_replay_before_any_alert(self):
+        t = AlertTracker()
+        t.start_at({"type": "subscribed", "channel": "alerts", "filters": {},
+                    "last_alert_id": 7})
+        self.assertEqual(t.last_alert_id, 7)
+        # A later subscription's start does not move it: alerts between the two may still be
+        # on their way to the first one.
+        t.start_at({"type": "subscribed", "channel": "alerts", "filters": {},
+                    "last_alert_id": 9})
+        self.assertEqual(t.last_alert_id, 7)
+        self.assertTrue(t.accept({"alert_id": 8, "status": "active"}))
+        self.assertEqual(t.last_alert_id, 8)
+
+    def test_not_from_a_replay_or_an_older_server(self):
+        t = AlertTracker()
+        # With since_alert_id the reply's last_alert_id is where the replay ends: taking it
+        # would skip replayed alerts still in flight when the connection drops.
+        t.start_at({"type": "subscribed", "channel": "alerts",
+                    "filters": {"since_alert_id": 3}, "recovered": True, "last_alert_id": 9})
+        t.start_at({"type": "subscribed", "channel": "alerts", "filters": {}})  # older server
+        t.start_at({"type": "subscribed", "channel": "alerts", "filters": {},
+                    "last_alert_id": True})
+        self.assertIsNone(t.last_alert_id)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import asyncio
 import unittest
 
 from harness import Server, run, token
-from sdk_support import TIMEOUT, PinnedServer, RecordingClient, drain, in_thread, kill
+from sdk_support import TIMEOUT, RecordingClient, drain, in_thread, kill
 from valtronics_client import ConnectionClosedError, ReconnectFailedError
 
 
@@ -23,7 +23,7 @@ class ReconnectTest(unittest.TestCase):
             s.stop()
 
     def start(self, port=None):
-        s = Server() if port is None else PinnedServer(port)
+        s = Server(port=port or 0)
         self.servers.append(s)
         s.start()
         return s
@@ -66,8 +66,11 @@ class ReconnectTest(unittest.TestCase):
             self.assertEqual(len(calls), client.count("reconnecting"))
             for _, attempt, delay, _ in [e for e in client.events if e[0] == "reconnecting"]:
                 self.assertLessEqual(delay, min(0.4, 0.05 * 2 ** (attempt - 1)))
+            # The alerts subscription was restored from where it started (the first server
+            # had no alert: last_alert_id 0), so that nothing raised meanwhile is lost.
             self.assertEqual(client.subscriptions,
-                             {**before, ("telemetry", 42): {"frequency": "real-time"}})
+                             {**before, ("telemetry", 42): {"frequency": "real-time"},
+                              ("alerts", None): {"severity": ["critical"], "since_alert_id": 0}})
 
             # The restored subscriptions have their filters: device 41 only metric t; 43 is
             # not subscribed. seq starts again at 1 on this connection and is delivered.

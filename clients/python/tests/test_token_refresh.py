@@ -7,7 +7,7 @@ import asyncio
 import unittest
 
 from harness import Server, run, token
-from sdk_support import TIMEOUT, PinnedServer, RecordingClient, drain, in_thread
+from sdk_support import TIMEOUT, RecordingClient, drain, in_thread
 from valtronics_client import AuthenticationError
 
 # auth.expiry_warning is 60 s by default, so a 3 s token gets `token_expiring` right after
@@ -104,7 +104,7 @@ class TokenRefreshTest(unittest.TestCase):
         async def go():
             s1 = Server()
             await in_thread(s1.start)
-            s2 = PinnedServer(s1.port)
+            s2 = Server(port=s1.port)
             try:
                 client = RecordingClient(s1.url, self.admin, token_provider=provider)
                 await client.connect()

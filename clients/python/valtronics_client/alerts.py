@@ -2,12 +2,15 @@
 
 After a reconnect the client subscribes to alerts again with `since_alert_id` = the highest
 `alert_id` it has received (see subscriptions.py), and the server replays every stored alert
-above it before the live ones, without gap or duplicate *within one subscription*.
+above it before the live ones, without gap or duplicate. Before the first alert, the resume
+point is the `last_alert_id` of the first alerts `subscribed` reply (one without a replay):
+where the subscription started, so the alerts raised during a first outage are not lost.
 
-Duplicates can still reach the client in two ways, which this guard removes:
-- two alert subscriptions whose filters overlap (device 1, and severity critical, say) each
-  get their own replay, so an alert matching both is replayed twice;
-- a caller-given `since_alert_id` lower than what was already received.
+The server sends an alert event at most once per connection, replays included (docs/protocol.md);
+duplicates can still reach the client in two ways, which this guard removes:
+- a caller-given `since_alert_id` lower than what was already received;
+- a server older than that rule, which replays an alert matching two overlapping alert
+  subscriptions (device 1, and severity critical, say) once per subscription.
 
 An alert event is identified by (alert_id, status): a state change (acknowledged, resolved) is
 the same alert_id with a new status, and statuses only move forward (docs/alerts.md), so the
@@ -37,6 +40,16 @@ class AlertTracker:
         if self.last_alert_id is None or alert_id > self.last_alert_id:
             self.last_alert_id = alert_id
         return True
+
+    def start_at(self, reply):
+        """An alerts `subscribed` reply: with no alert received yet and no replay asked for,
+        its `last_alert_id` (where the subscription starts) becomes the resume point. (After a
+        replay the resume point comes from the replayed alerts: taking the reply's would skip
+        those not yet received when the connection drops.)"""
+        last = reply.get("last_alert_id")
+        if (self.last_alert_id is None and isinstance(last, int) and not isinstance(last, bool)
+                and "since_alert_id" not in (reply.get("filters") or {})):
+            self.last_alert_id = last
 
     def clear(self):
         self.last_alert_id = None

@@ -184,8 +184,10 @@ class ValtronicsWebSocketClient:
 
     @property
     def last_alert_id(self):
-        """The highest alert_id received (None before the first alert); resumes start there.
-        Persist it and pass it as `since_alert_id` to resume across process restarts."""
+        """The highest alert_id received; before the first alert, the `last_alert_id` of the
+        server's first alerts `subscribed` reply (where the subscription started); None before
+        either. Resumes start there. Persist it and pass it as `since_alert_id` to resume
+        across process restarts."""
         return self._alerts.last_alert_id
 
     @property
@@ -719,6 +721,10 @@ class ValtronicsWebSocketClient:
             return
         if not isinstance(msg, dict):
             return
+        if msg.get("type") == "subscribed" and msg.get("channel") == "alerts":
+            # Replies and the one a /ws/alerts endpoint sends after auth: a resume point before
+            # the first alert.
+            self._alerts.start_at(msg)
         if "id" in msg and self._pending.resolve(msg):
             return
         mtype = msg.get("type")
