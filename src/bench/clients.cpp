@@ -1,5 +1,6 @@
 // Fleet (WebSocket clients) and Publisher: see clients.hpp.
 #include "bench/clients.hpp"
+#include "util/socket_io.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -40,29 +41,14 @@ void bind_source(Socket& sock, const tcp::endpoint& source, error_code& ec) {
   sock.bind(source, ec);
 }
 
-// One non-blocking send / receive (MSG_DONTWAIT: no FIONBIO round trip per connection).
+// One non-blocking send / receive (util/socket_io.hpp: no FIONBIO round trip per connection).
 std::size_t send_now(Socket& sock, const char* data, std::size_t size, error_code& ec) {
-  for (;;) {
-    ssize_t n = ::send(sock.native_handle(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    ec = error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
+  iovec iov{const_cast<char*>(data), size};
+  return util::send_now(sock.native_handle(), &iov, 1, ec);
 }
 
 std::size_t receive_now(Socket& sock, char* data, std::size_t size, error_code& ec) {
-  for (;;) {
-    ssize_t n = ::recv(sock.native_handle(), data, size, MSG_DONTWAIT);
-    if (n > 0) return static_cast<std::size_t>(n);
-    if (n == 0) {
-      ec = asio::error::eof;
-      return 0;
-    }
-    if (errno == EINTR) continue;
-    ec = error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
+  return util::receive_now(sock.native_handle(), data, size, ec);
 }
 }  // namespace
 

@@ -14,15 +14,6 @@
 
 namespace valtronics::net {
 
-namespace asio = boost::asio;
-using boost::system::error_code;
-using protocol::Channel;
-using protocol::ErrorCode;
-using protocol::ws::Opcode;
-using Steady = std::chrono::steady_clock;
-namespace close_code = protocol::close_code;
-using namespace ws_detail;
-
 void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
                                const protocol::Filters& filters, std::vector<AlertCover> cover) {
   if (channel == Channel::alerts) {

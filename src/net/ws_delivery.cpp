@@ -13,15 +13,6 @@
 
 namespace valtronics::net {
 
-namespace asio = boost::asio;
-using boost::system::error_code;
-using protocol::Channel;
-using protocol::ErrorCode;
-using protocol::ws::Opcode;
-using Steady = std::chrono::steady_clock;
-namespace close_code = protocol::close_code;
-using namespace ws_detail;
-
 // ------------------------------------------------------------------------------- delivering
 
 void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache) {

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <limits>
 #include <utility>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -15,19 +13,11 @@
 #include "engine/engine.hpp"
 #include "net/exact_allocator.hpp"
 #include "net/ws_session_internal.hpp"
+#include "util/socket_io.hpp"
 #include "protocol/parse.hpp"
 #include "protocol/serialize.hpp"
 
 namespace valtronics::net {
-
-namespace asio = boost::asio;
-using boost::system::error_code;
-using protocol::Channel;
-using protocol::ErrorCode;
-using protocol::ws::Opcode;
-using Steady = std::chrono::steady_clock;
-namespace close_code = protocol::close_code;
-using namespace ws_detail;
 
 WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx,
                      Options opts)
@@ -243,17 +233,7 @@ void WsSession::send_update(const Bytes& bytes, Channel channel) {
 }
 
 std::size_t WsSession::receive_now(char* data, std::size_t size, error_code& ec) {
-  for (;;) {
-    const ssize_t n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
-    if (n > 0) return static_cast<std::size_t>(n);
-    if (n == 0) {
-      ec = asio::error::eof;
-      return 0;
-    }
-    if (errno == EINTR) continue;
-    ec = error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
+  return util::receive_now(socket_.native_handle(), data, size, ec);
 }
 
 std::size_t WsSession::send_now(const std::vector<asio::const_buffer>& bufs, error_code& ec) {
@@ -261,16 +241,7 @@ std::size_t WsSession::send_now(const std::vector<asio::const_buffer>& bufs, err
   iov.resize(bufs.size());
   for (std::size_t i = 0; i < bufs.size(); ++i)
     iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
-  msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = iov.size();
-  for (;;) {
-    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    ec = error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
+  return util::send_now(socket_.native_handle(), iov.data(), iov.size(), ec);
 }
 
 void WsSession::do_write() {

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/system/error_code.hpp>
+
 #include "auth/claims.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
@@ -61,3 +64,15 @@ inline bool sees_more(const auth::Claims& now, const auth::Claims& before) {
 }
 
 }  // namespace valtronics::net::ws_detail
+
+namespace valtronics::net {
+// Names every ws_session*.cpp uses (this header is theirs alone).
+namespace asio = boost::asio;
+using boost::system::error_code;
+using protocol::Channel;
+using protocol::ErrorCode;
+using protocol::ws::Opcode;
+using Steady = std::chrono::steady_clock;
+namespace close_code = protocol::close_code;
+using namespace ws_detail;
+}  // namespace valtronics::net

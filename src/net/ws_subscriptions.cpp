@@ -13,15 +13,6 @@
 
 namespace valtronics::net {
 
-namespace asio = boost::asio;
-using boost::system::error_code;
-using protocol::Channel;
-using protocol::ErrorCode;
-using protocol::ws::Opcode;
-using Steady = std::chrono::steady_clock;
-namespace close_code = protocol::close_code;
-using namespace ws_detail;
-
 // ------------------------------------------------------------------------------------ auth
 
 void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRequest& a) {
