@@ -184,7 +184,10 @@ export declare class ValtronicsError extends Error {
   reply?: ErrorMessage | AuthResponse;
   /** The WebSocket close code, when the error comes from a close. */
   closeCode?: number;
-  /** For a subscription refused while re-subscribing. */
+  /**
+   * For a subscription the server removed after a token refresh, or refused while re-subscribing:
+   * which one (`device_id` null for an every-device subscription and for `system`).
+   */
   channel?: Channel;
   device_id?: number | null;
 }
@@ -306,6 +309,21 @@ export interface RestoreResult {
   failed: ValtronicsError[];
 }
 
+export interface SubscriptionRemovedInfo {
+  channel: Channel;
+  /** null: the every-device subscription of the channel (and `system`). */
+  device_id: number | null;
+  /** The filters the registry held for it; null when it held none (or only a pending subscribe). */
+  filters: Record<string, unknown> | null;
+  /**
+   * 'token_refresh': the server removed it because the refreshed token no longer covers it;
+   * 'restore': refused for good when re-sent after a reconnect.
+   */
+  reason: 'token_refresh' | 'restore';
+  /** The `forbidden` (or other) error, also emitted as `error`. */
+  error: ValtronicsError;
+}
+
 export interface ClientEvents {
   stateChange: { from: ClientState; to: ClientState };
   connecting: { attempt: number; reason: 'connect' | 'reconnect' };
@@ -329,6 +347,7 @@ export interface ClientEvents {
   auth_response: AuthResponse;
   token_expiring: TokenExpiringMessage;
   tokenRefreshed: AuthResponse;
+  subscriptionRemoved: SubscriptionRemovedInfo;
   recovery: { channel: 'alerts'; sinceAlertId: number | null; recovered: boolean; reply: SubscribedMessage };
   gap: GapInfo;
   duplicate: DuplicateInfo;

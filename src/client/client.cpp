@@ -78,6 +78,10 @@ void Client::on_state(std::function<void(const StateChange&)> handler) {
   session_->add_state_handler(std::move(handler));
 }
 
+void Client::on_subscription_removed(std::function<void(const SubscriptionRemoved&)> handler) {
+  session_->add_removed_handler(std::move(handler));
+}
+
 std::shared_ptr<MessageQueue> Client::queue(std::string type, std::size_t max_size) {
   auto q = std::make_shared<MessageQueue>(max_size);
   bool every = type.empty();

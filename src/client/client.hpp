@@ -105,6 +105,11 @@ class Client {
   void on(std::string type, MessageHandler handler);
   void on_message(MessageHandler handler);
   void on_state(std::function<void(const StateChange&)> handler);
+  // Called for every (channel, device) subscription that leaves the restore set without an
+  // unsubscribe: removed by the server after a token refresh (reason "token_refresh"; the
+  // server's `error` is delivered to the handlers right after), or refused for good when
+  // restored after a reconnect (reason "restore"). A reconnect does not ask for it again.
+  void on_subscription_removed(std::function<void(const SubscriptionRemoved&)> handler);
   // A queue fed with messages of `type` ("" = every type), for pulling them on another thread.
   std::shared_ptr<MessageQueue> queue(std::string type = "", std::size_t max_size = 0);
 

@@ -57,6 +57,18 @@ struct Unsubscribed {
   std::int64_t removed = 0;
 };
 
+// A subscription that left the restore set without the application asking: the server removed
+// it after a token refresh whose claims no longer cover it (an `error` `forbidden` without `id`
+// naming it, docs/protocol.md "Token refresh"), or refused it for good when it was restored
+// after a reconnect.
+struct SubscriptionRemoved {
+  std::string channel;
+  std::optional<std::int64_t> device_id;  // nullopt: the every-device subscription (and system)
+  std::string reason;   // "token_refresh" or "restore"
+  std::string error;    // the server's code ("forbidden", ...)
+  std::string message;  // the server's text
+};
+
 struct Pong {
   std::string server_time;
   std::chrono::milliseconds round_trip{0};

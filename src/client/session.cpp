@@ -79,6 +79,10 @@ void Client::Session::add_state_handler(std::function<void(const StateChange&)> 
   asio::post(ioc_, [this, h = std::move(h)]() mutable { state_handlers_.push_back(std::move(h)); });
 }
 
+void Client::Session::add_removed_handler(std::function<void(const SubscriptionRemoved&)> h) {
+  asio::post(ioc_, [this, h = std::move(h)]() mutable { removed_handlers_.push_back(std::move(h)); });
+}
+
 void Client::Session::start() {
   asio::post(ioc_, [this] {
     if (started_ || done_) return;
@@ -191,6 +195,7 @@ void Client::Session::on_text(std::uint64_t gen, std::string text) {
     publish_stats();
     return;
   }
+  if (m.type == "error") on_removed_by_server(m);
   deliver(m);
   if (m.type == "token_expiring") refresh_token();
 }
@@ -383,6 +388,33 @@ void Client::Session::deliver(const Message& m) {
   for (const auto& h : every_) call(h);
   if (auto it = by_type_.find(m.type); it != by_type_.end())
     for (const auto& h : it->second) call(h);
+}
+
+void Client::Session::on_removed_by_server(const Message& m) {
+  // After a token refresh, one `forbidden` per subscription the new claims no longer cover,
+  // without id and naming it (docs/protocol.md, "Token refresh"); device_id null: the
+  // every-device key (and system).
+  if (auto* id = m.body.if_contains("id"); id && !id->is_null()) return;
+  auto* channel = m.body.if_contains("channel");
+  if (!channel || !channel->is_string() || str(m.body, "error") != "forbidden") return;
+  std::optional<std::int64_t> device;
+  if (auto* d = m.body.if_contains("device_id"); d && d->is_int64()) device = d->get_int64();
+  forget_subscription(std::string(channel->get_string()), device, "token_refresh",
+                      str(m.body, "error"), str(m.body, "message"));
+}
+
+void Client::Session::forget_subscription(const std::string& channel,
+                                          std::optional<std::int64_t> device,
+                                          const std::string& reason, const std::string& error,
+                                          const std::string& message) {
+  subs_.remove(channel, device.value_or(0));  // device 0: the every-device key
+  SubscriptionRemoved r{channel, device, reason, error, message};
+  for (const auto& h : removed_handlers_) {
+    try {
+      h(r);
+    } catch (...) {
+    }
+  }
 }
 
 void Client::Session::set_state(StateChange c) {

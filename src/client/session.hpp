@@ -29,6 +29,7 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   // Thread-safe entry points (each posts to the I/O thread).
   void add_handler(std::string type, bool every, MessageHandler h);
   void add_state_handler(std::function<void(const StateChange&)> h);
+  void add_removed_handler(std::function<void(const SubscriptionRemoved&)> h);
   void start();
   void request(boost::json::object msg, ReplyHandler done);
   void batch(std::vector<boost::json::object> msgs,
@@ -78,6 +79,12 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   void flush_unsent();
   void tick();
   void deliver(const Message& m);
+  // An `error` without id naming (channel, device_id): the server removed that subscription.
+  void on_removed_by_server(const Message& m);
+  // Drops one key from the restore set and tells the on_subscription_removed handlers.
+  void forget_subscription(const std::string& channel, std::optional<std::int64_t> device,
+                           const std::string& reason, const std::string& error,
+                           const std::string& message);
   void set_state(StateChange change);
   void fatal(const std::string& code, const std::string& message);
   void fail_all(const std::string& code, const std::string& message);
@@ -95,6 +102,7 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   std::map<std::string, std::vector<MessageHandler>> by_type_;
   std::vector<MessageHandler> every_;
   std::vector<std::function<void(const StateChange&)>> state_handlers_;
+  std::vector<std::function<void(const SubscriptionRemoved&)>> removed_handlers_;
 
   std::shared_ptr<WsConnection> conn_;
   std::uint64_t generation_ = 0;

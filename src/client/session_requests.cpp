@@ -165,10 +165,10 @@ void Client::Session::track(Kind kind, const json::object& request, const Reply&
       if (auto* ids = filters->if_contains("device_id"); ids && ids->is_array())
         for (const auto& d : ids->get_array())
           if (d.is_int64()) {
-            subs_.remove(channel, d.get_int64());
+            forget_subscription(channel, d.get_int64(), "restore", r.error, r.error_message);
             any = true;
           }
-    if (!any) subs_.remove(channel, 0);  // the every-device key
+    if (!any) forget_subscription(channel, std::nullopt, "restore", r.error, r.error_message);
     return;
   }
   if (kind == Kind::unsubscribe && r.ok()) {

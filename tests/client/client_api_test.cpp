@@ -7,6 +7,8 @@
 
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
+#include <iostream>
+#include <mutex>
 
 #include "client/client.hpp"
 #include "client/http_client.hpp"
@@ -207,6 +209,84 @@ TEST(ClientApi, HandlerExceptionsDoNotStopTheClient) {
   EXPECT_EQ(get(s).channel, "alerts");
   auto p = c.ping();
   EXPECT_NO_THROW(get(p));
+}
+
+// A token refresh whose claims no longer cover a subscription: the server removes it and names
+// it in an `error` without id; the client drops exactly that key from its restore set, tells
+// on_subscription_removed, and a reconnect restores the others only. Driven by
+// test_client_api.py (test_cpp_subscription_removed_by_a_refresh), which sets
+// VALTRONICS_SHORT_ADMIN_TOKEN (an admin token that expires a few seconds after the server's
+// expiry_warning) and restarts the server on the same port when this test prints
+// RESTART_SERVER, answering on stdin once the new server listens. Skipped otherwise.
+TEST(ClientApi, SubscriptionRemovedByARefreshIsNotRestored) {
+  const char* short_admin = std::getenv("VALTRONICS_SHORT_ADMIN_TOKEN");
+  if (short_admin == nullptr) GTEST_SKIP() << "run by test_client_api.py with a server restart";
+  std::string admin = short_admin, user = env("VALTRONICS_USER_TOKEN");  // user: device 1 only
+  std::atomic<bool> narrowed{false};
+  Options o = options("");
+  o.token_provider = [&] { return narrowed ? user : admin; };
+  Client c(o);
+
+  std::mutex mu;
+  std::vector<SubscriptionRemoved> removed;
+  std::promise<void> first_removal;
+  c.on_subscription_removed([&](const SubscriptionRemoved& r) {
+    std::lock_guard lock(mu);
+    removed.push_back(r);
+    if (removed.size() == 1) first_removal.set_value();
+  });
+  auto errors = c.queue("error");
+  auto subscribed = c.queue("subscribed");
+  std::atomic<int> connections{0};
+  c.on_state([&](const StateChange& s) {
+    if (s.state == State::connected) ++connections;
+  });
+
+  c.connect().get();
+  auto sub = c.subscribe("telemetry", json::object{{"device_id", json::array{1, 5}}});
+  EXPECT_EQ(json::serialize(get(sub).filters["device_id"]), "[1,5]");
+  ASSERT_TRUE(subscribed->pop(5s).has_value());
+  // From now on the provider hands out the user token: the server's token_expiring (a few
+  // seconds from now) makes the client re-authenticate with it on the open connection.
+  narrowed = true;
+  auto removal = first_removal.get_future();
+  ASSERT_EQ(removal.wait_for(15s), std::future_status::ready) << "no subscription removed";
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0].channel, "telemetry");
+    EXPECT_EQ(removed[0].device_id, std::optional<std::int64_t>(5));
+    EXPECT_EQ(removed[0].reason, "token_refresh");
+    EXPECT_EQ(removed[0].error, "forbidden");
+    EXPECT_FALSE(removed[0].message.empty());
+  }
+  // The server's error reaches the handlers too.
+  auto e = errors->pop(5s);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->body.at("error").as_string(), "forbidden");
+  EXPECT_EQ(e->body.at("channel").as_string(), "telemetry");
+  EXPECT_EQ(e->body.at("device_id").as_int64(), 5);
+  EXPECT_FALSE(e->body.contains("id"));
+  auto pong = c.ping();
+  get(pong);
+  EXPECT_FALSE(errors->try_pop().has_value());
+
+  // A reconnect (the server restarted on the same port) restores device 1 only.
+  std::cout << "RESTART_SERVER" << std::endl;
+  std::string line;
+  ASSERT_TRUE(static_cast<bool>(std::getline(std::cin, line))) << "no answer from the driver";
+  for (int i = 0; i < 150 && connections.load() < 2; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(connections.load(), 2) << "no reconnect";
+  auto restored = subscribed->pop(10s);
+  ASSERT_TRUE(restored.has_value()) << "no restore";
+  EXPECT_EQ(restored->body.at("channel").as_string(), "telemetry");
+  EXPECT_EQ(json::serialize(restored->body.at("filters").at("device_id")), "[1]");
+  auto pong2 = c.ping();  // sent after the restore: its reply follows any error about it
+  get(pong2);
+  EXPECT_FALSE(errors->try_pop().has_value()) << "a restore was refused";
+  EXPECT_FALSE(subscribed->try_pop().has_value());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(removed.size(), 1u);
 }
 
 }  // namespace

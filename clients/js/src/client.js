@@ -454,10 +454,16 @@ export class ValtronicsWebSocket extends Emitter {
       // unless a later subscribe replaced it meanwhile. A transient refusal keeps it, to be
       // tried again after the next reconnect.
       const key = subKey(e.sub.channel, e.sub.device);
-      if (!TRANSIENT_CODES.has(err.code) && this._subs.get(key) === e.sub) this._subs.delete(key);
+      const dropped = !TRANSIENT_CODES.has(err.code) && this._subs.get(key) === e.sub;
+      if (dropped) this._subs.delete(key);
       err.channel = e.sub.channel;
       err.device_id = e.sub.device;
       failed.push(err);
+      if (dropped) {
+        this.emit('subscriptionRemoved', {
+          channel: e.sub.channel, device_id: e.sub.device, filters: { ...e.sub.filters }, reason: 'restore', error: err,
+        });
+      }
       this.emit('error', err);
     }));
     return Promise.all([...waits, barrier.promise.catch(noop)]).then(() => ({ subscriptions: entries.length, failed }));
@@ -634,13 +640,17 @@ export class ValtronicsWebSocket extends Emitter {
         Object.entries(msg).filter(([k]) => !['type', 'channel', 'id'].includes(k))));
       for (const d of devices ?? [null]) {
         const k = subKey(msg.channel, d);
-        prev.push([k, this._subs.get(k)]);
-        this._subs.set(k, { channel: msg.channel, device: d, filters, pendingId: msg.id });
+        // `prev`: what a refusal restores (cleared when the server removes that subscription
+        // meanwhile, see _onSubscriptionRemoved).
+        this._subs.set(k, { channel: msg.channel, device: d, filters, pendingId: msg.id, prev: this._subs.get(k) });
+        prev.push(k);
       }
       return (ok) => {
-        for (const [k, old] of prev) {
+        for (const k of prev) {
           const cur = this._subs.get(k);
-          if (cur?.pendingId !== msg.id) continue; // superseded by a later request
+          if (cur?.pendingId !== msg.id) continue; // superseded by a later request, or removed
+          const old = cur.prev;
+          cur.prev = undefined;
           if (ok) cur.pendingId = null;
           else if (old) this._subs.set(k, { ...old, pendingId: old.pendingId && this._pending.has(old.pendingId) ? old.pendingId : null });
           else this._subs.delete(k);
@@ -810,7 +820,13 @@ export class ValtronicsWebSocket extends Emitter {
       return;
     }
     if (msg.type === 'error') {
-      this.emit('error', fromReply(msg));
+      const err = fromReply(msg);
+      // After a token refresh, a subscription the new token no longer covers: the server removed
+      // it and names it (docs/protocol.md, "Token refresh").
+      if ((msg.id === undefined || msg.id === null) && msg.error === 'forbidden' && typeof msg.channel === 'string') {
+        this._onSubscriptionRemoved(msg, err);
+      }
+      this.emit('error', err);
       return;
     }
     if (msg.type === 'token_expiring') {
@@ -822,6 +838,34 @@ export class ValtronicsWebSocket extends Emitter {
       return;
     }
     this.emit(msg.type, msg);
+  }
+
+  /**
+   * An `error` without id naming (channel, device_id): the server removed that subscription (a
+   * token refresh whose claims no longer cover it; device_id null: the every-device one and
+   * `system`). That exact key leaves the registry, so a reconnect does not ask for it again;
+   * the application hears of it as `subscriptionRemoved` (then `error`).
+   */
+  _onSubscriptionRemoved(msg, err) {
+    const device = msg.device_id ?? null;
+    err.channel = msg.channel;
+    err.device_id = device;
+    const key = subKey(msg.channel, device);
+    const cur = this._subs.get(key);
+    let removed = null;
+    if (cur && cur.pendingId !== null) {
+      // A subscribe for that key is still waiting for its reply (sent after the refresh, so the
+      // server answers it with the new token): its reply decides; a refusal restores nothing.
+      removed = cur.prev ?? null;
+      cur.prev = undefined;
+    } else if (cur) {
+      removed = cur;
+      this._subs.delete(key);
+    }
+    this.emit('subscriptionRemoved', {
+      channel: msg.channel, device_id: device, filters: removed ? { ...removed.filters } : null,
+      reason: 'token_refresh', error: err,
+    });
   }
 
   /** seq check, alert de-duplication, then the event and the spec's callback. */

@@ -347,7 +347,8 @@ test('a subscription the new token no longer covers is dropped alone at the reco
   t.after(() => c.disconnect());
   await c.connect();
   await c.subscribe('telemetry', { device_id: [25, 26] });
-  const errors = record(c, ['error']).error;
+  const log = record(c, ['error', 'subscriptionRemoved']);
+  const errors = log.error;
   tok = token({ sub: 'ned', role: 'user', devices: '25' }); // what getToken() returns from now on
   const back = next(c, 'reconnected');
   c.send({ type: 'ping', padding: 'x'.repeat(2048) }); // the server closes with 1009
@@ -355,8 +356,53 @@ test('a subscription the new token no longer covers is dropped alone at the reco
   assert.equal(r.subscriptions, 2);
   assert.deepEqual(r.failed.map((e) => [e.code, e.channel, e.device_id]), [['forbidden', 'telemetry', 26]]);
   assert.deepEqual(errors.map((e) => e.code), ['forbidden']);
+  assert.deepEqual(log.subscriptionRemoved.map((r) => [r.channel, r.device_id, r.reason]), [['telemetry', 26, 'restore']]);
   assert.deepEqual(c.subscriptions.map((s) => s.device_id), [25]);
   const update = next(c, 'telemetry_update');
   await ingest(server, admin, 25, { temperature: { value: 9 } });
   assert.equal((await update).device_id, 25);
+});
+
+test('a subscription a token refresh removed leaves the registry and is not restored after a reconnect', { timeout: 30_000 }, async (t) => {
+  const data = tempDir();
+  const servers = [];
+  t.after(async () => {
+    for (const s of servers) await s.stop();
+    data.remove();
+  });
+  const first = await launch({ db: data.db });
+  servers.push(first);
+  const admin = token({ sub: 'una', role: 'admin' });
+  const c = new ValtronicsWebSocket(`${first.url}/ws`, admin, { reconnect: FAST });
+  t.after(() => c.disconnect());
+  await c.connect();
+  await c.subscribe('telemetry', { device_id: [1, 5] });
+  assert.deepEqual(c.subscriptions.map((s) => s.device_id).sort(), [1, 5]);
+
+  const log = record(c, ['subscriptionRemoved', 'error']);
+  const removed = next(c, 'subscriptionRemoved');
+  const refreshed = await c.refreshToken(token({ sub: 'una', role: 'user', devices: '1' }));
+  assert.equal(refreshed.success, true);
+  const r = await removed;
+  assert.equal(r.channel, 'telemetry');
+  assert.equal(r.device_id, 5);
+  assert.equal(r.reason, 'token_refresh');
+  assert.equal(r.error.code, 'forbidden');
+  await c.ping(); // anything else the server sent after the auth_response has arrived
+  assert.equal(log.subscriptionRemoved.length, 1);
+  assert.deepEqual(log.error.map((e) => [e.code, e.channel, e.device_id, e.id]), [['forbidden', 'telemetry', 5, undefined]]);
+  assert.deepEqual(c.subscriptions.map((s) => [s.channel, s.device_id, s.confirmed]), [['telemetry', 1, true]]);
+
+  // Reconnect (a server restarted on the same port): only device 1 is asked for, and granted.
+  const subscribed = record(c, ['subscribed']).subscribed;
+  const reconnected = next(c, 'reconnected', { timeout: 15_000 });
+  await first.stop();
+  servers.push(await launch({ db: data.db, port: first.port }));
+  const back = await reconnected;
+  assert.equal(back.subscriptions, 1);
+  assert.deepEqual(back.failed, []);
+  assert.deepEqual(subscribed.map((m) => [m.channel, m.filters.device_id]), [['telemetry', [1]]]);
+  assert.deepEqual(log.error.length, 1, 'no forbidden after the reconnect');
+  assert.equal(log.subscriptionRemoved.length, 1);
+  assert.deepEqual(c.subscriptions.map((s) => s.device_id), [1]);
 });

@@ -105,6 +105,23 @@ describe('token refresh', { timeout: 40_000 }, () => {
     assert.equal(c.state, 'closed');
   });
 
+  test('a refresh that removes a subscription while a subscribe for it waits: the refusal restores nothing', T, async () => {
+    const c = client(admin);
+    await c.connect();
+    await c.subscribe('telemetry', { device_id: [1, 5] });
+    const log = record(c, ['subscriptionRemoved', 'error']);
+    // Sent right after the refresh auth: the server removes device 5 (error without id), then
+    // refuses this subscribe with the new token (error with its id).
+    const refreshed = c.refreshToken(token({ sub: 'root', role: 'user', devices: '1' }));
+    const again = c.subscribe('telemetry', { device_id: 5, metrics: ['temperature'] });
+    assert.equal((await refreshed).success, true);
+    await assert.rejects(again, { code: 'forbidden' });
+    assert.deepEqual(log.subscriptionRemoved.map((r) => [r.channel, r.device_id, r.reason, r.filters]),
+      [['telemetry', 5, 'token_refresh', {}]]);
+    assert.deepEqual(log.error.map((e) => [e.code, e.device_id]), [['forbidden', 5]]);
+    assert.deepEqual(c.subscriptions.map((s) => s.device_id), [1]);
+  });
+
   test('a getToken() that returns the same token is reported, not looped on', T, async () => {
     const short = token({ sub: 'vic', role: 'admin', ttl: '20s' });
     let calls = 0;

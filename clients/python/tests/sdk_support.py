@@ -5,6 +5,7 @@ The real server comes from tests/integration/harness.py (on PYTHONPATH): harness
 port= to start a server again on the port its clients reconnect to."""
 
 import asyncio
+import json
 import os
 import signal
 
@@ -17,7 +18,9 @@ class RecordingClient(ValtronicsWebSocketClient):
     """The SDK client with fast reconnects and its connection events recorded:
     events is a list of tuples ("disconnected", code, reason), ("reconnecting", attempt,
     delay, error), ("reconnected", auth_response), ("refreshed", auth_response),
-    ("gap", channel, expected, received), ("alert_resume", subscribed reply)."""
+    ("gap", channel, expected, received), ("alert_resume", subscribed reply),
+    ("removed", channel, device_id, reason, error). frames: every server message received,
+    parsed (replies matched to requests included, which never reach recv())."""
 
     def __init__(self, url, token=None, **kwargs):
         kwargs.setdefault("backoff_base", 0.05)
@@ -26,7 +29,15 @@ class RecordingClient(ValtronicsWebSocketClient):
         kwargs.setdefault("request_timeout", TIMEOUT)
         super().__init__(url, token, **kwargs)
         self.events = []
+        self.frames = []
         self._event_added = asyncio.Event()
+
+    async def _on_frame(self, raw):
+        try:
+            self.frames.append(json.loads(raw))
+        except (TypeError, ValueError):
+            pass
+        await super()._on_frame(raw)
 
     def _record(self, *event):
         self.events.append(event)
@@ -61,6 +72,9 @@ class RecordingClient(ValtronicsWebSocketClient):
 
     async def handle_alert_resume(self, reply):
         self._record("alert_resume", reply)
+
+    async def handle_subscription_removed(self, channel, device_id, reason, error):
+        self._record("removed", channel, device_id, reason, error)
 
 
 async def drain(client):

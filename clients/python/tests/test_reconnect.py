@@ -1,7 +1,8 @@
 """Automatic reconnect: the server stops and a new one starts on the same port; the client
 reconnects with backoff (asking the token provider first), re-subscribes everything with the
 same filters, and updates flow again, their seq restarting at 1 without being taken for
-duplicates. Also: reconnect disabled, and giving up after max_reconnect_attempts."""
+duplicates. Also: a subscription a token refresh removed is not restored, reconnect disabled,
+and giving up after max_reconnect_attempts."""
 import asyncio
 import unittest
 
@@ -84,6 +85,49 @@ class ReconnectTest(unittest.TestCase):
             self.assertEqual((got[0]["telemetry"]["t"]["value"], got[1]["telemetry"]["z"]["value"]),
                              (2, 5))
             self.assertEqual(client.duplicates_dropped, 0)
+            await client.disconnect()
+        run(go())
+
+    def test_subscription_removed_by_a_refresh_is_not_restored(self):
+        async def go():
+            s1 = await in_thread(self.start)
+            user = await in_thread(token, "sdk-rec", "user", "1")
+            client = RecordingClient(s1.url, self.admin)
+            await client.connect()
+            await client.subscribe("telemetry", {"device_id": [1, 5]})
+            self.assertEqual(set(client.subscriptions), {("telemetry", 1), ("telemetry", 5)})
+
+            # A refresh with a token covering device 1 only: the server drops device 5 and
+            # says so after the auth_response.
+            auth = await client.authenticate(user)
+            self.assertEqual((auth["success"], auth["role"]), (True, "user"))
+            got = await drain(client)
+            self.assertEqual([(m["type"], m["error"], m["channel"], m["device_id"])
+                              for m in got], [("error", "forbidden", "telemetry", 5)], got)
+            removed = [e for e in client.events if e[0] == "removed"]
+            self.assertEqual([e[1:4] for e in removed], [("telemetry", 5, "token_refresh")])
+            self.assertEqual(removed[0][4]["error"], "forbidden")
+            self.assertEqual(set(client.subscriptions), {("telemetry", 1)})
+
+            # Reconnect (a new server on the same port): device 1 alone is asked for and
+            # granted, and nothing is refused.
+            await in_thread(s1.stop)
+            await client.wait_event("disconnected")
+            client.frames.clear()
+            s2 = await in_thread(self.start, s1.port)
+            await client.wait_event("reconnected")
+            subscribed = [f for f in client.frames if f.get("type") == "subscribed"]
+            self.assertEqual([(f["channel"], f["filters"]["device_id"]) for f in subscribed],
+                             [("telemetry", [1])], client.frames)
+            await in_thread(s2.ingest, 5, {"t": 5}, self.admin)
+            await in_thread(s2.ingest, 1, {"t": 1}, self.admin)
+            got = await drain(client)
+            self.assertEqual([(m["type"], m.get("device_id")) for m in got],
+                             [("telemetry_update", 1)], got)
+            self.assertFalse([f for f in client.frames if f.get("type") == "error"],
+                             client.frames)
+            self.assertEqual(client.count("removed"), 1)
+            self.assertEqual(set(client.subscriptions), {("telemetry", 1)})
             await client.disconnect()
         run(go())
 

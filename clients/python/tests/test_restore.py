@@ -58,6 +58,9 @@ class RestoreTest(unittest.TestCase):
                 self.assertEqual((err["type"], err["error"], err["request"]["channel"]),
                                  ("error", "forbidden", "alerts"), err)
                 self.assertEqual(set(client.subscriptions), {("telemetry", None)})
+                removed = [e for e in client.events if e[0] == "removed"]
+                self.assertEqual([e[1:4] for e in removed], [("alerts", None, "restore")])
+                self.assertEqual(removed[0][4]["request"]["channel"], "alerts")
                 await client.disconnect()
         run(go())
 

@@ -466,9 +466,10 @@ class ValtronicsWebSocketClient:
 
     async def handle_error(self, data):
         """An `error` that answers no request of this client: a subscription removed after a
-        token refresh (`forbidden`), `rate_limited` for a raw send_message, or a subscription
-        the server refused to restore after a reconnect (then `request` holds the subscribe
-        message and the subscription is forgotten)."""
+        token refresh (`forbidden` with `channel` and `device_id`; handle_subscription_removed
+        was called and the subscription is forgotten), `rate_limited` for a raw send_message,
+        or a subscription the server refused to restore after a reconnect (then `request`
+        holds the subscribe message and the subscription is forgotten)."""
         log.warning("server error: %s", data)
 
     async def handle_other(self, data):
@@ -494,6 +495,16 @@ class ValtronicsWebSocketClient:
         the client was away are lost; the newest were replayed."""
         if reply.get("recovered") is False:
             log.warning("alert resume incomplete: %s", reply)
+
+    async def handle_subscription_removed(self, channel, device_id, reason, error):
+        """The (channel, device_id) subscription left the registry without an unsubscribe
+        (device_id None: the channel's every-device subscription, and `system`), so reconnects
+        no longer restore it. reason "token_refresh": the server removed it because the
+        refreshed token no longer covers it; "restore": the server refused it when it was
+        restored after a reconnect. `error` is the server's `error` message (with `request`
+        for a restore), which also reaches handle_error."""
+        log.warning("subscription removed (%s): %s device %s: %s", reason, channel,
+                    "*" if device_id is None else device_id, error.get("message"))
 
     async def handle_token_refreshed(self, auth_response):
         """The token_provider's token was accepted on the open connection after
@@ -686,9 +697,12 @@ class ValtronicsWebSocketClient:
                 if "since_alert_id" in msg.get("filters", {}):
                     await self._call_hook("handle_alert_resume", reply)
             except SubscriptionError as e:
+                error = {**e.reply, "request": msg}
                 for key in keys:
                     self._subs.discard(key)
-                await self._inbox.put({**e.reply, "request": msg})
+                    await self._call_hook("handle_subscription_removed", key[0], key[1],
+                                          "restore", error)
+                await self._inbox.put(error)
             except ConnectionClosedError:
                 return
             except asyncio.TimeoutError:
@@ -728,7 +742,9 @@ class ValtronicsWebSocketClient:
         if "id" in msg and self._pending.resolve(msg):
             return
         mtype = msg.get("type")
-        if mtype in UPDATE_CHANNELS:
+        if mtype == "error":
+            await self._on_removed_by_server(msg)
+        elif mtype in UPDATE_CHANNELS:
             deliver, gap = self._seq.check(msg)
             if not deliver:
                 self.duplicates_dropped += 1
@@ -742,6 +758,20 @@ class ValtronicsWebSocketClient:
         elif mtype == "token_expiring":
             self._start_refresh()
         await self._inbox.put(msg)
+
+    async def _on_removed_by_server(self, msg):
+        """After a token refresh the server removes each subscription the new token no longer
+        covers and names it in a `forbidden` without id (docs/protocol.md, "Token refresh";
+        device_id None: the every-device subscription, and `system`). Exactly that key leaves
+        the registry, so a reconnect does not ask for it again."""
+        channel = msg.get("channel")
+        if msg.get("id") is not None or msg.get("error") != "forbidden" \
+                or not isinstance(channel, str):
+            return
+        device = msg.get("device_id")
+        key = (channel, device if isinstance(device, int) else None)
+        self._subs.discard(key)
+        await self._call_hook("handle_subscription_removed", key[0], key[1], "token_refresh", msg)
 
     def _start_refresh(self):
         if self.token_provider is None:
