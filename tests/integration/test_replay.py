@@ -2,6 +2,7 @@
 and no duplicate under concurrent alerts, checked by a real client that keeps reconnecting), the
 replay limit and `recovered`, the telemetry and devices snapshots, and `seq`."""
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -35,6 +36,38 @@ class ReplayTestBase(RestMixin, unittest.TestCase):
     async def request(self, ws, msg):
         await ws.send(json.dumps(msg))
         return await recv_json(ws, 5)
+
+    @contextlib.contextmanager
+    def in_background(self, step):
+        """Runs step() over and over on a thread for the block's duration; yields a one-item list
+        counting the runs."""
+        stop = threading.Event()
+        runs = [0]
+
+        def loop():
+            while not stop.is_set():
+                step()
+                runs[0] += 1
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield runs
+        finally:
+            stop.set()
+            thread.join(10)
+
+    def raising_and_resolving(self, metric, devices):
+        """Background load: readings of `metric` on `devices` alternate between 20 and 0, so
+        that a rule with threshold 10 keeps raising and resolving alerts."""
+        value = [20.0]
+
+        def step():
+            for device in devices:
+                self.ingest(device, {metric: value[0]})
+            value[0] = 0.0 if value[0] > 10 else 20.0
+
+        return self.in_background(step)
 
 
 class SinceAlertIdTest(ReplayTestBase):
@@ -200,16 +233,6 @@ class ConcurrentReplayTest(ReplayTestBase):
 
     def test_no_gap_no_duplicate_while_reconnecting(self):
         self.rule(name="Toggle", device_id=9, metric="tg", threshold=10)
-        stop = threading.Event()
-        toggles = [0]
-
-        def toggler():
-            value = 20.0
-            while not stop.is_set():
-                self.ingest(9, {"tg": value})
-                toggles[0] += 1
-                value = 0.0 if value > 10 else 20.0
-
         received = []           # (alert_id, status) over every connection
         per_connection = []
 
@@ -236,13 +259,8 @@ class ConcurrentReplayTest(ReplayTestBase):
                 await asyncio.sleep(random.uniform(0.02, 0.15))  # alerts keep coming meanwhile
             return since
 
-        thread = threading.Thread(target=toggler, daemon=True)
-        thread.start()
-        try:
+        with self.raising_and_resolving("tg", [9]) as toggles:
             since = run(go())
-        finally:
-            stop.set()
-            thread.join(10)
         time.sleep(0.3)
         # A last connection collects whatever came after.
         for m in run(session(since, 0.8)):
@@ -423,15 +441,6 @@ class ConcurrentOverlappingReplayTest(ReplayTestBase):
         # Alerts keep being raised and resolved on devices 8 and 9 while each connection first
         # replays device 9, then (overlapping it) every device, from the same point.
         self.rule(name="Both", metric="ob", threshold=10)
-        stop = threading.Event()
-
-        def toggler():
-            value = 20.0
-            while not stop.is_set():
-                for device in (8, 9):
-                    self.ingest(device, {"ob": value})
-                value = 0.0 if value > 10 else 20.0
-
         received = []
 
         async def session(since, final=False):
@@ -465,13 +474,8 @@ class ConcurrentOverlappingReplayTest(ReplayTestBase):
                 await asyncio.sleep(random.uniform(0.02, 0.1))
             return since
 
-        thread = threading.Thread(target=toggler, daemon=True)
-        thread.start()
-        try:
+        with self.raising_and_resolving("ob", [8, 9]):
             since = run(go())
-        finally:
-            stop.set()
-            thread.join(10)
         time.sleep(0.3)
         run(session(since, final=True))
         self.assertEqual(len(received), len(set(received)), "duplicate across connections")
@@ -561,16 +565,6 @@ class ConcurrentLastAlertIdTest(ReplayTestBase):
         # resumes from its last_alert_id (or from the newest alert it received); nothing raised
         # after the first subscription is lost or received twice.
         self.rule(name="Flow", device_id=9, metric="fl", threshold=10)
-        stop = threading.Event()
-
-        def toggler():
-            value = 20.0
-            while not stop.is_set():
-                self.ingest(9, {"fl": value})
-                value = 0.0 if value > 10 else 20.0
-
-        thread = threading.Thread(target=toggler, daemon=True)
-        thread.start()
         received = []
         starts = []
 
@@ -600,11 +594,8 @@ class ConcurrentLastAlertIdTest(ReplayTestBase):
                 await asyncio.sleep(random.uniform(0.02, 0.15))
             return resume
 
-        try:
+        with self.raising_and_resolving("fl", [9]):
             resume = run(go())
-        finally:
-            stop.set()
-            thread.join(10)
         time.sleep(0.3)
         run(session(resume, 0.8))
         self.assertEqual(len(received), len(set(received)),
@@ -856,17 +847,13 @@ class SnapshotConsistencyTest(ReplayTestBase):
         # While a device's status keeps changing, a client that subscribes sees a snapshot and
         # then only transitions starting from the status it last saw.
         self.ok("POST", "/api/v1/devices", {"id": 50, "name": "Flapper"}, status=201)
-        stop = threading.Event()
+        statuses = ["error", "maintenance"]
+        flips = [0]
 
-        def flapper():
-            statuses = ["error", "maintenance"]
-            i = 0
-            while not stop.is_set():
-                self.call("PUT", "/api/v1/devices/50/status", {"status": statuses[i % 2]})
-                i += 1
+        def flip():
+            self.call("PUT", "/api/v1/devices/50/status", {"status": statuses[flips[0] % 2]})
+            flips[0] += 1
 
-        thread = threading.Thread(target=flapper, daemon=True)
-        thread.start()
         problems = []
 
         async def go():
@@ -883,11 +870,8 @@ class SnapshotConsistencyTest(ReplayTestBase):
                         problems.append((seen, m))
                     seen = m["new_status"]
                 self.assertEqual([m["seq"] for m in msgs], list(range(1, len(msgs) + 1)))
-        try:
+        with self.in_background(flip):
             run(go())
-        finally:
-            stop.set()
-            thread.join(10)
         self.assertEqual(problems, [], "after a snapshot with status S, a transition whose "
                                        "old_status is not S arrived")
 
