@@ -24,6 +24,25 @@ export function tempDir() {
 }
 
 /**
+ * Servers sharing one database for the length of test `t` (a restart on the same port keeps the
+ * alerts): returns launch(options) on that database; every server launched is stopped and the
+ * database removed when the test ends.
+ */
+export function serversOnOneDatabase(t) {
+  const data = tempDir();
+  const servers = [];
+  t.after(async () => {
+    for (const s of servers) await s.stop();
+    data.remove();
+  });
+  return async (options = {}) => {
+    const server = await launch({ ...options, db: data.db });
+    servers.push(server);
+    return server;
+  };
+}
+
+/**
  * startServer() on 127.0.0.1:`port` (0: any free port) with database `db` (default: a fresh one).
  * Resolves with { port, url, http, proc, output, stop(), kill() }: stop() is SIGTERM (a graceful
  * shutdown), kill() is SIGKILL (a crash).

@@ -9,21 +9,16 @@ import { test } from 'node:test';
 
 import { ValtronicsWebSocket } from '../src/index.js';
 import {
-  T, createRule, freePort, gate, ingest, launch, next, record, storedAlerts, tampering, tempDir, token,
+  T, createRule, freePort, gate, ingest, launch, next, record, serversOnOneDatabase, storedAlerts,
+  tampering, token,
 } from './helpers.mjs';
 
 const FAST = { base: 20, cap: 200 };
 
 test('server killed and restarted: re-subscribes, and an alert raised meanwhile arrives exactly once', { timeout: 40_000 }, async (t) => {
-  const data = tempDir();
   const admin = token({ sub: 'rita', role: 'admin' });
-  const servers = [];
-  t.after(async () => {
-    for (const s of servers) await s.stop();
-    data.remove();
-  });
-  const first = await launch({ db: data.db });
-  servers.push(first);
+  const onDb = serversOnOneDatabase(t);
+  const first = await onDb();
   const dev = 21;
   await createRule(first, admin, { name: 'Overheat', device_id: dev, metric: 'temperature', condition: 'gt', threshold: 50, severity: 'critical' });
 
@@ -65,8 +60,7 @@ test('server killed and restarted: re-subscribes, and an alert raised meanwhile 
   assert.equal(down.code, 1006);
   assert.equal(down.willReconnect, true);
 
-  const second = await launch({ db: data.db, port: first.port });
-  servers.push(second);
+  const second = await onDb({ port: first.port });
   // While the client is away: the first alert resolves (60 -> 40) and a new one is raised (70).
   // An observer on the new server tells when the new alert is committed and published.
   const observer = new ValtronicsWebSocket(`${second.url}/ws`, admin);
@@ -114,15 +108,9 @@ test('server killed and restarted: re-subscribes, and an alert raised meanwhile 
 });
 
 test('outage before the first alert: resumes from the subscription\'s last_alert_id, the alert raised meanwhile arrives exactly once', { timeout: 40_000 }, async (t) => {
-  const data = tempDir();
   const admin = token({ sub: 'rosa', role: 'admin' });
-  const servers = [];
-  t.after(async () => {
-    for (const s of servers) await s.stop();
-    data.remove();
-  });
-  const first = await launch({ db: data.db });
-  servers.push(first);
+  const onDb = serversOnOneDatabase(t);
+  const first = await onDb();
   const dev = 22;
   await createRule(first, admin, { name: 'Overheat', device_id: dev, metric: 'temperature', condition: 'gt', threshold: 50, severity: 'critical' });
   // An alert stored before the client subscribes: history, never to be delivered to it.
@@ -154,8 +142,7 @@ test('outage before the first alert: resumes from the subscription\'s last_alert
   const disconnected = next(c, 'disconnected');
   await first.kill();
   await disconnected;
-  const second = await launch({ db: data.db, port: first.port });
-  servers.push(second);
+  const second = await onDb({ port: first.port });
   // While the client is away: the old alert resolves (60 -> 40), a new one is raised (70).
   const observer = new ValtronicsWebSocket(`${second.url}/ws`, admin);
   t.after(() => observer.disconnect());
@@ -364,14 +351,8 @@ test('a subscription the new token no longer covers is dropped alone at the reco
 });
 
 test('a subscription a token refresh removed leaves the registry and is not restored after a reconnect', { timeout: 30_000 }, async (t) => {
-  const data = tempDir();
-  const servers = [];
-  t.after(async () => {
-    for (const s of servers) await s.stop();
-    data.remove();
-  });
-  const first = await launch({ db: data.db });
-  servers.push(first);
+  const onDb = serversOnOneDatabase(t);
+  const first = await onDb();
   const admin = token({ sub: 'una', role: 'admin' });
   const c = new ValtronicsWebSocket(`${first.url}/ws`, admin, { reconnect: FAST });
   t.after(() => c.disconnect());
@@ -397,7 +378,7 @@ test('a subscription a token refresh removed leaves the registry and is not rest
   const subscribed = record(c, ['subscribed']).subscribed;
   const reconnected = next(c, 'reconnected', { timeout: 15_000 });
   await first.stop();
-  servers.push(await launch({ db: data.db, port: first.port }));
+  await onDb({ port: first.port });
   const back = await reconnected;
   assert.equal(back.subscriptions, 1);
   assert.deepEqual(back.failed, []);
