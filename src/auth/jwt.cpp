@@ -5,6 +5,7 @@
 // tell "missing" from "wrong type" (jwt_get_grant_int returns 0 for a string).
 
 #include "auth/jwt.hpp"
+#include "config/limits.hpp"
 
 #include <jwt.h>
 
@@ -26,9 +27,6 @@ namespace {
 
 using protocol::ErrorCode;
 
-// Upper bound for exp/nbf: 9999-12-31T23:59:59Z. Anything beyond would overflow time_point
-// arithmetic and is not a date any issuer means.
-constexpr double kMaxNumericDate = 253402300799.0;
 
 struct JwtDeleter {
   void operator()(jwt_t* j) const { jwt_free(j); }
@@ -63,7 +61,7 @@ std::optional<double> numeric_date(const boost::json::value& v) {
   } else {
     return std::nullopt;
   }
-  if (!std::isfinite(d) || d < 0 || d > kMaxNumericDate) return std::nullopt;
+  if (!std::isfinite(d) || d < 0 || d > limits::kMaxNumericDate) return std::nullopt;
   return d;
 }
 
@@ -82,7 +80,6 @@ std::optional<std::int64_t> positive_int(const boost::json::value& v) {
 }  // namespace
 
 struct JwtVerifier::Cache {
-  static constexpr std::size_t kMaxEntries = 4096;
   std::mutex mutex;
   std::unordered_map<std::string, Claims> verified;
 };
@@ -107,7 +104,7 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view to
   auto result = verify_uncached(token, now);
   if (result && cache_) {
     std::lock_guard lock(cache_->mutex);
-    if (cache_->verified.size() >= Cache::kMaxEntries) cache_->verified.clear();
+    if (cache_->verified.size() >= limits::kMaxCachedTokens) cache_->verified.clear();
     cache_->verified.emplace(std::string(token), *result);
   }
   return result;

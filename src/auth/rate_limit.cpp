@@ -3,6 +3,7 @@
 // tested exactly, without sleeps.
 
 #include "auth/rate_limit.hpp"
+#include "config/limits.hpp"
 
 #include <algorithm>
 
@@ -10,10 +11,6 @@ namespace valtronics::auth {
 
 namespace {
 
-constexpr std::chrono::seconds kWindow{60};
-// A flooder must stay quiet (no rejected message) this long before its flood clock restarts.
-// One second is the time a bucket of one second's burst needs to refill.
-constexpr std::chrono::seconds kFloodQuiet{1};
 
 }  // namespace
 
@@ -45,7 +42,7 @@ MessageRateGuard::MessageRateGuard(double per_second, std::chrono::milliseconds 
     : bucket_(per_second, std::max(per_second, 1.0), now), close_after_(close_after) {}
 
 MessageRateGuard::Verdict MessageRateGuard::on_message(SteadyTime now) {
-  if (flooding_ && now - last_reject_ >= kFloodQuiet) flooding_ = false;
+  if (flooding_ && now - last_reject_ >= limits::kFloodQuiet) flooding_ = false;
   if (bucket_.try_take(now)) return Verdict::allow;
   if (!flooding_) {
     flooding_ = true;
@@ -59,11 +56,11 @@ ConnectionRateLimiter::ConnectionRateLimiter(std::size_t per_minute) : per_minut
 
 bool ConnectionRateLimiter::allow(const std::string& address, SteadyTime now) {
   std::lock_guard lock(mutex_);
-  auto expired = [&](SteadyTime t) { return now - t >= kWindow; };
+  auto expired = [&](SteadyTime t) { return now - t >= limits::kConnectionRateWindow; };
 
   // Sweep every address at most once per window: each sweep is O(addresses), and between
   // sweeps the map holds at most one window's worth of addresses, which bounds memory.
-  if (now - last_prune_ >= kWindow) {
+  if (now - last_prune_ >= limits::kConnectionRateWindow) {
     for (auto it = recent_.begin(); it != recent_.end();) {
       auto& q = it->second;
       while (!q.empty() && expired(q.front())) q.pop_front();

@@ -4,6 +4,7 @@
 // are published from the writer's commit callback, so what a client sees is already durable and
 // arrives in commit (= alert id) order.
 #include "engine/engine.hpp"
+#include "config/limits.hpp"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -22,10 +23,6 @@ using util::TimePoint;
 
 namespace {
 
-// How often the engine checks for silent devices, duration-based rules and retention.
-constexpr auto kTickPeriod = std::chrono::seconds(1);
-// History pruning runs this often (when telemetry.retention is set).
-constexpr auto kPrunePeriod = std::chrono::minutes(1);
 
 std::string_view condition_words(Condition c) {
   switch (c) {
@@ -388,7 +385,7 @@ struct Engine::Impl {
     const auto now = util::Clock::now();
     for (auto& t : tracker.check_offline(now)) apply(t);
     on_decisions(evaluator.tick(now));
-    tick_timer.expires_after(kTickPeriod);
+    tick_timer.expires_after(limits::kEngineTickPeriod);
     tick_timer.async_wait([this](boost::system::error_code ec) {
       if (!ec) tick();
     });
@@ -399,7 +396,7 @@ struct Engine::Impl {
       const auto before = util::Clock::now() - cfg.telemetry.retention;
       writer->submit([before](store::Database& db) { store::prune_history(db, before); });
     }
-    prune_timer.expires_after(kPrunePeriod);
+    prune_timer.expires_after(limits::kRetentionPeriod);
     prune_timer.async_wait([this](boost::system::error_code ec) {
       if (!ec) prune();
     });

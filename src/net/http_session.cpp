@@ -1,6 +1,7 @@
 // HTTP session and WebSocket upgrade. Beast parses HTTP; after the 101 the raw socket goes to
 // WsSession, which owns framing. Header reads time out (slowloris protection).
 #include "net/http_session.hpp"
+#include "config/limits.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -24,9 +25,6 @@ using boost::system::error_code;
 
 namespace {
 
-// Time allowed to send a whole request (headers and body) before the connection is dropped.
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 
 std::string_view strip_scheme(std::string_view origin) {
   if (auto p = origin.find("://"); p != std::string_view::npos) origin.remove_prefix(p + 3);
@@ -55,9 +53,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
  private:
   void do_read() {
     parser_.emplace();
-    parser_->header_limit(kMaxHeaderBytes);
+    parser_->header_limit(limits::kMaxHttpHeaderBytes);
     parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
-    stream_.expires_after(kRequestTimeout);
+    stream_.expires_after(limits::kHttpRequestTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -121,7 +119,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
 
   void write(HttpResponse res) {
     auto sp = std::make_shared<HttpResponse>(std::move(res));
-    stream_.expires_after(kRequestTimeout);
+    stream_.expires_after(limits::kHttpRequestTimeout);
     http::async_write(stream_, *sp, [self = shared_from_this(), sp](error_code ec, std::size_t) {
       if (ec || !sp->keep_alive()) {
         error_code ignored;

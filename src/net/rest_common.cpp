@@ -221,12 +221,12 @@ ApiResult<std::vector<std::int64_t>> parse_id_list_param(const QueryParams& q,
 ApiResult<PageRequest> parse_pagination(const QueryParams& q) {
   PageRequest p;
   if (auto page = q.get("page")) {
-    auto v = parse_int_param("page", *page, 1, static_cast<std::int64_t>(kMaxPage));
+    auto v = parse_int_param("page", *page, 1, static_cast<std::int64_t>(limits::kMaxPage));
     if (!v) return v.error();
     p.page = static_cast<std::size_t>(*v);
   }
   if (auto size = q.get("size")) {
-    auto v = parse_int_param("size", *size, 1, static_cast<std::int64_t>(kMaxPageSize));
+    auto v = parse_int_param("size", *size, 1, static_cast<std::int64_t>(limits::kMaxPageSize));
     if (!v) return v.error();
     p.size = static_cast<std::size_t>(*v);
   }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "auth/claims.hpp"
+#include "config/limits.hpp"
 #include "engine/model_json.hpp"
 #include "net/http_routes.hpp"
 #include "net/server_context.hpp"
@@ -98,14 +99,9 @@ ApiResult<std::vector<std::string>> parse_list_param(const QueryParams& q, std::
 ApiResult<std::vector<std::int64_t>> parse_id_list_param(const QueryParams& q,
                                                          std::string_view name);
 
-// Pagination: `page` >= 1 (default 1, at most kMaxPage), `size` 1..kMaxPageSize (default
-// kDefaultPageSize). An invalid value: 400 naming the parameter.
-inline constexpr std::size_t kDefaultPageSize = 20;
-inline constexpr std::size_t kMaxPageSize = 100;
-inline constexpr std::size_t kMaxPage = 1'000'000'000;  // keeps offsets far from overflow
 struct PageRequest {
   std::size_t page = 1;
-  std::size_t size = kDefaultPageSize;
+  std::size_t size = limits::kDefaultPageSize;
   std::size_t offset() const { return (page - 1) * size; }
 };
 ApiResult<PageRequest> parse_pagination(const QueryParams& q);
@@ -113,7 +109,7 @@ ApiResult<PageRequest> parse_pagination(const QueryParams& q);
 // The pagination object for `total` items: pages = ceil(total / size) (0 when there are none),
 // has_next = page < pages, has_prev = page > 1.
 struct PageInfo {
-  std::size_t page = 1, size = kDefaultPageSize, total = 0, pages = 0;
+  std::size_t page = 1, size = limits::kDefaultPageSize, total = 0, pages = 0;
   bool has_next = false, has_prev = false;
 };
 PageInfo page_info(const PageRequest& p, std::size_t total);

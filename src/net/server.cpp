@@ -1,6 +1,7 @@
 // Server wiring. The acceptor, the periodic sources and the signal handler live on worker 0;
 // every other worker only runs its own connections.
 #include "net/server.hpp"
+#include "config/limits.hpp"
 
 #include <boost/asio/post.hpp>
 #include <malloc.h>
@@ -16,9 +17,6 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-// The system channel's sampling period: every subscriber's frequency is a multiple of it.
-constexpr auto kSystemSamplePeriod = std::chrono::seconds(1);
-constexpr auto kDemoTickPeriod = std::chrono::seconds(1);
 
 std::vector<asio::io_context*> contexts_of(std::vector<std::unique_ptr<Worker>>& workers) {
   std::vector<asio::io_context*> out;
@@ -135,7 +133,7 @@ void Server::tick_system() {
   if (++system_ticks_ % 10 == 0) malloc_trim(0);
   hub_->publish(protocol::Channel::system,
                 sampler_.sample(ctx_->registry.active(), util::Clock::now()));
-  system_timer_.expires_after(kSystemSamplePeriod);
+  system_timer_.expires_after(limits::kSystemSamplePeriod);
   system_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_system();
   });
@@ -158,7 +156,7 @@ void Server::tick_demo() {
     engine_->ingest(std::move(telemetry), [](const engine::ApiResult<std::size_t>& r) {
       if (!r) spdlog::warn("demo ingest: {}", r.error().message);
     });
-  demo_timer_.expires_after(kDemoTickPeriod);
+  demo_timer_.expires_after(limits::kDemoTickPeriod);
   demo_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_demo();
   });

@@ -200,7 +200,7 @@ void WsSession::note_alert_sent(const hub::AlertEvent& a) {
   }
   auto& rank = alerts_->other_sent[a.alert_id];
   rank = std::max(rank, engine::alert_status_rank(a.status));
-  if (alerts_->other_sent.size() > kMaxOtherSentAlerts)
+  if (alerts_->other_sent.size() > limits::kMaxOtherSentAlerts)
     alerts_->other_sent.erase(alerts_->other_sent.begin());
 }
 
@@ -258,7 +258,7 @@ void WsSession::finish_catch_up(Channel channel, const std::function<bool(const 
 
 bool WsSession::defer_if_catching_up(std::variant<protocol::Request, protocol::ProtocolError>& item) {
   if (!catching_up_) return false;
-  if (deferred_.size() >= kMaxDeferredRequests) {
+  if (deferred_.size() >= limits::kMaxDeferredRequests) {
     close(close_code::slow_consumer, "too many requests while catching up");
     return true;
   }

@@ -34,7 +34,7 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
   if (held_ && held(event->channel).active) {
     // A snapshot or replay of this channel is on its way: live events wait behind it.
     auto& h = held(event->channel);
-    if (h.events.size() >= kMaxHeldEvents) {
+    if (h.events.size() >= limits::kMaxHeldEvents) {
       close(close_code::slow_consumer, "too many events while replaying: reconnect to resume");
       return;
     }

@@ -260,7 +260,7 @@ void WsSession::post_flush(Worker& w, int deferrals) {
     // More events already wait for this thread (the server is behind): let them queue their
     // frames first, so each connection gets one write for all of them. Bounded, so a steady
     // stream of events cannot hold writes back for long.
-    if (deferrals < kMaxFlushDeferrals && w.shard->pending() > 0) {
+    if (deferrals < limits::kMaxFlushDeferrals && w.shard->pending() > 0) {
       post_flush(w, deferrals + 1);
       return;
     }
@@ -279,7 +279,7 @@ void WsSession::write_now() {
   while (!out_.empty()) {
     auto& bufs = worker_.write_scratch;
     bufs.clear();
-    out_.gather(bufs, kMaxFramesPerWrite);
+    out_.gather(bufs, limits::kMaxFramesPerWrite);
     error_code ec;
     const std::size_t n = send_now(bufs, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -328,7 +328,7 @@ void WsSession::close(std::uint16_t code, std::string reason) {
   state_ = State::closing;
   if (throttle_timer_) throttle_timer_->cancel();
   // The deadline now bounds the close (replacing the auth or token wait).
-  set_deadline(Phase::close_linger, Steady::now() + kCloseLinger);
+  set_deadline(Phase::close_linger, Steady::now() + limits::kCloseLinger);
   do_write();
 }
 

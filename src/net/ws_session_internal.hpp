@@ -15,28 +15,12 @@
 #include <boost/system/error_code.hpp>
 
 #include "auth/claims.hpp"
+#include "config/limits.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace valtronics::net::ws_detail {
-
-// Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
-// (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
-inline constexpr std::size_t kMaxFramesPerWrite = 256;
-// How many times a flush steps aside for events already queued behind it.
-inline constexpr int kMaxFlushDeferrals = 16;
-// Live events held per channel while a snapshot or replay is on its way; a client whose
-// catch-up takes longer than this many events is told to reconnect (4009).
-inline constexpr std::size_t kMaxHeldEvents = 100'000;
-// Requests waiting for a catch-up to finish (the rate limit keeps this far from reached).
-inline constexpr std::size_t kMaxDeferredRequests = 1'000;
-// How long a closing connection waits for the peer's close frame / EOF before dropping it.
-inline constexpr auto kCloseLinger = std::chrono::seconds(2);
-
-// Live state changes of alerts that no alerts subscription's cover explains, remembered per
-// connection so that a replay does not send them again (older ones are forgotten first).
-inline constexpr std::size_t kMaxOtherSentAlerts = 1'000;
 
 inline bool contains(const std::vector<std::string>& v, const std::string& s) {
   return v.empty() || std::find(v.begin(), v.end(), s) != v.end();

@@ -3,6 +3,7 @@
 // their normalization (sorted, de-duplicated lists; frequencies as milliseconds). Never throws:
 // every frame a client can send ends in a Request or a ProtocolError.
 #include "protocol/parse.hpp"
+#include "config/limits.hpp"
 
 #include <algorithm>
 #include <array>
@@ -24,13 +25,6 @@ namespace json = boost::json;
 using Result = boost::system::result<Request, ProtocolError>;
 using Millis = std::chrono::milliseconds;
 
-// Deep enough for every legal message (a batch element's filters sit at depth 4), shallow enough
-// that a hostile frame cannot exhaust the stack or the allocator.
-constexpr std::size_t kMaxDepth = 32;
-// Below this a "frequency" is indistinguishable from real-time and only costs timers.
-constexpr Millis kTelemetryMinFrequency{100};
-// Client text echoed in error messages is cut so a reply stays small whatever was sent.
-constexpr std::size_t kMaxEchoChars = 64;
 
 constexpr std::array<std::string_view, 3> kSeverities{"info", "warning", "critical"};
 constexpr std::array<std::string_view, 5> kAlertTypes{"threshold", "anomaly", "device", "system",
@@ -47,10 +41,10 @@ struct Failure {
 // 'text', cut at a UTF-8 character boundary so the reply stays valid UTF-8.
 std::string quote(std::string_view text) {
   std::string out = "'";
-  if (text.size() <= kMaxEchoChars) {
+  if (text.size() <= limits::kMaxEchoChars) {
     out.append(text);
   } else {
-    std::size_t n = kMaxEchoChars;
+    std::size_t n = limits::kMaxEchoChars;
     while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
     out.append(text.substr(0, n));
     out.append("...");
@@ -93,7 +87,7 @@ void sort_unique(std::vector<T>& v) {
 
 std::optional<json::value> parse_json(std::string_view text) {
   json::parse_options po;
-  po.max_depth = kMaxDepth;
+  po.max_depth = limits::kMaxJsonDepth;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec, json::storage_ptr{}, po);
   if (ec) return std::nullopt;
@@ -212,10 +206,10 @@ std::optional<Failure> read_frequency(const json::value& v, Channel channel,
     }
     auto d = util::parse_duration(s);
     if (!d) return bad;
-    if (*d < kTelemetryMinFrequency) {
+    if (*d < limits::kTelemetryMinFrequency) {
       return Failure{ErrorCode::invalid_filter, "invalid filter 'frequency': " + quote(s) +
                                                     " is below the minimum of " +
-                                                    util::format_duration(kTelemetryMinFrequency)};
+                                                    util::format_duration(limits::kTelemetryMinFrequency)};
     }
     out = *d;
     return std::nullopt;

@@ -5,6 +5,7 @@
 // buffer. Also the frame encoders for the writer, close payload helpers, the handshake accept key
 // and strict UTF-8 validation.
 #include "protocol/ws_frame.hpp"
+#include "config/limits.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -15,9 +16,6 @@ namespace valtronics::protocol::ws {
 
 namespace {
 
-// A buffer that once held a huge message would otherwise keep its capacity for the lifetime of
-// the connection; above this, an emptied buffer gives its memory back.
-constexpr std::size_t kRetainCapacity = 256 * 1024;
 
 constexpr std::size_t kMaxControlPayload = 125;
 
@@ -55,7 +53,7 @@ void unmask(char* p, std::size_t n, const unsigned char key[4]) {
 }
 
 void release_if_large(std::string& s) {
-  if (s.empty() && s.capacity() > kRetainCapacity) std::string().swap(s);
+  if (s.empty() && s.capacity() > limits::kFrameReaderRetainBytes) std::string().swap(s);
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "temp_db_file.hpp"
+#include "support/temp_db_file.hpp"
 #include "store/migrations.hpp"
 #include "store/repositories.hpp"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "temp_db_file.hpp"
+#include "support/temp_db_file.hpp"
 #include "store/migrations.hpp"
 
 namespace valtronics::store {

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "temp_db_file.hpp"
+#include "support/temp_db_file.hpp"
 #include "store/migrations.hpp"
 #include "store/repositories.hpp"
 #include "store/writer.hpp"

@@ -10,7 +10,7 @@
 #include <limits>
 #include <string>
 
-#include "temp_db_file.hpp"
+#include "support/temp_db_file.hpp"
 #include "store/db.hpp"
 
 namespace valtronics::store {

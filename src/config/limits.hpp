@@ -1,0 +1,81 @@
+// Every hard-coded limit of the server, each with the reason for its value. Limits an operator
+// may want to change are configuration keys instead (config.hpp: LimitsConfig and the sections
+// beside it, documented in docs/configuration.md); these are the ones that protect the server's
+// own structures or follow from a standard, so they are constants. docs/architecture.md lists
+// both.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace valtronics::limits {
+
+
+
+// ---- WebSocket connections (session/, net/ws_session) ----
+// Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
+// (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
+inline constexpr std::size_t kMaxFramesPerWrite = 256;
+// How many times a flush steps aside for events already queued behind it: a steady stream of
+// events cannot hold writes back for longer than this many loop turns.
+inline constexpr int kMaxFlushDeferrals = 16;
+// Live events held per channel while a snapshot or replay is on its way; a client whose
+// catch-up takes longer than this many events is told to reconnect (4009).
+inline constexpr std::size_t kMaxHeldEvents = 100'000;
+// Requests waiting for a catch-up to finish (the message rate limit keeps this far from reached).
+inline constexpr std::size_t kMaxDeferredRequests = 1'000;
+// How long a closing connection waits for the peer's close frame or EOF before dropping it.
+inline constexpr auto kCloseLinger = std::chrono::seconds(2);
+// Live state changes of alerts that no alerts subscription's cover explains, remembered per
+// connection so that a replay does not send them again (older ones are forgotten first).
+inline constexpr std::size_t kMaxOtherSentAlerts = 1'000;
+// A buffer that once held a huge message would otherwise keep its capacity for the life of the
+// connection; above this, an emptied read buffer gives its memory back.
+inline constexpr std::size_t kFrameReaderRetainBytes = 256 * 1024;
+
+// ---- client messages (protocol/parse) ----
+// Deep enough for every legal message (a batch element's filters sit at depth 4), shallow enough
+// that a hostile frame cannot exhaust the stack or the allocator.
+inline constexpr std::size_t kMaxJsonDepth = 32;
+// Below this a telemetry `frequency` is indistinguishable from real-time and only costs timers.
+inline constexpr auto kTelemetryMinFrequency = std::chrono::milliseconds(100);
+// Client text echoed in error messages is cut so a reply stays small whatever was sent.
+inline constexpr std::size_t kMaxEchoChars = 64;
+
+// ---- HTTP (net/http_session, api/) ----
+// Time allowed to send a whole request (headers and body) before the connection is dropped.
+inline constexpr auto kHttpRequestTimeout = std::chrono::seconds(30);
+// Request line and headers; Beast's default (8 KB) is too tight for long bearer tokens.
+inline constexpr std::size_t kMaxHttpHeaderBytes = 16 * 1024;
+// Pagination: the default and largest page, and the largest page number (keeps offsets far
+// from overflow).
+inline constexpr std::size_t kDefaultPageSize = 20;
+inline constexpr std::size_t kMaxPageSize = 100;
+inline constexpr std::size_t kMaxPage = 1'000'000'000;
+
+// ---- tokens and rates (auth/) ----
+// Verified tokens remembered (a reconnect storm re-verifies nothing); bounded so that a stream
+// of distinct tokens cannot grow it.
+inline constexpr std::size_t kMaxCachedTokens = 4096;
+// Upper bound for exp/nbf: 9999-12-31T23:59:59Z. Anything beyond would overflow time_point
+// arithmetic and is not a date any issuer means.
+inline constexpr double kMaxNumericDate = 253402300799.0;
+// The window of limits.connections_per_minute.
+inline constexpr auto kConnectionRateWindow = std::chrono::seconds(60);
+// A flooder must stay quiet (no rejected message) this long before its flood clock restarts:
+// the time a bucket of one second's burst needs to refill.
+inline constexpr auto kFloodQuiet = std::chrono::seconds(1);
+
+// ---- engine and server timers ----
+// Offline checks and rule `duration` ticks: the resolution of devices.offline_after and of rule
+// durations.
+inline constexpr auto kEngineTickPeriod = std::chrono::seconds(1);
+// Retention (history, resolved alerts) runs this often, in small batches.
+inline constexpr auto kRetentionPeriod = std::chrono::minutes(1);
+// The system channel's sampling period (its subscribers' minimum frequency is 1 s).
+inline constexpr auto kSystemSamplePeriod = std::chrono::seconds(1);
+// The demo simulator's step.
+inline constexpr auto kDemoTickPeriod = std::chrono::seconds(1);
+
+}  // namespace valtronics::limits
