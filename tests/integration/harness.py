@@ -2,7 +2,8 @@
 loopback port with a given configuration, mint tokens with `valtronics token`, and talk to the
 server with real clients (Python `websockets`, plain HTTP via urllib).
 
-Every test module uses `Server` as a context manager; the server is stopped by its PID."""
+Tests use `Server` as a context manager, or `ServerTestCase` for one server shared by a test
+class; a server is stopped by its PID."""
 
 import asyncio
 import json
@@ -13,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -191,6 +193,47 @@ class Server:
         status, reply = self.request("POST", "/api/v1/telemetry", body, token_)
         assert status == 202, (status, reply)
         return reply
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test class sharing one server: started once in setUpClass with the class attributes
+    `config` (TOML sections, as for Server), `demo` and `extra_args`, and stopped by its PID in
+    tearDownClass, also when setUpClass fails half-way (a subclass's seeding included: the stop
+    is a class cleanup too, registered before the server starts). `cls.admin` is an admin token
+    with `sub` `admin_sub`. Subclasses that seed data override setUpClass and call super first."""
+
+    config = None
+    demo = False
+    extra_args = ()
+    admin_sub = "admin"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = Server(cls.config, extra_args=cls.extra_args, demo=cls.demo)
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.start()
+        cls.admin = cls.mint(cls.admin_sub, "admin")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        super().tearDownClass()
+
+    @classmethod
+    def mint(cls, sub="alice", role="admin", **claims):
+        """A token signed with the server's secret (see `token` for the claims)."""
+        return token(sub, role, secret=cls.server.secret, **claims)
+
+    @classmethod
+    def ws_url(cls, path=""):
+        """The server's ws:// URL, followed by `path` (e.g. "/ws")."""
+        return cls.server.url + path
+
+    @classmethod
+    def http_url(cls, path=""):
+        """The server's http:// base URL, followed by `path`."""
+        return cls.server.http + path
 
 
 async def recv_json(ws, timeout=5):

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import websockets
 
 from harness import connect as harness_connect
-from harness import (SECRET, Server, expect_close, expect_silence, recv_json,
-                     recv_type, run, subscribe, token)
+from harness import (SECRET, Server, ServerTestCase, expect_close, expect_silence,
+                     recv_json, recv_type, run, subscribe, token)
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
@@ -69,18 +69,9 @@ async def auth(ws, tok, id_=None):
     return await recv_json(ws, 3)
 
 
-class AuthExchangeTest(unittest.TestCase):
+class AuthExchangeTest(ServerTestCase):
     """Success, failures and the auth timing rules, on one server with default settings."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-        cls.server.start()
-        cls.admin = token("root", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+    admin_sub = "root"
 
     def test_auth_success_reply_fields_and_id_echo(self):
         async def go():
@@ -202,7 +193,7 @@ class AuthExchangeTest(unittest.TestCase):
     def test_bearer_header_authenticates_at_handshake(self):
         async def go():
             ws = await websockets.connect(
-                self.server.url + "/ws",
+                self.ws_url("/ws"),
                 close_timeout=1,
                 extra_headers={"Authorization": "Bearer " + token("hdr", "operator")})
             # Nothing is sent: the auth_response comes on its own right after the handshake.
@@ -222,7 +213,7 @@ class AuthExchangeTest(unittest.TestCase):
     def test_bad_bearer_header_fails_auth(self):
         async def go():
             ws = await websockets.connect(
-                self.server.url + "/ws",
+                self.ws_url("/ws"),
                 close_timeout=1,
                 extra_headers={"Authorization": "Bearer " + token(secret="wrong-secret")})
             reply = await recv_json(ws, 1)
@@ -289,18 +280,10 @@ class AuthTimeoutTest(unittest.TestCase):
             run(go())
 
 
-class TokenLifecycleTest(unittest.TestCase):
+class TokenLifecycleTest(ServerTestCase):
     """Refresh and expiry; one server, warnings 2 s before expiry, no leeway."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server({"auth": {"expiry_warning": "2s", "leeway": "0s"}})
-        cls.server.start()
-        cls.admin = token("ingester", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+    config = {"auth": {"expiry_warning": "2s", "leeway": "0s"}}
+    admin_sub = "ingester"
 
     def ingest(self, device, metrics):
         return asyncio.to_thread(self.server.ingest, device, metrics, self.admin)
@@ -492,16 +475,8 @@ class TokenLifecycleTest(unittest.TestCase):
         run(go())
 
 
-class AuthorizationTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-        cls.server.start()
-        cls.admin = token("ingester", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class AuthorizationTest(ServerTestCase):
+    admin_sub = "ingester"
 
     def ingest(self, device, metrics):
         return asyncio.to_thread(self.server.ingest, device, metrics, self.admin)
@@ -631,7 +606,7 @@ class AuthorizationTest(unittest.TestCase):
     def test_bearer_header_on_channel_endpoint(self):
         async def go():
             ws = await websockets.connect(
-                self.server.url + "/ws/telemetry",
+                self.ws_url("/ws/telemetry"),
                 close_timeout=1,
                 extra_headers={"Authorization": "Bearer " + token("pat", "user", devices="6")})
             reply = await recv_json(ws, 1)

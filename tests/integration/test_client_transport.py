@@ -93,6 +93,7 @@ def make_cert(directory, san):
 
 
 class TlsTest(unittest.TestCase):
+    # Not a ServerTestCase: its peers are scripted TLS servers (port 0, read back), not valtronics.
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
@@ -189,6 +190,7 @@ class IngestStub(http.server.ThreadingHTTPServer):
 
 
 class SimulateTransportTest(unittest.TestCase):
+    # Not a ServerTestCase: only certificates are shared; each test starts its own ingest stub.
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()

@@ -5,24 +5,18 @@ import time
 import unittest
 
 from domain_helpers import DEVICE_FIELDS, RestMixin, next_of, sub, ts
-from harness import Server, connect, expect_silence, run, token
+from harness import ServerTestCase, connect, expect_silence, run, token
 
 DEVICES = "/api/v1/devices"
 
 
-class DevicesTestBase(RestMixin, unittest.TestCase):
-    config = None
+class DevicesTestBase(RestMixin, ServerTestCase):
+    admin_sub = "dev-admin"
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(cls.config)
-        cls.server.start()
-        cls.admin = token("dev-admin", "admin")
-        cls.operator = token("dev-operator", "operator")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+        super().setUpClass()
+        cls.operator = cls.mint("dev-operator", "operator")
 
     def create(self, **fields):
         return self.ok("POST", DEVICES, fields, status=201)

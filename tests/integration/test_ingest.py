@@ -6,8 +6,8 @@ import time
 import unittest
 from datetime import datetime, timezone
 
-from harness import (Server, connect, expect_silence, recv_json, recv_type, run, subscribe,
-                     token)
+from harness import (Server, ServerTestCase, connect, expect_silence, recv_json, recv_type,
+                     run, subscribe, token)
 
 SINGLE = "/api/v1/telemetry"
 BATCH = "/api/v1/telemetry/batch"
@@ -34,16 +34,9 @@ def expected_update(device_id, metrics, seq=1):
                           for n, m in metrics.items()}, "seq": seq}
 
 
-class IngestTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(config={"ingest": {"max_items": 5, "max_body_bytes": 1000}})
-        cls.server.start()
-        cls.admin = token()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class IngestTest(ServerTestCase):
+    config = {"ingest": {"max_items": 5, "max_body_bytes": 1000}}
+    admin_sub = "alice"
 
     def post(self, path, body, tok=None, raw=None):
         return self.server.request("POST", path, body, tok, raw=raw)

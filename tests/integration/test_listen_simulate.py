@@ -10,26 +10,18 @@ import time
 import unittest
 
 from cli_clients import Listen, free_port, run_cli
-from harness import BIN, Server, token
+from harness import BIN, Server, ServerTestCase, token
 
 
-class ListenSimulateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-        cls.server.start()
-        cls.admin = token("ls-admin", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class ListenSimulateTest(ServerTestCase):
+    admin_sub = "ls-admin"
 
     def simulate(self, *args, timeout=60):
-        return run_cli(["simulate", "--url", self.server.http, "--token", self.admin, *args],
+        return run_cli(["simulate", "--url", self.http_url(), "--token", self.admin, *args],
                        timeout=timeout)
 
     def test_listen_json_receives_simulated_batches(self):
-        with Listen(self.server.url, "--token", self.admin, "--json",
+        with Listen(self.ws_url(), "--token", self.admin, "--json",
                     "-s", "telemetry:device_id=101,102", "-s", "telemetry:device_id=104;metrics=aqi") as l:
             l.wait_for(lambda l: len(l.of_type("subscribed")) == 2, what="two subscribed")
             r = self.simulate("--devices", "5", "--first-id", "101", "--interval", "200ms",
@@ -66,7 +58,7 @@ class ListenSimulateTest(unittest.TestCase):
             self.assertEqual(t["unit"], "°C")
 
     def test_simulated_readings_are_realistic(self):
-        with Listen(self.server.url, "--token", self.admin, "--json",
+        with Listen(self.ws_url(), "--token", self.admin, "--json",
                     "-s", "telemetry:device_id=201,202,203,204,205") as l:
             l.wait_for(lambda l: l.of_type("subscribed"), what="subscribed")
             r = self.simulate("--devices", "5", "--first-id", "201", "--interval", "100ms",
@@ -98,7 +90,7 @@ class ListenSimulateTest(unittest.TestCase):
             with self.subTest(token=bad[:12]):
                 start = time.monotonic()
                 # Flags before the URL work too (-s takes one value).
-                r = run_cli(["listen", "-s", "alerts", self.server.url, "--token", bad],
+                r = run_cli(["listen", "-s", "alerts", self.ws_url(), "--token", bad],
                             timeout=15)
                 self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
                 self.assertLess(time.monotonic() - start, 5, "a bad token must not be retried")
@@ -108,7 +100,7 @@ class ListenSimulateTest(unittest.TestCase):
 
     def test_listen_refused_subscription_exits_4(self):
         user = token("ls-user", "user", devices="1")
-        r = run_cli(["listen", self.server.url, "--token", user, "-s", "telemetry:device_id=1",
+        r = run_cli(["listen", self.ws_url(), "--token", user, "-s", "telemetry:device_id=1",
                      "-s", "telemetry:device_id=9"], timeout=15)
         self.assertEqual(r.returncode, 4, (r.stdout, r.stderr))
         self.assertIn("listen: subscription 'telemetry:device_id=9' refused: forbidden "
@@ -122,18 +114,18 @@ class ListenSimulateTest(unittest.TestCase):
         self.assertIn("simulate: the server rejected a batch: 413 PAYLOAD_TOO_LARGE", r.stderr)
 
     def test_simulate_refused_token_exits_3(self):
-        r = run_cli(["simulate", "--url", self.server.http, "--token", "nope", "--count", "3"])
+        r = run_cli(["simulate", "--url", self.http_url(), "--token", "nope", "--count", "3"])
         self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
         self.assertIn("refused the token: 401 UNAUTHORIZED", r.stderr)
         # A user token may not ingest: 403 with the server's message.
         user = token("u", "user", devices="1")
-        r = run_cli(["simulate", "--url", self.server.http, "--token", user, "--count", "1"])
+        r = run_cli(["simulate", "--url", self.http_url(), "--token", user, "--count", "1"])
         self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
         self.assertIn("403 FORBIDDEN", r.stderr)
 
     def test_simulate_progress_line_on_a_terminal(self):
         master, slave = pty.openpty()
-        proc = subprocess.Popen([BIN, "simulate", "--url", self.server.http, "--token",
+        proc = subprocess.Popen([BIN, "simulate", "--url", self.http_url(), "--token",
                                  self.admin, "--devices", "2", "--interval", "100ms",
                                  "--count", "3"], stdout=slave, stderr=subprocess.PIPE)
         os.close(slave)
@@ -165,7 +157,7 @@ class ListenSimulateTest(unittest.TestCase):
         self.assertIn("2 errors", r.stdout)
 
     def test_bad_flags_exit_2(self):
-        url = self.server.url
+        url = self.ws_url()
         cases = [
             (["listen", url, "--token", "t", "-s", "telemetry:device_id=x"],
              "--subscribe 'telemetry:device_id=x': device_id: 'x' is not a positive device id"),
@@ -181,14 +173,14 @@ class ListenSimulateTest(unittest.TestCase):
              "/nonexistent/tok"),
             (["listen", url, "--token", "t", "-s", "alerts", "--max-attempts", "x"],
              "--max-attempts"),
-            (["simulate", "--url", self.server.http, "--token", "t", "--interval", "often"],
+            (["simulate", "--url", self.http_url(), "--token", "t", "--interval", "often"],
              "--interval"),
-            (["simulate", "--url", self.server.url, "--token", "t"], "http://"),
-            (["simulate", "--url", self.server.http, "--token", "t", "--devices", "0"],
+            (["simulate", "--url", self.ws_url(), "--token", "t"], "http://"),
+            (["simulate", "--url", self.http_url(), "--token", "t", "--devices", "0"],
              "--devices"),
-            (["simulate", "--url", self.server.http], "--token"),
+            (["simulate", "--url", self.http_url()], "--token"),
             (["simulate", "--token", "t"], "--url"),
-            (["simulate", "--url", self.server.http, "--token", "t", "--no-such-flag"],
+            (["simulate", "--url", self.http_url(), "--token", "t", "--no-such-flag"],
              "--no-such-flag"),
         ]
         for args, needle in cases:
@@ -198,7 +190,7 @@ class ListenSimulateTest(unittest.TestCase):
                 self.assertIn(needle, r.stdout + r.stderr)
 
     def test_listen_channel_endpoint_and_readable_lines(self):
-        with Listen(self.server.url + "/ws/telemetry", "--token", self.admin) as l:
+        with Listen(self.ws_url("/ws/telemetry"), "--token", self.admin) as l:
             l.wait_for(lambda l: any("authenticated as ls-admin" in x for x in l.lines()),
                        what="auth line")
             time.sleep(0.2)

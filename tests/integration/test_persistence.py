@@ -19,6 +19,7 @@ ALERTS = "/api/v1/alerts"
 
 
 class PersistenceTestBase(RestMixin, unittest.TestCase):
+    # Not a ServerTestCase: each test stops and starts its own servers on its own database.
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.db = os.path.join(self.tmp.name, "valtronics.db")

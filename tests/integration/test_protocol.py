@@ -9,8 +9,8 @@ import unittest
 from datetime import datetime, timezone
 
 from harness import connect as harness_connect
-from harness import (Server, expect_close, expect_silence, recv_json,
-                     recv_type, run, subscribe, token)
+from harness import (ServerTestCase, expect_close, expect_silence, recv_json, recv_type,
+                     run, subscribe)
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 SYSTEM_METRICS = {"cpu_usage", "memory_usage", "disk_usage", "active_connections"}
@@ -56,18 +56,8 @@ async def collect(ws, seconds):
         out.append((time.monotonic(), msg))
 
 
-class ProtocolTestBase(unittest.TestCase):
-    config = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(cls.config)
-        cls.server.start()
-        cls.admin = token("proto-admin", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class ProtocolTestBase(ServerTestCase):
+    admin_sub = "proto-admin"
 
     def ingest(self, device, metrics):
         return asyncio.to_thread(self.server.ingest, device, metrics, self.admin)

@@ -12,23 +12,13 @@ import time
 import unittest
 
 from domain_helpers import RestMixin, collect, next_of, sub, until_pong
-from harness import Server, connect, expect_silence, recv_json, run, token
+from harness import Server, ServerTestCase, connect, expect_silence, recv_json, run, token
 
 ALERTS = "/api/v1/alerts"
 
 
-class ReplayTestBase(RestMixin, unittest.TestCase):
-    config = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(cls.config)
-        cls.server.start()
-        cls.admin = token("replay-admin", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class ReplayTestBase(RestMixin, ServerTestCase):
+    admin_sub = "replay-admin"
 
     async def client(self, tok=None):
         return await connect(self.server, token_=tok or self.admin, close_timeout=1)
@@ -609,6 +599,7 @@ class ConcurrentLastAlertIdTest(ReplayTestBase):
 
 
 class RestartTest(RestMixin, unittest.TestCase):
+    # Not a ServerTestCase: the test stops its server and starts another on the same port.
     def test_replay_from_a_server_started_again_on_the_same_port(self):
         # harness.Server(port=...): a server started again where clients reconnect, on the same
         # database, replays what the first one stored. stop() releases the output pipe.

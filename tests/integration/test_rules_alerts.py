@@ -7,24 +7,14 @@ import time
 import unittest
 
 from domain_helpers import RULE_FIELDS, RestMixin, next_of, sub, ts
-from harness import Server, connect, expect_silence, recv_json, run, token
+from harness import ServerTestCase, connect, expect_silence, recv_json, run, token
 
 RULES = "/api/v1/alert-rules"
 ALERTS = "/api/v1/alerts"
 
 
-class AlertsTestBase(RestMixin, unittest.TestCase):
-    config = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(cls.config)
-        cls.server.start()
-        cls.admin = token("ra-admin", "admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class AlertsTestBase(RestMixin, ServerTestCase):
+    admin_sub = "ra-admin"
 
     async def alerts_ws(self, **filters):
         ws = await connect(self.server, token_=self.admin, close_timeout=1)
