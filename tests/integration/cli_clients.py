@@ -3,18 +3,11 @@ run them as subprocesses, collect their output lines in the background, wait for
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 from harness import BIN
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Listen:

@@ -3,7 +3,8 @@ loopback port with a given configuration, mint tokens with `valtronics token`, a
 server with real clients (Python `websockets`, plain HTTP via urllib).
 
 Tests use `Server` as a context manager, or `ServerTestCase` for one server shared by a test
-class; a server is stopped by its PID."""
+class; a server is stopped by its PID. Servers listen on port 0 and the port is read back from
+their log."""
 
 import asyncio
 import json

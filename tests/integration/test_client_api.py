@@ -8,7 +8,7 @@ import subprocess
 import threading
 import unittest
 
-from cli_clients import free_port, run_cli
+from cli_clients import run_cli
 from harness import Server, token
 
 BUILD = os.path.dirname(os.environ.get("VALTRONICS_BIN") or os.path.join(
@@ -34,9 +34,9 @@ class ClientApiTest(unittest.TestCase):
         # token_expiring 3 s before expiry: the short admin token gets it about 3 s after it is
         # minted, by when the test has subscribed; the refresh presents the user token.
         cfg = {"auth": {"expiry_warning": "3s", "leeway": "0s"}}
-        port = free_port()
-        servers = [Server(cfg, port=port)]
+        servers = [Server(cfg)]
         servers[0].start()
+        port = servers[0].port  # bound by the first server itself; its successor reuses it
         try:
             env = dict(os.environ,
                        VALTRONICS_URL=servers[0].url, VALTRONICS_HTTP=servers[0].http,

@@ -4,12 +4,13 @@ arriving in batches at a listener, realistic readings, a refused token (exit 3),
 alerts resumed exactly once, and a token refreshed from --token-file on token_expiring."""
 import os
 import pty
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from cli_clients import Listen, free_port, run_cli
+from cli_clients import Listen, run_cli
 from harness import BIN, Server, ServerTestCase, token
 
 
@@ -148,9 +149,12 @@ class ListenSimulateTest(ServerTestCase):
         self.assertRegex(text, r"\rsimulate: 9 readings sent in 3 batches, [0-9.]+/s, 0 errors +\r?\n$")
 
     def test_simulate_unreachable_server_retries_then_fails(self):
-        port = free_port()
-        r = run_cli(["simulate", "--url", f"http://127.0.0.1:{port}", "--token", "t",
-                     "--count", "2", "--interval", "100ms"])
+        # A port bound and held for the run but never listening: every connection is refused.
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            port = held.getsockname()[1]
+            r = run_cli(["simulate", "--url", f"http://127.0.0.1:{port}", "--token", "t",
+                         "--count", "2", "--interval", "100ms"])
         self.assertEqual(r.returncode, 1, (r.stdout, r.stderr))
         self.assertIn("Connection refused", r.stderr)
         self.assertIn("0 readings sent in 0 batches", r.stdout)
@@ -210,7 +214,6 @@ class ReconnectResumeTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
         db = os.path.join(tmp.name, "shared.db")
-        port = free_port()
         cfg = {"": {"db": db}}
         admin = token("rr-admin", "admin")
 
@@ -224,8 +227,9 @@ class ReconnectResumeTest(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, "alerts not stored")
                 time.sleep(0.05)
 
-        a = Server(cfg, extra_args=["--listen", f"127.0.0.1:{port}"])
+        a = Server(cfg)
         a.start()
+        port = a.port  # bound by the server itself; c starts again on it
         status, reply = a.request("POST", "/api/v1/alert-rules",
                                   {"name": "Level", "metric": "lvl", "condition": "gt",
                                    "threshold": 10}, admin)
@@ -251,7 +255,7 @@ class ReconnectResumeTest(unittest.TestCase):
             time.sleep(0.3)
             self.assertEqual(len(l.of_type("alert")), 1)
 
-            c = Server(cfg, extra_args=["--listen", f"127.0.0.1:{port}"])
+            c = Server(cfg, port=port)
             c.start()
             try:
                 l.wait_for(lambda l: len(l.of_type("alert")) >= 3, timeout=15,
@@ -293,7 +297,7 @@ class ReconnectResumeTest(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         cfg = {"": {"db": os.path.join(tmp.name, "shared.db")}}
         admin = token("rr-admin", "admin")
-        a = Server(cfg, port=free_port())
+        a = Server(cfg)
         a.start()
         status, reply = a.request("POST", "/api/v1/alert-rules",
                                   {"name": "Level", "metric": "lvl", "condition": "gt",
