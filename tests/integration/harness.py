@@ -4,11 +4,13 @@ server with real clients (Python `websockets`, plain HTTP via urllib).
 
 Tests use `Server` as a context manager, or `ServerTestCase` for one server shared by a test
 class; a server is stopped by its PID. Servers listen on port 0 and the port is read back from
-their log."""
+their log. Tests that draw random numbers use `seeded` (VALTRONICS_TEST_SEED)."""
 
 import asyncio
+import functools
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -235,6 +237,33 @@ class ServerTestCase(unittest.TestCase):
     def http_url(cls, path=""):
         """The server's http:// base URL, followed by `path`."""
         return cls.server.http + path
+
+
+DEFAULT_SEED = 20240917
+
+
+def random_seed():
+    """The seed of the tests' random choices: env VALTRONICS_TEST_SEED, else DEFAULT_SEED."""
+    value = os.environ.get("VALTRONICS_TEST_SEED")
+    return int(value) if value else DEFAULT_SEED
+
+
+def seeded(test_method):
+    """Decorates a test that draws its random choices (timings, sizes) from `self.rng`: a
+    random.Random(random_seed()) of its own, so that each test draws the same sequence whatever
+    else runs. A failure names the seed, to run the test again with the same draws. (Only the
+    test's own choices repeat: the server's threads and the network still vary.)"""
+    @functools.wraps(test_method)
+    def wrapper(self, *args, **kwargs):
+        seed = random_seed()
+        self.rng = random.Random(seed)
+        try:
+            return test_method(self, *args, **kwargs)
+        except Exception as e:
+            if not isinstance(e, unittest.SkipTest):
+                e.add_note(f"random seed {seed}: VALTRONICS_TEST_SEED={seed} draws the same again")
+            raise
+    return wrapper
 
 
 async def recv_json(ws, timeout=5):

@@ -5,14 +5,14 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import tempfile
 import threading
 import time
 import unittest
 
 from domain_helpers import RestMixin, collect, next_of, sub, until_pong
-from harness import Server, ServerTestCase, connect, expect_silence, recv_json, run, token
+from harness import (Server, ServerTestCase, connect, expect_silence, recv_json, run, seeded,
+                     token)
 
 ALERTS = "/api/v1/alerts"
 
@@ -221,6 +221,7 @@ class ConcurrentReplayTest(ReplayTestBase):
     # is about gaps and duplicates only.
     config = {"limits": {"max_outbound_bytes": 64 * 1024 * 1024}}
 
+    @seeded
     def test_no_gap_no_duplicate_while_reconnecting(self):
         self.rule(name="Toggle", device_id=9, metric="tg", threshold=10)
         received = []           # (alert_id, status) over every connection
@@ -240,13 +241,13 @@ class ConcurrentReplayTest(ReplayTestBase):
         async def go():
             since = 0
             for _ in range(20):
-                msgs = await session(since, random.uniform(0.1, 0.35))
+                msgs = await session(since, self.rng.uniform(0.1, 0.35))
                 for m in msgs:
                     self.assertEqual(m["type"], "alert", m)
                     received.append((m["alert_id"], m["status"]))
                 if msgs:
                     since = max(since, max(m["alert_id"] for m in msgs))
-                await asyncio.sleep(random.uniform(0.02, 0.15))  # alerts keep coming meanwhile
+                await asyncio.sleep(self.rng.uniform(0.02, 0.15))  # alerts keep coming meanwhile
             return since
 
         with self.raising_and_resolving("tg", [9]) as toggles:
@@ -427,6 +428,7 @@ class OverlappingReplayTest(ReplayTestBase):
 class ConcurrentOverlappingReplayTest(ReplayTestBase):
     config = {"limits": {"max_outbound_bytes": 64 * 1024 * 1024}}
 
+    @seeded
     def test_no_gap_no_duplicate_with_overlapping_replays(self):
         # Alerts keep being raised and resolved on devices 8 and 9 while each connection first
         # replays device 9, then (overlapping it) every device, from the same point.
@@ -438,12 +440,12 @@ class ConcurrentOverlappingReplayTest(ReplayTestBase):
             msgs = []
             if not final:
                 await ws.send(json.dumps(alerts_sub("nine", device_id=9, since_alert_id=since)))
-                msgs += await collect(ws, random.uniform(0.02, 0.2))
+                msgs += await collect(ws, self.rng.uniform(0.02, 0.2))
             await ws.send(json.dumps(alerts_sub("all", since_alert_id=since)))
             # The pong comes after the whole replay (requests wait for it): after it, every
             # alert above `since` has reached this connection or is live.
             msgs += await until_pong(ws)
-            msgs += await collect(ws, random.uniform(0.05, 0.3) if not final else 0.8)
+            msgs += await collect(ws, self.rng.uniform(0.05, 0.3) if not final else 0.8)
             await ws.close()
             alerts = [m for m in msgs if m["type"] == "alert"]
             self.assertEqual([m["seq"] for m in alerts], list(range(1, len(alerts) + 1)))
@@ -461,7 +463,7 @@ class ConcurrentOverlappingReplayTest(ReplayTestBase):
             since = 0
             for _ in range(12):
                 since = await session(since)
-                await asyncio.sleep(random.uniform(0.02, 0.1))
+                await asyncio.sleep(self.rng.uniform(0.02, 0.1))
             return since
 
         with self.raising_and_resolving("ob", [8, 9]):
@@ -550,6 +552,7 @@ class LastAlertIdTest(ReplayTestBase):
 class ConcurrentLastAlertIdTest(ReplayTestBase):
     config = {"limits": {"max_outbound_bytes": 64 * 1024 * 1024}}
 
+    @seeded
     def test_no_gap_no_duplicate_resuming_from_last_alert_id(self):
         # Alerts keep coming; each first connection subscribes without since_alert_id and
         # resumes from its last_alert_id (or from the newest alert it received); nothing raised
@@ -580,8 +583,8 @@ class ConcurrentLastAlertIdTest(ReplayTestBase):
         async def go():
             resume = None
             for _ in range(15):
-                resume = await session(resume, random.uniform(0.05, 0.3))
-                await asyncio.sleep(random.uniform(0.02, 0.15))
+                resume = await session(resume, self.rng.uniform(0.05, 0.3))
+                await asyncio.sleep(self.rng.uniform(0.02, 0.15))
             return resume
 
         with self.raising_and_resolving("fl", [9]):
