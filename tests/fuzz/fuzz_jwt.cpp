@@ -1,0 +1,307 @@
+// Fuzz target: the JWT decoder/verifier (auth::JwtVerifier::verify), with a fixed secret and a
+// fixed `now`, and the signer (auth::sign_token) it must agree with.
+//
+// Input layout: byte 0 (mod 4) picks a mode, the rest is its data.
+//   0  token text: the data is the token, verbatim.
+//   1  signed: the data is a header JSON and a payload JSON separated by the first '\n' (no
+//      '\n': header {"alg":"HS256","typ":"JWT"}, the data is the payload). The harness
+//      base64url-encodes both and signs them with the verifier's secret, so the fuzzer reaches
+//      the claim checks behind the signature.
+//   2  as 1, signed with another secret: must always be refused.
+//   3  sign_token round trip: data bytes choose the claims (role, devices, device_id, ttl, sub);
+//      what sign_token makes, verify must accept with the same claims.
+// Checked, beyond no crash/UB: an error has an auth error code and a non-empty UTF-8 message;
+// an empty token is missing_token; an accepted token has three parts, an HS256 header and an
+// HMAC-SHA256 signature under the secret (recomputed here with OpenSSL), and claims that say what
+// its payload says, with exp not yet passed; verifying again (a cache hit) gives the same answer,
+// and later on the cached and a fresh verifier agree.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/claims.hpp"
+#include "auth/jwt.hpp"
+#include "check.hpp"
+#include "protocol/errors.hpp"
+#include "util/time.hpp"
+
+namespace json = boost::json;
+namespace auth = valtronics::auth;
+namespace util = valtronics::util;
+using valtronics::protocol::ErrorCode;
+using Result = boost::system::result<auth::Claims, auth::AuthError>;
+
+namespace {
+
+const std::string kSecret = "fuzz-secret-0123456789abcdef";
+const std::string kOtherSecret = "another-secret";
+constexpr std::chrono::milliseconds kLeeway{5'000};
+const util::TimePoint kNow = util::TimePoint(std::chrono::seconds(1'750'000'000));  // 2025-06-15
+const util::TimePoint kLater = kNow + std::chrono::hours(24);
+
+std::string base64url(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+// Strict base64url without padding; nullopt on anything else.
+std::optional<std::string> unbase64url(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = val(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+std::string hmac_sha256(const std::string& key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), mac, &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+std::string sign(std::string_view header, std::string_view payload, const std::string& key) {
+  std::string token = base64url(header) + "." + base64url(payload);
+  token += "." + base64url(hmac_sha256(key, token));
+  return token;
+}
+
+std::optional<json::object> json_object(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.get_object();
+}
+
+std::optional<double> numeric(const json::value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return static_cast<double>(v->get_int64());
+  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
+  if (v->is_double()) return v->get_double();
+  return std::nullopt;
+}
+
+util::TimePoint at_seconds(double s) {
+  return util::TimePoint(std::chrono::duration_cast<util::Clock::duration>(
+      std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(s * 1000.0)))));
+}
+
+std::string describe(const Result& r) {
+  if (r) return "accepted (sub " + r->sub + ")";
+  return std::string(valtronics::protocol::to_string(r.error().code)) + ": " + r.error().message;
+}
+
+bool same(const Result& a, const Result& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return a.error().code == b.error().code && a.error().message == b.error().message;
+  return a->sub == b->sub && a->role == b->role && a->all_devices == b->all_devices &&
+         a->devices == b->devices && a->device_id == b->device_id && a->expires_at == b->expires_at;
+}
+
+// What must hold of any verdict on `token`.
+void check_verdict(std::string_view token, const Result& r) {
+  if (!r) {
+    const auto code = r.error().code;
+    FUZZ_CHECK(code == ErrorCode::missing_token || code == ErrorCode::invalid_token ||
+                   code == ErrorCode::token_expired || code == ErrorCode::token_not_yet_valid,
+               "auth error code %s", std::string(valtronics::protocol::to_string(code)).c_str());
+    FUZZ_CHECK(!r.error().message.empty(), "auth error without a message");
+    FUZZ_CHECK(fuzz::reference_utf8(r.error().message), "auth error message is not UTF-8");
+    FUZZ_CHECK((code == ErrorCode::missing_token) == token.empty(), "%s for a token of %zu bytes",
+               describe(r).c_str(), token.size());
+    return;
+  }
+  const auto& c = *r;
+  // Signed by us, with HS256.
+  const auto dot1 = token.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  FUZZ_CHECK(dot2 != std::string_view::npos && token.find('.', dot2 + 1) == std::string_view::npos,
+             "accepted a token without three parts");
+  const auto header = unbase64url(token.substr(0, dot1));
+  const auto payload = unbase64url(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const auto signature = unbase64url(token.substr(dot2 + 1));
+  FUZZ_CHECK(signature && *signature == hmac_sha256(kSecret, token.substr(0, dot2)),
+             "accepted a token whose signature is not HMAC-SHA256 under the secret");
+  if (header) {
+    if (auto h = json_object(*header)) {
+      const auto* alg = h->if_contains("alg");
+      FUZZ_CHECK(alg && alg->is_string() && alg->get_string() == "HS256", "accepted a header without alg HS256");
+    }
+  }
+  // Claims well formed.
+  FUZZ_CHECK(!c.sub.empty(), "accepted an empty sub");
+  FUZZ_CHECK(std::is_sorted(c.devices.begin(), c.devices.end()) &&
+                 std::adjacent_find(c.devices.begin(), c.devices.end()) == c.devices.end(),
+             "devices not sorted and unique");
+  for (auto d : c.devices) FUZZ_CHECK(d > 0, "device %lld", static_cast<long long>(d));
+  FUZZ_CHECK(c.role != auth::Role::device || (c.device_id && *c.device_id > 0), "device token without device_id");
+  FUZZ_CHECK(c.expires_at && kNow < *c.expires_at + kLeeway, "accepted an expired token");
+  // ... and what the payload says (as Boost.JSON reads it; libjwt reads it with jansson).
+  if (!payload) return;
+  const auto p = json_object(*payload);
+  if (!p) return;
+  const auto* sub = p->if_contains("sub");
+  FUZZ_CHECK(sub && sub->is_string() && sub->get_string() == c.sub, "sub differs from the payload's");
+  const auto* role = p->if_contains("role");
+  FUZZ_CHECK(role && role->is_string() && role->get_string() == auth::to_string(c.role), "role differs");
+  const auto exp = numeric(p->if_contains("exp"));
+  FUZZ_CHECK(exp && at_seconds(*exp) == *c.expires_at, "exp differs from the payload's");
+  if (const auto* nbf_v = p->if_contains("nbf")) {
+    const auto nbf = numeric(nbf_v);
+    FUZZ_CHECK(nbf && kNow + kLeeway >= at_seconds(*nbf), "accepted a token before its nbf");
+  }
+  const auto* devices = p->if_contains("devices");
+  if (!devices) {
+    FUZZ_CHECK(!c.all_devices && c.devices.empty(), "devices granted without a devices claim");
+  } else if (devices->is_string()) {
+    FUZZ_CHECK(devices->get_string() == "*" && c.all_devices, "devices string other than \"*\" accepted");
+  } else {
+    FUZZ_CHECK(devices->is_array() && !c.all_devices, "devices claim of the wrong type accepted");
+    std::vector<std::int64_t> ids;
+    for (const auto& e : devices->get_array()) {
+      FUZZ_CHECK(e.is_int64() && e.get_int64() > 0, "a device id that is not a positive integer accepted");
+      ids.push_back(e.get_int64());
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    FUZZ_CHECK(ids == c.devices, "devices differ from the payload's");
+  }
+  if (c.role == auth::Role::device) {
+    const auto* id = p->if_contains("device_id");
+    FUZZ_CHECK(id && id->is_int64() && id->get_int64() == *c.device_id, "device_id differs");
+  }
+}
+
+// KNOWN BUG (reported, not yet fixed in src/auth/jwt.cpp): exp/nbf are accepted up to
+// limits::kMaxNumericDate (year 9999), but to_time_point() overflows system_clock's 64-bit
+// nanoseconds past 2262-04-11 (signed overflow, UB; in practice exp=9999999999 wraps to 1702
+// and the token is refused as expired, a far nbf wraps into the past). Such tokens are skipped
+// so the fuzzer can look for other bugs; delete this once jwt.cpp bounds dates by the clock.
+bool known_bug_far_date(std::string_view token) {
+  const auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return false;
+  const auto dot2 = token.find('.', dot1 + 1);
+  const auto payload = unbase64url(token.substr(dot1 + 1, dot2 == std::string_view::npos ? dot2 : dot2 - dot1 - 1));
+  if (!payload) return false;
+  const auto p = json_object(*payload);
+  if (!p) return payload->find("\"exp\"") != std::string::npos || payload->find("\"nbf\"") != std::string::npos;
+  for (const char* key : {"exp", "nbf"}) {
+    if (const auto d = numeric(p->if_contains(key)); d && *d > 9.2e9) return true;
+  }
+  return false;
+}
+
+Result verify_and_check(std::string_view token) {
+  if (known_bug_far_date(token)) return Result(auth::AuthError{ErrorCode::invalid_token, "skipped"});
+  auth::JwtVerifier verifier(kSecret, kLeeway);
+  const Result r = verifier.verify(token, kNow);
+  check_verdict(token, r);
+  // Again: accepted tokens now come from the cache.
+  const Result again = verifier.verify(token, kNow);
+  FUZZ_CHECK(same(r, again), "second verify says %s, first %s", describe(again).c_str(), describe(r).c_str());
+  // A day later, the cached verdict and a fresh verifier's agree.
+  const Result later_cached = verifier.verify(token, kLater);
+  const Result later_fresh = auth::JwtVerifier(kSecret, kLeeway).verify(token, kLater);
+  FUZZ_CHECK(later_cached.has_value() == later_fresh.has_value() &&
+                 (later_cached || later_cached.error().code == later_fresh.error().code),
+             "a day later: cached %s, fresh %s", describe(later_cached).c_str(), describe(later_fresh).c_str());
+  return r;
+}
+
+void sign_round_trip(std::string_view data) {
+  if (data.size() < 4) return;
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(data[i]); };
+  auth::Claims claims;
+  constexpr auth::Role kRoles[] = {auth::Role::admin, auth::Role::operator_, auth::Role::analyst,
+                                   auth::Role::user, auth::Role::device};
+  claims.role = kRoles[b(0) % 5];
+  claims.all_devices = b(1) & 1;
+  const auto ttl = std::chrono::seconds((b(2) << 8 | b(3)) - 1000);  // -1000 .. 64535 s
+  std::string_view rest = data.substr(4);
+  const auto nl = rest.find('\n');
+  claims.sub = std::string(rest.substr(0, nl));
+  if (nl != std::string_view::npos) {
+    for (char c : rest.substr(nl + 1)) claims.devices.push_back(static_cast<unsigned char>(c) + 1);
+    std::sort(claims.devices.begin(), claims.devices.end());
+    claims.devices.erase(std::unique(claims.devices.begin(), claims.devices.end()), claims.devices.end());
+  }
+  if (claims.role == auth::Role::device) claims.device_id = 1 + b(1);
+  // The signer takes C strings and JSON strings: a sub it cannot carry is out of scope here.
+  if (claims.sub.empty() || claims.sub.find('\0') != std::string::npos || !fuzz::reference_utf8(claims.sub)) return;
+
+  const std::string token = auth::sign_token(kSecret, claims, ttl, kNow);
+  const Result r = verify_and_check(token);
+  if (ttl + kLeeway <= std::chrono::seconds(0)) {
+    FUZZ_CHECK(!r && r.error().code == ErrorCode::token_expired, "token with ttl %llds: %s",
+               static_cast<long long>(ttl.count()), describe(r).c_str());
+    return;
+  }
+  FUZZ_CHECK(r, "sign_token's token refused: %s", describe(r).c_str());
+  FUZZ_CHECK(r->sub == claims.sub && r->role == claims.role && r->all_devices == claims.all_devices &&
+                 (claims.all_devices || r->devices == claims.devices) &&
+                 (claims.role != auth::Role::device || r->device_id == claims.device_id) &&
+                 *r->expires_at == kNow + ttl,
+             "claims changed through sign_token and verify");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const unsigned mode = data[0] % 4;
+  const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (mode) {
+    case 0:
+      verify_and_check(rest);
+      break;
+    case 1:
+    case 2: {
+      const auto nl = rest.find('\n');
+      const std::string_view header = nl == std::string_view::npos ? R"({"alg":"HS256","typ":"JWT"})" : rest.substr(0, nl);
+      const std::string_view payload = nl == std::string_view::npos ? rest : rest.substr(nl + 1);
+      const std::string token = sign(header, payload, mode == 1 ? kSecret : kOtherSecret);
+      const Result r = verify_and_check(token);
+      if (mode == 2) FUZZ_CHECK(!r && r.error().code == ErrorCode::invalid_token, "wrong key: %s", describe(r).c_str());
+      break;
+    }
+    case 3:
+      sign_round_trip(rest);
+      break;
+  }
+  return 0;
+}
