@@ -46,11 +46,12 @@ const protocol::ParseOptions& default_options() {
 
 const protocol::ParseOptions& small_options() {
   static const protocol::ParseOptions opts = [] {
+    // Each limit at most the default's (so that they are only stricter), whatever the defaults.
     protocol::ParseOptions o;
-    o.max_batch = 2;
-    o.system_default_frequency = std::chrono::seconds(5);
-    o.system_min_frequency = std::chrono::seconds(2);
-    o.system_metrics = {"cpu_usage", "memory_usage"};
+    o.max_batch = std::min<std::size_t>(o.max_batch, 2);
+    o.system_min_frequency = std::max<std::chrono::milliseconds>(o.system_min_frequency, std::chrono::seconds(2));
+    o.system_default_frequency = o.system_min_frequency + std::chrono::seconds(3);
+    o.system_metrics.resize(std::min<std::size_t>(o.system_metrics.size(), 2));
     return o;
   }();
   return opts;
