@@ -48,9 +48,9 @@ bool may_see_device(const Claims& c, std::int64_t device_id) {
   return false;
 }
 
-bool may_subscribe(const Claims& c, protocol::Channel channel) {
+bool may_subscribe(const Claims& c, model::Channel channel) {
   if (c.role == Role::device) return false;
-  if (channel == protocol::Channel::system) {
+  if (channel == model::Channel::system) {
     // Host metrics describe the server itself, which only the people running it should see.
     return c.role == Role::admin || c.role == Role::operator_;
   }

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/messages.hpp"
+#include "model/enums.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::auth {
@@ -32,7 +32,7 @@ bool may_see_device(const Claims& c, std::int64_t device_id);
 
 // May these claims subscribe to `channel` at all? Device tokens may not subscribe; `system`
 // needs admin or operator.
-bool may_subscribe(const Claims& c, protocol::Channel channel);
+bool may_subscribe(const Claims& c, model::Channel channel);
 
 // May these claims ingest telemetry for `device_id`? Admin, operator, or a device token whose
 // device_id is `device_id`.

@@ -6,6 +6,8 @@
 
 namespace valtronics::engine {
 
+using model::DeviceStatus;
+
 namespace {
 constexpr const char* kTelemetryReason = "Telemetry received";
 constexpr const char* kCriticalReason = "Critical alert active";
@@ -16,7 +18,7 @@ DeviceStatusTracker::DeviceStatusTracker(std::chrono::milliseconds offline_after
                                          bool critical_sets_warning)
     : offline_after_(offline_after), critical_sets_warning_(critical_sets_warning) {}
 
-void DeviceStatusTracker::track(std::int64_t device_id, const std::string& status,
+void DeviceStatusTracker::track(std::int64_t device_id, DeviceStatus status,
                                 std::optional<util::TimePoint> last_seen) {
   Entry& e = devices_[device_id];
   e.status = status;
@@ -31,11 +33,12 @@ void DeviceStatusTracker::restore_critical(std::int64_t device_id, std::int64_t 
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return;
   it->second.critical_alerts.insert(alert_id);
-  if (critical_sets_warning_ && it->second.status == "warning") it->second.warning_from_alert = true;
+  if (critical_sets_warning_ && it->second.status == DeviceStatus::warning)
+    it->second.warning_from_alert = true;
 }
 
 std::optional<StatusTransition> DeviceStatusTracker::transition(std::int64_t id, Entry& e,
-                                                                std::string to, std::string reason,
+                                                                DeviceStatus to, std::string reason,
                                                                 util::TimePoint at) {
   if (e.status == to) return std::nullopt;
   StatusTransition t;
@@ -45,7 +48,7 @@ std::optional<StatusTransition> DeviceStatusTracker::transition(std::int64_t id,
   t.change.reason = std::move(reason);
   t.change.timestamp = at;
   t.last_seen = e.last_seen;
-  e.status = std::move(to);
+  e.status = to;
   e.warning_from_alert = false;
   return t;
 }
@@ -54,20 +57,20 @@ std::optional<StatusTransition> DeviceStatusTracker::on_telemetry(std::int64_t d
                                                                   util::TimePoint at) {
   auto [it, inserted] = devices_.try_emplace(device_id);
   Entry& e = it->second;
-  if (inserted) e.status = "offline";
+  if (inserted) e.status = DeviceStatus::offline;
   if (!e.last_seen || *e.last_seen < at) e.last_seen = at;
   e.silent_since.reset();
-  if (e.status != "offline") return std::nullopt;
-  return transition(device_id, e, "online", kTelemetryReason, at);
+  if (e.status != DeviceStatus::offline) return std::nullopt;
+  return transition(device_id, e, DeviceStatus::online, kTelemetryReason, at);
 }
 
 std::optional<StatusTransition> DeviceStatusTracker::on_report(std::int64_t device_id,
-                                                               const std::string& status,
+                                                               DeviceStatus status,
                                                                const std::string& reason,
                                                                util::TimePoint at) {
   auto [it, inserted] = devices_.try_emplace(device_id);
   Entry& e = it->second;
-  if (inserted) e.status = "offline";
+  if (inserted) e.status = DeviceStatus::offline;
   e.silent_since.reset();
   return transition(device_id, e, status, reason.empty() ? "Status reported" : reason, at);
 }
@@ -79,8 +82,8 @@ std::optional<StatusTransition> DeviceStatusTracker::on_critical_alert(std::int6
   if (it == devices_.end()) return std::nullopt;
   Entry& e = it->second;
   e.critical_alerts.insert(alert_id);
-  if (!critical_sets_warning_ || e.status != "online") return std::nullopt;
-  auto t = transition(device_id, e, "warning", kCriticalReason, at);
+  if (!critical_sets_warning_ || e.status != DeviceStatus::online) return std::nullopt;
+  auto t = transition(device_id, e, DeviceStatus::warning, kCriticalReason, at);
   e.warning_from_alert = true;
   return t;
 }
@@ -93,17 +96,19 @@ std::optional<StatusTransition> DeviceStatusTracker::on_critical_resolved(std::i
   Entry& e = it->second;
   e.critical_alerts.erase(alert_id);
   if (!e.critical_alerts.empty()) return std::nullopt;
-  const bool back = e.warning_from_alert && e.status == "warning";
+  const bool back = e.warning_from_alert && e.status == DeviceStatus::warning;
   e.warning_from_alert = false;
   if (!back) return std::nullopt;
-  return transition(device_id, e, "online", kCriticalResolvedReason, at);
+  return transition(device_id, e, DeviceStatus::online, kCriticalResolvedReason, at);
 }
 
 std::vector<StatusTransition> DeviceStatusTracker::check_offline(util::TimePoint now) {
   std::vector<StatusTransition> out;
   const std::string reason = "No telemetry for " + util::format_duration(offline_after_);
   for (auto& [id, e] : devices_) {
-    if (e.status != "online" && e.status != "warning" && e.status != "error") continue;
+    if (e.status != DeviceStatus::online && e.status != DeviceStatus::warning &&
+        e.status != DeviceStatus::error)
+      continue;
     util::TimePoint since;
     if (e.last_seen) {
       since = *e.last_seen;
@@ -115,13 +120,14 @@ std::vector<StatusTransition> DeviceStatusTracker::check_offline(util::TimePoint
     }
     if (now - since > offline_after_) {
       e.silent_since.reset();
-      if (auto t = transition(id, e, "offline", reason, now)) out.push_back(std::move(*t));
+      if (auto t = transition(id, e, DeviceStatus::offline, reason, now))
+        out.push_back(std::move(*t));
     }
   }
   return out;
 }
 
-std::optional<std::string> DeviceStatusTracker::status(std::int64_t device_id) const {
+std::optional<DeviceStatus> DeviceStatusTracker::status(std::int64_t device_id) const {
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return std::nullopt;
   return it->second.status;

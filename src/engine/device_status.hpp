@@ -21,12 +21,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/models.hpp"
+#include "model/device.hpp"
+#include "model/enums.hpp"
 
 namespace valtronics::engine {
 
 struct StatusTransition {
-  StatusChange change;                      // device, old, new, reason, timestamp
+  model::StatusChange change;               // device, old, new, reason, timestamp
   std::optional<util::TimePoint> last_seen;
 };
 
@@ -35,12 +36,12 @@ class DeviceStatusTracker {
   DeviceStatusTracker(std::chrono::milliseconds offline_after, bool critical_sets_warning);
 
   // Registers a device with its stored status and last_seen (start-up, create). No transition.
-  void track(std::int64_t device_id, const std::string& status,
+  void track(std::int64_t device_id, model::DeviceStatus status,
              std::optional<util::TimePoint> last_seen);
   void forget(std::int64_t device_id);
 
   std::optional<StatusTransition> on_telemetry(std::int64_t device_id, util::TimePoint at);
-  std::optional<StatusTransition> on_report(std::int64_t device_id, const std::string& status,
+  std::optional<StatusTransition> on_report(std::int64_t device_id, model::DeviceStatus status,
                                             const std::string& reason, util::TimePoint at);
   std::optional<StatusTransition> on_critical_alert(std::int64_t device_id, std::int64_t alert_id,
                                                     util::TimePoint at);
@@ -55,12 +56,12 @@ class DeviceStatusTracker {
   // critical_sets_warning), so it goes back `online` when its last critical alert resolves.
   void restore_critical(std::int64_t device_id, std::int64_t alert_id);
 
-  std::optional<std::string> status(std::int64_t device_id) const;
+  std::optional<model::DeviceStatus> status(std::int64_t device_id) const;
   std::optional<util::TimePoint> last_seen(std::int64_t device_id) const;
 
  private:
   struct Entry {
-    std::string status;
+    model::DeviceStatus status = model::DeviceStatus::offline;
     std::optional<util::TimePoint> last_seen;
     std::set<std::int64_t> critical_alerts;
     bool warning_from_alert = false;
@@ -68,7 +69,7 @@ class DeviceStatusTracker {
     // check_offline() that saw it silent (its silence is counted from there).
     std::optional<util::TimePoint> silent_since;
   };
-  std::optional<StatusTransition> transition(std::int64_t id, Entry& e, std::string to,
+  std::optional<StatusTransition> transition(std::int64_t id, Entry& e, model::DeviceStatus to,
                                              std::string reason, util::TimePoint at);
   std::chrono::milliseconds offline_after_;
   bool critical_sets_warning_;

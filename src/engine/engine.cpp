@@ -19,6 +19,15 @@
 namespace valtronics::engine {
 
 namespace asio = boost::asio;
+using model::Alert;
+using model::AlertRule;
+using model::AlertStatus;
+using model::AlertType;
+using model::Condition;
+using model::Device;
+using model::DeviceStatus;
+using model::MetricValue;
+using model::Severity;
 using util::TimePoint;
 
 namespace {
@@ -43,14 +52,6 @@ std::string format_number(double v) {
 }
 
 
-bool contains_or_empty(const std::vector<std::string>& v, const std::string& s) {
-  return v.empty() || std::find(v.begin(), v.end(), s) != v.end();
-}
-
-bool device_listed(const std::vector<std::int64_t>& v, std::int64_t id) {
-  return v.empty() || std::find(v.begin(), v.end(), id) != v.end();
-}
-
 // Narrows a device filter to what `claims` may see. False: nothing is visible.
 bool restrict_to_claims(std::vector<std::int64_t>& device_ids, const auth::Claims& claims) {
   const bool every_device = claims.role == auth::Role::admin ||
@@ -60,32 +61,10 @@ bool restrict_to_claims(std::vector<std::int64_t>& device_ids, const auth::Claim
   std::vector<std::int64_t> allowed;
   if (claims.role != auth::Role::device)
     for (auto d : claims.devices)
-      if (device_listed(device_ids, d)) allowed.push_back(d);
+      if (model::empty_or_contains(device_ids, d)) allowed.push_back(d);
   device_ids = std::move(allowed);
   return !device_ids.empty();
 }
-
-}  // namespace
-
-int alert_status_rank(const std::string& s) {
-  return s == "resolved" ? 2 : s == "acknowledged" ? 1 : 0;
-}
-
-hub::AlertEvent to_alert_event(const Alert& a) {
-  hub::AlertEvent e;
-  e.alert_id = a.id;
-  e.device_id = a.device_id;
-  e.severity = a.severity;
-  e.alert_type = a.alert_type;
-  e.title = a.title;
-  e.message = a.message;
-  e.status = a.status;
-  e.timestamp = a.timestamp;
-  e.metadata = a.metadata;
-  return e;
-}
-
-namespace {
 
 std::string default_device_name(std::int64_t id) { return "Device " + std::to_string(id); }
 
@@ -140,10 +119,10 @@ struct Engine::Impl {
       if (a.rule_id) {
         evaluator.restore_firing(*a.rule_id, a.device_id, a.timestamp);
         open_by_rule[{*a.rule_id, a.device_id}] = p;
-      } else if (a.alert_type == "device") {
+      } else if (a.alert_type == AlertType::device) {
         open_offline[a.device_id] = p;
       }
-      if (a.severity == "critical") tracker.restore_critical(a.device_id, a.id);
+      if (a.severity == Severity::critical) tracker.restore_critical(a.device_id, a.id);
     }
     spdlog::info("store {}: {} devices, {} rules, {} open alerts", cfg.db, devices.size(),
                  evaluator.rules().size(), open_by_rule.size() + open_offline.size());
@@ -181,9 +160,9 @@ struct Engine::Impl {
         [this, a, id = open->id](bool ok) mutable {
           if (!ok) return;
           a.id = id->load();
-          hub.publish(protocol::Channel::alerts, to_alert_event(a));
+          hub.publish(model::to_alert_event(a));
           run([this, a] {
-            if (a.severity == "critical") apply(tracker.on_critical_alert(a.device_id, a.id, util::Clock::now()));
+            if (a.severity == Severity::critical) apply(tracker.on_critical_alert(a.device_id, a.id, util::Clock::now()));
           });
         });
     return open;
@@ -200,9 +179,9 @@ struct Engine::Impl {
         [this, a, id, done = std::move(done)](bool ok) mutable {
           if (!ok) return;
           a.id = id->load();
-          hub.publish(protocol::Channel::alerts, to_alert_event(a));
+          hub.publish(model::to_alert_event(a));
           run([this, a, done = std::move(done)] {
-            if (a.status == "resolved" && a.severity == "critical")
+            if (a.status == AlertStatus::resolved && a.severity == Severity::critical)
               apply(tracker.on_critical_resolved(a.device_id, a.id, util::Clock::now()));
             if (done) done(a);
           });
@@ -211,7 +190,7 @@ struct Engine::Impl {
 
   void resolve_open(const OpenPtr& open, const std::string& who, const std::string& notes,
                     TimePoint at) {
-    open->alert.status = "resolved";
+    open->alert.status = AlertStatus::resolved;
     open->alert.resolved_at = at;
     open->alert.resolved_by = who;
     if (!notes.empty()) open->alert.notes = notes;
@@ -238,7 +217,7 @@ struct Engine::Impl {
                       {"actual_value", d.value},
                       {"metric", d.rule.metric},
                       {"rule_id", d.rule.id},
-                      {"condition", to_string(d.rule.condition)}};
+                      {"condition", model::to_string(d.rule.condition)}};
         open_by_rule[key] = raise(std::move(a));
       } else if (auto it = open_by_rule.find(key); it != open_by_rule.end()) {
         it->second->alert.metadata["resolved_value"] = d.value;
@@ -269,27 +248,27 @@ struct Engine::Impl {
     });
     // Published from here, in the order of the state changes, so that a status snapshot (read on
     // this thread) and the transitions around it never contradict each other.
-    hub::DeviceStatusEvent e;
+    model::DeviceStatusEvent e;
     e.device_id = c.device_id;
     e.old_status = c.old_status;
     e.new_status = c.new_status;
     e.reason = c.reason;
     e.timestamp = c.timestamp;
     e.last_seen = t->last_seen;
-    hub.publish(protocol::Channel::devices, std::move(e));
+    hub.publish(std::move(e));
     if (!cfg.devices.offline_alert) return;
-    if (c.new_status == "offline" && !open_offline.count(c.device_id)) {
+    if (c.new_status == DeviceStatus::offline && !open_offline.count(c.device_id)) {
       Alert a;
       a.device_id = c.device_id;
-      a.severity = "warning";
-      a.alert_type = "device";
+      a.severity = Severity::warning;
+      a.alert_type = AlertType::device;
       a.title = "Device Offline";
       a.message = it->second.name + ": " + c.reason;
       a.timestamp = c.timestamp;
       if (t->last_seen) a.metadata["last_seen"] = util::iso8601(*t->last_seen);
       a.metadata["reason"] = c.reason;
       open_offline[c.device_id] = raise(std::move(a));
-    } else if (c.old_status == "offline" && c.new_status != "offline") {
+    } else if (c.old_status == DeviceStatus::offline && c.new_status != DeviceStatus::offline) {
       if (auto o = open_offline.find(c.device_id); o != open_offline.end()) {
         resolve_open(o->second, "system", "", c.timestamp);
         open_offline.erase(o);
@@ -298,7 +277,7 @@ struct Engine::Impl {
   }
 
   // ---- ingest ----
-  ApiResult<std::size_t> ingest(std::vector<hub::TelemetryEvent>& events) {
+  ApiResult<std::size_t> ingest(std::vector<model::TelemetryEvent>& events) {
     // All or nothing: refuse before applying anything.
     if (!cfg.ingest.auto_register) {
       for (const auto& e : events) {
@@ -314,7 +293,7 @@ struct Engine::Impl {
     std::size_t readings = 0;
     std::vector<MetricValue> values;
     std::set<std::int64_t> touched;
-    std::vector<hub::EventBody> updates;  // published together: one write per subscriber
+    std::vector<model::EventBody> updates;  // published together: one write per subscriber
     updates.reserve(events.size());
     for (auto& e : events) {
       auto dev = devices.find(e.device_id);
@@ -333,7 +312,7 @@ struct Engine::Impl {
       readings += e.readings.size();
       updates.emplace_back(std::move(e));
     }
-    hub.publish_many(protocol::Channel::telemetry, std::move(updates));
+    hub.publish_many(std::move(updates));
     if (cfg.telemetry.retention.count() > 0)
       writer->submit([values](store::Database& db) { store::append_history(db, values); });
     for (auto& v : values) dirty_latest[{v.device_id, v.metric}] = std::move(v);
@@ -370,7 +349,7 @@ struct Engine::Impl {
     Device d;
     d.id = id;
     d.name = default_device_name(id);
-    d.status = "offline";
+    d.status = DeviceStatus::offline;
     d.created_at = d.updated_at = now;
     d.metadata["auto_registered"] = true;
     next_device_id = std::max(next_device_id, id + 1);
@@ -403,7 +382,7 @@ struct Engine::Impl {
   }
 
   // Acknowledge or resolve: load, check the transition, apply, store, publish, reply.
-  void change_alert(std::int64_t id, const std::string& to, std::string who, std::string notes,
+  void change_alert(std::int64_t id, AlertStatus to, std::string who, std::string notes,
                     Reply<ApiResult<Alert>> reply) {
     auto& I = *this;
   // An open alert lives in memory (its id may not be stored yet); any other is read back.
@@ -421,14 +400,16 @@ struct Engine::Impl {
   } else {
     return reply(not_found("alert", id));
   }
-  if (alert_status_rank(a.status) >= alert_status_rank(to)) {
-    ApiError e{409, "INVALID_STATE", "alert " + std::to_string(id) + " is already " + a.status, {}};
-    e.details["status"] = a.status;
+  if (model::rank(a.status) >= model::rank(to)) {
+    const std::string now_status(model::to_string(a.status));
+    ApiError e{409, "INVALID_STATE", "alert " + std::to_string(id) + " is already " + now_status,
+               {}};
+    e.details["status"] = now_status;
     return reply(e);
   }
   const auto now = util::Clock::now();
   a.status = to;
-  if (to == "acknowledged") {
+  if (to == AlertStatus::acknowledged) {
     a.acknowledged_at = now;
     a.acknowledged_by = who;
   } else {
@@ -439,7 +420,7 @@ struct Engine::Impl {
   auto id_cell = open ? open->id : std::make_shared<std::atomic<std::int64_t>>(id);
   if (open) {
     open->alert = a;
-    if (to == "resolved") {
+    if (to == AlertStatus::resolved) {
       // A manually resolved alert closes its episode: the rule fires again only after the
       // condition clears and holds anew.
       std::erase_if(I.open_by_rule, [&](const auto& kv) { return kv.second == open; });
@@ -508,7 +489,7 @@ void Engine::flush() { impl_->writer->flush(); }
 
 // ---------------------------------------------------------------------------------- ingest
 
-void Engine::ingest(std::vector<hub::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply) {
+void Engine::ingest(std::vector<model::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply) {
   impl_->run([this, events = std::move(events), reply = std::move(reply)]() mutable {
     reply(impl_->ingest(events));
   });
@@ -724,25 +705,25 @@ void Engine::get_alert(std::int64_t id, auth::Claims claims, Reply<ApiResult<Ale
 void Engine::acknowledge_alert(std::int64_t id, std::string who, std::string notes,
                                Reply<ApiResult<Alert>> reply) {
   impl_->run([this, id, who = std::move(who), notes = std::move(notes), reply = std::move(reply)]() mutable {
-    impl_->change_alert(id, "acknowledged", std::move(who), std::move(notes), std::move(reply));
+    impl_->change_alert(id, AlertStatus::acknowledged, std::move(who), std::move(notes), std::move(reply));
   });
 }
 
 void Engine::resolve_alert(std::int64_t id, std::string who, std::string notes,
                            Reply<ApiResult<Alert>> reply) {
   impl_->run([this, id, who = std::move(who), notes = std::move(notes), reply = std::move(reply)]() mutable {
-    impl_->change_alert(id, "resolved", std::move(who), std::move(notes), std::move(reply));
+    impl_->change_alert(id, AlertStatus::resolved, std::move(who), std::move(notes), std::move(reply));
   });
 }
 
 // ------------------------------------------------------------------------- session support
 
 void Engine::replay_alerts(std::int64_t since_id, protocol::Filters filters, auth::Claims claims,
-                           Reply<Replay> reply) {
+                           Reply<model::AlertReplay> reply) {
   impl_->run([this, since_id, filters = std::move(filters), claims = std::move(claims),
               reply = std::move(reply)] {
     auto& I = *impl_;
-    Replay out;
+    model::AlertReplay out;
     store::AlertQuery q;
     q.since_id = since_id;
     q.severities = filters.severities;
@@ -783,14 +764,15 @@ void Engine::replay_alerts(std::int64_t since_id, protocol::Filters filters, aut
 }
 
 void Engine::telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
-                                Reply<Snapshot<hub::TelemetryEvent>> reply) {
+                                Reply<model::Snapshot<model::TelemetryEvent>> reply) {
   impl_->run([this, filters = std::move(filters), claims = std::move(claims), reply = std::move(reply)] {
-    Snapshot<hub::TelemetryEvent> snap;
+    model::Snapshot<model::TelemetryEvent> snap;
     snap.as_of = impl_->hub.published();
     auto& out = snap.items;
     for (const auto& [device, metrics] : impl_->latest) {
-      if (!device_listed(filters.device_ids, device) || !impl_->visible(claims, device)) continue;
-      hub::TelemetryEvent e{device, {}};
+      if (!model::empty_or_contains(filters.device_ids, device) || !impl_->visible(claims, device))
+        continue;
+      model::TelemetryEvent e{device, {}};
       for (const auto& [name, v] : metrics) {
         if (!filters.metrics.empty() &&
             !std::binary_search(filters.metrics.begin(), filters.metrics.end(), name))
@@ -804,16 +786,17 @@ void Engine::telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
 }
 
 void Engine::status_snapshot(protocol::Filters filters, auth::Claims claims,
-                             Reply<Snapshot<hub::DeviceStatusEvent>> reply) {
+                             Reply<model::Snapshot<model::DeviceStatusEvent>> reply) {
   impl_->run([this, filters = std::move(filters), claims = std::move(claims), reply = std::move(reply)] {
-    Snapshot<hub::DeviceStatusEvent> snap;
+    model::Snapshot<model::DeviceStatusEvent> snap;
     snap.as_of = impl_->hub.published();
     auto& out = snap.items;
     const auto now = util::Clock::now();
     for (const auto& [id, d] : impl_->devices) {
-      if (!device_listed(filters.device_ids, id) || !impl_->visible(claims, id)) continue;
-      if (!contains_or_empty(filters.status_types, d.status)) continue;
-      hub::DeviceStatusEvent e;
+      if (!model::empty_or_contains(filters.device_ids, id) || !impl_->visible(claims, id))
+        continue;
+      if (!model::empty_or_contains(filters.status_types, d.status)) continue;
+      model::DeviceStatusEvent e;
       e.device_id = id;
       e.old_status = e.new_status = d.status;
       e.reason = "snapshot";
@@ -839,7 +822,7 @@ void Engine::seed_demo(int devices) {
       Device d;
       d.id = i;
       d.name = std::string(kNames[(i - 1) % 5]) + " " + std::to_string(++per_type[(i - 1) % 5]);
-      d.device_type = (i - 1) % 5 == 3 ? "monitor" : "sensor";
+      d.device_type = (i - 1) % 5 == 3 ? model::DeviceType::monitor : model::DeviceType::sensor;
       d.location = "Demo site";
       d.manufacturer = "Valtronics";
       d.model = "SIM-" + std::to_string((i - 1) % 5 + 1);
@@ -851,20 +834,21 @@ void Engine::seed_demo(int devices) {
       I.writer->submit([d](store::Database& db) { store::insert_device(db, d); });
     }
     if (!I.evaluator.rules().empty()) return;
-    struct Seed { const char* name; const char* metric; Condition c; double t; const char* sev; };
+    struct Seed { const char* name; const char* metric; Condition c; double t; Severity sev; };
     // The simulator's warning and critical ranges (engine/simulator.cpp), as rules.
+    constexpr Severity warning = Severity::warning, critical = Severity::critical;
     static const Seed kSeeds[] = {
-        {"High Temperature", "temperature", Condition::gt, 35, "warning"},
-        {"Critical Temperature", "temperature", Condition::gt, 40, "critical"},
-        {"Low Temperature", "temperature", Condition::lt, 10, "warning"},
-        {"High Humidity", "humidity", Condition::gt, 70, "warning"},
-        {"Low Humidity", "humidity", Condition::lt, 30, "warning"},
-        {"Pressure Out Of Range", "pressure", Condition::gt, 1050, "warning"},
-        {"Poor Air Quality", "aqi", Condition::gt, 100, "warning"},
-        {"Unhealthy Air Quality", "aqi", Condition::gt, 150, "critical"},
-        {"High CO2", "co2", Condition::gt, 1000, "warning"},
-        {"High Vibration", "vibration_rms", Condition::gt, 0.5, "warning"},
-        {"Critical Vibration", "vibration_rms", Condition::gt, 1.0, "critical"},
+        {"High Temperature", "temperature", Condition::gt, 35, warning},
+        {"Critical Temperature", "temperature", Condition::gt, 40, critical},
+        {"Low Temperature", "temperature", Condition::lt, 10, warning},
+        {"High Humidity", "humidity", Condition::gt, 70, warning},
+        {"Low Humidity", "humidity", Condition::lt, 30, warning},
+        {"Pressure Out Of Range", "pressure", Condition::gt, 1050, warning},
+        {"Poor Air Quality", "aqi", Condition::gt, 100, warning},
+        {"Unhealthy Air Quality", "aqi", Condition::gt, 150, critical},
+        {"High CO2", "co2", Condition::gt, 1000, warning},
+        {"High Vibration", "vibration_rms", Condition::gt, 0.5, warning},
+        {"Critical Vibration", "vibration_rms", Condition::gt, 1.0, critical},
     };
     auto rules = I.evaluator.rules();
     for (const auto& s : kSeeds) {

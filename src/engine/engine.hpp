@@ -18,9 +18,13 @@
 #include "config/config.hpp"
 #include "engine/device_status.hpp"
 #include "engine/model_json.hpp"
-#include "engine/models.hpp"
 #include "engine/rules.hpp"
 #include "hub/hub.hpp"
+#include "model/alert.hpp"
+#include "model/device.hpp"
+#include "model/enums.hpp"
+#include "model/events.hpp"
+#include "model/reading.hpp"
 #include "protocol/messages.hpp"
 #include "store/db.hpp"
 #include "store/repositories.hpp"
@@ -32,7 +36,8 @@ template <class T>
 using Reply = std::function<void(T)>;
 
 struct DeviceQuery {
-  std::optional<std::string> status, device_type;
+  std::optional<model::DeviceStatus> status;
+  std::optional<model::DeviceType> device_type;
   std::size_t page = 1, size = 20;
 };
 template <class T>
@@ -40,20 +45,6 @@ struct Page {
   std::vector<T> items;
   std::size_t total = 0;
 };
-
-// Result of a since_alert_id replay: the stored alerts after the id that match, in id order, and
-// whether history reached back far enough (false: some alerts after since_id were pruned or lie
-// beyond the replay limit; `oldest_available` says where history starts).
-struct Replay {
-  std::vector<Alert> alerts;
-  bool complete = true;
-  std::int64_t oldest_available = 0;
-};
-
-// The alerts channel's form of an alert, and the order of alert states (active 0,
-// acknowledged 1, resolved 2): a state never goes back.
-hub::AlertEvent to_alert_event(const Alert& a);
-int alert_status_rank(const std::string& status);
 
 class Engine {
  public:
@@ -69,37 +60,39 @@ class Engine {
   // Unknown devices are registered (ingest.auto_register) or the whole request is refused with
   // 404 DEVICE_NOT_FOUND (nothing applied). Then, per reading in order: device last_seen and
   // status, latest value, rule evaluation; the telemetry event is published at once.
-  void ingest(std::vector<hub::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply);
+  void ingest(std::vector<model::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply);
 
   // ---- devices (claims restrict what analysts and users see) ----
-  void list_devices(DeviceQuery q, auth::Claims claims, Reply<ApiResult<Page<Device>>> reply);
-  void get_device(std::int64_t id, auth::Claims claims, Reply<ApiResult<Device>> reply);
-  void create_device(Device d, Reply<ApiResult<Device>> reply);
+  void list_devices(DeviceQuery q, auth::Claims claims,
+                    Reply<ApiResult<Page<model::Device>>> reply);
+  void get_device(std::int64_t id, auth::Claims claims, Reply<ApiResult<model::Device>> reply);
+  void create_device(model::Device d, Reply<ApiResult<model::Device>> reply);
   // `patch` validates and applies the change onto the current record (see apply_device_patch).
-  void update_device(std::int64_t id, std::function<ApiResult<void>(Device&)> patch,
-                     Reply<ApiResult<Device>> reply);
-  void delete_device(std::int64_t id, Reply<ApiResult<Device>> reply);
-  void report_status(std::int64_t id, StatusReport report, Reply<ApiResult<Device>> reply);
+  void update_device(std::int64_t id, std::function<ApiResult<void>(model::Device&)> patch,
+                     Reply<ApiResult<model::Device>> reply);
+  void delete_device(std::int64_t id, Reply<ApiResult<model::Device>> reply);
+  void report_status(std::int64_t id, StatusReport report, Reply<ApiResult<model::Device>> reply);
   void latest_telemetry(std::int64_t id, auth::Claims claims,
-                        Reply<ApiResult<std::vector<MetricValue>>> reply);
+                        Reply<ApiResult<std::vector<model::MetricValue>>> reply);
 
   // ---- alert rules ----
-  void list_rules(Reply<ApiResult<std::vector<AlertRule>>> reply);
-  void get_rule(std::int64_t id, Reply<ApiResult<AlertRule>> reply);
-  void create_rule(AlertRule r, Reply<ApiResult<AlertRule>> reply);
-  void update_rule(std::int64_t id, std::function<ApiResult<void>(AlertRule&)> patch,
-                   Reply<ApiResult<AlertRule>> reply);
-  void delete_rule(std::int64_t id, Reply<ApiResult<AlertRule>> reply);
+  void list_rules(Reply<ApiResult<std::vector<model::AlertRule>>> reply);
+  void get_rule(std::int64_t id, Reply<ApiResult<model::AlertRule>> reply);
+  void create_rule(model::AlertRule r, Reply<ApiResult<model::AlertRule>> reply);
+  void update_rule(std::int64_t id, std::function<ApiResult<void>(model::AlertRule&)> patch,
+                   Reply<ApiResult<model::AlertRule>> reply);
+  void delete_rule(std::int64_t id, Reply<ApiResult<model::AlertRule>> reply);
 
   // ---- alerts ----
   // `q.device_ids` is further restricted to what `claims` cover.
-  void list_alerts(store::AlertQuery q, auth::Claims claims, Reply<ApiResult<Page<Alert>>> reply);
-  void get_alert(std::int64_t id, auth::Claims claims, Reply<ApiResult<Alert>> reply);
+  void list_alerts(store::AlertQuery q, auth::Claims claims,
+                   Reply<ApiResult<Page<model::Alert>>> reply);
+  void get_alert(std::int64_t id, auth::Claims claims, Reply<ApiResult<model::Alert>> reply);
   // Records who and when (and notes); publishes the new state on the alerts channel.
   void acknowledge_alert(std::int64_t id, std::string who, std::string notes,
-                         Reply<ApiResult<Alert>> reply);
+                         Reply<ApiResult<model::Alert>> reply);
   void resolve_alert(std::int64_t id, std::string who, std::string notes,
-                     Reply<ApiResult<Alert>> reply);
+                     Reply<ApiResult<model::Alert>> reply);
 
   // ---- for WebSocket sessions ----
   // Stored alerts with id > since_id matching `filters` (device_ids, severities, alert_types)
@@ -107,22 +100,16 @@ class Engine {
   // committed before the query has been published (so a subscriber holding live alerts from
   // before the call has them all when the reply arrives, and nothing after it duplicates one).
   void replay_alerts(std::int64_t since_id, protocol::Filters filters, auth::Claims claims,
-                     Reply<Replay> reply);
+                     Reply<model::AlertReplay> reply);
 
-  // A snapshot and the hub event id it is current as of: events of its channel with an id up to
-  // `as_of` are already reflected in it (telemetry and status events are published by the engine
-  // thread, in the order the state changes).
-  template <class T>
-  struct Snapshot {
-    std::vector<T> items;
-    std::uint64_t as_of = 0;
-  };
+  // Snapshots (model::Snapshot) are current as of a hub event id: telemetry and status events
+  // are published by the engine thread, in the order the state changes.
   // Latest stored value of each matching device and metric, as telemetry events (one per device).
   void telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
-                          Reply<Snapshot<hub::TelemetryEvent>> reply);
+                          Reply<model::Snapshot<model::TelemetryEvent>> reply);
   // Current status of each matching device (old_status == new_status), as status events.
   void status_snapshot(protocol::Filters filters, auth::Claims claims,
-                       Reply<Snapshot<hub::DeviceStatusEvent>> reply);
+                       Reply<model::Snapshot<model::DeviceStatusEvent>> reply);
 
   // Demo: seeds devices 1..n and a few rules when the database has none.
   void seed_demo(int devices);

@@ -29,7 +29,7 @@ constexpr std::size_t kMaxMetricName = 64;
 // Client-supplied names are echoed in messages; a long one must not blow up the reply.
 constexpr std::size_t kMaxEchoedName = 80;
 
-using Result = boost::system::result<std::vector<hub::TelemetryEvent>, IngestError>;
+using Result = boost::system::result<std::vector<model::TelemetryEvent>, IngestError>;
 
 // Where an item sits: batches name the index, a single reading has none.
 using ItemIndex = std::optional<std::size_t>;
@@ -96,7 +96,7 @@ const json::value* optional_field(const json::object& o, std::string_view key) {
 // Collects readings into one event per device, keeping first-appearance order.
 class Merger {
  public:
-  void add(std::int64_t device_id, hub::MetricReading reading) {
+  void add(std::int64_t device_id, model::MetricReading reading) {
     auto it = latest_.find(device_id);
     if (it != latest_.end()) {
       auto& ev = events_[it->second];
@@ -109,17 +109,17 @@ class Merger {
         return;
       }
     }
-    hub::TelemetryEvent ev;
+    model::TelemetryEvent ev;
     ev.device_id = device_id;
     ev.readings.push_back(std::move(reading));
     events_.push_back(std::move(ev));
     latest_[device_id] = events_.size() - 1;
   }
 
-  std::vector<hub::TelemetryEvent> take() { return std::move(events_); }
+  std::vector<model::TelemetryEvent> take() { return std::move(events_); }
 
  private:
-  std::vector<hub::TelemetryEvent> events_;
+  std::vector<model::TelemetryEvent> events_;
   std::unordered_map<std::int64_t, std::size_t> latest_;
 };
 
@@ -128,7 +128,7 @@ class Merger {
 std::optional<IngestError> read_optional_fields(const json::object& o, ItemIndex index,
                                                 const std::string& prefix,
                                                 util::TimePoint default_ts,
-                                                hub::MetricReading& out) {
+                                                model::MetricReading& out) {
   if (const json::value* u = optional_field(o, "unit")) {
     if (!u->is_string()) return validation_error(index, prefix + "unit", "must be a string");
     out.unit = std::string(u->get_string());
@@ -166,7 +166,7 @@ std::optional<IngestError> read_device_id(const json::object& o, ItemIndex index
 // Form 1: {"device_id","metric_name","metric_value",["unit","timestamp","metadata"]}.
 std::optional<IngestError> parse_flat(const json::object& o, std::int64_t device_id,
                                       ItemIndex index, util::TimePoint now, Merger& merger) {
-  hub::MetricReading r;
+  model::MetricReading r;
   const json::value* n = o.if_contains("metric_name");
   if (n == nullptr) return validation_error(index, "metric_name", "is required");
   if (!n->is_string()) return validation_error(index, "metric_name", "must be a string");
@@ -219,7 +219,7 @@ std::optional<IngestError> parse_nested(const json::object& o, std::int64_t devi
                               "must be an object with a \"value\"");
     const json::object& m = kv.value().get_object();
 
-    hub::MetricReading r;
+    model::MetricReading r;
     r.name = std::string(name);
     const json::value* v = m.if_contains("value");
     if (v == nullptr) return validation_error(index, prefix + "value", "is required");

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hub/event.hpp"
+#include "model/events.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::engine {
@@ -39,12 +39,12 @@ struct IngestError {
 // used for the metrics that have none.
 
 // A single item (form 1 or 2).
-boost::system::result<std::vector<hub::TelemetryEvent>, IngestError>
+boost::system::result<std::vector<model::TelemetryEvent>, IngestError>
 parse_single(std::string_view body, util::TimePoint now);
 
 // {"telemetry_data":[...]} or a bare array of up to `max_items` items (an empty list is a
 // VALIDATION_ERROR). details.index names the failing item.
-boost::system::result<std::vector<hub::TelemetryEvent>, IngestError>
+boost::system::result<std::vector<model::TelemetryEvent>, IngestError>
 parse_batch(std::string_view body, std::size_t max_items, util::TimePoint now);
 
 // The 413 reply for a body over `limit` bytes (the HTTP layer checks the size before parsing):

@@ -9,6 +9,7 @@
 // rule broader; duration and cooldown, back to 0); null for any other field is an error.
 #include "engine/model_json.hpp"
 
+#include <algorithm>
 #include <boost/json/string.hpp>
 #include <cmath>
 #include <span>
@@ -18,6 +19,10 @@
 namespace valtronics::engine {
 
 namespace json = boost::json;
+using model::Alert;
+using model::AlertRule;
+using model::AlertType;
+using model::Device;
 
 ApiError validation_error(std::string field, std::string message) {
   ApiError e;
@@ -156,12 +161,31 @@ Error read_positive_id(const json::value& v, std::string_view field, std::int64_
   return std::nullopt;
 }
 
-Error read_one_of(const json::value& v, std::string_view field,
-                  Names set, std::string& out) {
-  if (!v.is_string() || !contains(set, v.get_string()))
-    return validation_error(std::string(field),
-                            std::string(field) + " must be one of: " + join(set));
-  out = std::string(v.get_string());
+// "<field> must be one of: info, warning, critical": the names of E (model/enums.hpp), or of
+// `allowed` when the field takes only some of E's values.
+template <class E>
+ApiError not_one_of(std::string_view field, std::span<const E> allowed = {}) {
+  std::string names;
+  if (allowed.empty()) {
+    names = model::names_list<E>();
+  } else {
+    for (E a : allowed) {
+      if (!names.empty()) names += ", ";
+      names += model::to_string(a);
+    }
+  }
+  return validation_error(std::string(field), std::string(field) + " must be one of: " + names);
+}
+
+// A name of E (of `allowed`, when given).
+template <class E>
+Error read_one_of(const json::value& v, std::string_view field, E& out,
+                  std::span<const E> allowed = {}) {
+  std::optional<E> e;
+  if (v.is_string()) e = model::from_string<E>(v.get_string());
+  if (!e || (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *e) == allowed.end()))
+    return not_one_of(field, allowed);
+  out = *e;
   return std::nullopt;
 }
 
@@ -244,9 +268,9 @@ Error read_device_fields(const json::object& o, bool patch, Device& d) {
   if (const json::value* v = given(o, "name"))
     if (auto e = read_text(*v, "name", kMaxName, true, d.name)) return e;
   if (patch && is_explicit_null(o, "device_type"))
-    return validation_error("device_type", "device_type must be one of: " + join(kDeviceTypes));
+    return not_one_of<model::DeviceType>("device_type");
   if (const json::value* v = given(o, "device_type"))
-    if (auto e = read_one_of(*v, "device_type", kDeviceTypes, d.device_type)) return e;
+    if (auto e = read_one_of(*v, "device_type", d.device_type)) return e;
   struct TextField {
     std::string_view key;
     std::string Device::*member;
@@ -272,11 +296,9 @@ constexpr std::string_view kRuleFields[] = {
     "severity", "alert_type", "duration",   "cooldown", "enabled"};
 constexpr std::string_view kRuleReadOnly[] = {"id", "created_at",
                                                                    "updated_at"};
-constexpr std::string_view kSeverities[] = {"info", "warning", "critical"};
-constexpr std::string_view kRuleAlertTypes[] = {"threshold", "device",
-                                                                     "system"};
-constexpr std::string_view kConditions[] = {"gt", "gte", "lt",
-                                                                 "lte", "eq", "ne"};
+// The alert types a rule may raise (anomaly and manual alerts come from elsewhere).
+constexpr AlertType kRuleAlertTypes[] = {AlertType::threshold, AlertType::device,
+                                         AlertType::system};
 
 Error read_rule_fields(const json::object& o, bool patch, AlertRule& r) {
   auto null_refused = [&](std::string_view key, std::string msg) -> Error {
@@ -296,9 +318,9 @@ Error read_rule_fields(const json::object& o, bool patch, AlertRule& r) {
   }
   if (patch && is_explicit_null(o, "device_type")) r.device_type.reset();
   if (const json::value* v = given(o, "device_type")) {
-    std::string t;
-    if (auto e = read_one_of(*v, "device_type", kDeviceTypes, t)) return e;
-    r.device_type = std::move(t);
+    model::DeviceType t{};
+    if (auto e = read_one_of(*v, "device_type", t)) return e;
+    r.device_type = t;
   }
   if (r.device_id && r.device_type) {
     // Name the field that made the conflict: device_type if the body sets it, else device_id.
@@ -318,16 +340,12 @@ Error read_rule_fields(const json::object& o, bool patch, AlertRule& r) {
     r.metric = std::string(v->get_string());
   }
 
-  const std::string cond_msg = "condition must be one of: " + join(kConditions);
+  const std::string conditions = model::names_list<model::Condition>();
   if (!patch && !given(o, "condition"))
-    return validation_error("condition", "condition is required (" + join(kConditions) + ")");
-  if (auto e = null_refused("condition", cond_msg)) return e;
-  if (const json::value* v = given(o, "condition")) {
-    std::optional<Condition> c;
-    if (v->is_string()) c = condition_from_string(v->get_string());
-    if (!c) return validation_error("condition", cond_msg);
-    r.condition = *c;
-  }
+    return validation_error("condition", "condition is required (" + conditions + ")");
+  if (auto e = null_refused("condition", "condition must be one of: " + conditions)) return e;
+  if (const json::value* v = given(o, "condition"))
+    if (auto e = read_one_of(*v, "condition", r.condition)) return e;
 
   if (!patch && !given(o, "threshold"))
     return validation_error("threshold", "threshold is required");
@@ -338,14 +356,14 @@ Error read_rule_fields(const json::object& o, bool patch, AlertRule& r) {
     r.threshold = *n;
   }
 
-  if (auto e = null_refused("severity", "severity must be one of: " + join(kSeverities))) return e;
+  if (patch && is_explicit_null(o, "severity")) return not_one_of<model::Severity>("severity");
   if (const json::value* v = given(o, "severity"))
-    if (auto e = read_one_of(*v, "severity", kSeverities, r.severity)) return e;
+    if (auto e = read_one_of(*v, "severity", r.severity)) return e;
 
-  if (auto e = null_refused("alert_type", "alert_type must be one of: " + join(kRuleAlertTypes)))
-    return e;
+  const std::span<const AlertType> rule_types(kRuleAlertTypes);
+  if (patch && is_explicit_null(o, "alert_type")) return not_one_of("alert_type", rule_types);
   if (const json::value* v = given(o, "alert_type"))
-    if (auto e = read_one_of(*v, "alert_type", kRuleAlertTypes, r.alert_type)) return e;
+    if (auto e = read_one_of(*v, "alert_type", r.alert_type, rule_types)) return e;
 
   if (is_explicit_null(o, "duration")) r.duration = std::chrono::milliseconds{0};
   if (const json::value* v = given(o, "duration"))
@@ -370,13 +388,13 @@ json::object to_json(const Device& d) {
   json::object o;
   o["id"] = d.id;
   o["name"] = d.name;
-  o["device_type"] = d.device_type;
+  o["device_type"] = model::to_string(d.device_type);
   o["location"] = d.location;
   o["manufacturer"] = d.manufacturer;
   o["model"] = d.model;
   o["firmware_version"] = d.firmware_version;
   o["metadata"] = d.metadata;
-  o["status"] = d.status;
+  o["status"] = model::to_string(d.status);
   o["last_seen"] = time_or_null(d.last_seen);
   o["created_at"] = util::iso8601(d.created_at);
   o["updated_at"] = util::iso8601(d.updated_at);
@@ -394,7 +412,7 @@ ApiResult<Device> device_from_json(const json::value& body) {
   if (!given(o, "name")) return validation_error("name", "name is required");
   if (auto e = read_device_fields(o, false, d)) return *e;
   if (const json::value* v = given(o, "status"))
-    if (auto e = read_one_of(*v, "status", kDeviceStatuses, d.status)) return *e;
+    if (auto e = read_one_of(*v, "status", d.status)) return *e;
   return d;
 }
 
@@ -425,8 +443,10 @@ ApiResult<StatusReport> status_report_from_json(const json::value& body) {
   const json::object& o = body.get_object();
   StatusReport r;
   const json::value* s = given(o, "status");
-  if (!s) return validation_error("status", "status is required (" + join(kDeviceStatuses) + ")");
-  if (auto e = read_one_of(*s, "status", kDeviceStatuses, r.status)) return *e;
+  if (!s)
+    return validation_error(
+        "status", "status is required (" + model::names_list<model::DeviceStatus>() + ")");
+  if (auto e = read_one_of(*s, "status", r.status)) return *e;
   if (const json::value* v = given(o, "reason"))
     if (auto e = read_text(*v, "reason", kMaxReason, false, r.reason)) return *e;
   if (const json::value* v = given(o, "metadata"))
@@ -441,12 +461,13 @@ json::object to_json(const AlertRule& r) {
   o["id"] = r.id;
   o["name"] = r.name;
   o["device_id"] = r.device_id ? json::value(*r.device_id) : json::value(nullptr);
-  o["device_type"] = r.device_type ? json::value(json::string(*r.device_type)) : json::value(nullptr);
+  o["device_type"] =
+      r.device_type ? json::value(model::to_string(*r.device_type)) : json::value(nullptr);
   o["metric"] = r.metric;
-  o["condition"] = to_string(r.condition);
+  o["condition"] = model::to_string(r.condition);
   o["threshold"] = r.threshold;
-  o["severity"] = r.severity;
-  o["alert_type"] = r.alert_type;
+  o["severity"] = model::to_string(r.severity);
+  o["alert_type"] = model::to_string(r.alert_type);
   o["duration"] = seconds(r.duration);
   o["cooldown"] = seconds(r.cooldown);
   o["enabled"] = r.enabled;
@@ -483,11 +504,11 @@ json::object to_json(const Alert& a) {
   json::object o;
   o["alert_id"] = a.id;
   o["device_id"] = a.device_id;
-  o["severity"] = a.severity;
-  o["alert_type"] = a.alert_type;
+  o["severity"] = model::to_string(a.severity);
+  o["alert_type"] = model::to_string(a.alert_type);
   o["title"] = a.title;
   o["message"] = a.message;
-  o["status"] = a.status;
+  o["status"] = model::to_string(a.status);
   o["timestamp"] = util::iso8601(a.timestamp);
   o["metadata"] = a.metadata;
   o["rule_id"] = a.rule_id ? json::value(*a.rule_id) : json::value(nullptr);

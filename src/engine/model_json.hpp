@@ -8,7 +8,9 @@
 #include <boost/system/result.hpp>
 #include <string>
 
-#include "engine/models.hpp"
+#include "model/alert.hpp"
+#include "model/device.hpp"
+#include "model/enums.hpp"
 
 namespace valtronics::engine {
 
@@ -30,20 +32,20 @@ ApiError not_found(std::string what, std::int64_t id);   // 404 NOT_FOUND "devic
 // ---- devices ----
 // {"id","name","device_type","location","manufacturer","model","firmware_version","metadata",
 //  "status","last_seen" (null when never),"created_at","updated_at"}
-boost::json::object to_json(const Device& d);
-// Create: `name` required (non-empty string <= 200 chars); device_type one of kDeviceTypes
+boost::json::object to_json(const model::Device& d);
+// Create: `name` required (non-empty string <= 200 chars); device_type a model::DeviceType name
 // (default sensor); location/manufacturer/model/firmware_version strings (<= 200); metadata an
-// object; status one of kDeviceStatuses (default offline); `id` optional positive integer (the
+// object; status a model::DeviceStatus name (default offline); `id` optional positive integer (the
 // platform's clients may choose ids; telemetry auto-registration uses the reading's id).
 // Unknown keys: VALIDATION_ERROR naming them.
-ApiResult<Device> device_from_json(const boost::json::value& body);
+ApiResult<model::Device> device_from_json(const boost::json::value& body);
 // Update: the same fields, all optional (at least one); applied onto `d`. `id`, `created_at`,
 // `last_seen` cannot be changed (error naming the field). `status` here is refused: use
 // PUT /devices/{id}/status (error naming the field).
-ApiResult<void> apply_device_patch(Device& d, const boost::json::value& body);
+ApiResult<void> apply_device_patch(model::Device& d, const boost::json::value& body);
 // PUT /devices/{id}/status body: {"status": required, "reason": string, "metadata": object}.
 struct StatusReport {
-  std::string status;
+  model::DeviceStatus status = model::DeviceStatus::offline;
   std::string reason;
   boost::json::object metadata;
 };
@@ -53,22 +55,22 @@ ApiResult<StatusReport> status_report_from_json(const boost::json::value& body);
 // {"id","name","device_id"|null,"device_type"|null,"metric","condition","threshold","severity",
 //  "alert_type","duration" (seconds, number),"cooldown" (seconds),"enabled","created_at",
 //  "updated_at"}
-boost::json::object to_json(const AlertRule& r);
+boost::json::object to_json(const model::AlertRule& r);
 // Create: name (required), metric (required, [a-z0-9_.-]{1,64}), condition (required: gt, gte,
 // lt, lte, eq, ne), threshold (required, finite number), device_id (positive int) or device_type
-// (one of kDeviceTypes) or neither — both: error on device_type; severity (info, warning,
+// (a model::DeviceType name) or neither — both: error on device_type; severity (info, warning,
 // critical; default warning), alert_type (threshold, device, system; default threshold),
 // duration and cooldown (non-negative number of seconds or a duration string like "30s";
 // default 0), enabled (bool, default true). Unknown keys: error naming them.
-ApiResult<AlertRule> rule_from_json(const boost::json::value& body);
+ApiResult<model::AlertRule> rule_from_json(const boost::json::value& body);
 // Update: same fields, all optional, applied onto `r` with the same checks.
-ApiResult<void> apply_rule_patch(AlertRule& r, const boost::json::value& body);
+ApiResult<void> apply_rule_patch(model::AlertRule& r, const boost::json::value& body);
 
 // ---- alerts ----
 // {"alert_id","device_id","severity","alert_type","title","message","status","timestamp",
 //  "metadata","rule_id"|null,"acknowledged_at"|null,"acknowledged_by"|null,"resolved_at"|null,
 //  "resolved_by"|null,"notes"|null}
-boost::json::object to_json(const Alert& a);
+boost::json::object to_json(const model::Alert& a);
 // acknowledge/resolve body: empty, or {"notes": string (<= 2000 chars)}.
 ApiResult<std::string> notes_from_json(const boost::json::value& body);
 

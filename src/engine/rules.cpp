@@ -16,6 +16,9 @@
 
 namespace valtronics::engine {
 
+using model::AlertRule;
+using model::Condition;
+
 bool condition_holds(const AlertRule& rule, double value) {
   const double t = rule.threshold;
   switch (rule.condition) {
@@ -56,7 +59,7 @@ bool condition_cleared(const AlertRule& rule, double value) {
 
 namespace {
 
-bool applies(const AlertRule& r, std::int64_t device_id, std::string_view device_type,
+bool applies(const AlertRule& r, std::int64_t device_id, model::DeviceType device_type,
              std::string_view metric) {
   if (!r.enabled || r.metric != metric) return false;
   if (r.device_id && *r.device_id != device_id) return false;
@@ -122,7 +125,7 @@ std::vector<RuleDecision> RuleEvaluator::set_rules(std::vector<AlertRule> rules,
 }
 
 std::vector<RuleDecision> RuleEvaluator::on_reading(std::int64_t device_id,
-                                                    std::string_view device_type,
+                                                    model::DeviceType device_type,
                                                     std::string_view metric, double value,
                                                     util::TimePoint at) {
   std::vector<RuleDecision> out;

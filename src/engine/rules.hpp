@@ -21,20 +21,21 @@
 #include <utility>
 #include <vector>
 
-#include "engine/models.hpp"
+#include "model/alert.hpp"
+#include "model/enums.hpp"
 
 namespace valtronics::engine {
 
 // Does `value` satisfy `rule`'s condition?
-bool condition_holds(const AlertRule& rule, double value);
+bool condition_holds(const model::AlertRule& rule, double value);
 // Has `value` moved back past the threshold by the hysteresis margin (the episode is over)?
-bool condition_cleared(const AlertRule& rule, double value);
-double hysteresis_margin(const AlertRule& rule);
+bool condition_cleared(const model::AlertRule& rule, double value);
+double hysteresis_margin(const model::AlertRule& rule);
 
 struct RuleDecision {
   enum class Kind { fire, resolve };
   Kind kind;
-  AlertRule rule;          // a copy: the rule set may change before the decision is used
+  model::AlertRule rule;   // a copy: the rule set may change before the decision is used
   std::int64_t device_id;
   double value;            // the reading that decided
   util::TimePoint at;
@@ -46,10 +47,10 @@ class RuleEvaluator {
   // rule's name does not re-fire it); state of removed rules is dropped, and a rule whose
   // condition, threshold, metric or scope changed starts afresh (its open episode resolves:
   // a resolve decision is returned for each firing (rule, device) whose rule changed or vanished).
-  std::vector<RuleDecision> set_rules(std::vector<AlertRule> rules, util::TimePoint now);
+  std::vector<RuleDecision> set_rules(std::vector<model::AlertRule> rules, util::TimePoint now);
 
   // Evaluates one reading of `device_id` (whose type is `device_type`).
-  std::vector<RuleDecision> on_reading(std::int64_t device_id, std::string_view device_type,
+  std::vector<RuleDecision> on_reading(std::int64_t device_id, model::DeviceType device_type,
                                        std::string_view metric, double value, util::TimePoint at);
 
   // Fires conditions that have held for their duration without a newer reading. Call about once
@@ -63,7 +64,7 @@ class RuleEvaluator {
   // Forgets every state of `device_id` (device deleted).
   void forget_device(std::int64_t device_id);
 
-  const std::vector<AlertRule>& rules() const { return rules_; }
+  const std::vector<model::AlertRule>& rules() const { return rules_; }
 
  private:
   struct State {
@@ -73,7 +74,7 @@ class RuleEvaluator {
     std::optional<util::TimePoint> last_fired;
     double last_value = 0;
   };
-  std::vector<AlertRule> rules_;
+  std::vector<model::AlertRule> rules_;
   std::map<std::pair<std::int64_t, std::int64_t>, State> state_;  // (rule id, device id)
 };
 

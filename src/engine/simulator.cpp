@@ -161,16 +161,16 @@ class ModelBase : public DeviceModel {
   util::TimePoint last_{};
 };
 
-hub::MetricReading reading(std::string name, double value, std::string unit,
+model::MetricReading reading(std::string name, double value, std::string unit,
                            util::TimePoint ts) {
-  return hub::MetricReading{std::move(name), value, std::move(unit), ts};
+  return model::MetricReading{std::move(name), value, std::move(unit), ts};
 }
 
 class TemperatureModel final : public ModelBase {
  public:
   std::string type() const override { return "temperature"; }
 
-  std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
+  std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
     if (!initialized_) {
       offset_ = uniform(rng, -2.0, 2.0);  // devices in different rooms differ a little
       initialized_ = true;
@@ -200,7 +200,7 @@ class HumidityModel final : public ModelBase {
  public:
   std::string type() const override { return "humidity"; }
 
-  std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
+  std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
     if (!initialized_) {
       offset_ = uniform(rng, -5.0, 5.0);
       temp_offset_ = uniform(rng, -2.0, 2.0);
@@ -229,7 +229,7 @@ class PressureModel final : public ModelBase {
  public:
   std::string type() const override { return "pressure"; }
 
-  std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
+  std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
     if (!initialized_) {
       altitude_m_ = uniform(rng, 20.0, 150.0);
       weather_ = uniform(rng, -8.0, 8.0);
@@ -308,7 +308,7 @@ class AirQualityModel final : public ModelBase {
  public:
   std::string type() const override { return "air_quality"; }
 
-  std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
+  std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
     if (!initialized_) {
       pm_ratio_ = uniform(rng, 1.5, 1.8);
       initialized_ = true;
@@ -350,7 +350,7 @@ class VibrationModel final : public ModelBase {
  public:
   std::string type() const override { return "vibration"; }
 
-  std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
+  std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) override {
     if (!initialized_) {
       line_hz_ = chance(rng, 0.5) ? 50.0 : 60.0;
       initialized_ = true;
@@ -445,21 +445,22 @@ DemoSimulator::DemoSimulator(int devices, std::uint64_t seed) : rng_(seed) {
   alert_state_.resize(devices_.size());
 }
 
-std::vector<hub::EventBody> DemoSimulator::step(util::TimePoint now) {
-  std::vector<hub::EventBody> out;
-  std::vector<hub::EventBody> alerts;
+std::vector<model::EventBody> DemoSimulator::step(util::TimePoint now) {
+  std::vector<model::EventBody> out;
+  std::vector<model::EventBody> alerts;
 
-  auto status_change = [&](SimulatedDevice& d, std::string to, std::string reason) {
-    hub::DeviceStatusEvent ev;
+  using model::DeviceStatus;
+  auto status_change = [&](SimulatedDevice& d, DeviceStatus to, std::string reason) {
+    model::DeviceStatusEvent ev;
     ev.device_id = d.id;
     ev.old_status = d.status;
     ev.new_status = to;
     ev.reason = std::move(reason);
     ev.timestamp = now;
     // Coming online, the device is heard from now (its telemetry follows in this tick).
-    if (to == "online") d.last_seen = now;
+    if (to == DeviceStatus::online) d.last_seen = now;
     ev.last_seen = d.last_seen;
-    d.status = std::move(to);
+    d.status = to;
     out.emplace_back(std::move(ev));
   };
 
@@ -467,16 +468,17 @@ std::vector<hub::EventBody> DemoSimulator::step(util::TimePoint now) {
     started_ = true;
     // The first failure comes a little sooner than the rest so a demo shows one early.
     next_failure_ = now + seconds_between(rng_, 60.0, 150.0);
-    for (auto& d : devices_) status_change(d, "online", "Device connected");
+    for (auto& d : devices_) status_change(d, DeviceStatus::online, "Device connected");
   } else {
     for (auto& d : devices_) {
-      if (d.status != "online" && now >= d.down_until) status_change(d, "online", "Recovered");
+      if (d.status != DeviceStatus::online && now >= d.down_until)
+        status_change(d, DeviceStatus::online, "Recovered");
     }
     if (now >= next_failure_) {
       next_failure_ = now + seconds_between(rng_, 120.0, 240.0);
       std::vector<SimulatedDevice*> candidates;
       for (auto& d : devices_) {
-        if (d.status == "online") candidates.push_back(&d);
+        if (d.status == DeviceStatus::online) candidates.push_back(&d);
       }
       if (!candidates.empty()) {
         auto& d = *candidates[std::uniform_int_distribution<std::size_t>(
@@ -489,15 +491,15 @@ std::vector<hub::EventBody> DemoSimulator::step(util::TimePoint now) {
         bool offline = chance(rng_, 0.6);
         const auto& reasons = offline ? kOffline : kError;
         std::string reason = reasons[std::uniform_int_distribution<std::size_t>(0, 1)(rng_)];
-        status_change(d, offline ? "offline" : "error", std::move(reason));
+        status_change(d, offline ? DeviceStatus::offline : DeviceStatus::error, std::move(reason));
       }
     }
   }
 
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     auto& d = devices_[i];
-    if (d.status != "online" || !d.model) continue;
-    hub::TelemetryEvent tel;
+    if (d.status != DeviceStatus::online || !d.model) continue;
+    model::TelemetryEvent tel;
     tel.device_id = d.id;
     tel.readings = d.model->sample(now, rng_);
     d.last_seen = now;
@@ -530,15 +532,15 @@ std::vector<hub::EventBody> DemoSimulator::step(util::TimePoint now) {
       const bool critical = level == 2;
       double threshold = critical ? (high ? lim->crit_hi : lim->crit_lo)
                                   : (high ? lim->warn_hi : lim->warn_lo);
-      hub::AlertEvent a;
+      model::AlertEvent a;
       a.alert_id = next_alert_id_++;
       a.device_id = d.id;
-      a.severity = critical ? "critical" : "warning";
-      a.alert_type = "threshold";
+      a.severity = critical ? model::Severity::critical : model::Severity::warning;
+      a.alert_type = model::AlertType::threshold;
       a.title = high ? lim->high_title : lim->low_title;
       a.message = r.name + " " + format_value(r.value) + (r.unit.empty() ? "" : " " + r.unit) +
-                  (high ? " exceeds " : " is below ") + a.severity + " threshold " +
-                  format_threshold(threshold);
+                  (high ? " exceeds " : " is below ") + std::string(model::to_string(a.severity)) +
+                  " threshold " + format_threshold(threshold);
       a.timestamp = now;
       a.metadata["threshold_value"] = threshold;
       a.metadata["actual_value"] = r.value;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/event.hpp"
+#include "model/events.hpp"
 
 namespace valtronics::engine {
 
@@ -19,7 +19,7 @@ class DeviceModel {
  public:
   virtual ~DeviceModel() = default;
   virtual std::string type() const = 0;   // temperature, humidity, pressure, air_quality, vibration
-  virtual std::vector<hub::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) = 0;
+  virtual std::vector<model::MetricReading> sample(util::TimePoint now, std::mt19937_64& rng) = 0;
 };
 
 // Factory for the five model types by name; nullptr for an unknown name.
@@ -34,7 +34,7 @@ struct SimulatedDevice {
   std::int64_t id;
   std::string name;
   std::unique_ptr<DeviceModel> model;
-  std::string status = "offline";       // online, offline, warning, error, maintenance
+  model::DeviceStatus status = model::DeviceStatus::offline;
   util::TimePoint down_until{};         // failed devices come back after this
   util::TimePoint last_seen{};          // time of the last telemetry (DeviceStatusEvent.last_seen)
 };
@@ -50,7 +50,7 @@ class DemoSimulator {
   //  - telemetry_update of each online device;
   //  - alert when a reading enters a model's warning or critical range (once per entry, with a
   //    cooldown of 60 s per device and metric), alert_ids strictly increasing from 1.
-  std::vector<hub::EventBody> step(util::TimePoint now);
+  std::vector<model::EventBody> step(util::TimePoint now);
 
   const std::vector<SimulatedDevice>& devices() const { return devices_; }
 

@@ -100,8 +100,8 @@ const std::vector<std::string>& system_metric_names() {
 
 SystemSampler::SystemSampler(std::string disk_path) : disk_path_(std::move(disk_path)) {}
 
-hub::SystemEvent SystemSampler::sample(std::uint64_t active_connections, util::TimePoint now) {
-  hub::SystemEvent ev;
+model::SystemEvent SystemSampler::sample(std::uint64_t active_connections, util::TimePoint now) {
+  model::SystemEvent ev;
   ev.timestamp = now;
   auto& m = ev.metrics;
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "hub/event.hpp"
+#include "model/events.hpp"
 
 namespace valtronics::engine {
 
@@ -22,7 +22,7 @@ class SystemSampler {
   // Takes one sample. cpu_usage is the busy share (%) of all CPUs since the previous call (since
   // boot on the first). Metrics (all percentages rounded to 0.1): cpu_usage, memory_usage,
   // disk_usage, active_connections, load_average_1m, process_rss_mb, uptime_seconds.
-  hub::SystemEvent sample(std::uint64_t active_connections, util::TimePoint now);
+  model::SystemEvent sample(std::uint64_t active_connections, util::TimePoint now);
 
  private:
   std::string disk_path_;

@@ -19,12 +19,13 @@ class Hub {
   // One shard per context; shard i is only touched from contexts[i]'s thread.
   explicit Hub(std::vector<boost::asio::io_context*> contexts);
 
-  // Thread-safe. Takes ownership of `body`, returns the published event (id assigned).
-  EventPtr publish(protocol::Channel channel, EventBody body);
+  // Thread-safe. Takes ownership of `body`, returns the published event (id assigned, on the
+  // body's channel).
+  EventPtr publish(model::EventBody body);
 
   // Publishes several events as one unit: one post per shard for all of them, so every
   // connection receives them in one loop turn (and one socket write). Order is kept.
-  void publish_many(protocol::Channel channel, std::vector<EventBody> bodies);
+  void publish_many(std::vector<model::EventBody> bodies);
 
   Shard& shard(std::size_t i) { return *shards_[i]; }
   std::size_t shard_count() const { return shards_.size(); }

@@ -6,19 +6,19 @@
 
 namespace valtronics::hub {
 
-std::vector<Subscriber*>& Shard::bucket(protocol::Channel channel, std::int64_t device) {
+std::vector<Subscriber*>& Shard::bucket(model::Channel channel, std::int64_t device) {
   auto& ci = index_[static_cast<std::size_t>(channel)];
   return device == kAllDevices ? ci.all_devices : ci.by_device[device];
 }
 
-void Shard::add(Subscriber* s, protocol::Channel channel, std::int64_t device) {
+void Shard::add(Subscriber* s, model::Channel channel, std::int64_t device) {
   auto& b = bucket(channel, device);
   if (std::find(b.begin(), b.end(), s) != b.end()) return;
   b.push_back(s);
   ++registrations_;
 }
 
-void Shard::remove(Subscriber* s, protocol::Channel channel, std::int64_t device) {
+void Shard::remove(Subscriber* s, model::Channel channel, std::int64_t device) {
   auto& ci = index_[static_cast<std::size_t>(channel)];
   std::vector<Subscriber*>* b = nullptr;
   if (device == kAllDevices) {

@@ -21,8 +21,8 @@ class Shard {
  public:
   // Registers `s` for events of `channel` about `device` (kAllDevices: every device; system
   // events have no device and reach the kAllDevices list). Registering twice is harmless.
-  void add(Subscriber* s, protocol::Channel channel, std::int64_t device);
-  void remove(Subscriber* s, protocol::Channel channel, std::int64_t device);
+  void add(Subscriber* s, model::Channel channel, std::int64_t device);
+  void remove(Subscriber* s, model::Channel channel, std::int64_t device);
 
   // Hands `event` to every registered subscriber of its channel and device, each at most once.
   void dispatch(const EventPtr& event);
@@ -41,9 +41,9 @@ class Shard {
     std::unordered_map<std::int64_t, std::vector<Subscriber*>> by_device;
     std::vector<Subscriber*> all_devices;
   };
-  std::vector<Subscriber*>& bucket(protocol::Channel channel, std::int64_t device);
+  std::vector<Subscriber*>& bucket(model::Channel channel, std::int64_t device);
 
-  std::array<ChannelIndex, protocol::kChannelCount> index_;
+  std::array<ChannelIndex, model::kChannelCount> index_;
   ProjectionCache cache_;
   std::size_t registrations_ = 0;
   std::atomic<std::size_t> pending_{0};

@@ -73,7 +73,7 @@ void ingest(const HttpRequest& req, ServerContext& ctx, bool batch, Respond resp
   std::size_t readings = 0;
   for (auto& ev : *parsed) {
     readings += ev.readings.size();
-    ctx.hub.publish(protocol::Channel::telemetry, std::move(ev));
+    ctx.hub.publish(std::move(ev));
   }
   respond(json_response(req, http::status::accepted, engine::accepted_json(readings)));
 }

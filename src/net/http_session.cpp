@@ -148,9 +148,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
   void upgrade(HttpRequest req) {
     std::string_view target = req.target();
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    std::optional<protocol::Channel> channel;
+    std::optional<model::Channel> channel;
     if (target.starts_with("/ws/")) {
-      channel = protocol::channel_from_string(target.substr(4));
+      channel = model::from_string<model::Channel>(target.substr(4));
       if (!channel) return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));
     } else if (target != "/ws") {
       return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));

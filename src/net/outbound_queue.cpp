@@ -52,7 +52,7 @@ bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
 }
 
 void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
-                                   std::span<const hub::MetricReading> readings, std::uint64_t seq) {
+                                   std::span<const model::MetricReading> readings, std::uint64_t seq) {
   if ((!c_ || c_->telemetry.empty()) && bytes_ + payload->size() <= soft_bytes_) {
     push(payload, Opcode::text, seq);
     return;
@@ -142,7 +142,7 @@ void OutboundQueue::refill() {
     const auto [seq, device] = *cf.by_seq.begin();
     cf.by_seq.erase(cf.by_seq.begin());
     auto node = cf.telemetry.extract(device);
-    std::vector<hub::MetricReading> readings;
+    std::vector<model::MetricReading> readings;
     readings.reserve(node.mapped().latest.size());
     for (auto& [name, r] : node.mapped().latest) readings.push_back(std::move(r));
     push(std::make_shared<const std::string>(protocol::serialize_telemetry(device, readings)),

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/event.hpp"
+#include "model/reading.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace valtronics::net {
@@ -47,7 +47,7 @@ class OutboundQueue {
   // newest update merged into it and `"conflated":n`, the number of updates it stands for, so
   // the client knows why seq jumped. Conflated updates leave in seq order.
   void push_telemetry(const Bytes& payload, std::int64_t device,
-                      std::span<const hub::MetricReading> readings, std::uint64_t seq);
+                      std::span<const model::MetricReading> readings, std::uint64_t seq);
 
   // A system update: queued below the soft limit, else it replaces any conflated system update
   // (sent with its seq and `"conflated":n`).
@@ -84,7 +84,7 @@ class OutboundQueue {
     std::size_t size() const { return header_len + payload->size() + (suffix_len ? suffix_len - 1 : 0); }
   };
   struct Conflated {
-    std::map<std::string, hub::MetricReading> latest;
+    std::map<std::string, model::MetricReading> latest;
     std::uint64_t seq = 0;       // newest merged update
     std::uint64_t merged = 0;    // updates it stands for
   };

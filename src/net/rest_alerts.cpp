@@ -23,12 +23,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kAlertStatuses[] = {"active", "acknowledged", "resolved"};
-constexpr std::string_view kSeverities[] = {"info", "warning", "critical"};
-constexpr std::string_view kAlertTypes[] = {"threshold", "anomaly", "device", "system", "manual"};
-
 auto alert_data() {
-  return [](const engine::Alert& a) { return json::value(engine::to_json(a)); };
+  return [](const model::Alert& a) { return json::value(engine::to_json(a)); };
 }
 
 void list_alerts(const RestRequest& r, Respond respond) {
@@ -40,11 +36,11 @@ void list_alerts(const RestRequest& r, Respond respond) {
   auto page = parse_pagination(*q);
   if (!page) return fail(page.error());
   store::AlertQuery aq;
-  auto statuses = parse_list_param(*q, "status", kAlertStatuses);
+  auto statuses = parse_enum_list_param<model::AlertStatus>(*q, "status");
   if (!statuses) return fail(statuses.error());
-  auto severities = parse_list_param(*q, "severity", kSeverities);
+  auto severities = parse_enum_list_param<model::Severity>(*q, "severity");
   if (!severities) return fail(severities.error());
-  auto types = parse_list_param(*q, "alert_type", kAlertTypes);
+  auto types = parse_enum_list_param<model::AlertType>(*q, "alert_type");
   if (!types) return fail(types.error());
   auto devices = parse_id_list_param(*q, "device_id");
   if (!devices) return fail(devices.error());
@@ -60,8 +56,8 @@ void list_alerts(const RestRequest& r, Respond respond) {
   aq.limit = page->size;
   aq.offset = page->offset();
   r.ctx.engine->list_alerts(std::move(aq), std::move(*claims),
-                            reply_page<engine::Page<engine::Alert>>(r.meta, std::move(respond),
-                                                                    *page));
+                            reply_page<engine::Page<model::Alert>>(r.meta, std::move(respond),
+                                                                   *page));
 }
 
 void get_alert(const RestRequest& r, Respond respond) {
@@ -70,7 +66,7 @@ void get_alert(const RestRequest& r, Respond respond) {
   auto id = path_id(r, r.segments[1], "alert", respond);
   if (!id) return;
   r.ctx.engine->get_alert(*id, std::move(*claims),
-                          reply_data<engine::Alert>(r.meta, std::move(respond), 200, alert_data()));
+                          reply_data<model::Alert>(r.meta, std::move(respond), 200, alert_data()));
 }
 
 // Acknowledge or resolve.
@@ -87,7 +83,7 @@ void change_alert(const RestRequest& r, Respond respond, bool resolve) {
   std::string who = claims->sub.empty() ? std::string(auth::to_string(claims->role)) : claims->sub;
   engine::Engine* eng = r.ctx.engine;
   auto act = [eng, id = *id, resolve, who = std::move(who), notes = std::move(*notes),
-              reply = reply_data<engine::Alert>(r.meta, respond, 200, alert_data())]() mutable {
+              reply = reply_data<model::Alert>(r.meta, respond, 200, alert_data())]() mutable {
     if (resolve) eng->resolve_alert(id, std::move(who), std::move(notes), std::move(reply));
     else eng->acknowledge_alert(id, std::move(who), std::move(notes), std::move(reply));
   };
@@ -97,7 +93,7 @@ void change_alert(const RestRequest& r, Respond respond, bool resolve) {
   // this analyst (404 otherwise, as for a read), then act. Runs on the engine thread.
   eng->get_alert(*id, std::move(*claims),
                  [m = r.meta, respond, act = std::move(act)](
-                     engine::ApiResult<engine::Alert> seen) mutable {
+                     engine::ApiResult<model::Alert> seen) mutable {
                    if (!seen) return respond(error_response(m, seen.error()));
                    act();
                  });

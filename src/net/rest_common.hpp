@@ -27,6 +27,7 @@
 #include "auth/claims.hpp"
 #include "config/limits.hpp"
 #include "engine/model_json.hpp"
+#include "model/enums.hpp"
 #include "net/http_routes.hpp"
 #include "net/server_context.hpp"
 
@@ -90,10 +91,26 @@ ApiResult<std::int64_t> parse_int_param(std::string_view name, std::string_view 
                                         std::int64_t min, std::int64_t max);
 
 // A list parameter: every value of `name`, each split on commas, trimmed of spaces, empty pieces
-// dropped, duplicates removed (first kept). With `allowed` non-empty, any other value: 400
-// naming `name` and listing the allowed values. Absent: empty list.
-ApiResult<std::vector<std::string>> parse_list_param(const QueryParams& q, std::string_view name,
-                                                     std::span<const std::string_view> allowed);
+// dropped, duplicates removed (first kept). Absent: empty list.
+ApiResult<std::vector<std::string>> parse_list_param(const QueryParams& q, std::string_view name);
+
+// The same, each value a name of E (model/enums.hpp); any other value: 400 naming `name` and
+// listing E's names ("severity must be one of info, warning, critical (got 'fatal')").
+template <class E>
+ApiResult<std::vector<E>> parse_enum_list_param(const QueryParams& q, std::string_view name) {
+  auto items = parse_list_param(q, name);
+  if (!items) return items.error();
+  std::vector<E> out;
+  out.reserve(items->size());
+  for (const auto& item : *items) {
+    auto e = model::from_string<E>(item);
+    if (!e)
+      return invalid(std::string(name), std::string(name) + " must be one of " +
+                                            model::names_list<E>() + " (got '" + item + "')");
+    out.push_back(*e);
+  }
+  return out;
+}
 
 // Same for a list of positive integers (e.g. device_id=1,2,3).
 ApiResult<std::vector<std::int64_t>> parse_id_list_param(const QueryParams& q,

@@ -31,28 +31,28 @@ void list_devices(const RestRequest& r, Respond respond) {
   if (!page) return respond(error_response(r.meta, page.error()));
   engine::DeviceQuery dq;
   if (auto status = q->get("status")) {
-    if (!engine::is_device_status(*status))
+    dq.status = model::from_string<model::DeviceStatus>(*status);
+    if (!dq.status)
       return respond(error_response(
-          r.meta, invalid("status", "status must be one of online, offline, warning, error, "
-                                    "maintenance")));
-    dq.status = std::string(*status);
+          r.meta, invalid("status", "status must be one of " +
+                                        model::names_list<model::DeviceStatus>())));
   }
   if (auto type = q->get("device_type")) {
-    if (!engine::is_device_type(*type))
+    dq.device_type = model::from_string<model::DeviceType>(*type);
+    if (!dq.device_type)
       return respond(error_response(
-          r.meta, invalid("device_type", "device_type must be one of sensor, actuator, gateway, "
-                                         "controller, monitor")));
-    dq.device_type = std::string(*type);
+          r.meta, invalid("device_type", "device_type must be one of " +
+                                             model::names_list<model::DeviceType>())));
   }
   dq.page = page->page;
   dq.size = page->size;
   r.ctx.engine->list_devices(std::move(dq), std::move(*claims),
-                             reply_page<engine::Page<engine::Device>>(r.meta, std::move(respond),
+                             reply_page<engine::Page<model::Device>>(r.meta, std::move(respond),
                                                                       *page));
 }
 
 auto device_data() {
-  return [](const engine::Device& d) { return json::value(engine::to_json(d)); };
+  return [](const model::Device& d) { return json::value(engine::to_json(d)); };
 }
 
 void get_device(const RestRequest& r, Respond respond) {
@@ -61,7 +61,7 @@ void get_device(const RestRequest& r, Respond respond) {
   auto id = path_id(r, r.segments[1], "device", respond);
   if (!id) return;
   r.ctx.engine->get_device(*id, std::move(*claims),
-                           reply_data<engine::Device>(r.meta, std::move(respond), 200,
+                           reply_data<model::Device>(r.meta, std::move(respond), 200,
                                                       device_data()));
 }
 
@@ -72,7 +72,7 @@ void create_device(const RestRequest& r, Respond respond) {
   auto device = engine::device_from_json(json::value(std::move(*body)));
   if (!device) return respond(error_response(r.meta, device.error()));
   r.ctx.engine->create_device(std::move(*device),
-                              reply_data<engine::Device>(r.meta, std::move(respond), 201,
+                              reply_data<model::Device>(r.meta, std::move(respond), 201,
                                                          device_data()));
 }
 
@@ -85,17 +85,17 @@ void update_device(const RestRequest& r, Respond respond) {
   // The patch is validated and applied on the engine thread, onto the current record.
   r.ctx.engine->update_device(
       *id,
-      [patch = json::value(std::move(*body))](engine::Device& d) {
+      [patch = json::value(std::move(*body))](model::Device& d) {
         return engine::apply_device_patch(d, patch);
       },
-      reply_data<engine::Device>(r.meta, std::move(respond), 200, device_data()));
+      reply_data<model::Device>(r.meta, std::move(respond), 200, device_data()));
 }
 
 void delete_device(const RestRequest& r, Respond respond) {
   if (!admit(r, Access::write, respond)) return;
   auto id = path_id(r, r.segments[1], "device", respond);
   if (!id) return;
-  r.ctx.engine->delete_device(*id, reply_data<engine::Device>(r.meta, std::move(respond), 200,
+  r.ctx.engine->delete_device(*id, reply_data<model::Device>(r.meta, std::move(respond), 200,
                                                               device_data()));
 }
 
@@ -108,7 +108,7 @@ void report_status(const RestRequest& r, Respond respond) {
   auto report = engine::status_report_from_json(json::value(std::move(*body)));
   if (!report) return respond(error_response(r.meta, report.error()));
   r.ctx.engine->report_status(*id, std::move(*report),
-                              reply_data<engine::Device>(r.meta, std::move(respond), 200,
+                              reply_data<model::Device>(r.meta, std::move(respond), 200,
                                                          device_data()));
 }
 
@@ -121,9 +121,9 @@ void latest_telemetry(const RestRequest& r, Respond respond) {
   if (!id) return;
   r.ctx.engine->latest_telemetry(
       *id, std::move(*claims),
-      reply_data<std::vector<engine::MetricValue>>(
+      reply_data<std::vector<model::MetricValue>>(
           r.meta, std::move(respond), 200,
-          [device_id = *id](const std::vector<engine::MetricValue>& values) {
+          [device_id = *id](const std::vector<model::MetricValue>& values) {
             json::object telemetry;
             for (const auto& v : values) {
               json::object m{{"value", v.value}};

@@ -20,7 +20,7 @@ namespace json = boost::json;
 namespace {
 
 auto rule_data() {
-  return [](const engine::AlertRule& rule) { return json::value(engine::to_json(rule)); };
+  return [](const model::AlertRule& rule) { return json::value(engine::to_json(rule)); };
 }
 
 // The engine returns every rule; the page is cut here (rules are few).
@@ -31,7 +31,7 @@ void list_rules(const RestRequest& r, Respond respond) {
   auto page = parse_pagination(*q);
   if (!page) return respond(error_response(r.meta, page.error()));
   r.ctx.engine->list_rules([m = r.meta, respond = std::move(respond),
-                            p = *page](engine::ApiResult<std::vector<engine::AlertRule>> res) {
+                            p = *page](engine::ApiResult<std::vector<model::AlertRule>> res) {
     if (!res) return respond(error_response(m, res.error()));
     const auto& rules = *res;
     json::array items;
@@ -48,7 +48,7 @@ void get_rule(const RestRequest& r, Respond respond) {
   auto id = path_id(r, r.segments[1], "alert rule", respond);
   if (!id) return;
   r.ctx.engine->get_rule(
-      *id, reply_data<engine::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
+      *id, reply_data<model::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
 }
 
 void create_rule(const RestRequest& r, Respond respond) {
@@ -58,7 +58,7 @@ void create_rule(const RestRequest& r, Respond respond) {
   auto rule = engine::rule_from_json(json::value(std::move(*body)));
   if (!rule) return respond(error_response(r.meta, rule.error()));
   r.ctx.engine->create_rule(
-      std::move(*rule), reply_data<engine::AlertRule>(r.meta, std::move(respond), 201, rule_data()));
+      std::move(*rule), reply_data<model::AlertRule>(r.meta, std::move(respond), 201, rule_data()));
 }
 
 void update_rule(const RestRequest& r, Respond respond) {
@@ -69,10 +69,10 @@ void update_rule(const RestRequest& r, Respond respond) {
   if (!body) return;
   r.ctx.engine->update_rule(
       *id,
-      [patch = json::value(std::move(*body))](engine::AlertRule& rule) {
+      [patch = json::value(std::move(*body))](model::AlertRule& rule) {
         return engine::apply_rule_patch(rule, patch);
       },
-      reply_data<engine::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
+      reply_data<model::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
 }
 
 void delete_rule(const RestRequest& r, Respond respond) {
@@ -80,7 +80,7 @@ void delete_rule(const RestRequest& r, Respond respond) {
   auto id = path_id(r, r.segments[1], "alert rule", respond);
   if (!id) return;
   r.ctx.engine->delete_rule(
-      *id, reply_data<engine::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
+      *id, reply_data<model::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
 }
 
 }  // namespace

@@ -131,8 +131,7 @@ void Server::tick_system() {
   // through the heap, which glibc keeps mapped otherwise (the RSS would then report the burst,
   // not what is in use).
   if (++system_ticks_ % 10 == 0) malloc_trim(0);
-  hub_->publish(protocol::Channel::system,
-                sampler_.sample(ctx_->registry.active(), util::Clock::now()));
+  hub_->publish(sampler_.sample(ctx_->registry.active(), util::Clock::now()));
   system_timer_.expires_after(limits::kSystemSamplePeriod);
   system_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_system();
@@ -143,13 +142,13 @@ void Server::tick_demo() {
   if (stopping_) return;
   // The simulator plays the devices: its telemetry and status reports go through the engine like
   // any device's (rules raise the alerts; its own alert suggestions are not used).
-  std::vector<hub::TelemetryEvent> telemetry;
+  std::vector<model::TelemetryEvent> telemetry;
   for (auto& body : simulator_->step(util::Clock::now())) {
-    if (auto* t = std::get_if<hub::TelemetryEvent>(&body)) {
+    if (auto* t = std::get_if<model::TelemetryEvent>(&body)) {
       telemetry.push_back(std::move(*t));
-    } else if (auto* st = std::get_if<hub::DeviceStatusEvent>(&body)) {
+    } else if (auto* st = std::get_if<model::DeviceStatusEvent>(&body)) {
       engine_->report_status(st->device_id, engine::StatusReport{st->new_status, st->reason, {}},
-                             [](const engine::ApiResult<engine::Device>&) {});
+                             [](const engine::ApiResult<model::Device>&) {});
     }
   }
   if (!telemetry.empty())

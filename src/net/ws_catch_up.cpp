@@ -40,7 +40,7 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
   if (channel == Channel::telemetry) {
     ctx_.engine->telemetry_snapshot(
         filters, *claims_,
-        back([self, id, filters](engine::Engine::Snapshot<hub::TelemetryEvent> snap) {
+        back([self, id, filters](model::Snapshot<model::TelemetryEvent> snap) {
           self->send(protocol::subscribed(id, Channel::telemetry, filters));
           for (const auto& t : snap.items) {
             auto bytes = std::make_shared<const std::string>(
@@ -56,13 +56,13 @@ void WsSession::start_catch_up(const protocol::OptId& id, Channel channel,
   } else {
     ctx_.engine->status_snapshot(
         filters, *claims_,
-        back([self, id, filters](engine::Engine::Snapshot<hub::DeviceStatusEvent> snap) {
+        back([self, id, filters](model::Snapshot<model::DeviceStatusEvent> snap) {
           self->send(protocol::subscribed(id, Channel::devices, filters));
           for (auto& st : snap.items) {
             hub::Event e;
             e.channel = Channel::devices;
             e.body = std::move(st);
-            self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e)),
+            self->send_update(std::make_shared<const std::string>(protocol::serialize_event(e.body)),
                               Channel::devices);
           }
           const auto as_of = snap.as_of;
@@ -102,7 +102,7 @@ void WsSession::start_alerts_catch_up(const protocol::OptId& id, const protocol:
   ctx_.engine->replay_alerts(
       replay ? *filters.since_alert_id : known, replay ? filters : protocol::Filters{}, *claims_,
       [self = shared_from_this(), id, filters, known, cover = std::move(cover)](
-          engine::Replay r) mutable {  // engine or writer thread -> this session's thread
+          model::AlertReplay r) mutable {  // engine or writer thread -> this session's thread
         auto& ioc = self->worker_.ioc;
         asio::post(ioc, [self = std::move(self), id = std::move(id), filters = std::move(filters),
                          known, cover = std::move(cover), r = std::move(r)]() mutable {
@@ -114,7 +114,7 @@ void WsSession::start_alerts_catch_up(const protocol::OptId& id, const protocol:
 
 void WsSession::on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
                                 std::int64_t known, std::vector<AlertCover> cover,
-                                engine::Replay r) {
+                                model::AlertReplay r) {
   auto& st = alerts_state();
   std::int64_t newest = known, oldest = std::numeric_limits<std::int64_t>::max();
   for (const auto& a : r.alerts) {
@@ -137,8 +137,8 @@ void WsSession::on_alerts_query(const protocol::OptId& id, const protocol::Filte
     // No replay: the subscription starts below the first alert raised since it was registered,
     // which comes live, like everything after it.
     for (const auto& e : held(Channel::alerts).events) {
-      const auto& a = std::get<hub::AlertEvent>(e->body);
-      if (engine::alert_status_rank(a.status) == 0) last = std::min(last, a.alert_id - 1);
+      const auto& a = std::get<model::AlertEvent>(e->body);
+      if (model::rank(a.status) == 0) last = std::min(last, a.alert_id - 1);
     }
     start = last;
   }
@@ -178,28 +178,28 @@ std::vector<WsSession::AlertCover> WsSession::alert_cover() const {
 // A replayed alert the connection already has, at its current status or a later one: within a
 // cover (an alerts subscription has delivered it, with every state change since), or sent live
 // outside of every cover at that status.
-bool WsSession::alert_already_sent(const engine::Alert& a, const std::vector<AlertCover>& cover) const {
+bool WsSession::alert_already_sent(const model::Alert& a, const std::vector<AlertCover>& cover) const {
   for (const auto& c : cover) {
     if ((c.device == hub::kAllDevices || c.device == a.device_id) && a.id > c.start &&
-        contains(c.severities, a.severity) && contains(c.alert_types, a.alert_type))
+        model::empty_or_contains(c.severities, a.severity) && model::empty_or_contains(c.alert_types, a.alert_type))
       return true;
   }
   if (!alerts_) return false;
   auto it = alerts_->other_sent.find(a.id);
-  return it != alerts_->other_sent.end() && it->second >= engine::alert_status_rank(a.status);
+  return it != alerts_->other_sent.end() && it->second >= model::rank(a.status);
 }
 
-void WsSession::note_alert_sent(const hub::AlertEvent& a) {
+void WsSession::note_alert_sent(const model::AlertEvent& a) {
   if (!alerts_) return;
   for (const auto& [device, start] : alerts_->starts) {
     if ((device != hub::kAllDevices && device != a.device_id) || a.alert_id <= start) continue;
     auto it = subs_.find({Channel::alerts, device});
-    if (it != subs_.end() && contains(it->second.severities, a.severity) &&
-        contains(it->second.alert_types, a.alert_type))
+    if (it != subs_.end() && model::empty_or_contains(it->second.severities, a.severity) &&
+        model::empty_or_contains(it->second.alert_types, a.alert_type))
       return;  // within a cover
   }
   auto& rank = alerts_->other_sent[a.alert_id];
-  rank = std::max(rank, engine::alert_status_rank(a.status));
+  rank = std::max(rank, model::rank(a.status));
   if (alerts_->other_sent.size() > limits::kMaxOtherSentAlerts)
     alerts_->other_sent.erase(alerts_->other_sent.begin());
 }
@@ -214,9 +214,9 @@ void WsSession::pump_replay() {
     if (alert_already_sent(a, r.cover)) continue;
     hub::Event e;
     e.channel = Channel::alerts;
-    e.body = engine::to_alert_event(a);
-    r.sent[a.id] = engine::alert_status_rank(a.status);
-    send_update(std::make_shared<const std::string>(protocol::serialize_event(e)), Channel::alerts);
+    e.body = model::to_alert_event(a);
+    r.sent[a.id] = model::rank(a.status);
+    send_update(std::make_shared<const std::string>(protocol::serialize_event(e.body)), Channel::alerts);
   }
   if (r.next < r.alerts.size() || state_ != State::open) return;
   // Every alert committed before the query was published before the reply came, so it is
@@ -224,9 +224,9 @@ void WsSession::pump_replay() {
   auto sent = std::move(r.sent);
   replay_.reset();
   finish_catch_up(Channel::alerts, [&sent](const hub::Event& e) {
-    const auto& a = std::get<hub::AlertEvent>(e.body);
+    const auto& a = std::get<model::AlertEvent>(e.body);
     auto it = sent.find(a.alert_id);
-    return it != sent.end() && it->second >= engine::alert_status_rank(a.status);
+    return it != sent.end() && it->second >= model::rank(a.status);
   });
 }
 

@@ -28,7 +28,7 @@ void WsSession::on_event(const hub::EventPtr& event, hub::ProjectionCache& cache
 
 void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache) {
   const auto device = event->device_id();
-  const auto* alert = std::get_if<hub::AlertEvent>(&event->body);
+  const auto* alert = std::get_if<model::AlertEvent>(&event->body);
   if (alert && alerts_) raise_to(*alerts_->newest, alert->alert_id);
   if (event->channel != Channel::system && !auth::may_see_device(*claims_, device)) return;
   if (held_ && held(event->channel).active) {
@@ -42,7 +42,7 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
     return;
   }
 
-  if (const auto* t = std::get_if<hub::TelemetryEvent>(&event->body)) {
+  if (const auto* t = std::get_if<model::TelemetryEvent>(&event->body)) {
     deliver_telemetry(*event, *t, cache);
     return;
   }
@@ -52,17 +52,17 @@ void WsSession::on_event_filtered(const hub::EventPtr& event, hub::ProjectionCac
        it != subs_.end() && it->first.channel == event->channel && !match; ++it) {
     if (it->first.device != hub::kAllDevices && it->first.device != device) continue;
     const auto& f = it->second;
-    if (const auto* a = std::get_if<hub::AlertEvent>(&event->body)) {
-      if (contains(f.severities, a->severity) && contains(f.alert_types, a->alert_type)) match = &f;
-    } else if (const auto* s = std::get_if<hub::DeviceStatusEvent>(&event->body)) {
-      if (contains(f.status_types, s->new_status)) match = &f;
+    if (const auto* a = std::get_if<model::AlertEvent>(&event->body)) {
+      if (model::empty_or_contains(f.severities, a->severity) && model::empty_or_contains(f.alert_types, a->alert_type)) match = &f;
+    } else if (const auto* s = std::get_if<model::DeviceStatusEvent>(&event->body)) {
+      if (model::empty_or_contains(f.status_types, s->new_status)) match = &f;
     } else {
       match = &f;
     }
   }
   if (!match) return;
 
-  if (const auto* sys = std::get_if<hub::SystemEvent>(&event->body)) {
+  if (const auto* sys = std::get_if<model::SystemEvent>(&event->body)) {
     // Samples arrive every second; each connection takes one per its own `frequency`. Half a
     // second of slack keeps a 1 s frequency from skipping samples that arrive a little early.
     const auto now = Steady::now();
@@ -130,7 +130,7 @@ void WsSession::prune_throttles() {
   }
 }
 
-void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
+void WsSession::deliver_telemetry(const hub::Event& event, const model::TelemetryEvent& t,
                                   hub::ProjectionCache& cache) {
   auto plan = telemetry_plan(t.device_id);
   if (!plan.matched) return;
@@ -154,14 +154,14 @@ void WsSession::deliver_telemetry(const hub::Event& event, const hub::TelemetryE
     bytes = &cache.put(key, std::make_shared<const std::string>(
                                 protocol::serialize_telemetry(t.device_id, t.readings, metrics)));
   if ((*bytes)->empty()) return;  // none of the asked-for metrics is in this update
-  std::vector<hub::MetricReading> projected;
+  std::vector<model::MetricReading> projected;
   for (const auto& r : t.readings)
     if (std::binary_search(metrics.begin(), metrics.end(), r.name)) projected.push_back(r);
   out_.push_telemetry(*bytes, t.device_id, projected, next_seq(Channel::telemetry));
   do_write();
 }
 
-void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
+void WsSession::deliver_throttled(std::int64_t device, std::span<const model::MetricReading> readings,
                                   std::span<const std::string> metrics,
                                   std::chrono::milliseconds freq) {
   auto& th = throttles_[device];
@@ -185,7 +185,7 @@ void WsSession::deliver_throttled(std::int64_t device, std::span<const hub::Metr
 
 void WsSession::send_throttled(std::int64_t device, Throttle& th) {
   // Per-connection JSON, but only for a client that asked for fewer updates.
-  std::vector<hub::MetricReading> latest;
+  std::vector<model::MetricReading> latest;
   for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
   th.pending.clear();
   out_.push_telemetry(

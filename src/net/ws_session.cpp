@@ -126,12 +126,12 @@ bool WsSession::drain_frames() {
 void WsSession::log_in(std::string_view type, std::size_t size, std::optional<Channel> ch) {
   if (!spdlog::should_log(spdlog::level::debug)) return;
   spdlog::debug("ws in  peer={} type={} size={} channel={}", opts_.peer, type, size,
-                ch ? protocol::to_string(*ch) : "-");
+                ch ? model::to_string(*ch) : "-");
 }
 
 void WsSession::log_out(std::string_view type, std::size_t size, std::optional<Channel> ch) {
   spdlog::debug("ws out peer={} type={} size={} channel={}", opts_.peer, type, size,
-                ch ? protocol::to_string(*ch) : "-");
+                ch ? model::to_string(*ch) : "-");
 }
 
 void WsSession::on_text(std::string_view text) {

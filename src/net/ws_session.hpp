@@ -20,7 +20,9 @@
 
 #include "auth/claims.hpp"
 #include "auth/rate_limit.hpp"
-#include "engine/models.hpp"
+#include "model/alert.hpp"
+#include "model/enums.hpp"
+#include "model/events.hpp"
 #include "hub/subscriber.hpp"
 #include "net/deadlines.hpp"
 #include "net/outbound_queue.hpp"
@@ -29,10 +31,6 @@
 #include "protocol/serialize.hpp"
 #include "protocol/ws_frame.hpp"
 
-namespace valtronics::engine {
-struct Replay;
-}
-
 namespace valtronics::net {
 
 class WsSession : public std::enable_shared_from_this<WsSession>,
@@ -40,8 +38,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
                   private DeadlineOwner {
  public:
   struct Options {
-    std::optional<protocol::Channel> endpoint_channel;  // /ws/<channel>: only that channel
-    std::string peer;                                   // client address, for logs
+    std::optional<model::Channel> endpoint_channel;  // /ws/<channel>: only that channel
+    std::string peer;                                // client address, for logs
   };
 
   // `socket` has completed the upgrade and holds a slot from ConnectionRegistry::try_open.
@@ -59,14 +57,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
  private:
   using Bytes = OutboundQueue::Bytes;
   struct SubKey {
-    protocol::Channel channel;
+    model::Channel channel;
     std::int64_t device;  // hub::kAllDevices for "every device"
     auto operator<=>(const SubKey&) const = default;
   };
   struct Throttle {  // telemetry with a `frequency`: latest values waiting for their slot
     std::chrono::steady_clock::time_point next_due{};
     std::chrono::milliseconds frequency{0};
-    std::map<std::string, hub::MetricReading> pending;
+    std::map<std::string, model::MetricReading> pending;
   };
 
   // reading and dispatch
@@ -79,7 +77,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void handle_subscribe(const protocol::Request& req, const protocol::SubscribeRequest& sub);
   void handle_unsubscribe(const protocol::Request& req, const protocol::UnsubscribeRequest& u);
   void handle_batch(const protocol::Request& req, const protocol::BatchRequest& b);
-  void subscribe_keys(protocol::Channel channel, const protocol::Filters& filters);
+  void subscribe_keys(model::Channel channel, const protocol::Filters& filters);
   void drop_forbidden_subscriptions();
   void arm_token_timers();
   // The one deadline of this connection's current phase (kept by worker_.deadlines): the auth
@@ -96,9 +94,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   };
   TelemetryPlan telemetry_plan(std::int64_t device) const;
   void prune_throttles();
-  void deliver_telemetry(const hub::Event& event, const hub::TelemetryEvent& t,
+  void deliver_telemetry(const hub::Event& event, const model::TelemetryEvent& t,
                          hub::ProjectionCache& cache);
-  void deliver_throttled(std::int64_t device, std::span<const hub::MetricReading> readings,
+  void deliver_throttled(std::int64_t device, std::span<const model::MetricReading> readings,
                          std::span<const std::string> metrics, std::chrono::milliseconds freq);
   void flush_throttled();
   void send_throttled(std::int64_t device, Throttle& th);
@@ -108,26 +106,27 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void send(std::string json);              // a direct reply: reliable
   void send_reliable(const Bytes& bytes);   // a reply: 4009 if it does not fit
   // An update that is never dropped (alert, status, snapshot, replay), numbered on `channel`.
-  void send_update(const Bytes& bytes, protocol::Channel channel);
-  std::uint64_t next_seq(protocol::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
+  void send_update(const Bytes& bytes, model::Channel channel);
+  std::uint64_t next_seq(model::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
   // What an alerts subscription has delivered: every alert it matches (device, severity,
   // alert_type) with an id above `start`, at every state it has reached since.
   struct AlertCover {
     std::int64_t device;
-    std::vector<std::string> severities, alert_types;
+    std::vector<model::Severity> severities;
+    std::vector<model::AlertType> alert_types;
     std::int64_t start;
   };
-  void start_catch_up(const protocol::OptId& id, protocol::Channel channel,
+  void start_catch_up(const protocol::OptId& id, model::Channel channel,
                       const protocol::Filters& filters, std::vector<AlertCover> cover = {});
   void start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
                              std::vector<AlertCover> cover);
   void on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
-                       std::int64_t known, std::vector<AlertCover> cover, engine::Replay r);
+                       std::int64_t known, std::vector<AlertCover> cover, model::AlertReplay r);
   std::vector<AlertCover> alert_cover() const;  // of the current alerts subscriptions
-  bool alert_already_sent(const engine::Alert& a, const std::vector<AlertCover>& cover) const;
-  void note_alert_sent(const hub::AlertEvent& a);  // a live alert is being sent
+  bool alert_already_sent(const model::Alert& a, const std::vector<AlertCover>& cover) const;
+  void note_alert_sent(const model::AlertEvent& a);  // a live alert is being sent
   void pump_replay();
-  void finish_catch_up(protocol::Channel channel,
+  void finish_catch_up(model::Channel channel,
                        const std::function<bool(const hub::Event&)>& skip);
   bool defer_if_catching_up(std::variant<protocol::Request, protocol::ProtocolError>& item);
   // One non-blocking recv / sendmsg on the socket (would_block when it has nothing / no room).
@@ -142,8 +141,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   void on_event_filtered(const hub::EventPtr& event, hub::ProjectionCache& cache);
   // Debug logging, one line per message in and out: direction, type, size, channel.
-  void log_in(std::string_view type, std::size_t size, std::optional<protocol::Channel> ch);
-  void log_out(std::string_view type, std::size_t size, std::optional<protocol::Channel> ch);
+  void log_in(std::string_view type, std::size_t size, std::optional<model::Channel> ch);
+  void log_out(std::string_view type, std::size_t size, std::optional<model::Channel> ch);
 
   boost::asio::ip::tcp::socket socket_;
   Worker& worker_;
@@ -166,19 +165,19 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   std::chrono::steady_clock::time_point opened_at_;
 
   // Per channel: messages delivered so far (the `seq` of the last one).
-  std::array<std::uint64_t, protocol::kChannelCount> seq_{};
+  std::array<std::uint64_t, model::kChannelCount> seq_{};
   // Per channel: live events held while a snapshot or replay is on its way (allocated by the
   // first catch-up: most connections never need it).
   struct Held {
     bool active = false;
     std::vector<hub::EventPtr> events;
   };
-  std::unique_ptr<std::array<Held, protocol::kChannelCount>> held_;
+  std::unique_ptr<std::array<Held, model::kChannelCount>> held_;
   bool catching_up_ = false;
   // (A vector, not a deque: libstdc++'s deque allocates even when empty, on every connection.)
   std::vector<std::variant<protocol::Request, protocol::ProtocolError>> deferred_;
   struct ReplayState {  // a since_alert_id replay being fed to the client
-    std::vector<engine::Alert> alerts;
+    std::vector<model::Alert> alerts;
     std::size_t next = 0;
     std::unordered_map<std::int64_t, int> sent;  // alert id -> status rank sent
     std::vector<AlertCover> cover;  // the other alerts subscriptions when it started
@@ -199,8 +198,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   };
   std::unique_ptr<AlertsState> alerts_;
   AlertsState& alerts_state();
-  Held& held(protocol::Channel c) {
-    if (!held_) held_ = std::make_unique<std::array<Held, protocol::kChannelCount>>();
+  Held& held(model::Channel c) {
+    if (!held_) held_ = std::make_unique<std::array<Held, model::kChannelCount>>();
     return (*held_)[static_cast<std::size_t>(c)];
   }
 

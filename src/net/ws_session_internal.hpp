@@ -16,15 +16,13 @@
 
 #include "auth/claims.hpp"
 #include "config/limits.hpp"
+#include "model/enum_names.hpp"
+#include "model/enums.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace valtronics::net::ws_detail {
-
-inline bool contains(const std::vector<std::string>& v, const std::string& s) {
-  return v.empty() || std::find(v.begin(), v.end(), s) != v.end();
-}
 
 inline void raise_to(std::atomic<std::int64_t>& a, std::int64_t v) {
   auto cur = a.load(std::memory_order_relaxed);
@@ -53,7 +51,7 @@ namespace valtronics::net {
 // Names every ws_session*.cpp uses (this header is theirs alone).
 namespace asio = boost::asio;
 using boost::system::error_code;
-using protocol::Channel;
+using model::Channel;
 using protocol::ErrorCode;
 using protocol::ws::Opcode;
 using Steady = std::chrono::steady_clock;

@@ -54,7 +54,7 @@ void WsSession::handle_auth(const protocol::Request& req, const protocol::AuthRe
     send(protocol::error(std::nullopt, ErrorCode::forbidden,
                          "role '" + std::string(auth::to_string(claims_->role)) +
                              "' may not subscribe to " +
-                             std::string(protocol::to_string(*opts_.endpoint_channel)) +
+                             std::string(model::to_string(*opts_.endpoint_channel)) +
                              ": this endpoint will deliver nothing"));
   } else if (opts_.endpoint_channel) {
     // Per-channel endpoint: subscribed to its channel, unfiltered, as soon as authenticated.
@@ -130,7 +130,7 @@ void WsSession::drop_forbidden_subscriptions() {
     const bool every = k.device == hub::kAllDevices;
     send(protocol::subscription_error(
         ErrorCode::forbidden,
-        "the new token does not cover the " + std::string(protocol::to_string(k.channel)) +
+        "the new token does not cover the " + std::string(model::to_string(k.channel)) +
             " subscription" + (every ? "" : " of device " + std::to_string(k.device)) +
             ": it was removed",
         k.channel, every ? std::nullopt : std::optional<std::int64_t>(k.device)));
@@ -145,14 +145,14 @@ void WsSession::handle_subscribe(const protocol::Request& req, const protocol::S
   if (opts_.endpoint_channel && s.channel != *opts_.endpoint_channel) {
     send(protocol::error(req.id, ErrorCode::channel_not_allowed,
                          "this endpoint serves only the " +
-                             std::string(protocol::to_string(*opts_.endpoint_channel)) +
+                             std::string(model::to_string(*opts_.endpoint_channel)) +
                              " channel; use /ws for every channel"));
     return;
   }
   if (!auth::may_subscribe(*claims_, s.channel)) {
     send(protocol::error(req.id, ErrorCode::forbidden,
                          "role '" + std::string(auth::to_string(claims_->role)) +
-                             "' may not subscribe to " + std::string(protocol::to_string(s.channel))));
+                             "' may not subscribe to " + std::string(model::to_string(s.channel))));
     return;
   }
   for (auto d : s.filters.device_ids) {

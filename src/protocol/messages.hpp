@@ -10,24 +10,20 @@
 #include <variant>
 #include <vector>
 
+#include "model/enums.hpp"
 #include "protocol/errors.hpp"
 
 namespace valtronics::protocol {
 
-enum class Channel : std::uint8_t { telemetry = 0, alerts = 1, devices = 2, system = 3 };
-inline constexpr std::size_t kChannelCount = 4;
-
-std::string_view to_string(Channel c);
-std::optional<Channel> channel_from_string(std::string_view s);
-
-// Normalized filters of one subscribe request. Lists are sorted and de-duplicated; an empty list
-// means "no restriction". Only the keys of the request's channel are ever set.
+// Normalized filters of one subscribe request. Lists are sorted (enums by value) and
+// de-duplicated; an empty list means "no restriction" (model::empty_or_contains). Only the keys
+// of the request's channel are ever set.
 struct Filters {
-  std::vector<std::int64_t> device_ids;    // all channels but system; empty = every device
-  std::vector<std::string> metrics;        // telemetry, system
-  std::vector<std::string> severities;     // alerts: info, warning, critical
-  std::vector<std::string> alert_types;    // alerts
-  std::vector<std::string> status_types;   // devices: online, offline, warning, error, maintenance
+  std::vector<std::int64_t> device_ids;            // all channels but system; empty = every device
+  std::vector<std::string> metrics;                // telemetry, system
+  std::vector<model::Severity> severities;         // alerts
+  std::vector<model::AlertType> alert_types;       // alerts
+  std::vector<model::DeviceStatus> status_types;   // devices
   // telemetry: 0 = real-time (every update); otherwise at most one update per device per interval.
   // system: the interval between updates (default and minimum from configuration).
   std::chrono::milliseconds frequency{0};
@@ -43,11 +39,11 @@ struct AuthRequest {
   bool malformed = false;  // `token` present but not a string: the reply is invalid_token
 };
 struct SubscribeRequest {
-  Channel channel;
+  model::Channel channel;
   Filters filters;
 };
 struct UnsubscribeRequest {
-  Channel channel;
+  model::Channel channel;
   std::optional<std::int64_t> device_id;  // none: every subscription of the channel
 };
 struct PingRequest {

@@ -24,13 +24,7 @@ namespace {
 namespace json = boost::json;
 using Result = boost::system::result<Request, ProtocolError>;
 using Millis = std::chrono::milliseconds;
-
-
-constexpr std::array<std::string_view, 3> kSeverities{"info", "warning", "critical"};
-constexpr std::array<std::string_view, 5> kAlertTypes{"threshold", "anomaly", "device", "system",
-                                                      "manual"};
-constexpr std::array<std::string_view, 5> kStatusTypes{"online", "offline", "warning", "error",
-                                                       "maintenance"};
+using model::Channel;
 
 // An error before the request's id is attached.
 struct Failure {
@@ -53,12 +47,14 @@ std::string quote(std::string_view text) {
   return out;
 }
 
-template <std::size_t N>
-std::string join(const std::array<std::string_view, N>& items) {
+// "telemetry, alerts, devices or system": every name of E, the last one after "or".
+template <class E>
+std::string names_or() {
+  const auto& names = model::EnumNames<E>::names;
   std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out.append(", ");
-    out.append(s);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out.append(i + 1 == names.size() ? " or " : ", ");
+    out.append(names[i]);
   }
   return out;
 }
@@ -232,23 +228,23 @@ std::optional<Failure> read_frequency(const json::value& v, Channel channel,
   return std::nullopt;
 }
 
-// A value from a fixed set, given as one string or a non-empty list of them.
-template <std::size_t N>
+// A value of the closed set E (model/enums.hpp), given as one name or a non-empty list of names.
+template <class E>
 std::optional<Failure> read_enum_list(const json::value& v, std::string_view key,
-                                      const std::array<std::string_view, N>& allowed,
-                                      std::vector<std::string>& out) {
+                                      std::vector<E>& out) {
   const Failure bad{ErrorCode::invalid_filter, "invalid filter '" + std::string(key) +
-                                                   "': expected one of " + join(allowed) +
+                                                   "': expected one of " + model::names_list<E>() +
                                                    ", or a non-empty list of them"};
   auto check = [&](const json::value& e) -> std::optional<Failure> {
     if (!e.is_string()) return bad;
     const std::string_view s = e.get_string();
-    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+    const auto value = model::from_string<E>(s);
+    if (!value) {
       return Failure{ErrorCode::invalid_filter, "invalid filter '" + std::string(key) +
                                                     "': unknown value " + quote(s) + " (expected " +
-                                                    join(allowed) + ")"};
+                                                    model::names_list<E>() + ")"};
     }
-    out.emplace_back(s);
+    out.push_back(*value);
     return std::nullopt;
   };
   out.clear();
@@ -270,9 +266,9 @@ std::optional<Failure> read_filter(Key k, const json::value& v, Channel channel,
     case Key::device_id: return read_device_ids(v, f.device_ids);
     case Key::metrics: return read_metrics(v, channel, opts, f.metrics);
     case Key::frequency: return read_frequency(v, channel, opts, f.frequency);
-    case Key::severity: return read_enum_list(v, "severity", kSeverities, f.severities);
-    case Key::alert_type: return read_enum_list(v, "alert_type", kAlertTypes, f.alert_types);
-    case Key::status_types: return read_enum_list(v, "status_types", kStatusTypes, f.status_types);
+    case Key::severity: return read_enum_list(v, "severity", f.severities);
+    case Key::alert_type: return read_enum_list(v, "alert_type", f.alert_types);
+    case Key::status_types: return read_enum_list(v, "status_types", f.status_types);
     case Key::since_alert_id:
       // 0 means "every stored alert"; ids start at 1.
       if (v.is_int64() && v.get_int64() >= 0) {
@@ -334,7 +330,7 @@ std::optional<Failure> read_filters(const json::object& o, bool top_level, Chann
     auto k = key_from_string(key);
     if (!k || !channel_has(channel, *k)) {
       return Failure{ErrorCode::unknown_filter, "unknown filter " + quote(key) + " for channel " +
-                                                    std::string(to_string(channel))};
+                                                    std::string(model::to_string(channel))};
     }
     if (auto fail = read_filter(*k, kv.value(), channel, opts, f)) return fail;
     seen.set(static_cast<std::size_t>(*k));
@@ -350,11 +346,10 @@ std::optional<Failure> read_channel(const json::object& o, Channel& out) {
   if (!v->is_string()) {
     return Failure{ErrorCode::invalid_message, "invalid 'channel': expected a string"};
   }
-  auto c = channel_from_string(v->get_string());
+  auto c = model::from_string<Channel>(v->get_string());
   if (!c) {
-    return Failure{ErrorCode::unknown_channel,
-                   "unknown channel " + quote(v->get_string()) +
-                       " (expected telemetry, alerts, devices or system)"};
+    return Failure{ErrorCode::unknown_channel, "unknown channel " + quote(v->get_string()) +
+                                                   " (expected " + names_or<Channel>() + ")"};
   }
   out = *c;
   return std::nullopt;

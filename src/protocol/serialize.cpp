@@ -20,6 +20,7 @@ namespace valtronics::protocol {
 namespace {
 
 namespace json = boost::json;
+using model::Channel;
 
 json::string_view sv(std::string_view s) { return json::string_view(s.data(), s.size()); }
 
@@ -36,6 +37,20 @@ json::array string_list(const std::vector<std::string>& v) {
   json::array a;
   a.reserve(v.size());
   for (const auto& s : v) a.emplace_back(sv(s));
+  return a;
+}
+
+// An enum filter list by name. Filters keep enums sorted by value; replies have always listed
+// them in name order (they were sorted strings before), e.g. ["critical","warning"].
+template <class E>
+json::array name_list(const std::vector<E>& v) {
+  std::vector<std::string_view> names;
+  names.reserve(v.size());
+  for (E e : v) names.push_back(model::to_string(e));
+  std::sort(names.begin(), names.end());
+  json::array a;
+  a.reserve(names.size());
+  for (auto n : names) a.emplace_back(sv(n));
   return a;
 }
 
@@ -82,25 +97,25 @@ void for_each_unique(std::size_t n, std::span<const std::string> only, NameOf na
   }
 }
 
-std::string serialize_alert(const hub::AlertEvent& e) {
+std::string serialize_alert(const model::AlertEvent& e) {
   std::string out;
   out.reserve(256);
   out.append(R"({"type":"alert","channel":)");
-  append_json_string(out, to_string(Channel::alerts));
+  append_json_string(out, model::to_string(Channel::alerts));
   out.append(R"(,"alert_id":)");
   append_json_int(out, e.alert_id);
   out.append(R"(,"device_id":)");
   append_json_int(out, e.device_id);
   out.append(R"(,"severity":)");
-  append_json_string(out, e.severity);
+  append_json_string(out, model::to_string(e.severity));
   out.append(R"(,"alert_type":)");
-  append_json_string(out, e.alert_type);
+  append_json_string(out, model::to_string(e.alert_type));
   out.append(R"(,"title":)");
   append_json_string(out, e.title);
   out.append(R"(,"message":)");
   append_json_string(out, e.message);
   out.append(R"(,"status":)");
-  append_json_string(out, e.status);
+  append_json_string(out, model::to_string(e.status));
   out.append(R"(,"timestamp":)");
   append_timestamp(out, e.timestamp);
   out.append(R"(,"metadata":)");
@@ -109,17 +124,17 @@ std::string serialize_alert(const hub::AlertEvent& e) {
   return out;
 }
 
-std::string serialize_device_status(const hub::DeviceStatusEvent& e) {
+std::string serialize_device_status(const model::DeviceStatusEvent& e) {
   std::string out;
   out.reserve(256);
   out.append(R"({"type":"device_status_update","channel":)");
-  append_json_string(out, to_string(Channel::devices));
+  append_json_string(out, model::to_string(Channel::devices));
   out.append(R"(,"device_id":)");
   append_json_int(out, e.device_id);
   out.append(R"(,"old_status":)");
-  append_json_string(out, e.old_status);
+  append_json_string(out, model::to_string(e.old_status));
   out.append(R"(,"new_status":)");
-  append_json_string(out, e.new_status);
+  append_json_string(out, model::to_string(e.new_status));
   out.append(R"(,"timestamp":)");
   append_timestamp(out, e.timestamp);
   out.append(R"(,"reason":)");
@@ -171,11 +186,11 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
     filters["metrics"] = string_list(f.metrics);
   }
   if (channel == Channel::alerts) {
-    if (!f.severities.empty()) filters["severity"] = string_list(f.severities);
-    if (!f.alert_types.empty()) filters["alert_type"] = string_list(f.alert_types);
+    if (!f.severities.empty()) filters["severity"] = name_list(f.severities);
+    if (!f.alert_types.empty()) filters["alert_type"] = name_list(f.alert_types);
   }
   if (channel == Channel::devices && !f.status_types.empty()) {
-    filters["status_types"] = string_list(f.status_types);
+    filters["status_types"] = name_list(f.status_types);
   }
   // Frequency is always shown for the two channels that have one: the effective value (default
   // included) is what the client needs to know.
@@ -191,7 +206,7 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
 
   json::object o;
   o["type"] = "subscribed";
-  o["channel"] = sv(to_string(channel));
+  o["channel"] = sv(model::to_string(channel));
   o["filters"] = std::move(filters);
   if (recovered) o["recovered"] = *recovered;
   if (last_alert_id) o["last_alert_id"] = *last_alert_id;
@@ -202,7 +217,7 @@ std::string unsubscribed(const OptId& id, Channel channel, std::optional<std::in
                          std::size_t removed) {
   json::object o;
   o["type"] = "unsubscribed";
-  o["channel"] = sv(to_string(channel));
+  o["channel"] = sv(model::to_string(channel));
   if (device_id) o["device_id"] = *device_id;
   o["removed"] = static_cast<std::uint64_t>(removed);
   return finish(o, id);
@@ -231,7 +246,7 @@ std::string subscription_error(ErrorCode code, std::string_view message, Channel
   o["type"] = "error";
   o["error"] = sv(to_string(code));
   o["message"] = sv(message);
-  o["channel"] = sv(to_string(channel));
+  o["channel"] = sv(model::to_string(channel));
   o["device_id"] = device_id ? json::value(*device_id) : json::value(nullptr);
   return finish(o, std::nullopt);
 }
@@ -244,7 +259,7 @@ std::string token_expiring(util::TimePoint expires_at) {
 }
 
 std::string serialize_telemetry(std::int64_t device_id,
-                                std::span<const hub::MetricReading> readings,
+                                std::span<const model::MetricReading> readings,
                                 std::span<const std::string> only_metrics) {
   std::string out;
   bool any = false;
@@ -256,7 +271,7 @@ std::string serialize_telemetry(std::int64_t device_id,
           any = true;
           out.reserve(96 + 96 * readings.size());
           out.append(R"({"type":"telemetry_update","channel":)");
-          append_json_string(out, to_string(Channel::telemetry));
+          append_json_string(out, model::to_string(Channel::telemetry));
           out.append(R"(,"device_id":)");
           append_json_int(out, device_id);
           out.append(R"(,"telemetry":{)");
@@ -281,12 +296,12 @@ std::string serialize_telemetry(std::int64_t device_id,
   return out;
 }
 
-std::string serialize_system(const hub::SystemEvent& event,
+std::string serialize_system(const model::SystemEvent& event,
                              std::span<const std::string> only_metrics) {
   std::string out;
   out.reserve(96 + 32 * event.metrics.size());
   out.append(R"({"type":"system_status_update","channel":)");
-  append_json_string(out, to_string(Channel::system));
+  append_json_string(out, model::to_string(Channel::system));
   out.append(R"(,"metrics":{)");
   bool first_member = true;
   for_each_unique(
@@ -305,21 +320,21 @@ std::string serialize_system(const hub::SystemEvent& event,
   return out;
 }
 
-std::string serialize_event(const hub::Event& event) {
+std::string serialize_event(const model::EventBody& body) {
   return std::visit(
       [](const auto& b) -> std::string {
         using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, hub::TelemetryEvent>) {
+        if constexpr (std::is_same_v<T, model::TelemetryEvent>) {
           return serialize_telemetry(b.device_id, b.readings);
-        } else if constexpr (std::is_same_v<T, hub::AlertEvent>) {
+        } else if constexpr (std::is_same_v<T, model::AlertEvent>) {
           return serialize_alert(b);
-        } else if constexpr (std::is_same_v<T, hub::DeviceStatusEvent>) {
+        } else if constexpr (std::is_same_v<T, model::DeviceStatusEvent>) {
           return serialize_device_status(b);
         } else {
           return serialize_system(b, {});
         }
       },
-      event.body);
+      body);
 }
 
 }  // namespace valtronics::protocol

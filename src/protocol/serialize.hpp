@@ -1,5 +1,6 @@
 // Builds server -> client frames. Replies are built per request (rare); updates are built once
-// per event and projection and shared by every receiver (see hub/).
+// per event and projection and shared by every receiver (see hub/). Knows the domain's event
+// bodies (model/), not the hub that carries them.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -9,7 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "hub/event.hpp"
+#include "model/enums.hpp"
+#include "model/events.hpp"
+#include "model/reading.hpp"
 #include "protocol/messages.hpp"
 #include "util/time.hpp"
 
@@ -25,12 +28,13 @@ std::string auth_failure(const OptId& id, ErrorCode code, std::string_view messa
 // {"type":"subscribed","channel":...,"filters":{normalized, only keys that are set},
 //  "recovered":bool (replays only),"last_alert_id":n (alerts channel),"id":...}
 // Telemetry frequency is "real-time" or a duration string; system frequency a duration string.
-std::string subscribed(const OptId& id, Channel channel, const Filters& filters,
+// Severity, alert_type and status_types lists are in name order.
+std::string subscribed(const OptId& id, model::Channel channel, const Filters& filters,
                        std::optional<bool> recovered = std::nullopt,
                        std::optional<std::int64_t> last_alert_id = std::nullopt);
 // {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
-std::string unsubscribed(const OptId& id, Channel channel, std::optional<std::int64_t> device_id,
-                         std::size_t removed);
+std::string unsubscribed(const OptId& id, model::Channel channel,
+                         std::optional<std::int64_t> device_id, std::size_t removed);
 // {"type":"pong","timestamp":<echo, null if none>,"server_time":...,"id":...}
 std::string pong(const OptId& id, const std::optional<boost::json::value>& client_timestamp,
                  util::TimePoint now);
@@ -39,7 +43,7 @@ std::string error(const OptId& id, ErrorCode code, std::string_view message);
 // An error about one existing subscription (a token refresh removed it), unsolicited:
 // {"type":"error","error":code,"message":...,"channel":...,"device_id":n, or null for the
 //  subscription to every device}
-std::string subscription_error(ErrorCode code, std::string_view message, Channel channel,
+std::string subscription_error(ErrorCode code, std::string_view message, model::Channel channel,
                                std::optional<std::int64_t> device_id);
 // {"type":"token_expiring","expires_at":...}
 std::string token_expiring(util::TimePoint expires_at);
@@ -51,13 +55,16 @@ std::string token_expiring(util::TimePoint expires_at);
 //  device_status_update {type, channel, device_id, old_status, new_status, timestamp, reason,
 //                        metadata:{last_seen}}
 //  system_status_update {type, channel, metrics:{...}, timestamp}
-std::string serialize_event(const hub::Event& event);
+// The channel is the body's (model::channel_of).
+std::string serialize_event(const model::EventBody& body);
 
 // Telemetry restricted to `metrics` (sorted); empty string if none of them is in the event.
-std::string serialize_telemetry(std::int64_t device_id, std::span<const hub::MetricReading> readings,
+std::string serialize_telemetry(std::int64_t device_id,
+                                std::span<const model::MetricReading> readings,
                                 std::span<const std::string> only_metrics = {});
 
 // System update restricted to `metrics` (sorted; empty = all).
-std::string serialize_system(const hub::SystemEvent& event, std::span<const std::string> only_metrics);
+std::string serialize_system(const model::SystemEvent& event,
+                             std::span<const std::string> only_metrics);
 
 }  // namespace valtronics::protocol

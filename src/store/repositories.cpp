@@ -1,6 +1,7 @@
 // Reads and writes of the domain records (see repositories.hpp). The SQL is in store/sql.hpp;
 // this file binds parameters and reads columns. Times are stored as INTEGER milliseconds since
-// the Unix epoch; JSON columns as serialized objects (a corrupt cell loads as an empty object).
+// the Unix epoch; JSON columns as serialized objects (a corrupt cell loads as an empty object);
+// enums as their names (model/enums.hpp), the same TEXT the columns always held.
 #include "store/repositories.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "store/sql.hpp"
 
@@ -16,12 +18,12 @@ namespace valtronics::store {
 
 namespace {
 
-using engine::Alert;
-using engine::AlertRule;
-using engine::Condition;
-using engine::Device;
-using engine::MetricValue;
-using engine::StatusChange;
+using model::Alert;
+using model::AlertRule;
+using model::Condition;
+using model::Device;
+using model::MetricValue;
+using model::StatusChange;
 
 std::int64_t to_ms(util::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -57,6 +59,21 @@ boost::json::object json_object(const Statement& st, int col) {
   }
 }
 
+// A TEXT column holding a name of E. This server writes only names from E's table, so another
+// text was written by hand or by another version: loading is refused with a StoreError naming
+// the row, rather than skipping the row (lists and counts would disagree) or guessing a value.
+// (Exception: an unknown rule condition loads the rule disabled, see read_rule.)
+template <class E>
+E enum_column(const Statement& st, int col, std::string_view row, std::string_view column) {
+  const std::string text = st.column_text(col);
+  if (auto e = model::from_string<E>(text)) return *e;
+  throw StoreError(std::string(row) + ": unknown " + std::string(column) + " '" + text +
+                   "' in the database (expected one of " + model::names_list<E>() + ")");
+}
+
+std::string row_name(std::string_view table, std::int64_t id) {
+  return std::string(table) + " row " + std::to_string(id);
+}
 
 // Runs `f` atomically: inside the caller's transaction if one is open (the writer's batch),
 // else in a transaction of its own (one commit for many rows instead of one per row).
@@ -79,14 +96,15 @@ auto atomically(Database& db, F&& f) {
 Device read_device(const Statement& st) {
   Device d;
   d.id = st.column_int(0);
+  const std::string row = row_name("devices", d.id);
   d.name = st.column_text(1);
-  d.device_type = st.column_text(2);
+  d.device_type = enum_column<model::DeviceType>(st, 2, row, "device_type");
   d.location = st.column_text(3);
   d.manufacturer = st.column_text(4);
   d.model = st.column_text(5);
   d.firmware_version = st.column_text(6);
   d.metadata = json_object(st, 7);
-  d.status = st.column_text(8);
+  d.status = enum_column<model::DeviceStatus>(st, 8, row, "status");
   d.last_seen = opt_time(st, 9);
   d.created_at = from_ms(st.column_int(10));
   d.updated_at = from_ms(st.column_int(11));
@@ -95,13 +113,13 @@ Device read_device(const Statement& st) {
 
 void bind_device(Statement& st, const Device& d) {
   st.bind(2, d.name)
-      .bind(3, d.device_type)
+      .bind(3, model::to_string(d.device_type))
       .bind(4, d.location)
       .bind(5, d.manufacturer)
       .bind(6, d.model)
       .bind(7, d.firmware_version)
       .bind(8, json_text(d.metadata))
-      .bind(9, d.status)
+      .bind(9, model::to_string(d.status))
       .bind(10, to_ms(d.last_seen))
       .bind(11, to_ms(d.created_at))
       .bind(12, to_ms(d.updated_at));
@@ -112,10 +130,11 @@ AlertRule read_rule(const Statement& st) {
   r.id = st.column_int(0);
   r.name = st.column_text(1);
   r.device_id = st.column_opt_int(2);
-  r.device_type = st.column_opt_text(3);
+  const std::string row = row_name("alert_rules", r.id);
+  if (!st.is_null(3)) r.device_type = enum_column<model::DeviceType>(st, 3, row, "device_type");
   r.metric = st.column_text(4);
   std::string cond = st.column_text(5);
-  if (auto c = engine::condition_from_string(cond)) {
+  if (auto c = model::from_string<Condition>(cond)) {
     r.condition = *c;
   } else {
     spdlog::warn("alert rule {}: unknown condition '{}' in the database; rule disabled", r.id,
@@ -123,8 +142,8 @@ AlertRule read_rule(const Statement& st) {
     r.enabled = false;
   }
   r.threshold = st.column_double(6);
-  r.severity = st.column_text(7);
-  r.alert_type = st.column_text(8);
+  r.severity = enum_column<model::Severity>(st, 7, row, "severity");
+  r.alert_type = enum_column<model::AlertType>(st, 8, row, "alert_type");
   r.duration = std::chrono::milliseconds{st.column_int(9)};
   r.cooldown = std::chrono::milliseconds{st.column_int(10)};
   if (r.enabled) r.enabled = st.column_int(11) != 0;
@@ -134,14 +153,16 @@ AlertRule read_rule(const Statement& st) {
 }
 
 void bind_rule(Statement& st, const AlertRule& r) {
-  st.bind(2, r.name)
-      .bind(3, r.device_id)
-      .bind(4, r.device_type)
-      .bind(5, r.metric)
-      .bind(6, engine::to_string(r.condition))
+  st.bind(2, r.name).bind(3, r.device_id);
+  if (r.device_type)
+    st.bind(4, model::to_string(*r.device_type));
+  else
+    st.bind(4, std::nullopt);
+  st.bind(5, r.metric)
+      .bind(6, model::to_string(r.condition))
       .bind(7, r.threshold)
-      .bind(8, r.severity)
-      .bind(9, r.alert_type)
+      .bind(8, model::to_string(r.severity))
+      .bind(9, model::to_string(r.alert_type))
       .bind(10, static_cast<std::int64_t>(r.duration.count()))
       .bind(11, static_cast<std::int64_t>(r.cooldown.count()))
       .bind(12, r.enabled ? 1 : 0)
@@ -152,12 +173,13 @@ void bind_rule(Statement& st, const AlertRule& r) {
 Alert read_alert(const Statement& st) {
   Alert a;
   a.id = st.column_int(0);
+  const std::string row = row_name("alerts", a.id);
   a.device_id = st.column_int(1);
-  a.severity = st.column_text(2);
-  a.alert_type = st.column_text(3);
+  a.severity = enum_column<model::Severity>(st, 2, row, "severity");
+  a.alert_type = enum_column<model::AlertType>(st, 3, row, "alert_type");
   a.title = st.column_text(4);
   a.message = st.column_text(5);
-  a.status = st.column_text(6);
+  a.status = enum_column<model::AlertStatus>(st, 6, row, "status");
   a.timestamp = from_ms(st.column_int(7));
   a.metadata = json_object(st, 8);
   a.rule_id = st.column_opt_int(9);
@@ -203,21 +225,21 @@ AlertFilter build_filter(const AlertQuery& q) {
     f.where += first ? sql::kWhere : sql::kAnd;
     first = false;
   };
-  auto text_in = [&](const char* head, const std::vector<std::string>& values) {
+  auto names_in = [&](const char* head, const auto& values) {
     if (values.empty()) return;
     begin_condition();
     f.where += head;
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i) f.where += sql::kListSeparator;
       f.where += sql::kPlaceholder;
-      f.texts.push_back(values[i]);
+      f.texts.emplace_back(model::to_string(values[i]));
       f.is_text.push_back(true);
     }
     f.where += sql::kListEnd;
   };
-  text_in(sql::kAlertStatusIn, q.statuses);
-  text_in(sql::kAlertSeverityIn, q.severities);
-  text_in(sql::kAlertTypeIn, q.alert_types);
+  names_in(sql::kAlertStatusIn, q.statuses);
+  names_in(sql::kAlertSeverityIn, q.severities);
+  names_in(sql::kAlertTypeIn, q.alert_types);
   if (!q.device_ids.empty()) {
     begin_condition();
     f.where += sql::kAlertDeviceIdIn;
@@ -294,10 +316,10 @@ bool delete_device(Database& db, std::int64_t id) {
   });
 }
 
-void update_device_status(Database& db, std::int64_t id, const std::string& status,
+void update_device_status(Database& db, std::int64_t id, model::DeviceStatus status,
                           std::optional<util::TimePoint> last_seen, util::TimePoint updated_at) {
   Statement& st = db.cached(sql::kUpdateDeviceStatus);
-  st.bind(1, id).bind(2, status).bind(3, to_ms(last_seen)).bind(4, to_ms(updated_at)).run();
+  st.bind(1, id).bind(2, model::to_string(status)).bind(3, to_ms(last_seen)).bind(4, to_ms(updated_at)).run();
 }
 
 void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last_seen) {
@@ -308,8 +330,8 @@ void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last
 void insert_status_change(Database& db, const StatusChange& c) {
   Statement& st = db.cached(sql::kInsertStatusChange);
   st.bind(1, c.device_id)
-      .bind(2, c.old_status)
-      .bind(3, c.new_status)
+      .bind(2, model::to_string(c.old_status))
+      .bind(3, model::to_string(c.new_status))
       .bind(4, c.reason)
       .bind(5, to_ms(c.timestamp))
       .run();
@@ -323,8 +345,9 @@ std::vector<StatusChange> load_status_changes(Database& db, std::int64_t device_
   while (st.step()) {
     StatusChange c;
     c.device_id = st.column_int(0);
-    c.old_status = st.column_text(1);
-    c.new_status = st.column_text(2);
+    const std::string row = "device_status_changes of device " + std::to_string(c.device_id);
+    c.old_status = enum_column<model::DeviceStatus>(st, 1, row, "old_status");
+    c.new_status = enum_column<model::DeviceStatus>(st, 2, row, "new_status");
     c.reason = st.column_text(3);
     c.timestamp = from_ms(st.column_int(4));
     out.push_back(std::move(c));
@@ -370,11 +393,11 @@ bool delete_rule(Database& db, std::int64_t id) {
 std::int64_t insert_alert(Database& db, const Alert& a) {
   Statement& st = db.cached(sql::kInsertAlert);
   st.bind(1, a.device_id)
-      .bind(2, a.severity)
-      .bind(3, a.alert_type)
+      .bind(2, model::to_string(a.severity))
+      .bind(3, model::to_string(a.alert_type))
       .bind(4, a.title)
       .bind(5, a.message)
-      .bind(6, a.status)
+      .bind(6, model::to_string(a.status))
       .bind(7, to_ms(a.timestamp))
       .bind(8, json_text(a.metadata))
       .bind(9, a.rule_id)
@@ -390,7 +413,7 @@ std::int64_t insert_alert(Database& db, const Alert& a) {
 void update_alert_state(Database& db, const Alert& a) {
   Statement& st = db.cached(sql::kUpdateAlertState);
   st.bind(1, a.id)
-      .bind(2, a.status)
+      .bind(2, model::to_string(a.status))
       .bind(3, to_ms(a.acknowledged_at))
       .bind(4, a.acknowledged_by)
       .bind(5, to_ms(a.resolved_at))

@@ -1,7 +1,8 @@
 // All reads and writes of the domain records. Every SQL statement of the project lives in
 // store/sql.hpp; these functions bind and read them. Synchronous: the writer thread calls the
 // writing ones inside its batched transactions, the engine thread calls the reading ones on its
-// own connection.
+// own connection. The domain's closed sets (statuses, severities, types) are stored as TEXT,
+// their wire names (model/enums.hpp).
 #pragma once
 
 #include <cstdint>
@@ -10,61 +11,64 @@
 #include <string>
 #include <vector>
 
-#include "engine/models.hpp"
+#include "model/alert.hpp"
+#include "model/device.hpp"
+#include "model/enums.hpp"
+#include "model/reading.hpp"
 #include "store/db.hpp"
 
 namespace valtronics::store {
 
 // ---- devices ----
-std::vector<engine::Device> load_devices(Database& db);  // ordered by id
+std::vector<model::Device> load_devices(Database& db);  // ordered by id
 // Inserts `d` (d.id == 0: the database assigns it; else that id is used). Returns the id.
-std::int64_t insert_device(Database& db, const engine::Device& d);
-void update_device(Database& db, const engine::Device& d);  // every column by id
-bool delete_device(Database& db, std::int64_t id);          // false if absent
-void update_device_status(Database& db, std::int64_t id, const std::string& status,
+std::int64_t insert_device(Database& db, const model::Device& d);
+void update_device(Database& db, const model::Device& d);  // every column by id
+bool delete_device(Database& db, std::int64_t id);         // false if absent
+void update_device_status(Database& db, std::int64_t id, model::DeviceStatus status,
                           std::optional<util::TimePoint> last_seen, util::TimePoint updated_at);
 void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last_seen);
-void insert_status_change(Database& db, const engine::StatusChange& c);
-std::vector<engine::StatusChange> load_status_changes(Database& db, std::int64_t device_id,
-                                                      std::size_t limit);  // newest first
+void insert_status_change(Database& db, const model::StatusChange& c);
+std::vector<model::StatusChange> load_status_changes(Database& db, std::int64_t device_id,
+                                                     std::size_t limit);  // newest first
 
 // ---- alert rules ----
-std::vector<engine::AlertRule> load_rules(Database& db);     // ordered by id
-std::int64_t insert_rule(Database& db, const engine::AlertRule& r);
-void update_rule(Database& db, const engine::AlertRule& r);
+std::vector<model::AlertRule> load_rules(Database& db);  // ordered by id
+std::int64_t insert_rule(Database& db, const model::AlertRule& r);
+void update_rule(Database& db, const model::AlertRule& r);
 bool delete_rule(Database& db, std::int64_t id);
 
 // ---- alerts ----
 // Inserts and returns the new id (AUTOINCREMENT: strictly increasing, never reused).
-std::int64_t insert_alert(Database& db, const engine::Alert& a);
+std::int64_t insert_alert(Database& db, const model::Alert& a);
 // Writes status, acknowledged_at/_by, resolved_at/_by, notes of `a` by id.
-void update_alert_state(Database& db, const engine::Alert& a);
-std::optional<engine::Alert> get_alert(Database& db, std::int64_t id);
+void update_alert_state(Database& db, const model::Alert& a);
+std::optional<model::Alert> get_alert(Database& db, std::int64_t id);
 
 struct AlertQuery {
-  std::vector<std::string> statuses;      // empty: any
-  std::vector<std::string> severities;    // empty: any
-  std::vector<std::string> alert_types;   // empty: any
-  std::vector<std::int64_t> device_ids;   // empty: any
-  std::optional<std::int64_t> since_id;   // id > since_id
+  std::vector<model::AlertStatus> statuses;   // empty: any
+  std::vector<model::Severity> severities;    // empty: any
+  std::vector<model::AlertType> alert_types;  // empty: any
+  std::vector<std::int64_t> device_ids;       // empty: any
+  std::optional<std::int64_t> since_id;       // id > since_id
   std::size_t limit = 100;
   std::size_t offset = 0;
 };
-std::vector<engine::Alert> list_alerts(Database& db, const AlertQuery& q);  // ordered by id asc
-std::int64_t count_alerts(Database& db, const AlertQuery& q);              // ignores limit/offset
-std::int64_t max_alert_id(Database& db);                                   // 0 when none
-std::int64_t min_alert_id(Database& db);                                   // 0 when none
-std::vector<engine::Alert> load_open_alerts(Database& db);  // active or acknowledged
+std::vector<model::Alert> list_alerts(Database& db, const AlertQuery& q);  // ordered by id asc
+std::int64_t count_alerts(Database& db, const AlertQuery& q);  // ignores limit/offset
+std::int64_t max_alert_id(Database& db);                       // 0 when none
+std::int64_t min_alert_id(Database& db);                       // 0 when none
+std::vector<model::Alert> load_open_alerts(Database& db);  // active or acknowledged
 // Deletes resolved alerts older than `before`, keeping at least the newest `keep` alerts.
 std::size_t prune_alerts(Database& db, util::TimePoint before, std::size_t keep);
 
 // ---- metrics ----
-void upsert_latest_metrics(Database& db, std::span<const engine::MetricValue> values);
-std::vector<engine::MetricValue> load_latest_metrics(Database& db);
-void append_history(Database& db, std::span<const engine::MetricValue> values);
+void upsert_latest_metrics(Database& db, std::span<const model::MetricValue> values);
+std::vector<model::MetricValue> load_latest_metrics(Database& db);
+void append_history(Database& db, std::span<const model::MetricValue> values);
 std::size_t prune_history(Database& db, util::TimePoint before);
-std::vector<engine::MetricValue> load_history(Database& db, std::int64_t device_id,
-                                              const std::string& metric, util::TimePoint since,
-                                              std::size_t limit);
+std::vector<model::MetricValue> load_history(Database& db, std::int64_t device_id,
+                                             const std::string& metric, util::TimePoint since,
+                                             std::size_t limit);
 
 }  // namespace valtronics::store

@@ -15,7 +15,7 @@
 namespace valtronics::engine {
 namespace {
 
-std::map<std::string, double> as_map(const hub::SystemEvent& ev) {
+std::map<std::string, double> as_map(const model::SystemEvent& ev) {
   return {ev.metrics.begin(), ev.metrics.end()};
 }
 

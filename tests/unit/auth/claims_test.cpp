@@ -8,7 +8,7 @@
 namespace valtronics::auth {
 namespace {
 
-using protocol::Channel;
+using model::Channel;
 
 Claims make(Role role, std::vector<std::int64_t> devices = {}, bool all = false,
             std::optional<std::int64_t> device_id = std::nullopt) {

@@ -9,6 +9,7 @@ namespace valtronics::engine {
 namespace {
 
 using namespace std::chrono_literals;
+using model::DeviceStatus;
 
 const util::TimePoint T0 = util::TimePoint{} + 1'704'110'400s;  // 2024-01-01T12:00:00Z
 
@@ -16,19 +17,19 @@ void expect_change(const std::optional<StatusTransition>& t, std::int64_t id,
                    std::string_view from, std::string_view to, std::string_view reason) {
   ASSERT_TRUE(t.has_value()) << from << " -> " << to;
   EXPECT_EQ(t->change.device_id, id);
-  EXPECT_EQ(t->change.old_status, from);
-  EXPECT_EQ(t->change.new_status, to);
+  EXPECT_EQ(model::to_string(t->change.old_status), from);
+  EXPECT_EQ(model::to_string(t->change.new_status), to);
   EXPECT_EQ(t->change.reason, reason);
 }
 
 TEST(DeviceStatus, TelemetryMarksOfflineDeviceOnline) {
   DeviceStatusTracker tr(5min, true);
-  tr.track(1, "offline", std::nullopt);
+  tr.track(1, DeviceStatus::offline, std::nullopt);
   auto t = tr.on_telemetry(1, T0);
   expect_change(t, 1, "offline", "online", "Telemetry received");
   EXPECT_EQ(t->change.timestamp, T0);
   EXPECT_EQ(t->last_seen, T0);
-  EXPECT_EQ(tr.status(1), "online");
+  EXPECT_EQ(tr.status(1), DeviceStatus::online);
   EXPECT_EQ(tr.last_seen(1), T0);
   EXPECT_FALSE(tr.on_telemetry(1, T0 + 1s).has_value());  // once
   EXPECT_EQ(tr.last_seen(1), T0 + 1s);
@@ -36,21 +37,21 @@ TEST(DeviceStatus, TelemetryMarksOfflineDeviceOnline) {
 
 TEST(DeviceStatus, TelemetryKeepsMaintenanceErrorAndWarning) {
   DeviceStatusTracker tr(5min, true);
-  tr.track(1, "maintenance", std::nullopt);
-  tr.track(2, "error", std::nullopt);
-  tr.track(3, "warning", std::nullopt);
+  tr.track(1, DeviceStatus::maintenance, std::nullopt);
+  tr.track(2, DeviceStatus::error, std::nullopt);
+  tr.track(3, DeviceStatus::warning, std::nullopt);
   for (std::int64_t id : {1, 2, 3}) {
     EXPECT_FALSE(tr.on_telemetry(id, T0).has_value());
     EXPECT_EQ(tr.last_seen(id), T0);
   }
-  EXPECT_EQ(tr.status(1), "maintenance");
-  EXPECT_EQ(tr.status(2), "error");
-  EXPECT_EQ(tr.status(3), "warning");
+  EXPECT_EQ(tr.status(1), DeviceStatus::maintenance);
+  EXPECT_EQ(tr.status(2), DeviceStatus::error);
+  EXPECT_EQ(tr.status(3), DeviceStatus::warning);
 }
 
 TEST(DeviceStatus, LastSeenNeverGoesBackwards) {
   DeviceStatusTracker tr(5min, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   tr.on_telemetry(1, T0 - 1min);
   EXPECT_EQ(tr.last_seen(1), T0);
 }
@@ -63,7 +64,7 @@ TEST(DeviceStatus, UntrackedDeviceTelemetryIsTrackedAsComingOnline) {
 
 TEST(DeviceStatus, OfflineAfterSilenceOncePerSilence) {
   DeviceStatusTracker tr(5min, true);
-  tr.track(1, "offline", std::nullopt);
+  tr.track(1, DeviceStatus::offline, std::nullopt);
   tr.on_telemetry(1, T0);
   EXPECT_TRUE(tr.check_offline(T0 + 5min).empty());  // exactly the threshold: not yet
   auto v = tr.check_offline(T0 + 5min + 1s);
@@ -82,7 +83,7 @@ TEST(DeviceStatus, OfflineAfterSilenceOncePerSilence) {
 
 TEST(DeviceStatus, TelemetryPostponesOffline) {
   DeviceStatusTracker tr(10s, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   for (int i = 1; i <= 10; ++i) {
     tr.on_telemetry(1, T0 + i * 5s);
     EXPECT_TRUE(tr.check_offline(T0 + i * 5s + 9s).empty());
@@ -91,29 +92,29 @@ TEST(DeviceStatus, TelemetryPostponesOffline) {
 
 TEST(DeviceStatus, ReasonUsesTheConfiguredThreshold) {
   DeviceStatusTracker tr(30s, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   auto v = tr.check_offline(T0 + 31s);
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].change.reason, "No telemetry for 30s");
   DeviceStatusTracker tr2(1500ms, true);
-  tr2.track(1, "online", T0);
+  tr2.track(1, DeviceStatus::online, T0);
   EXPECT_EQ(tr2.check_offline(T0 + 2s).at(0).change.reason, "No telemetry for 1500ms");
 }
 
 TEST(DeviceStatus, WarningAndErrorDevicesGoOfflineMaintenanceDoesNot) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "warning", T0);
-  tr.track(2, "error", T0);
-  tr.track(3, "maintenance", T0);
-  tr.track(4, "offline", T0);
-  tr.track(5, "online", T0);
+  tr.track(1, DeviceStatus::warning, T0);
+  tr.track(2, DeviceStatus::error, T0);
+  tr.track(3, DeviceStatus::maintenance, T0);
+  tr.track(4, DeviceStatus::offline, T0);
+  tr.track(5, DeviceStatus::online, T0);
   auto v = tr.check_offline(T0 + 2min);
   ASSERT_EQ(v.size(), 3u);
   expect_change(v[0], 1, "warning", "offline", "No telemetry for 1m");
   expect_change(v[1], 2, "error", "offline", "No telemetry for 1m");
   expect_change(v[2], 5, "online", "offline", "No telemetry for 1m");
-  EXPECT_EQ(tr.status(3), "maintenance");
-  EXPECT_EQ(tr.status(4), "offline");
+  EXPECT_EQ(tr.status(3), DeviceStatus::maintenance);
+  EXPECT_EQ(tr.status(4), DeviceStatus::offline);
 }
 
 TEST(DeviceStatus, RestartSilentDevicesGoOfflineOnceAtFirstCheck) {
@@ -121,9 +122,9 @@ TEST(DeviceStatus, RestartSilentDevicesGoOfflineOnceAtFirstCheck) {
   // minute ago, device 3 was already offline. Tracking emits nothing.
   DeviceStatusTracker tr(5min, true);
   const auto restart = T0 + 1h;
-  tr.track(1, "online", T0);
-  tr.track(2, "online", restart - 1min);
-  tr.track(3, "offline", T0);
+  tr.track(1, DeviceStatus::online, T0);
+  tr.track(2, DeviceStatus::online, restart - 1min);
+  tr.track(3, DeviceStatus::offline, T0);
   auto v = tr.check_offline(restart);
   ASSERT_EQ(v.size(), 1u);
   expect_change(v[0], 1, "online", "offline", "No telemetry for 5m");
@@ -137,7 +138,7 @@ TEST(DeviceStatus, RestartSilentDevicesGoOfflineOnceAtFirstCheck) {
 
 TEST(DeviceStatus, NeverSeenOnlineDeviceGoesOfflineAfterThresholdFromFirstCheck) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "online", std::nullopt);
+  tr.track(1, DeviceStatus::online, std::nullopt);
   EXPECT_TRUE(tr.check_offline(T0).empty());
   EXPECT_TRUE(tr.check_offline(T0 + 1min).empty());
   auto v = tr.check_offline(T0 + 61s);
@@ -148,9 +149,9 @@ TEST(DeviceStatus, NeverSeenOnlineDeviceGoesOfflineAfterThresholdFromFirstCheck)
 
 TEST(DeviceStatus, TrackReplacesAndForgetDrops) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "online", T0);
-  tr.track(1, "maintenance", T0 + 1s);
-  EXPECT_EQ(tr.status(1), "maintenance");
+  tr.track(1, DeviceStatus::online, T0);
+  tr.track(1, DeviceStatus::maintenance, T0 + 1s);
+  EXPECT_EQ(tr.status(1), DeviceStatus::maintenance);
   EXPECT_EQ(tr.last_seen(1), T0 + 1s);
   tr.forget(1);
   EXPECT_FALSE(tr.status(1).has_value());
@@ -160,41 +161,41 @@ TEST(DeviceStatus, TrackReplacesAndForgetDrops) {
 
 TEST(DeviceStatus, ReportSetsAnyStatusWithItsReason) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "online", T0);
-  auto t = tr.on_report(1, "maintenance", "Scheduled calibration", T0 + 1s);
+  tr.track(1, DeviceStatus::online, T0);
+  auto t = tr.on_report(1, DeviceStatus::maintenance, "Scheduled calibration", T0 + 1s);
   expect_change(t, 1, "online", "maintenance", "Scheduled calibration");
   EXPECT_EQ(t->change.timestamp, T0 + 1s);
   EXPECT_EQ(t->last_seen, T0);
-  EXPECT_FALSE(tr.on_report(1, "maintenance", "again", T0 + 2s).has_value());
-  expect_change(tr.on_report(1, "error", "Sensor fault", T0 + 3s), 1, "maintenance", "error",
+  EXPECT_FALSE(tr.on_report(1, DeviceStatus::maintenance, "again", T0 + 2s).has_value());
+  expect_change(tr.on_report(1, DeviceStatus::error, "Sensor fault", T0 + 3s), 1, "maintenance", "error",
                 "Sensor fault");
-  expect_change(tr.on_report(1, "warning", "", T0 + 4s), 1, "error", "warning", "Status reported");
-  expect_change(tr.on_report(1, "offline", "Powered down", T0 + 5s), 1, "warning", "offline",
+  expect_change(tr.on_report(1, DeviceStatus::warning, "", T0 + 4s), 1, "error", "warning", "Status reported");
+  expect_change(tr.on_report(1, DeviceStatus::offline, "Powered down", T0 + 5s), 1, "warning", "offline",
                 "Powered down");
-  expect_change(tr.on_report(1, "online", "Back", T0 + 6s), 1, "offline", "online", "Back");
+  expect_change(tr.on_report(1, DeviceStatus::online, "Back", T0 + 6s), 1, "offline", "online", "Back");
 }
 
 TEST(DeviceStatus, MaintenanceKeptOnTelemetryAndNotTakenOffline) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "online", T0);
-  tr.on_report(1, "maintenance", "Servicing", T0);
+  tr.track(1, DeviceStatus::online, T0);
+  tr.on_report(1, DeviceStatus::maintenance, "Servicing", T0);
   EXPECT_FALSE(tr.on_telemetry(1, T0 + 10s).has_value());
   EXPECT_TRUE(tr.check_offline(T0 + 1h).empty());
-  EXPECT_EQ(tr.status(1), "maintenance");
+  EXPECT_EQ(tr.status(1), DeviceStatus::maintenance);
   EXPECT_FALSE(tr.on_critical_alert(1, 7, T0 + 1h).has_value());
-  EXPECT_EQ(tr.status(1), "maintenance");
-  expect_change(tr.on_report(1, "online", "Done", T0 + 2h), 1, "maintenance", "online", "Done");
+  EXPECT_EQ(tr.status(1), DeviceStatus::maintenance);
+  expect_change(tr.on_report(1, DeviceStatus::online, "Done", T0 + 2h), 1, "maintenance", "online", "Done");
 }
 
 TEST(DeviceStatus, CriticalAlertSetsWarningAndBack) {
   DeviceStatusTracker tr(1h, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   expect_change(tr.on_critical_alert(1, 10, T0 + 1s), 1, "online", "warning",
                 "Critical alert active");
   EXPECT_FALSE(tr.on_critical_alert(1, 11, T0 + 2s).has_value());
   EXPECT_FALSE(tr.on_telemetry(1, T0 + 3s).has_value());  // warning kept on telemetry
   EXPECT_FALSE(tr.on_critical_resolved(1, 10, T0 + 4s).has_value());  // 11 still active
-  EXPECT_EQ(tr.status(1), "warning");
+  EXPECT_EQ(tr.status(1), DeviceStatus::warning);
   auto t = tr.on_critical_resolved(1, 11, T0 + 5s);
   expect_change(t, 1, "warning", "online", "Critical alerts resolved");
   EXPECT_EQ(t->change.timestamp, T0 + 5s);
@@ -203,45 +204,45 @@ TEST(DeviceStatus, CriticalAlertSetsWarningAndBack) {
 
 TEST(DeviceStatus, CriticalAlertDisabledByConfig) {
   DeviceStatusTracker tr(1h, false);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   EXPECT_FALSE(tr.on_critical_alert(1, 10, T0).has_value());
   EXPECT_FALSE(tr.on_critical_resolved(1, 10, T0).has_value());
-  EXPECT_EQ(tr.status(1), "online");
+  EXPECT_EQ(tr.status(1), DeviceStatus::online);
 }
 
 TEST(DeviceStatus, ReportedWarningIsNotClearedByAlertResolution) {
   DeviceStatusTracker tr(1h, true);
-  tr.track(1, "online", T0);
-  tr.on_report(1, "warning", "Battery low", T0);
+  tr.track(1, DeviceStatus::online, T0);
+  tr.on_report(1, DeviceStatus::warning, "Battery low", T0);
   EXPECT_FALSE(tr.on_critical_alert(1, 10, T0 + 1s).has_value());
   EXPECT_FALSE(tr.on_critical_resolved(1, 10, T0 + 2s).has_value());
-  EXPECT_EQ(tr.status(1), "warning");
+  EXPECT_EQ(tr.status(1), DeviceStatus::warning);
 }
 
 TEST(DeviceStatus, ReportDuringAlertWarningIsNotUndoneByResolution) {
   DeviceStatusTracker tr(1h, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   tr.on_critical_alert(1, 10, T0);
-  tr.on_report(1, "error", "Fault", T0 + 1s);
+  tr.on_report(1, DeviceStatus::error, "Fault", T0 + 1s);
   EXPECT_FALSE(tr.on_critical_resolved(1, 10, T0 + 2s).has_value());
-  EXPECT_EQ(tr.status(1), "error");
+  EXPECT_EQ(tr.status(1), DeviceStatus::error);
 }
 
 TEST(DeviceStatus, AlertWarningDeviceGoesOfflineAndComesBackOnline) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "online", T0);
+  tr.track(1, DeviceStatus::online, T0);
   tr.on_critical_alert(1, 10, T0);
   auto v = tr.check_offline(T0 + 2min);
   ASSERT_EQ(v.size(), 1u);
   expect_change(v[0], 1, "warning", "offline", "No telemetry for 1m");
   EXPECT_FALSE(tr.on_critical_resolved(1, 10, T0 + 3min).has_value());
-  EXPECT_EQ(tr.status(1), "offline");
+  EXPECT_EQ(tr.status(1), DeviceStatus::offline);
   expect_change(tr.on_telemetry(1, T0 + 4min), 1, "offline", "online", "Telemetry received");
 }
 
 TEST(DeviceStatus, CriticalAlertOnOfflineDeviceDoesNothing) {
   DeviceStatusTracker tr(1min, true);
-  tr.track(1, "offline", T0);
+  tr.track(1, DeviceStatus::offline, T0);
   EXPECT_FALSE(tr.on_critical_alert(1, 10, T0).has_value());
   EXPECT_FALSE(tr.on_critical_alert(99, 11, T0).has_value());  // untracked device
   EXPECT_FALSE(tr.on_critical_resolved(99, 11, T0).has_value());
@@ -249,11 +250,11 @@ TEST(DeviceStatus, CriticalAlertOnOfflineDeviceDoesNothing) {
 
 TEST(DeviceStatus, RestoreCriticalAfterRestart) {
   DeviceStatusTracker tr(1h, true);
-  tr.track(1, "warning", T0);  // stored warning, its critical alert 10 still open
+  tr.track(1, DeviceStatus::warning, T0);  // stored warning, its critical alert 10 still open
   tr.restore_critical(1, 10);
-  tr.track(2, "online", T0);
+  tr.track(2, DeviceStatus::online, T0);
   tr.restore_critical(2, 11);  // no transition: restoring never changes a status
-  EXPECT_EQ(tr.status(2), "online");
+  EXPECT_EQ(tr.status(2), DeviceStatus::online);
   expect_change(tr.on_critical_resolved(1, 10, T0 + 1s), 1, "warning", "online",
                 "Critical alerts resolved");
   EXPECT_FALSE(tr.on_critical_resolved(2, 11, T0 + 1s).has_value());

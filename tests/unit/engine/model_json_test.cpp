@@ -15,6 +15,15 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
+using model::Alert;
+using model::AlertRule;
+using model::AlertStatus;
+using model::AlertType;
+using model::Condition;
+using model::Device;
+using model::DeviceStatus;
+using model::DeviceType;
+using model::Severity;
 
 const util::TimePoint T0 = util::TimePoint{} + 1'704'110'400s;  // 2024-01-01T12:00:00Z
 
@@ -65,13 +74,13 @@ TEST(ModelJsonDevice, ToJsonHasEveryField) {
   Device d;
   d.id = 3;
   d.name = "Boiler";
-  d.device_type = "monitor";
+  d.device_type = DeviceType::monitor;
   d.location = "Basement";
   d.manufacturer = "Acme";
   d.model = "B-1";
   d.firmware_version = "1.2.3";
   d.metadata["sampling_rate"] = 60;
-  d.status = "online";
+  d.status = DeviceStatus::online;
   d.last_seen = T0 + 5s;
   d.created_at = T0;
   d.updated_at = T0 + 1s;
@@ -91,8 +100,8 @@ TEST(ModelJsonDevice, CreateMinimalUsesDefaults) {
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->id, 0);
   EXPECT_EQ(r->name, "Probe");
-  EXPECT_EQ(r->device_type, "sensor");
-  EXPECT_EQ(r->status, "offline");
+  EXPECT_EQ(r->device_type, DeviceType::sensor);
+  EXPECT_EQ(r->status, DeviceStatus::offline);
   EXPECT_TRUE(r->metadata.empty());
   EXPECT_TRUE(r->location.empty());
   EXPECT_FALSE(r->last_seen.has_value());
@@ -105,26 +114,26 @@ TEST(ModelJsonDevice, CreateWithEveryField) {
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->id, 12);
   EXPECT_EQ(r->name, "Gateway A");
-  EXPECT_EQ(r->device_type, "gateway");
+  EXPECT_EQ(r->device_type, DeviceType::gateway);
   EXPECT_EQ(r->location, "Roof");
   EXPECT_EQ(r->manufacturer, "Acme");
   EXPECT_EQ(r->model, "GW");
   EXPECT_EQ(r->firmware_version, "2.0");
   EXPECT_EQ(protocol::to_json(json::value(r->metadata)), R"({"a":[1,2]})");
-  EXPECT_EQ(r->status, "maintenance");
+  EXPECT_EQ(r->status, DeviceStatus::maintenance);
 }
 
 TEST(ModelJsonDevice, CreateAcceptsEveryTypeAndStatus) {
-  for (auto t : kDeviceTypes) {
-    json::object o{{"name", "x"}, {"device_type", t}};
+  for (auto t : model::all_values<DeviceType>()) {
+    json::object o{{"name", "x"}, {"device_type", model::to_string(t)}};
     auto r = device_from_json(o);
-    ASSERT_TRUE(r.has_value()) << t;
+    ASSERT_TRUE(r.has_value()) << model::to_string(t);
     EXPECT_EQ(r->device_type, t);
   }
-  for (auto s : kDeviceStatuses) {
-    json::object o{{"name", "x"}, {"status", s}};
+  for (auto s : model::all_values<DeviceStatus>()) {
+    json::object o{{"name", "x"}, {"status", model::to_string(s)}};
     auto r = device_from_json(o);
-    ASSERT_TRUE(r.has_value()) << s;
+    ASSERT_TRUE(r.has_value()) << model::to_string(s);
     EXPECT_EQ(r->status, s);
   }
 }
@@ -133,8 +142,8 @@ TEST(ModelJsonDevice, CreateNullMeansNotGiven) {
   auto r = device_from_json(
       J(R"({"name":"x","id":null,"device_type":null,"location":null,"metadata":null,"status":null})"));
   ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_EQ(r->device_type, "sensor");
-  EXPECT_EQ(r->status, "offline");
+  EXPECT_EQ(r->device_type, DeviceType::sensor);
+  EXPECT_EQ(r->status, DeviceStatus::offline);
   EXPECT_EQ(r->id, 0);
 }
 
@@ -204,17 +213,17 @@ TEST(ModelJsonDevice, PatchAppliesGivenFieldsOnly) {
   d.name = "Old";
   d.location = "Hall";
   d.manufacturer = "Acme";
-  d.status = "online";
+  d.status = DeviceStatus::online;
   d.metadata["k"] = 1;
   auto r = apply_device_patch(d, J(R"({"name":"New","device_type":"actuator","model":"M2"})"));
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(d.id, 4);
   EXPECT_EQ(d.name, "New");
-  EXPECT_EQ(d.device_type, "actuator");
+  EXPECT_EQ(d.device_type, DeviceType::actuator);
   EXPECT_EQ(d.model, "M2");
   EXPECT_EQ(d.location, "Hall");
   EXPECT_EQ(d.manufacturer, "Acme");
-  EXPECT_EQ(d.status, "online");
+  EXPECT_EQ(d.status, DeviceStatus::online);
   EXPECT_EQ(d.metadata.at("k"), 1);
   ASSERT_TRUE(apply_device_patch(d, J(R"({"metadata":{"z":true},"firmware_version":"9"})")));
   EXPECT_EQ(protocol::to_json(json::value(d.metadata)), R"({"z":true})");  // replaced
@@ -273,15 +282,18 @@ TEST(ModelJsonStatusReport, Valid) {
   auto r = status_report_from_json(
       J(R"({"status":"maintenance","reason":"Calibration","metadata":{"ticket":42}})"));
   ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_EQ(r->status, "maintenance");
+  EXPECT_EQ(r->status, DeviceStatus::maintenance);
   EXPECT_EQ(r->reason, "Calibration");
   EXPECT_EQ(r->metadata.at("ticket"), 42);
   auto m = status_report_from_json(J(R"({"status":"error"})"));
   ASSERT_TRUE(m.has_value());
   EXPECT_TRUE(m->reason.empty());
   EXPECT_TRUE(m->metadata.empty());
-  for (auto s : kDeviceStatuses)
-    EXPECT_TRUE(status_report_from_json(json::object{{"status", s}}).has_value()) << s;
+  for (auto s : model::all_values<DeviceStatus>()) {
+    auto r = status_report_from_json(json::object{{"status", model::to_string(s)}});
+    ASSERT_TRUE(r.has_value()) << model::to_string(s);
+    EXPECT_EQ(r->status, s);
+  }
   EXPECT_TRUE(status_report_from_json(J(R"({"status":"online","reason":null,"metadata":null})")));
 }
 
@@ -312,8 +324,8 @@ TEST(ModelJsonRule, ToJsonHasEveryField) {
   r.metric = "temperature";
   r.condition = Condition::gte;
   r.threshold = 25.5;
-  r.severity = "critical";
-  r.alert_type = "threshold";
+  r.severity = Severity::critical;
+  r.alert_type = AlertType::threshold;
   r.duration = 30s;
   r.cooldown = 1500ms;
   r.enabled = false;
@@ -325,27 +337,43 @@ TEST(ModelJsonRule, ToJsonHasEveryField) {
             R"("duration":30,"cooldown":1.5,"enabled":false,"created_at":"2024-01-01T12:00:00.000Z",)"
             R"("updated_at":"2024-01-01T12:00:02.000Z"})");
   r.device_id.reset();
-  r.device_type = "sensor";
+  r.device_type = DeviceType::sensor;
   auto o = to_json(r);
   EXPECT_TRUE(o.at("device_id").is_null());
   EXPECT_EQ(o.at("device_type"), "sensor");
   EXPECT_TRUE(o.at("duration").is_double());
 }
 
-TEST(ModelJsonRule, ConditionNames) {
-  for (auto c : {Condition::gt, Condition::gte, Condition::lt, Condition::lte, Condition::eq,
-                 Condition::ne}) {
-    auto back = condition_from_string(to_string(c));
-    ASSERT_TRUE(back.has_value());
-    EXPECT_EQ(*back, c);
-  }
-  EXPECT_FALSE(condition_from_string("GT").has_value());
-  EXPECT_FALSE(condition_from_string(">").has_value());
-  EXPECT_FALSE(condition_from_string("").has_value());
-  EXPECT_TRUE(is_device_status("maintenance"));
-  EXPECT_FALSE(is_device_status("Online"));
-  EXPECT_TRUE(is_device_type("controller"));
-  EXPECT_FALSE(is_device_type("thermostat"));
+// The "must be one of" messages list the names of model/enums.hpp, in value order; a rule's
+// alert_type takes only threshold, device and system.
+TEST(ModelJsonRule, OneOfMessagesAreExact) {
+  auto message = [](const auto& r) { return r.has_value() ? std::string() : r.error().message; };
+  const std::string base = R"("name":"r","metric":"m","threshold":1)";
+  auto rule = [&](const std::string& extra) {
+    return rule_from_json(J("{" + base + "," + extra + "}"));
+  };
+  EXPECT_EQ(message(rule(R"("condition":"between")")),
+            "condition must be one of: gt, gte, lt, lte, eq, ne");
+  EXPECT_EQ(message(rule_from_json(J("{" + base + "}"))),
+            "condition is required (gt, gte, lt, lte, eq, ne)");
+  EXPECT_EQ(message(rule(R"("condition":"gt","severity":"fatal")")),
+            "severity must be one of: info, warning, critical");
+  EXPECT_EQ(message(rule(R"("condition":"gt","alert_type":"manual")")),
+            "alert_type must be one of: threshold, device, system");
+  EXPECT_EQ(message(rule(R"("condition":"gt","device_type":"toaster")")),
+            "device_type must be one of: sensor, actuator, gateway, controller, monitor");
+  AlertRule r;
+  EXPECT_EQ(message(apply_rule_patch(r, J(R"({"alert_type":null})"))),
+            "alert_type must be one of: threshold, device, system");
+  EXPECT_EQ(message(apply_rule_patch(r, J(R"({"severity":null})"))),
+            "severity must be one of: info, warning, critical");
+  EXPECT_EQ(message(device_from_json(J(R"({"name":"x","status":"asleep"})"))),
+            "status must be one of: online, offline, warning, error, maintenance");
+  EXPECT_EQ(message(status_report_from_json(J("{}"))),
+            "status is required (online, offline, warning, error, maintenance)");
+  Device d;
+  EXPECT_EQ(message(apply_device_patch(d, J(R"({"device_type":null})"))),
+            "device_type must be one of: sensor, actuator, gateway, controller, monitor");
 }
 
 TEST(ModelJsonRule, CreateMinimalUsesDefaults) {
@@ -359,8 +387,8 @@ TEST(ModelJsonRule, CreateMinimalUsesDefaults) {
   EXPECT_EQ(r->metric, "temperature");
   EXPECT_EQ(r->condition, Condition::gt);
   EXPECT_DOUBLE_EQ(r->threshold, 30);
-  EXPECT_EQ(r->severity, "warning");
-  EXPECT_EQ(r->alert_type, "threshold");
+  EXPECT_EQ(r->severity, Severity::warning);
+  EXPECT_EQ(r->alert_type, AlertType::threshold);
   EXPECT_EQ(r->duration, 0ms);
   EXPECT_EQ(r->cooldown, 0ms);
   EXPECT_TRUE(r->enabled);
@@ -375,18 +403,18 @@ TEST(ModelJsonRule, CreateWithEveryField) {
   EXPECT_EQ(r->metric, "sensor.temp-1");
   EXPECT_EQ(r->condition, Condition::lte);
   EXPECT_DOUBLE_EQ(r->threshold, -2.5);
-  EXPECT_EQ(r->severity, "critical");
-  EXPECT_EQ(r->alert_type, "device");
+  EXPECT_EQ(r->severity, Severity::critical);
+  EXPECT_EQ(r->alert_type, AlertType::device);
   EXPECT_EQ(r->duration, 30s);
   EXPECT_EQ(r->cooldown, 90s);
   EXPECT_FALSE(r->enabled);
   auto t = rule_from_json(J(R"({"name":"T","device_type":"gateway","metric":"cpu_usage",
       "condition":"ne","threshold":1,"alert_type":"system","severity":"info"})"));
   ASSERT_TRUE(t.has_value()) << t.error().message;
-  EXPECT_EQ(t->device_type, "gateway");
+  EXPECT_EQ(t->device_type, DeviceType::gateway);
   EXPECT_FALSE(t->device_id.has_value());
-  EXPECT_EQ(t->alert_type, "system");
-  EXPECT_EQ(t->severity, "info");
+  EXPECT_EQ(t->alert_type, AlertType::system);
+  EXPECT_EQ(t->severity, Severity::info);
 }
 
 TEST(ModelJsonRule, EveryConditionSeverityAndAlertType) {
@@ -394,7 +422,7 @@ TEST(ModelJsonRule, EveryConditionSeverityAndAlertType) {
     json::object o{{"name", "r"}, {"metric", "m"}, {"condition", c}, {"threshold", 1}};
     auto r = rule_from_json(o);
     ASSERT_TRUE(r.has_value()) << c;
-    EXPECT_EQ(to_string(r->condition), c);
+    EXPECT_EQ(model::to_string(r->condition), c);
   }
   for (auto s : {"info", "warning", "critical"}) {
     json::object o{{"name", "r"}, {"metric", "m"}, {"condition", "gt"}, {"threshold", 1},
@@ -524,7 +552,7 @@ TEST(ModelJsonRule, CreateNullMeansDefault) {
       "cooldown":null,"enabled":null})"));
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_FALSE(r->device_id.has_value());
-  EXPECT_EQ(r->severity, "warning");
+  EXPECT_EQ(r->severity, Severity::warning);
   EXPECT_TRUE(r->enabled);
 }
 
@@ -556,7 +584,7 @@ TEST(ModelJsonRule, PatchAppliesGivenFieldsOnly) {
   EXPECT_EQ(r.name, "Hot");
   EXPECT_EQ(r.metric, "temperature");
   EXPECT_DOUBLE_EQ(r.threshold, 35.5);
-  EXPECT_EQ(r.severity, "critical");
+  EXPECT_EQ(r.severity, Severity::critical);
   EXPECT_EQ(r.duration, 1min);
   EXPECT_EQ(r.cooldown, 60s);
   EXPECT_EQ(r.device_id, 3);
@@ -566,7 +594,7 @@ TEST(ModelJsonRule, PatchAppliesGivenFieldsOnly) {
   EXPECT_EQ(r.condition, Condition::lt);
   EXPECT_EQ(r.metric, "humidity");
   EXPECT_EQ(r.name, "Dry");
-  EXPECT_EQ(r.alert_type, "system");
+  EXPECT_EQ(r.alert_type, AlertType::system);
   EXPECT_EQ(r.cooldown, 0ms);
 }
 
@@ -581,7 +609,7 @@ TEST(ModelJsonRule, PatchScope) {
   EXPECT_EQ(r.device_id, 3);
   ASSERT_TRUE(apply_rule_patch(r, J(R"({"device_id":null,"device_type":"sensor"})")));
   EXPECT_FALSE(r.device_id.has_value());
-  EXPECT_EQ(r.device_type, "sensor");
+  EXPECT_EQ(r.device_type, DeviceType::sensor);
   expect_invalid(apply_rule_patch(r, J(R"({"device_id":4})")), "device_id", "device_type");
   ASSERT_TRUE(apply_rule_patch(r, J(R"({"device_type":null})")));  // now global
   EXPECT_FALSE(r.device_id.has_value());
@@ -644,7 +672,7 @@ TEST(ModelJsonRule, RoundTripThroughPatch) {
   r.id = 1;
   r.name = "r";
   r.metric = "m";
-  r.device_type = "sensor";
+  r.device_type = DeviceType::sensor;
   r.threshold = 2.5;
   r.duration = 1500ms;
   auto o = to_json(r);
@@ -665,8 +693,8 @@ TEST(ModelJsonAlert, ToJsonOpenAlert) {
   Alert a;
   a.id = 101;
   a.device_id = 3;
-  a.severity = "critical";
-  a.alert_type = "threshold";
+  a.severity = Severity::critical;
+  a.alert_type = AlertType::threshold;
   a.title = "Hot";
   a.message = "temperature 41.5 > 40";
   a.timestamp = T0;
@@ -687,7 +715,7 @@ TEST(ModelJsonAlert, ToJsonOpenAlert) {
 TEST(ModelJsonAlert, ToJsonResolvedAlert) {
   Alert a;
   a.id = 1;
-  a.status = "resolved";
+  a.status = AlertStatus::resolved;
   a.acknowledged_at = T0 + 1s;
   a.acknowledged_by = "alice";
   a.resolved_at = T0 + 2s;

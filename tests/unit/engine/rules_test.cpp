@@ -12,6 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Kind = RuleDecision::Kind;
+using model::AlertRule;
+using model::Condition;
+using model::DeviceType;
 
 const util::TimePoint T0 = util::TimePoint{} + 1'704'110'400s;  // 2024-01-01T12:00:00Z
 
@@ -34,7 +37,7 @@ class RuleEval : public ::testing::Test {
 
   // Feeds one reading of device 1 (a sensor) one second after the previous one.
   std::vector<RuleDecision> feed(double v, std::int64_t device = 1,
-                                 std::string_view type = "sensor",
+                                 DeviceType type = DeviceType::sensor,
                                  std::string_view metric = "temperature") {
     now += 1s;
     return ev.on_reading(device, type, metric, v, now);
@@ -322,29 +325,29 @@ TEST_F(RuleEval, DeviceIdScope) {
 
 TEST_F(RuleEval, DeviceTypeScope) {
   auto r = rule(1, Condition::gt, 30);
-  r.device_type = "gateway";
+  r.device_type = DeviceType::gateway;
   set({r});
-  EXPECT_TRUE(feed(50, 1, "sensor").empty());
-  EXPECT_EQ(feed(50, 2, "gateway").size(), 1u);
-  EXPECT_EQ(feed(50, 3, "gateway").size(), 1u);
+  EXPECT_TRUE(feed(50, 1, DeviceType::sensor).empty());
+  EXPECT_EQ(feed(50, 2, DeviceType::gateway).size(), 1u);
+  EXPECT_EQ(feed(50, 3, DeviceType::gateway).size(), 1u);
 }
 
 TEST_F(RuleEval, GlobalRuleAppliesToEveryDeviceSeparately) {
   set({rule(1, Condition::gt, 30)});
-  EXPECT_EQ(feed(50, 1, "sensor").size(), 1u);
-  EXPECT_EQ(feed(50, 2, "monitor").size(), 1u);
-  EXPECT_TRUE(feed(51, 1, "sensor").empty());
-  auto d = feed(10, 2, "monitor");
+  EXPECT_EQ(feed(50, 1, DeviceType::sensor).size(), 1u);
+  EXPECT_EQ(feed(50, 2, DeviceType::monitor).size(), 1u);
+  EXPECT_TRUE(feed(51, 1, DeviceType::sensor).empty());
+  auto d = feed(10, 2, DeviceType::monitor);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].kind, Kind::resolve);
   EXPECT_EQ(d[0].device_id, 2);
-  EXPECT_TRUE(feed(51, 1, "sensor").empty());  // device 1 still firing
+  EXPECT_TRUE(feed(51, 1, DeviceType::sensor).empty());  // device 1 still firing
 }
 
 TEST_F(RuleEval, MetricMustMatch) {
   set({rule(1, Condition::gt, 30, "humidity")});
-  EXPECT_TRUE(feed(50, 1, "sensor", "temperature").empty());
-  EXPECT_EQ(feed(50, 1, "sensor", "humidity").size(), 1u);
+  EXPECT_TRUE(feed(50, 1, DeviceType::sensor, "temperature").empty());
+  EXPECT_EQ(feed(50, 1, DeviceType::sensor, "humidity").size(), 1u);
 }
 
 TEST_F(RuleEval, SeveralRulesOnOneReadingInRuleOrder) {
@@ -376,7 +379,7 @@ TEST_F(RuleEval, SetRulesKeepsStateOfUnchangedRules) {
   set({r});
   EXPECT_EQ(feed(50).size(), 1u);
   r.name = "renamed";
-  r.severity = "critical";
+  r.severity = model::Severity::critical;
   r.cooldown = 10min;
   set({r});                     // no resolve
   EXPECT_TRUE(feed(51).empty());  // no re-fire
@@ -426,11 +429,11 @@ TEST_F(RuleEval, ChangedConditionMetricOrScopeStartsAfresh) {
   { auto r = base; r.condition = Condition::gte; variants.push_back(r); }
   { auto r = base; r.metric = "humidity"; variants.push_back(r); }
   { auto r = base; r.device_id = 1; variants.push_back(r); }
-  { auto r = base; r.device_type = "sensor"; variants.push_back(r); }
+  { auto r = base; r.device_type = DeviceType::sensor; variants.push_back(r); }
   for (const auto& v : variants) {
     RuleEvaluator e;
     e.set_rules({base}, T0);
-    ASSERT_EQ(e.on_reading(1, "sensor", "temperature", 50, T0).size(), 1u);
+    ASSERT_EQ(e.on_reading(1, DeviceType::sensor, "temperature", 50, T0).size(), 1u);
     auto d = e.set_rules({v}, T0 + 1s);
     ASSERT_EQ(d.size(), 1u);
     EXPECT_EQ(d[0].kind, Kind::resolve);
@@ -533,8 +536,8 @@ TEST_F(RuleEval, ForgetDeviceDropsItsState) {
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].device_id, 2);
   // Device 1 (a new device reusing the id) starts a fresh episode.
-  EXPECT_TRUE(ev.on_reading(1, "sensor", "temperature", 50, now + 11s).empty());
-  EXPECT_EQ(ev.on_reading(1, "sensor", "temperature", 50, now + 16s).size(), 1u);
+  EXPECT_TRUE(ev.on_reading(1, DeviceType::sensor, "temperature", 50, now + 11s).empty());
+  EXPECT_EQ(ev.on_reading(1, DeviceType::sensor, "temperature", 50, now + 16s).size(), 1u);
 }
 
 TEST_F(RuleEval, ForgetDeviceMeansNoResolveForIt) {

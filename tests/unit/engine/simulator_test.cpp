@@ -13,12 +13,16 @@ namespace valtronics::engine {
 namespace {
 
 using namespace std::chrono_literals;
+using model::AlertStatus;
+using model::AlertType;
+using model::DeviceStatus;
+using model::Severity;
 
 // 2024-01-01T00:00:00Z, so an hour from here covers the night-time low of the daily cycle.
 const util::TimePoint kStart = util::TimePoint{} + 1'704'067'200s;
 
 template <class T>
-std::vector<T> only(const std::vector<hub::EventBody>& events) {
+std::vector<T> only(const std::vector<model::EventBody>& events) {
   std::vector<T> out;
   for (const auto& e : events) {
     if (auto* p = std::get_if<T>(&e)) out.push_back(*p);
@@ -26,18 +30,19 @@ std::vector<T> only(const std::vector<hub::EventBody>& events) {
   return out;
 }
 
-std::string fingerprint(const hub::EventBody& e) {
+std::string fingerprint(const model::EventBody& e) {
   return std::visit(
       [](const auto& ev) -> std::string {
         using T = std::decay_t<decltype(ev)>;
-        if constexpr (std::is_same_v<T, hub::TelemetryEvent>) {
+        if constexpr (std::is_same_v<T, model::TelemetryEvent>) {
           std::string s = "T" + std::to_string(ev.device_id);
           for (const auto& r : ev.readings) s += " " + r.name + "=" + std::to_string(r.value);
           return s;
-        } else if constexpr (std::is_same_v<T, hub::AlertEvent>) {
+        } else if constexpr (std::is_same_v<T, model::AlertEvent>) {
           return "A" + std::to_string(ev.alert_id) + " " + ev.message;
-        } else if constexpr (std::is_same_v<T, hub::DeviceStatusEvent>) {
-          return "S" + std::to_string(ev.device_id) + " " + ev.new_status + " " + ev.reason;
+        } else if constexpr (std::is_same_v<T, model::DeviceStatusEvent>) {
+          return "S" + std::to_string(ev.device_id) + " " +
+                 std::string(model::to_string(ev.new_status)) + " " + ev.reason;
         } else {
           return "Y";
         }
@@ -55,7 +60,7 @@ TEST(Simulator, DevicesCycleThroughTheFiveTypes) {
     EXPECT_EQ(d[i].id, static_cast<std::int64_t>(i + 1));
     ASSERT_TRUE(d[i].model);
     EXPECT_EQ(d[i].model->type(), types[i]);
-    EXPECT_EQ(d[i].status, "offline");
+    EXPECT_EQ(d[i].status, DeviceStatus::offline);
   }
   EXPECT_EQ(d[0].name, "Temperature Sensor 1");
   EXPECT_EQ(d[5].name, "Temperature Sensor 2");
@@ -74,24 +79,24 @@ TEST(Simulator, FactoryKnowsTheFiveTypes) {
 TEST(Simulator, FirstTickBringsEveryDeviceOnlineThenSendsTelemetry) {
   DemoSimulator sim(5, 7);
   auto events = sim.step(kStart);
-  auto statuses = only<hub::DeviceStatusEvent>(events);
-  auto telemetry = only<hub::TelemetryEvent>(events);
+  auto statuses = only<model::DeviceStatusEvent>(events);
+  auto telemetry = only<model::TelemetryEvent>(events);
   ASSERT_EQ(statuses.size(), 5u);
   ASSERT_EQ(telemetry.size(), 5u);
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(statuses[i].device_id, static_cast<std::int64_t>(i + 1));
-    EXPECT_EQ(statuses[i].old_status, "offline");
-    EXPECT_EQ(statuses[i].new_status, "online");
+    EXPECT_EQ(statuses[i].old_status, DeviceStatus::offline);
+    EXPECT_EQ(statuses[i].new_status, DeviceStatus::online);
     EXPECT_EQ(statuses[i].reason, "Device connected");
     EXPECT_EQ(statuses[i].timestamp, kStart);
   }
   // Status changes come before the telemetry of the same tick.
-  EXPECT_TRUE(std::holds_alternative<hub::DeviceStatusEvent>(events.front()));
-  for (const auto& d : sim.devices()) EXPECT_EQ(d.status, "online");
+  EXPECT_TRUE(std::holds_alternative<model::DeviceStatusEvent>(events.front()));
+  for (const auto& d : sim.devices()) EXPECT_EQ(d.status, DeviceStatus::online);
 
   auto second = sim.step(kStart + 1s);
-  EXPECT_TRUE(only<hub::DeviceStatusEvent>(second).empty());
-  EXPECT_EQ(only<hub::TelemetryEvent>(second).size(), 5u);
+  EXPECT_TRUE(only<model::DeviceStatusEvent>(second).empty());
+  EXPECT_EQ(only<model::TelemetryEvent>(second).size(), 5u);
 }
 
 TEST(Simulator, SameSeedSameEvents) {
@@ -114,7 +119,7 @@ TEST(Simulator, ReadingsArePlausible) {
   std::set<std::string> seen;
   for (int i = 0; i < 1800; ++i) {
     auto now = kStart + std::chrono::seconds(i);
-    for (const auto& t : only<hub::TelemetryEvent>(sim.step(now))) {
+    for (const auto& t : only<model::TelemetryEvent>(sim.step(now))) {
       for (const auto& r : t.readings) {
         seen.insert(r.name);
         EXPECT_EQ(r.timestamp, now);
@@ -187,28 +192,28 @@ TEST(Simulator, AnHourHasAlertsAndFailuresThatRecover) {
     // Order within a tick: status changes, telemetry, alerts.
     int phase = 0;
     for (const auto& e : events) {
-      int p = std::holds_alternative<hub::DeviceStatusEvent>(e) ? 0
-              : std::holds_alternative<hub::TelemetryEvent>(e)  ? 1
+      int p = std::holds_alternative<model::DeviceStatusEvent>(e) ? 0
+              : std::holds_alternative<model::TelemetryEvent>(e)  ? 1
                                                                  : 2;
       EXPECT_GE(p, phase) << "tick " << i;
       phase = p;
     }
-    for (const auto& s : only<hub::DeviceStatusEvent>(events)) {
+    for (const auto& s : only<model::DeviceStatusEvent>(events)) {
       EXPECT_NE(s.old_status, s.new_status);
       EXPECT_EQ(s.timestamp, now);
       ASSERT_TRUE(s.last_seen.has_value());
       if (i == 0) continue;
-      if (s.new_status == "offline" || s.new_status == "error") {
+      if (s.new_status == DeviceStatus::offline || s.new_status == DeviceStatus::error) {
         ++failures;
         failure_times.push_back(now);
-        EXPECT_EQ(s.old_status, "online");
+        EXPECT_EQ(s.old_status, DeviceStatus::online);
         EXPECT_TRUE(s.reason == "Connection lost" || s.reason == "Heartbeat timeout" ||
                     s.reason == "Sensor fault" || s.reason == "Too many read errors")
             << s.reason;
         EXPECT_EQ(*s.last_seen, last_telemetry[s.device_id]);
         down_since[s.device_id] = now;
       } else {
-        ASSERT_EQ(s.new_status, "online");
+        ASSERT_EQ(s.new_status, DeviceStatus::online);
         EXPECT_EQ(s.reason, "Recovered");
         ASSERT_TRUE(down_since.count(s.device_id));
         auto down = now - down_since[s.device_id];
@@ -218,19 +223,20 @@ TEST(Simulator, AnHourHasAlertsAndFailuresThatRecover) {
         ++recoveries;
       }
     }
-    for (const auto& t : only<hub::TelemetryEvent>(events)) {
+    for (const auto& t : only<model::TelemetryEvent>(events)) {
       EXPECT_FALSE(down_since.count(t.device_id)) << "telemetry from a device that is down";
       last_telemetry[t.device_id] = now;
     }
-    for (const auto& a : only<hub::AlertEvent>(events)) {
+    for (const auto& a : only<model::AlertEvent>(events)) {
       ++alerts;
       EXPECT_EQ(a.alert_id, last_alert_id + 1);
       last_alert_id = a.alert_id;
-      EXPECT_EQ(a.alert_type, "threshold");
-      EXPECT_EQ(a.status, "active");
+      EXPECT_EQ(a.alert_type, AlertType::threshold);
+      EXPECT_EQ(a.status, AlertStatus::active);
       EXPECT_EQ(a.timestamp, now);
-      EXPECT_TRUE(a.severity == "warning" || a.severity == "critical") << a.severity;
-      (a.severity == "warning" ? warnings : criticals)++;
+      EXPECT_TRUE(a.severity == Severity::warning || a.severity == Severity::critical)
+          << model::to_string(a.severity);
+      (a.severity == Severity::warning ? warnings : criticals)++;
       EXPECT_NE(a.title.find("Alert"), std::string::npos) << a.title;
       EXPECT_NE(a.message.find("threshold"), std::string::npos) << a.message;
       ASSERT_TRUE(a.metadata.contains("threshold_value"));
@@ -258,16 +264,16 @@ TEST(Simulator, AnHourHasAlertsAndFailuresThatRecover) {
 TEST(Simulator, AlertCooldownPerDeviceAndMetric) {
   // No (device, metric) raises two alerts of the same severity within 60 s.
   DemoSimulator sim(10, 77);
-  std::map<std::pair<std::int64_t, std::string>, std::pair<util::TimePoint, std::string>> last;
+  std::map<std::pair<std::int64_t, std::string>, std::pair<util::TimePoint, Severity>> last;
   for (int i = 0; i < 3600; ++i) {
     auto now = kStart + std::chrono::seconds(i);
-    for (const auto& a : only<hub::AlertEvent>(sim.step(now))) {
+    for (const auto& a : only<model::AlertEvent>(sim.step(now))) {
       auto key = std::make_pair(a.device_id, std::string(a.metadata.at("metric").as_string()));
       auto it = last.find(key);
       if (it != last.end() && now - it->second.first < 60s) {
         // Only an escalation may come sooner.
-        EXPECT_EQ(it->second.second, "warning");
-        EXPECT_EQ(a.severity, "critical");
+        EXPECT_EQ(it->second.second, Severity::warning);
+        EXPECT_EQ(a.severity, Severity::critical);
       }
       last[key] = {now, a.severity};
     }
@@ -278,7 +284,7 @@ TEST(Simulator, AlertCooldownPerDeviceAndMetric) {
 TEST(Simulator, AlertMessageNamesValueUnitAndThreshold) {
   DemoSimulator sim(5, 3);
   for (int i = 0; i < 3600; ++i) {
-    for (const auto& a : only<hub::AlertEvent>(sim.step(kStart + std::chrono::seconds(i)))) {
+    for (const auto& a : only<model::AlertEvent>(sim.step(kStart + std::chrono::seconds(i)))) {
       double thr = a.metadata.at("threshold_value").to_number<double>();
       double actual = a.metadata.at("actual_value").to_number<double>();
       bool above = a.message.find(" exceeds ") != std::string::npos;
@@ -288,7 +294,9 @@ TEST(Simulator, AlertMessageNamesValueUnitAndThreshold) {
         EXPECT_NE(a.message.find(" is below "), std::string::npos) << a.message;
         EXPECT_LT(actual, thr) << a.message;
       }
-      EXPECT_NE(a.message.find(a.severity + " threshold"), std::string::npos) << a.message;
+      EXPECT_NE(a.message.find(std::string(model::to_string(a.severity)) + " threshold"),
+                std::string::npos)
+          << a.message;
       if (a.metadata.at("metric") == "temperature") {
         EXPECT_NE(a.message.find(" °C "), std::string::npos) << a.message;
         EXPECT_TRUE(a.title == "High Temperature Alert" || a.title == "Low Temperature Alert");
@@ -309,11 +317,11 @@ TEST(Simulator, IrregularTicksStayConsistent) {
   auto now = kStart;
   for (int i = 0; i < 500; ++i) {
     now += (i % 50 == 0) ? 90s : 1s;
-    for (const auto& s : only<hub::DeviceStatusEvent>(sim.step(now))) {
+    for (const auto& s : only<model::DeviceStatusEvent>(sim.step(now))) {
       EXPECT_NE(s.old_status, s.new_status);
     }
     std::size_t online = 0;
-    for (const auto& d : sim.devices()) online += d.status == "online";
+    for (const auto& d : sim.devices()) online += d.status == DeviceStatus::online;
     EXPECT_GE(online, 4u);
   }
 }

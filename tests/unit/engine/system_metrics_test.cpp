@@ -14,7 +14,7 @@
 namespace valtronics::engine {
 namespace {
 
-std::map<std::string, double> as_map(const hub::SystemEvent& ev) {
+std::map<std::string, double> as_map(const model::SystemEvent& ev) {
   std::map<std::string, double> m;
   for (const auto& [k, v] : ev.metrics) m[k] = v;
   return m;

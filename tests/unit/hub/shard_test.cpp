@@ -17,17 +17,17 @@ struct Recorder : Subscriber {
 EventPtr telemetry(std::uint64_t id, std::int64_t device) {
   auto e = std::make_shared<Event>();
   e->id = id;
-  e->channel = protocol::Channel::telemetry;
-  e->body = TelemetryEvent{device, {}};
+  e->channel = model::Channel::telemetry;
+  e->body = model::TelemetryEvent{device, {}};
   return e;
 }
 
 TEST(Shard, DeliversByDeviceAndToAllDevicesSubscribers) {
   Shard shard;
   Recorder one, all, other;
-  shard.add(&one, protocol::Channel::telemetry, 1);
-  shard.add(&all, protocol::Channel::telemetry, kAllDevices);
-  shard.add(&other, protocol::Channel::telemetry, 2);
+  shard.add(&one, model::Channel::telemetry, 1);
+  shard.add(&all, model::Channel::telemetry, kAllDevices);
+  shard.add(&other, model::Channel::telemetry, 2);
   shard.dispatch(telemetry(1, 1));
   EXPECT_EQ(one.seen, std::vector<std::uint64_t>{1});
   EXPECT_EQ(all.seen, std::vector<std::uint64_t>{1});
@@ -37,9 +37,9 @@ TEST(Shard, DeliversByDeviceAndToAllDevicesSubscribers) {
 TEST(Shard, AtMostOnceWhenSeveralRegistrationsMatch) {
   Shard shard;
   Recorder s;
-  shard.add(&s, protocol::Channel::telemetry, 1);
-  shard.add(&s, protocol::Channel::telemetry, kAllDevices);
-  shard.add(&s, protocol::Channel::telemetry, 1);  // duplicate registration is ignored
+  shard.add(&s, model::Channel::telemetry, 1);
+  shard.add(&s, model::Channel::telemetry, kAllDevices);
+  shard.add(&s, model::Channel::telemetry, 1);  // duplicate registration is ignored
   EXPECT_EQ(shard.registrations(), 2u);
   shard.dispatch(telemetry(5, 1));
   shard.dispatch(telemetry(6, 1));
@@ -49,7 +49,7 @@ TEST(Shard, AtMostOnceWhenSeveralRegistrationsMatch) {
 TEST(Shard, OtherChannelsAreNotDelivered) {
   Shard shard;
   Recorder s;
-  shard.add(&s, protocol::Channel::alerts, kAllDevices);
+  shard.add(&s, model::Channel::alerts, kAllDevices);
   shard.dispatch(telemetry(1, 1));
   EXPECT_TRUE(s.seen.empty());
 }
@@ -57,11 +57,11 @@ TEST(Shard, OtherChannelsAreNotDelivered) {
 TEST(Shard, RemoveStopsDelivery) {
   Shard shard;
   Recorder a, b;
-  shard.add(&a, protocol::Channel::telemetry, 3);
-  shard.add(&b, protocol::Channel::telemetry, 3);
-  shard.remove(&a, protocol::Channel::telemetry, 3);
-  shard.remove(&a, protocol::Channel::telemetry, 3);  // twice is harmless
-  shard.remove(&a, protocol::Channel::telemetry, 99);
+  shard.add(&a, model::Channel::telemetry, 3);
+  shard.add(&b, model::Channel::telemetry, 3);
+  shard.remove(&a, model::Channel::telemetry, 3);
+  shard.remove(&a, model::Channel::telemetry, 3);  // twice is harmless
+  shard.remove(&a, model::Channel::telemetry, 99);
   EXPECT_EQ(shard.registrations(), 1u);
   shard.dispatch(telemetry(1, 3));
   EXPECT_TRUE(a.seen.empty());
@@ -71,11 +71,11 @@ TEST(Shard, RemoveStopsDelivery) {
 TEST(Shard, SystemEventsReachAllDevicesSubscribers) {
   Shard shard;
   Recorder s;
-  shard.add(&s, protocol::Channel::system, kAllDevices);
+  shard.add(&s, model::Channel::system, kAllDevices);
   auto e = std::make_shared<Event>();
   e->id = 9;
-  e->channel = protocol::Channel::system;
-  e->body = SystemEvent{};
+  e->channel = model::Channel::system;
+  e->body = model::SystemEvent{};
   shard.dispatch(e);
   EXPECT_EQ(s.seen, std::vector<std::uint64_t>{9});
 }

@@ -12,7 +12,7 @@ using Bytes = OutboundQueue::Bytes;
 
 Bytes bytes(std::size_t n, char c = 'x') { return std::make_shared<const std::string>(n, c); }
 
-hub::MetricReading reading(std::string name, double v) {
+model::MetricReading reading(std::string name, double v) {
   return {std::move(name), v, "", util::Clock::now()};
 }
 
@@ -72,7 +72,7 @@ TEST(OutboundQueue, TelemetryConflatesPastTheSoftLimitLatestValueWins) {
   OutboundQueue q(1000);  // soft limit 750
   ASSERT_TRUE(q.push_reliable(bytes(700)));
   for (int i = 1; i <= 50; ++i) {
-    std::vector<hub::MetricReading> rs{reading("temperature", i)};
+    std::vector<model::MetricReading> rs{reading("temperature", i)};
     if (i == 10) rs.push_back(reading("humidity", 40));
     q.push_telemetry(bytes(100), 7, rs, i);
   }

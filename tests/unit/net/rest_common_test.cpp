@@ -120,27 +120,44 @@ TEST(RestIntParam, RefusesAnythingElse) {
 }
 
 TEST(RestListParam, SplitsCommasTrimsAndDeduplicates) {
-  constexpr std::string_view allowed[] = {"active", "acknowledged", "resolved"};
   auto q = parse_query("status=active,%20resolved,,active&status=acknowledged");
   ASSERT_TRUE(q);
-  auto r = parse_list_param(*q, "status", allowed);
+  auto r = parse_list_param(*q, "status");
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, (std::vector<std::string>{"active", "resolved", "acknowledged"}));
-  auto none = parse_list_param(*q, "severity", allowed);
+  auto none = parse_list_param(*q, "severity");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(RestListParam, EnumValuesInTheOrderGiven) {
+  auto q = parse_query("status=resolved,%20active,,resolved&status=acknowledged");
+  ASSERT_TRUE(q);
+  auto r = parse_enum_list_param<model::AlertStatus>(*q, "status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, (std::vector<model::AlertStatus>{model::AlertStatus::resolved,
+                                                 model::AlertStatus::active,
+                                                 model::AlertStatus::acknowledged}));
+  auto none = parse_enum_list_param<model::Severity>(*q, "severity");
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
 }
 
 TEST(RestListParam, UnknownValueNamesTheParameter) {
-  constexpr std::string_view allowed[] = {"info", "warning", "critical"};
   auto q = parse_query("severity=warning,fatal");
   ASSERT_TRUE(q);
-  auto r = parse_list_param(*q, "severity", allowed);
+  auto r = parse_enum_list_param<model::Severity>(*q, "severity");
   ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().http_status, 400);
   EXPECT_EQ(field_of(r.error()), "severity");
-  EXPECT_NE(r.error().message.find("fatal"), std::string::npos);
-  // No allowed list: anything goes.
-  auto free = parse_list_param(*q, "severity", {});
+  EXPECT_EQ(r.error().message, "severity must be one of info, warning, critical (got 'fatal')");
+  auto t = parse_query("alert_type=Threshold");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(parse_enum_list_param<model::AlertType>(*t, "alert_type").error().message,
+            "alert_type must be one of threshold, anomaly, device, system, manual (got "
+            "'Threshold')");
+  // Plain lists take anything.
+  auto free = parse_list_param(*q, "severity");
   ASSERT_TRUE(free);
   EXPECT_EQ(free->size(), 2u);
 }

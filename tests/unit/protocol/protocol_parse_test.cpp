@@ -13,6 +13,10 @@ namespace valtronics::protocol {
 namespace {
 
 namespace json = boost::json;
+using model::AlertType;
+using model::Channel;
+using model::DeviceStatus;
+using model::Severity;
 using std::chrono::milliseconds;
 
 const ParseOptions kOpts{};
@@ -60,7 +64,7 @@ std::string nested(std::string_view channel, std::string_view key, std::string_v
 Filters one_filter(std::string_view channel, std::string_view key, std::string_view value) {
   const auto a = subscribe_ok(top_level(channel, key, value));
   const auto b = subscribe_ok(nested(channel, key, value));
-  EXPECT_EQ(to_string(a.channel), channel);
+  EXPECT_EQ(model::to_string(a.channel), channel);
   EXPECT_EQ(a.channel, b.channel);
   EXPECT_EQ(a.filters, b.filters) << key << "=" << value;
   return a.filters;
@@ -227,7 +231,7 @@ TEST(ParseEnvelope, ParseRequestValueMatchesParseRequest) {
   ASSERT_TRUE(r);
   EXPECT_EQ(*r->id, json::value(3));
   const auto& s = std::get<SubscribeRequest>(r->body);
-  EXPECT_EQ(s.filters.severities, std::vector<std::string>{"critical"});
+  EXPECT_EQ(s.filters.severities, std::vector<Severity>{Severity::critical});
 
   auto e = parse_request_value(json::value(5), kOpts);
   ASSERT_FALSE(e);
@@ -264,9 +268,9 @@ TEST(ParseAuth, NonStringTokenIsAMalformedAuthAttempt) {
 TEST(ParseSubscribe, EveryChannelWithoutFilters) {
   for (auto c : {Channel::telemetry, Channel::alerts, Channel::devices, Channel::system}) {
     const auto s =
-        subscribe_ok(R"({"type":"subscribe","channel":")" + std::string(to_string(c)) + R"("})");
+        subscribe_ok(R"({"type":"subscribe","channel":")" + std::string(model::to_string(c)) + R"("})");
     EXPECT_EQ(s.channel, c);
-    EXPECT_EQ(s.filters, defaults(c)) << to_string(c);
+    EXPECT_EQ(s.filters, defaults(c)) << model::to_string(c);
   }
 }
 
@@ -292,6 +296,8 @@ TEST(ParseSubscribe, UnknownChannel) {
     EXPECT_EQ(e.code, ErrorCode::unknown_channel) << c;
     EXPECT_NE(e.message.find("'" + std::string(c) + "'"), std::string::npos) << e.message;
   }
+  EXPECT_EQ(parse_err(R"({"type":"subscribe","channel":"x"})").message,
+            "unknown channel 'x' (expected telemetry, alerts, devices or system)");
 }
 
 // ---- subscribe: device_id (telemetry, alerts, devices) ---------------------------------------
@@ -463,11 +469,12 @@ TEST(ParseFilterFrequency, UnknownOnAlertsAndDevices) {
 
 TEST(ParseFilterSeverity, StringOrList) {
   EXPECT_EQ(one_filter("alerts", "severity", "\"critical\"").severities,
-            std::vector<std::string>{"critical"});
+            std::vector<Severity>{Severity::critical});
   EXPECT_EQ(one_filter("alerts", "severity", R"(["critical","warning"])").severities,
-            (std::vector<std::string>{"critical", "warning"}));
+            (std::vector<Severity>{Severity::warning, Severity::critical}));
+  // Sorted by value (info < warning < critical), de-duplicated.
   EXPECT_EQ(one_filter("alerts", "severity", R"(["warning","info","critical","info"])").severities,
-            (std::vector<std::string>{"critical", "info", "warning"}));
+            (std::vector<Severity>{Severity::info, Severity::warning, Severity::critical}));
 }
 
 TEST(ParseFilterSeverity, Invalid) {
@@ -476,7 +483,11 @@ TEST(ParseFilterSeverity, Invalid) {
     one_filter_fails("alerts", "severity", v, ErrorCode::invalid_filter);
   }
   const auto e = parse_err(top_level("alerts", "severity", "\"fatal\""));
-  EXPECT_NE(e.message.find("'fatal'"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message,
+            "invalid filter 'severity': unknown value 'fatal' (expected info, warning, critical)");
+  EXPECT_EQ(parse_err(top_level("alerts", "severity", "1")).message,
+            "invalid filter 'severity': expected one of info, warning, critical, or a non-empty "
+            "list of them");
 }
 
 TEST(ParseFilterSeverity, UnknownElsewhere) {
@@ -487,11 +498,12 @@ TEST(ParseFilterSeverity, UnknownElsewhere) {
 
 TEST(ParseFilterAlertType, StringOrList) {
   EXPECT_EQ(one_filter("alerts", "alert_type", "\"threshold\"").alert_types,
-            std::vector<std::string>{"threshold"});
+            std::vector<AlertType>{AlertType::threshold});
   EXPECT_EQ(
       one_filter("alerts", "alert_type", R"(["system","manual","device","anomaly","threshold"])")
           .alert_types,
-      (std::vector<std::string>{"anomaly", "device", "manual", "system", "threshold"}));
+      (std::vector<AlertType>{AlertType::threshold, AlertType::anomaly, AlertType::device,
+                              AlertType::system, AlertType::manual}));
 }
 
 TEST(ParseFilterAlertType, Invalid) {
@@ -510,7 +522,7 @@ TEST(ParseFilterAlerts, SpecExample) {
   const auto s = subscribe_ok(
       R"({"type":"subscribe","channel":"alerts","filters":{"severity":["critical","warning"],"device_id":1}})");
   Filters expected;
-  expected.severities = {"critical", "warning"};
+  expected.severities = {Severity::warning, Severity::critical};
   expected.device_ids = {1};
   EXPECT_EQ(s.filters, expected);
 }
@@ -518,12 +530,13 @@ TEST(ParseFilterAlerts, SpecExample) {
 // ---- subscribe: status_types (devices) --------------------------------------------------------
 
 TEST(ParseFilterStatusTypes, ListOrString) {
-  EXPECT_EQ(one_filter("devices", "status_types", R"(["online","offline","warning"])").status_types,
-            (std::vector<std::string>{"offline", "online", "warning"}));
+  EXPECT_EQ(one_filter("devices", "status_types", R"(["warning","offline","online"])").status_types,
+            (std::vector<DeviceStatus>{DeviceStatus::online, DeviceStatus::offline,
+                                       DeviceStatus::warning}));
   EXPECT_EQ(one_filter("devices", "status_types", "\"maintenance\"").status_types,
-            std::vector<std::string>{"maintenance"});
+            std::vector<DeviceStatus>{DeviceStatus::maintenance});
   EXPECT_EQ(one_filter("devices", "status_types", R"(["error","error"])").status_types,
-            std::vector<std::string>{"error"});
+            std::vector<DeviceStatus>{DeviceStatus::error});
 }
 
 TEST(ParseFilterStatusTypes, Invalid) {
@@ -542,7 +555,9 @@ TEST(ParseFilterDevices, SpecExample) {
   const auto s = subscribe_ok(
       R"({"type":"subscribe","channel":"devices","filters":{"device_id":[1,2,3],"status_types":["online","offline","warning"]}})");
   EXPECT_EQ(s.filters.device_ids, (std::vector<std::int64_t>{1, 2, 3}));
-  EXPECT_EQ(s.filters.status_types, (std::vector<std::string>{"offline", "online", "warning"}));
+  EXPECT_EQ(s.filters.status_types, (std::vector<DeviceStatus>{DeviceStatus::online,
+                                                                DeviceStatus::offline,
+                                                                DeviceStatus::warning}));
 }
 
 // ---- subscribe: spec examples, unknown keys, mixing places, conflicts -----------------------
@@ -567,8 +582,8 @@ TEST(ParseSubscribe, SpecSystemExample) {
 TEST(ParseSubscribe, JsClientSpreadsFiltersAtTopLevel) {
   const auto s = subscribe_ok(
       R"({"type":"subscribe","channel":"alerts","severity":["critical","warning"],"alert_type":"threshold","device_id":[4,2]})");
-  EXPECT_EQ(s.filters.severities, (std::vector<std::string>{"critical", "warning"}));
-  EXPECT_EQ(s.filters.alert_types, std::vector<std::string>{"threshold"});
+  EXPECT_EQ(s.filters.severities, (std::vector<Severity>{Severity::warning, Severity::critical}));
+  EXPECT_EQ(s.filters.alert_types, std::vector<AlertType>{AlertType::threshold});
   EXPECT_EQ(s.filters.device_ids, (std::vector<std::int64_t>{2, 4}));
 }
 
@@ -634,7 +649,7 @@ TEST(ParseSubscribe, SameKeySameMeaningInBothPlacesIsAccepted) {
       subscribe_ok(
           R"({"type":"subscribe","channel":"alerts","severity":"info","filters":{"severity":["info"]}})")
           .filters.severities,
-      std::vector<std::string>{"info"});
+      std::vector<Severity>{Severity::info});
   EXPECT_EQ(
       subscribe_ok(
           R"({"type":"subscribe","channel":"telemetry","metrics":["b","a"],"filters":{"metrics":["a","b"]}})")
@@ -698,7 +713,7 @@ TEST(ParseUnsubscribe, ChannelAndOptionalDevice) {
 
 TEST(ParseUnsubscribe, EveryChannel) {
   for (auto c : {Channel::telemetry, Channel::alerts, Channel::devices, Channel::system}) {
-    auto r = parse_ok(R"({"type":"unsubscribe","channel":")" + std::string(to_string(c)) + R"("})");
+    auto r = parse_ok(R"({"type":"unsubscribe","channel":")" + std::string(model::to_string(c)) + R"("})");
     EXPECT_EQ(std::get<UnsubscribeRequest>(r.body).channel, c);
   }
 }

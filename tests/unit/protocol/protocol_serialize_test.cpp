@@ -17,6 +17,11 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono;
+using model::AlertStatus;
+using model::AlertType;
+using model::Channel;
+using model::DeviceStatus;
+using model::Severity;
 
 util::TimePoint t0() { return sys_days{year{2024} / 1 / 1} + hours{12}; }
 const char* kT0 = "2024-01-01T12:00:00.000Z";
@@ -104,8 +109,8 @@ TEST(SerializeSubscribed, TelemetryRealTimeAndNoOtherKeys) {
 TEST(SerializeSubscribed, Alerts) {
   Filters f;
   f.device_ids = {7};
-  f.severities = {"critical", "warning"};
-  f.alert_types = {"threshold"};
+  f.severities = {Severity::warning, Severity::critical};
+  f.alert_types = {AlertType::threshold};
   const auto o = parsed(subscribed(std::nullopt, Channel::alerts, f));
   EXPECT_EQ(
       o.at("filters"),
@@ -134,10 +139,27 @@ TEST(SerializeSubscribed, AlertsRecoveredAndLastAlertId) {
 TEST(SerializeSubscribed, Devices) {
   Filters f;
   f.device_ids = {1, 2, 3};
-  f.status_types = {"offline", "online"};
+  f.status_types = {DeviceStatus::online, DeviceStatus::offline};
   const auto o = parsed(subscribed(std::nullopt, Channel::devices, f));
   EXPECT_EQ(o.at("filters"),
             json::parse(R"({"device_id":[1,2,3],"status_types":["offline","online"]})"));
+}
+
+// Filters hold enums in value order; the reply lists them by name, as it did when they were
+// sorted strings.
+TEST(SerializeSubscribed, EnumListsAreInNameOrder) {
+  Filters f;
+  f.severities = {Severity::info, Severity::warning, Severity::critical};
+  f.alert_types = {AlertType::threshold, AlertType::anomaly, AlertType::device, AlertType::system,
+                   AlertType::manual};
+  EXPECT_EQ(parsed(subscribed(std::nullopt, Channel::alerts, f)).at("filters"),
+            json::parse(R"({"severity":["critical","info","warning"],)"
+                        R"("alert_type":["anomaly","device","manual","system","threshold"]})"));
+  Filters d;
+  d.status_types = {DeviceStatus::online, DeviceStatus::offline, DeviceStatus::warning,
+                    DeviceStatus::error, DeviceStatus::maintenance};
+  EXPECT_EQ(parsed(subscribed(std::nullopt, Channel::devices, d)).at("filters"),
+            json::parse(R"({"status_types":["error","maintenance","offline","online","warning"]})"));
 }
 
 TEST(SerializeSubscribed, SystemAlwaysShowsItsFrequency) {
@@ -260,14 +282,7 @@ TEST(SerializeTokenExpiring, Fields) {
 
 // ---- updates --------------------------------------------------------------------------------
 
-hub::Event event(protocol::Channel c, hub::EventBody body) {
-  hub::Event e;
-  e.channel = c;
-  e.body = std::move(body);
-  return e;
-}
-
-std::vector<hub::MetricReading> readings() {
+std::vector<model::MetricReading> readings() {
   return {{"temperature", 23.5,
            "\xc2\xb0"
            "C",
@@ -277,7 +292,7 @@ std::vector<hub::MetricReading> readings() {
 }
 
 TEST(SerializeTelemetry, SpecFields) {
-  const auto frame = serialize_event(event(Channel::telemetry, hub::TelemetryEvent{1, readings()}));
+  const auto frame = serialize_event(model::TelemetryEvent{1, readings()});
   const auto o = parsed(frame);
   EXPECT_EQ(keys(o), (Keys{"type", "channel", "device_id", "telemetry"}));
   EXPECT_EQ(o.at("type"), "telemetry_update");
@@ -318,7 +333,7 @@ TEST(SerializeTelemetry, NothingWantedGivesEmptyString) {
 }
 
 TEST(SerializeTelemetry, RepeatedMetricKeepsTheLaterReading) {
-  const std::vector<hub::MetricReading> r{{"t", 1, "", t0()}, {"t", 2, "", t0() + seconds{1}}};
+  const std::vector<model::MetricReading> r{{"t", 1, "", t0()}, {"t", 2, "", t0() + seconds{1}}};
   const auto o = parsed(serialize_telemetry(1, r));
   EXPECT_EQ(o.at("telemetry").at("t").at("value"), 2);
 }
@@ -336,7 +351,7 @@ TEST(SerializeTelemetry, ExactTextHasPlainNumbers) {
 
 TEST(SerializeTelemetry, RepeatedMetricsAmongManyReadings) {
   // Past the small-event fast path: a name keeps its first position and its last value.
-  std::vector<hub::MetricReading> r;
+  std::vector<model::MetricReading> r;
   for (int i = 0; i < 40; ++i) {
     r.push_back({"m" + std::to_string(i % 10), static_cast<double>(i), i % 2 ? "u" : "", t0()});
   }
@@ -356,7 +371,7 @@ TEST(SerializeTelemetry, RepeatedMetricsAmongManyReadings) {
 }
 
 TEST(SerializeTelemetry, NonFiniteValueIsNull) {
-  const std::vector<hub::MetricReading> r{{"a", std::nan(""), "", t0()},
+  const std::vector<model::MetricReading> r{{"a", std::nan(""), "", t0()},
                                           {"b", std::numeric_limits<double>::infinity(), "", t0()}};
   const auto o = parsed(serialize_telemetry(1, r));
   EXPECT_TRUE(o.at("telemetry").at("a").at("value").is_null());
@@ -364,22 +379,22 @@ TEST(SerializeTelemetry, NonFiniteValueIsNull) {
 }
 
 TEST(SerializeTelemetry, LargeDeviceId) {
-  const std::vector<hub::MetricReading> r{{"a", 1, "", t0()}};
+  const std::vector<model::MetricReading> r{{"a", 1, "", t0()}};
   EXPECT_EQ(parsed(serialize_telemetry(9223372036854775807LL, r)).at("device_id"),
             9223372036854775807LL);
 }
 
 TEST(SerializeAlert, SpecFields) {
-  hub::AlertEvent a;
+  model::AlertEvent a;
   a.alert_id = 123;
   a.device_id = 1;
-  a.severity = "critical";
-  a.alert_type = "threshold";
+  a.severity = Severity::critical;
+  a.alert_type = AlertType::threshold;
   a.title = "High Temperature Alert";
   a.message = "Temperature exceeds safe threshold";
   a.timestamp = t0();
   a.metadata = {{"threshold_value", 30.0}, {"actual_value", 32.5}};
-  const auto o = parsed(serialize_event(event(Channel::alerts, a)));
+  const auto o = parsed(serialize_event(a));
   EXPECT_EQ(keys(o), (Keys{"type", "channel", "alert_id", "device_id", "severity", "alert_type",
                            "title", "message", "status", "timestamp", "metadata"}));
   EXPECT_EQ(o.at("type"), "alert");
@@ -396,29 +411,29 @@ TEST(SerializeAlert, SpecFields) {
 }
 
 TEST(SerializeAlert, EmptyMetadataIsAnObjectAndTextIsEscaped) {
-  hub::AlertEvent a;
+  model::AlertEvent a;
   a.alert_id = 1;
   a.device_id = 2;
   a.title = "</script>\"<b>";
   a.message = "line1\nline2";
   a.timestamp = t0();
-  const auto o = parsed(serialize_event(event(Channel::alerts, a)));
+  const auto o = parsed(serialize_event(a));
   EXPECT_EQ(o.at("metadata"), json::object{});
   EXPECT_EQ(o.at("title"), "</script>\"<b>");
   EXPECT_EQ(o.at("message"), "line1\nline2");
 }
 
 TEST(SerializeAlert, ExactText) {
-  hub::AlertEvent a;
+  model::AlertEvent a;
   a.alert_id = 123;
   a.device_id = 1;
-  a.severity = "critical";
-  a.alert_type = "threshold";
+  a.severity = Severity::critical;
+  a.alert_type = AlertType::threshold;
   a.title = "T \"x\"";
   a.message = "m";
   a.timestamp = t0();
   a.metadata = {{"threshold_value", 30.0}, {"actual_value", 32.5}, {"rule_id", 7}};
-  EXPECT_EQ(serialize_event(event(Channel::alerts, a)),
+  EXPECT_EQ(serialize_event(a),
             R"({"type":"alert","channel":"alerts","alert_id":123,"device_id":1,)"
             R"("severity":"critical","alert_type":"threshold","title":"T \"x\"","message":"m",)"
             R"("status":"active","timestamp":"2024-01-01T12:00:00.000Z",)"
@@ -426,14 +441,14 @@ TEST(SerializeAlert, ExactText) {
 }
 
 TEST(SerializeDeviceStatus, SpecFields) {
-  hub::DeviceStatusEvent d;
+  model::DeviceStatusEvent d;
   d.device_id = 1;
-  d.old_status = "online";
-  d.new_status = "offline";
+  d.old_status = DeviceStatus::online;
+  d.new_status = DeviceStatus::offline;
   d.reason = "Connection lost";
   d.timestamp = t0();
   d.last_seen = t0() - minutes{15};
-  const auto o = parsed(serialize_event(event(Channel::devices, d)));
+  const auto o = parsed(serialize_event(d));
   EXPECT_EQ(keys(o), (Keys{"type", "channel", "device_id", "old_status", "new_status", "timestamp",
                            "reason", "metadata"}));
   EXPECT_EQ(o.at("type"), "device_status_update");
@@ -447,30 +462,30 @@ TEST(SerializeDeviceStatus, SpecFields) {
 }
 
 TEST(SerializeDeviceStatus, ExactText) {
-  hub::DeviceStatusEvent d;
+  model::DeviceStatusEvent d;
   d.device_id = 1;
-  d.old_status = "online";
-  d.new_status = "offline";
+  d.old_status = DeviceStatus::online;
+  d.new_status = DeviceStatus::offline;
   d.reason = "lost\n";
   d.timestamp = t0();
-  EXPECT_EQ(serialize_event(event(Channel::devices, d)),
+  EXPECT_EQ(serialize_event(d),
             R"({"type":"device_status_update","channel":"devices","device_id":1,)"
             R"("old_status":"online","new_status":"offline","timestamp":"2024-01-01T12:00:00.000Z",)"
             R"("reason":"lost\n","metadata":{}})");
   d.last_seen = t0() - minutes{15};
-  EXPECT_NE(serialize_event(event(Channel::devices, d))
+  EXPECT_NE(serialize_event(d)
                 .find(R"("metadata":{"last_seen":"2024-01-01T11:45:00.000Z"}})"),
             std::string::npos);
 }
 
 TEST(SerializeDeviceStatus, NoLastSeenGivesEmptyMetadata) {
-  hub::DeviceStatusEvent d;
+  model::DeviceStatusEvent d;
   d.device_id = 3;
   d.timestamp = t0();
-  EXPECT_EQ(parsed(serialize_event(event(Channel::devices, d))).at("metadata"), json::object{});
+  EXPECT_EQ(parsed(serialize_event(d)).at("metadata"), json::object{});
 }
 
-hub::SystemEvent system_event() {
+model::SystemEvent system_event() {
   return {{{"cpu_usage", 45.2},
            {"memory_usage", 67.8},
            {"disk_usage", 23.1},
@@ -479,7 +494,7 @@ hub::SystemEvent system_event() {
 }
 
 TEST(SerializeSystem, SpecFields) {
-  const auto o = parsed(serialize_event(event(Channel::system, system_event())));
+  const auto o = parsed(serialize_event(system_event()));
   EXPECT_EQ(keys(o), (Keys{"type", "channel", "metrics", "timestamp"}));
   EXPECT_EQ(o.at("type"), "system_status_update");
   EXPECT_EQ(o.at("channel"), "system");
@@ -495,7 +510,7 @@ TEST(SerializeSystem, ExactTextHasPlainNumbers) {
             R"({"type":"system_status_update","channel":"system","metrics":{"cpu_usage":45.2,)"
             R"("memory_usage":67.8,"disk_usage":23.1,"active_connections":15},)"
             R"("timestamp":"2024-01-01T12:00:00.000Z"})");
-  hub::SystemEvent e{{{"cpu_usage", 1.5}, {"cpu_usage", std::nan("")}, {"x", 2}}, t0()};
+  model::SystemEvent e{{{"cpu_usage", 1.5}, {"cpu_usage", std::nan("")}, {"x", 2}}, t0()};
   EXPECT_EQ(serialize_system(e, {}),
             R"({"type":"system_status_update","channel":"system","metrics":{"cpu_usage":null,)"
             R"("x":2},"timestamp":"2024-01-01T12:00:00.000Z"})");
@@ -509,37 +524,31 @@ TEST(SerializeSystem, Projection) {
   const auto o = parsed(serialize_system(system_event(), only));
   EXPECT_EQ(keys(o.at("metrics").as_object()), (Keys{"cpu_usage", "active_connections"}));
   EXPECT_EQ(serialize_system(system_event(), {}),
-            serialize_event(event(Channel::system, system_event())));
+            serialize_event(system_event()));
 }
 
 TEST(SerializeEvent, TelemetryMatchesSerializeTelemetry) {
   const auto r = readings();
-  EXPECT_EQ(serialize_event(event(Channel::telemetry, hub::TelemetryEvent{4, r})),
+  EXPECT_EQ(serialize_event(model::TelemetryEvent{4, r}),
             serialize_telemetry(4, r));
 }
 
-TEST(EventDeviceId, PerBody) {
-  EXPECT_EQ(event(Channel::telemetry, hub::TelemetryEvent{4, {}}).device_id(), 4);
-  hub::AlertEvent a;
-  a.device_id = 5;
-  EXPECT_EQ(event(Channel::alerts, a).device_id(), 5);
-  hub::DeviceStatusEvent d;
-  d.device_id = 6;
-  EXPECT_EQ(event(Channel::devices, d).device_id(), 6);
-  EXPECT_EQ(event(Channel::system, system_event()).device_id(), 0);
+// The channel of a frame is the body's.
+TEST(SerializeEvent, ChannelIsTheBodys) {
+  EXPECT_EQ(parsed(serialize_event(model::TelemetryEvent{4, readings()})).at("channel"),
+            "telemetry");
+  EXPECT_EQ(parsed(serialize_event(model::AlertEvent{})).at("channel"), "alerts");
+  EXPECT_EQ(parsed(serialize_event(model::DeviceStatusEvent{})).at("channel"), "devices");
+  EXPECT_EQ(parsed(serialize_event(system_event())).at("channel"), "system");
 }
 
-TEST(ChannelNames, RoundTrip) {
-  EXPECT_EQ(to_string(Channel::telemetry), "telemetry");
-  EXPECT_EQ(to_string(Channel::alerts), "alerts");
-  EXPECT_EQ(to_string(Channel::devices), "devices");
-  EXPECT_EQ(to_string(Channel::system), "system");
-  for (auto c : {Channel::telemetry, Channel::alerts, Channel::devices, Channel::system}) {
-    EXPECT_EQ(channel_from_string(to_string(c)), c);
+TEST(SerializeAlert, EveryStatusByName) {
+  model::AlertEvent a;
+  a.timestamp = t0();
+  for (auto st : model::all_values<AlertStatus>()) {
+    a.status = st;
+    EXPECT_EQ(parsed(serialize_event(a)).at("status").as_string(), model::to_string(st));
   }
-  EXPECT_FALSE(channel_from_string("Telemetry"));
-  EXPECT_FALSE(channel_from_string(""));
-  EXPECT_FALSE(channel_from_string("channel-name"));
 }
 
 }  // namespace

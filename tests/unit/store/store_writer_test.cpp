@@ -90,11 +90,11 @@ TEST_F(StoreWriter, RunsOperationsAndCallbacksInSubmissionOrder) {
 TEST_F(StoreWriter, DoneRunsAfterCommitSoAnotherConnectionSeesTheRow) {
   Writer w(file_.str());
   auto id = std::make_shared<std::int64_t>(0);
-  std::promise<std::optional<engine::Alert>> seen;
-  engine::Alert a;
+  std::promise<std::optional<model::Alert>> seen;
+  model::Alert a;
   a.device_id = 3;
-  a.severity = "critical";
-  a.alert_type = "threshold";
+  a.severity = model::Severity::critical;
+  a.alert_type = model::AlertType::threshold;
   a.title = "t";
   a.timestamp = util::Clock::now();
   w.submit([a, id](Database& db) { *id = insert_alert(db, a); },
@@ -106,7 +106,7 @@ TEST_F(StoreWriter, DoneRunsAfterCommitSoAnotherConnectionSeesTheRow) {
   auto got = seen.get_future().get();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->device_id, 3);
-  EXPECT_EQ(got->severity, "critical");
+  EXPECT_EQ(got->severity, model::Severity::critical);
 }
 
 TEST_F(StoreWriter, QuickSubmitsAreBatchedIntoFewTransactions) {
@@ -233,10 +233,10 @@ TEST_F(StoreWriter, CommittedAlertSurvivesSigkill) {
     ::close(fds[0]);
     try {
       Writer w(path);
-      engine::Alert a;
+      model::Alert a;
       a.device_id = 9;
-      a.severity = "critical";
-      a.alert_type = "device";
+      a.severity = model::Severity::critical;
+      a.alert_type = model::AlertType::device;
       a.title = "survives";
       a.timestamp = util::Clock::now();
       auto id = std::make_shared<std::int64_t>(0);
