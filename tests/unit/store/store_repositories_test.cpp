@@ -321,6 +321,134 @@ TEST_F(StoreRepositories, UnknownConditionInDatabaseLoadsDisabled) {
   EXPECT_FALSE(rules[0].enabled);
 }
 
+// ---- enums ----
+
+// The text of one cell, read with plain SQL.
+std::string cell(Database& db, const std::string& sql) {
+  Statement st = db.prepare(sql);
+  EXPECT_TRUE(st.step()) << sql;
+  return st.column_text(0);
+}
+
+// Enums are stored as their wire names, the TEXT the columns held before they were enums.
+TEST_F(StoreRepositories, EnumsAreStoredAsTheirNames) {
+  Device d = device(1, "d");
+  d.device_type = DeviceType::controller;
+  d.status = DeviceStatus::maintenance;
+  insert_device(db(), d);
+  EXPECT_EQ(cell(db(), "SELECT device_type || '/' || status FROM devices"),
+            "controller/maintenance");
+  update_device_status(db(), 1, DeviceStatus::error, std::nullopt, at_ms(1));
+  EXPECT_EQ(cell(db(), "SELECT status FROM devices"), "error");
+  insert_status_change(db(), {1, DeviceStatus::offline, DeviceStatus::online, "t", at_ms(1)});
+  EXPECT_EQ(cell(db(), "SELECT old_status || '/' || new_status FROM device_status_changes"),
+            "offline/online");
+
+  AlertRule r;
+  r.name = "r";
+  r.metric = "m";
+  r.device_type = DeviceType::actuator;
+  r.condition = Condition::lte;
+  r.severity = Severity::info;
+  r.alert_type = AlertType::device;
+  insert_rule(db(), r);
+  EXPECT_EQ(cell(db(), "SELECT device_type || '/' || condition || '/' || severity || '/' || "
+                       "alert_type FROM alert_rules"),
+            "actuator/lte/info/device");
+  r.device_type.reset();
+  r.id = 1;
+  update_rule(db(), r);
+  EXPECT_EQ(cell(db(), "SELECT count(*) FROM alert_rules WHERE device_type IS NULL"), "1");
+
+  Alert a = alert(1, Severity::critical, AlertStatus::active, AlertType::manual);
+  a.id = insert_alert(db(), a);
+  EXPECT_EQ(cell(db(), "SELECT severity || '/' || alert_type || '/' || status FROM alerts"),
+            "critical/manual/active");
+  a.status = AlertStatus::acknowledged;
+  update_alert_state(db(), a);
+  EXPECT_EQ(cell(db(), "SELECT status FROM alerts"), "acknowledged");
+}
+
+// Every value of every enum column survives a write and a read.
+TEST_F(StoreRepositories, EveryEnumValueRoundTrips) {
+  std::int64_t id = 0;
+  for (auto t : model::all_values<DeviceType>())
+    for (auto st : model::all_values<DeviceStatus>()) {
+      Device d = device(++id, "d");
+      d.device_type = t;
+      d.status = st;
+      insert_device(db(), d);
+    }
+  auto devices = load_devices(db());
+  ASSERT_EQ(devices.size(), static_cast<std::size_t>(id));
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    EXPECT_EQ(devices[i].device_type, model::all_values<DeviceType>()[i / 5]);
+    EXPECT_EQ(devices[i].status, model::all_values<DeviceStatus>()[i % 5]);
+  }
+  for (auto sev : model::all_values<Severity>())
+    for (auto st : model::all_values<AlertStatus>())
+      for (auto ty : model::all_values<AlertType>()) {
+        Alert a = alert(1, sev, st, ty);
+        a.id = insert_alert(db(), a);
+        auto got = get_alert(db(), a.id);
+        ASSERT_TRUE(got);
+        EXPECT_EQ(got->severity, sev);
+        EXPECT_EQ(got->status, st);
+        EXPECT_EQ(got->alert_type, ty);
+      }
+  for (auto c : model::all_values<Condition>()) {
+    AlertRule r;
+    r.name = "r";
+    r.metric = "m";
+    r.condition = c;
+    r.id = insert_rule(db(), r);
+    EXPECT_EQ(load_rules(db()).back().condition, c);
+  }
+}
+
+// A name this server does not know (written by hand or by another version) is refused with a
+// StoreError naming the row, the column and the value, rather than loaded as a guess.
+TEST_F(StoreRepositories, UnknownEnumNameInDatabaseIsAStoreError) {
+  auto expect_error = [](auto&& load, const std::string& fragment) {
+    try {
+      load();
+      ADD_FAILURE() << "no StoreError for " << fragment;
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  insert_device(db(), device(4, "d"));
+  db().exec("UPDATE devices SET status = 'asleep'");
+  expect_error([&] { load_devices(db()); },
+               "devices row 4: unknown status 'asleep' in the database (expected one of online, "
+               "offline, warning, error, maintenance)");
+  db().exec("UPDATE devices SET status = 'online', device_type = 'Sensor'");
+  expect_error([&] { load_devices(db()); }, "devices row 4: unknown device_type 'Sensor'");
+
+  Alert a = alert(4);
+  a.id = insert_alert(db(), a);
+  db().exec("UPDATE alerts SET severity = 'fatal'");
+  expect_error([&] { get_alert(db(), a.id); }, "alerts row 1: unknown severity 'fatal'");
+  expect_error([&] { list_alerts(db(), {}); }, "unknown severity 'fatal'");
+  expect_error([&] { load_open_alerts(db()); }, "unknown severity 'fatal'");
+  db().exec("UPDATE alerts SET severity = 'info', status = 'closed'");
+  expect_error([&] { get_alert(db(), a.id); }, "alerts row 1: unknown status 'closed'");
+  // The alert can still be counted; only loading it is refused.
+  EXPECT_EQ(count_alerts(db(), {}), 1);
+
+  AlertRule r;
+  r.name = "r";
+  r.metric = "m";
+  insert_rule(db(), r);
+  db().exec("UPDATE alert_rules SET alert_type = 'sometimes'");
+  expect_error([&] { load_rules(db()); }, "alert_rules row 1: unknown alert_type 'sometimes'");
+
+  insert_status_change(db(), {4, DeviceStatus::offline, DeviceStatus::online, "t", at_ms(1)});
+  db().exec("UPDATE device_status_changes SET new_status = ''");
+  expect_error([&] { load_status_changes(db(), 4, 10); },
+               "device_status_changes of device 4: unknown new_status ''");
+}
+
 // ---- alerts ----
 
 TEST_F(StoreRepositories, AlertRoundTripAndStateUpdate) {
