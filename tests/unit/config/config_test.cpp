@@ -48,7 +48,8 @@ std::string error_of(const std::string& content) {
 }
 
 std::string example_path() {
-  return (fs::path(__FILE__).parent_path() / ".." / ".." / "config" / "valtronics.example.toml")
+  return (fs::path(__FILE__).parent_path() / ".." / ".." / ".." / "config" /
+          "valtronics.example.toml")
       .string();
 }
 
