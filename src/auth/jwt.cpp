@@ -6,6 +6,7 @@
 
 #include "auth/jwt.hpp"
 #include "config/limits.hpp"
+#include "util/text.hpp"
 
 #include <jwt.h>
 
@@ -66,6 +67,7 @@ std::optional<double> numeric_date(const boost::json::value& v) {
 }
 
 util::TimePoint to_time_point(double seconds) {
+  seconds = std::min(seconds, limits::kTokenDateHorizon);
   auto ms = std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(seconds * 1000.0)));
   return util::TimePoint(std::chrono::duration_cast<util::Clock::duration>(ms));
 }
@@ -128,8 +130,8 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::strin
     // Read the header text: without a key libjwt reports every algorithm as "none".
     const char* alg = jwt_get_header(unverified.get(), "alg");
     if (!alg || std::string_view(alg) != "HS256") {
-      return invalid(std::string("token algorithm '") + (alg ? alg : "") +
-                     "' is not accepted; HS256 is required");
+      return invalid("token algorithm " + util::quoted_echo(alg ? alg : "", limits::kMaxEchoChars) +
+                     " is not accepted; HS256 is required");
     }
   }
 
@@ -182,8 +184,8 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::strin
   if (!role_v->is_string()) return invalid("role claim must be a string");
   auto role = role_from_string(role_v->get_string());
   if (!role) {
-    return invalid("unknown role '" + std::string(role_v->get_string()) +
-                   "' (expected admin, operator, analyst, user or device)");
+    return invalid("unknown role " + util::quoted_echo(role_v->get_string(), limits::kMaxEchoChars) +
+                   " (expected admin, operator, analyst, user or device)");
   }
   claims.role = *role;
 

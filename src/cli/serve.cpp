@@ -9,7 +9,7 @@
 #include "auth/jwt.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
-#include "net/server.hpp"
+#include "app/application.hpp"
 
 namespace valtronics::cli {
 
@@ -109,7 +109,7 @@ Runner add_serve(CLI::App& app) {
 
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
     raise_open_files_limit(cfg.limits.max_connections);
-    net::Server server(cfg);
+    app::Application server(cfg);
     if (cfg.demo) print_demo_banner(cfg, server.port());
     server.run();
     spdlog::info("stopped");

@@ -197,6 +197,12 @@ const std::map<std::string, Section>& sections() {
            {"flood_close_after", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.flood_close_after = duration_value(v, k, false);
             }},
+           {"write_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.write_timeout = duration_value(v, k, true);
+            }},
+           {"idle_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.idle_timeout = duration_value(v, k, true);
+            }},
        }},
       {"ingest",
        {

@@ -34,6 +34,12 @@ struct LimitsConfig {
   std::size_t max_outbound_bytes = 1 << 20;    // per connection; beyond, telemetry conflates
   std::size_t max_subscriptions = 100;         // per connection
   milliseconds flood_close_after{5'000};       // still rate limited after this long: close 4008
+  // A peer that reads nothing for this long while the server has frames for it (its socket
+  // full) is closed with 4009 and counted; 0 disables. Generous: a paused tab is not dead.
+  milliseconds write_timeout{30'000};
+  // After this long without a byte from the peer the server pings; after as long again without
+  // one, it closes with 4010. 0 disables. Below the idle timeouts of common proxies (60 s+).
+  milliseconds idle_timeout{45'000};
 };
 
 struct IngestConfig {

@@ -61,6 +61,11 @@ inline constexpr std::size_t kMaxCachedTokens = 4096;
 // Upper bound for exp/nbf: 9999-12-31T23:59:59Z. Anything beyond would overflow time_point
 // arithmetic and is not a date any issuer means.
 inline constexpr double kMaxNumericDate = 253402300799.0;
+// Token dates (exp, nbf) later than this are read as this: the server's clocks count nanoseconds
+// in 64 bits and end in April 2262, so an issuer's "never expires" (often 9999999999, in 2286)
+// would otherwise wrap into the past. 2255-01-01T00:00:00Z leaves room for the leeway and
+// warning arithmetic; any date this far means "never" either way.
+inline constexpr double kTokenDateHorizon = 8'993'721'600.0;
 // The window of limits.connections_per_minute.
 inline constexpr auto kConnectionRateWindow = std::chrono::seconds(60);
 // A flooder must stay quiet (no rejected message) this long before its flood clock restarts:

@@ -92,6 +92,7 @@ HttpResponse ws_stats(const HttpRequest& req, ServerContext& ctx) {
       {"averageConnectionDuration", s.average_connection_duration_s},
       {"messagesPerConnection", s.messages_per_connection},
       {"eventsPublished", ctx.hub.published()},
+      {"writeTimeouts", s.write_timeouts},
   };
   return json_response(
       req, http::status::ok,

@@ -1,11 +1,11 @@
-// Server wiring. The acceptor, the periodic sources and the signal handler live on worker 0;
-// every other worker only runs its own connections.
+// The acceptor and the I/O threads. The acceptor lives on thread 0; every other thread only runs
+// its own connections.
 #include "net/server.hpp"
-#include "config/limits.hpp"
 
 #include <boost/asio/post.hpp>
-#include <malloc.h>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <thread>
 
 #include "net/http_session.hpp"
 #include "net/ws_session.hpp"
@@ -17,13 +17,6 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-
-std::vector<asio::io_context*> contexts_of(std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<asio::io_context*> out;
-  for (auto& w : workers) out.push_back(&w->ioc);
-  return out;
-}
-
 std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
   std::vector<std::unique_ptr<Worker>> out;
   for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<Worker>(i));
@@ -32,17 +25,7 @@ std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
 }  // namespace
 
 Server::Server(const config::Config& cfg)
-    : cfg_(cfg),
-      workers_(make_workers(cfg.threads)),
-      hub_(std::make_unique<hub::Hub>(contexts_of(workers_))),
-      engine_(std::make_unique<engine::Engine>(cfg, *hub_)),
-      ctx_(std::make_unique<ServerContext>(cfg, *hub_)),
-      acceptor_(workers_[0]->ioc),
-      signals_(workers_[0]->ioc, SIGINT, SIGTERM),
-      system_timer_(workers_[0]->ioc),
-      demo_timer_(workers_[0]->ioc) {
-  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub_->shard(i);
-  ctx_->engine = engine_.get();
+    : cfg_(cfg), workers_(make_workers(cfg.threads)), acceptor_(workers_[0]->ioc) {
   asio::ip::tcp::endpoint ep{asio::ip::make_address(cfg.listen_host), cfg.listen_port};
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -52,13 +35,17 @@ Server::Server(const config::Config& cfg)
   acceptor_.set_option(asio::ip::tcp::no_delay(true));
   acceptor_.listen(asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
-  if (cfg.demo) simulator_ = std::make_unique<engine::DemoSimulator>();
 }
 
-Server::~Server() {
-  // Nothing may outlive what it refers to: stop the engine (it posts to the workers), then end
-  // every session still referenced by a worker while the hub and the context exist.
-  engine_->stop();
+Server::~Server() = default;
+
+std::vector<asio::io_context*> Server::contexts() {
+  std::vector<asio::io_context*> out;
+  for (auto& w : workers_) out.push_back(&w->ioc);
+  return out;
+}
+
+void Server::drain_handlers() {
   for (auto& w : workers_) {
     w->dirty.clear();
     w->ioc.restart();
@@ -66,17 +53,10 @@ Server::~Server() {
   }
 }
 
-void Server::run() {
-  signals_.async_wait([this](error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {} received: shutting down", sig);
-    shutdown();
-  });
-  engine_->start();
-  if (simulator_) engine_->seed_demo(static_cast<int>(simulator_->devices().size()));
+void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>& before_drain) {
+  ctx_ = &ctx;
+  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub.shard(i);
   do_accept();
-  tick_system();
-  if (simulator_) tick_demo();
   spdlog::info("listening on {}:{} with {} I/O thread(s)", cfg_.listen_host, port_, workers_.size());
   spdlog::default_logger()->flush();  // tests and scripts read the port from this line
 
@@ -91,9 +71,9 @@ void Server::run() {
   for (auto& t : threads) t.join();
   // The engine first (it commits every queued write and posts its last replies and events to
   // the workers), then let closing sessions finish (each drops its socket within its close
-  // linger) so that no handler still refers to a session, the hub or this server when they are
+  // linger) so that no handler still refers to a session, the hub or the context when they are
   // destroyed.
-  engine_->stop();
+  before_drain();
   for (auto& w : workers_) {
     w->ioc.restart();
     w->ioc.run_for(std::chrono::seconds(3));
@@ -125,50 +105,11 @@ void Server::do_accept() {
   });
 }
 
-void Server::tick_system() {
-  if (stopping_) return;
-  // Give freed heap pages back every 10 s: a burst of handshakes leaves freed memory scattered
-  // through the heap, which glibc keeps mapped otherwise (the RSS would then report the burst,
-  // not what is in use).
-  if (++system_ticks_ % 10 == 0) malloc_trim(0);
-  hub_->publish(sampler_.sample(ctx_->registry.active(), util::Clock::now()));
-  system_timer_.expires_after(limits::kSystemSamplePeriod);
-  system_timer_.async_wait([this](error_code ec) {
-    if (!ec) tick_system();
-  });
-}
-
-void Server::tick_demo() {
-  if (stopping_) return;
-  // The simulator plays the devices: its telemetry and status reports go through the engine like
-  // any device's (rules raise the alerts; its own alert suggestions are not used).
-  std::vector<model::TelemetryEvent> telemetry;
-  for (auto& body : simulator_->step(util::Clock::now())) {
-    if (auto* t = std::get_if<model::TelemetryEvent>(&body)) {
-      telemetry.push_back(std::move(*t));
-    } else if (auto* st = std::get_if<model::DeviceStatusEvent>(&body)) {
-      engine_->report_status(st->device_id, engine::StatusReport{st->new_status, st->reason, {}},
-                             [](const engine::ApiResult<model::Device>&) {});
-    }
-  }
-  if (!telemetry.empty())
-    engine_->ingest(std::move(telemetry), [](const engine::ApiResult<std::size_t>& r) {
-      if (!r) spdlog::warn("demo ingest: {}", r.error().message);
-    });
-  demo_timer_.expires_after(limits::kDemoTickPeriod);
-  demo_timer_.async_wait([this](error_code ec) {
-    if (!ec) tick_demo();
-  });
-}
-
 void Server::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   error_code ignored;
   acceptor_.close(ignored);
-  signals_.cancel(ignored);
-  system_timer_.cancel();
-  demo_timer_.cancel();
   for (auto& w : workers_) {
     asio::post(w->ioc, [w = w.get()] {
       // Copy: close() may end a session synchronously and erase it from the set.

@@ -1,19 +1,15 @@
-// The running server: N I/O threads (one io_context and one hub shard each), the acceptor that
-// spreads connections over them round-robin, the periodic sources (system sampler, demo
-// simulator) and graceful shutdown on SIGINT/SIGTERM.
+// The network side of the server: N I/O threads (one io_context each), the listening socket and
+// the acceptor that spreads connections over the threads round-robin, and the orderly end of
+// every connection at shutdown. What the connections talk to (hub, engine, configuration) is
+// made by the composition root (app/application) and handed in through ServerContext.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
-#include "engine/engine.hpp"
-#include "engine/simulator.hpp"
-#include "engine/system_metrics.hpp"
 #include "hub/hub.hpp"
 #include "net/server_context.hpp"
 
@@ -21,34 +17,39 @@ namespace valtronics::net {
 
 class Server {
  public:
-  // Binds the listening socket (throws std::system_error naming the address if it cannot).
+  // Makes the I/O threads' contexts and binds the listening socket (throws std::system_error
+  // naming the address if it cannot). Nothing is accepted before run().
   explicit Server(const config::Config& cfg);
   ~Server();
 
-  // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
-  void run();
-  void stop();
-
+  // One context per I/O thread (the hub makes one shard for each).
+  std::vector<boost::asio::io_context*> contexts();
+  // I/O thread 0's context: the acceptor lives there, and the composition root puts its signal
+  // handler and periodic sources there too.
+  boost::asio::io_context& main_context() { return workers_[0]->ioc; }
   std::uint16_t port() const { return port_; }
+
+  // Serves until stop(): accepts, runs every thread's loop. Then calls `before_drain` (the
+  // engine stops there and posts its last replies and events to the threads), lets closing
+  // sessions finish within their close linger, and returns. `hub` gives each thread its shard;
+  // `ctx` must outlive the Server.
+  void run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>& before_drain);
+  // Thread-safe: stops accepting, closes every WebSocket with 1001 and every idle HTTP
+  // connection, then stops the loops.
+  void stop();
+  // Runs whatever handlers are left so that no handler refers to a session, the hub or the
+  // context once they are destroyed (the composition root calls it before destroying them).
+  void drain_handlers();
 
  private:
   void do_accept();
-  void tick_system();
-  void tick_demo();
-  void shutdown();
+  void shutdown();  // on thread 0
 
   const config::Config& cfg_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<hub::Hub> hub_;
-  std::unique_ptr<engine::Engine> engine_;  // after the hub: it publishes there until stopped
-  std::unique_ptr<ServerContext> ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::signal_set signals_;
-  boost::asio::steady_timer system_timer_, demo_timer_;
-  engine::SystemSampler sampler_;
-  std::unique_ptr<engine::DemoSimulator> simulator_;
+  ServerContext* ctx_ = nullptr;
   std::size_t next_worker_ = 0;
-  std::uint64_t system_ticks_ = 0;
   std::uint16_t port_ = 0;
   bool stopping_ = false;
 };

@@ -5,7 +5,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <vector>
@@ -17,9 +16,10 @@
 #include "auth/rate_limit.hpp"
 #include "config/config.hpp"
 #include "hub/hub.hpp"
-#include "net/connection_registry.hpp"
+#include "session/connection_registry.hpp"
 #include "net/deadlines.hpp"
 #include "protocol/parse.hpp"
+#include "session/connection.hpp"
 
 namespace valtronics::engine {
 class Engine;
@@ -50,7 +50,6 @@ struct Worker {
   // Scratch shared by the sessions of this thread (only one runs at a time): frames are read
   // into one buffer and gathered into one iovec list, so an idle connection owns neither.
   std::array<char, 64 * 1024> read_buffer;
-  std::vector<boost::asio::const_buffer> write_scratch;
   std::vector<iovec> write_iov;
   // Sessions with queued frames: written once per loop turn, after every event of the turn was
   // queued (many frames, one syscall).
@@ -63,30 +62,32 @@ struct Worker {
 };
 
 struct ServerContext {
-  ServerContext(const config::Config& c, hub::Hub& h)
+  ServerContext(const config::Config& c, hub::Hub& h, engine::Engine& e)
       : cfg(c),
         verifier(c.auth.jwt_secret, c.auth.leeway),
         registry(c.limits.max_connections, c.limits.max_connections_per_user),
         connection_limiter(c.limits.connections_per_minute),
-        hub(h) {
+        hub(h),
+        engine(&e) {
     parse_options.max_batch = c.limits.max_batch;
     parse_options.system_default_frequency = c.system.default_frequency;
     parse_options.system_min_frequency = c.system.min_frequency;
   }
   const config::Config& cfg;
   auth::JwtVerifier verifier;
-  ConnectionRegistry registry;
+  session::ConnectionRegistry registry;
   auth::ConnectionRateLimiter connection_limiter;
   hub::Hub& hub;
   protocol::ParseOptions parse_options;
-  // The domain engine (devices, rules, alerts). Null in setups without one: the REST routes that
-  // need it answer 503, ingest publishes straight to the hub.
-  engine::Engine* engine = nullptr;
+  // The domain engine (devices, rules, alerts).
+  engine::Engine* engine;
   // The newest alert id known to be stored (published, hence committed), shared by the sessions
   // of every thread: raised by every alert they see and every alerts query they make. It only
   // makes the `last_alert_id` query cheap (it reads the alerts above it); its value never decides
   // what a client receives.
   std::atomic<std::int64_t> newest_alert_id{0};
+  // What every connection's protocol core shares (refers to the members above).
+  session::Context session{cfg, verifier, registry, parse_options, newest_alert_id};
 };
 
 }  // namespace valtronics::net

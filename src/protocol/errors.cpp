@@ -70,7 +70,11 @@ constexpr std::array kCloses{
     CloseInfo{close_code::rate_limit_abuse, "rate_limit_abuse",
               "The client kept exceeding the message rate for 5 seconds after being rate limited."},
     CloseInfo{close_code::slow_consumer, "slow_consumer",
-              "An alert or status change could not be queued for a slow client; reconnect."},
+              "An alert or status change could not be queued for a slow client, or the client "
+              "read nothing for write_timeout; reconnect."},
+    CloseInfo{close_code::idle_timeout, "idle_timeout",
+              "The client sent nothing, not even the pong to the server's ping, for twice "
+              "idle_timeout."},
     CloseInfo{close_code::too_many_connections, "too_many_connections",
               "The user already has max_connections_per_user open connections."},
 };

@@ -50,7 +50,8 @@ inline constexpr std::uint16_t too_big = 1009;           // frame over max_messa
 inline constexpr std::uint16_t auth_failed = 4001;       // failed auth or none within auth_timeout
 inline constexpr std::uint16_t token_expired = 4003;     // token expired without refresh
 inline constexpr std::uint16_t rate_limit_abuse = 4008;  // still flooding 5 s after being rate limited
-inline constexpr std::uint16_t slow_consumer = 4009;     // alert/status could not be queued
+inline constexpr std::uint16_t slow_consumer = 4009;     // alert/status could not be queued; write stalled
+inline constexpr std::uint16_t idle_timeout = 4010;      // no answer to the server's keepalive ping
 inline constexpr std::uint16_t too_many_connections = 4029;  // over max_connections_per_user
 }  // namespace close_code
 

@@ -59,7 +59,7 @@ TEST(CloseCatalogue, ListsEveryCloseCodeOnce) {
   const std::set<std::uint16_t> expected{
       close_code::normal,        close_code::going_away,          close_code::too_big,
       close_code::auth_failed,   close_code::token_expired,       close_code::rate_limit_abuse,
-      close_code::slow_consumer, close_code::too_many_connections};
+      close_code::slow_consumer, close_code::idle_timeout,        close_code::too_many_connections};
   std::set<std::uint16_t> seen;
   std::set<std::string_view> names;
   for (const auto& c : close_catalogue()) {
@@ -75,6 +75,7 @@ TEST(CloseCatalogue, ValuesFromTheIssue) {
   EXPECT_EQ(close_code::token_expired, 4003);
   EXPECT_EQ(close_code::rate_limit_abuse, 4008);
   EXPECT_EQ(close_code::slow_consumer, 4009);
+  EXPECT_EQ(close_code::idle_timeout, 4010);
   EXPECT_EQ(close_code::too_many_connections, 4029);
   EXPECT_EQ(close_code::too_big, 1009);
 }

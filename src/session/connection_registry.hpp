@@ -11,7 +11,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace valtronics::net {
+namespace valtronics::session {
 
 class ConnectionRegistry {
  public:
@@ -28,6 +28,8 @@ class ConnectionRegistry {
 
   void count_received(std::uint64_t n = 1) { received_.fetch_add(n, std::memory_order_relaxed); }
   void count_sent(std::uint64_t n = 1) { sent_.fetch_add(n, std::memory_order_relaxed); }
+  // A connection closed because it read nothing for limits.write_timeout.
+  void count_write_timeout() { write_timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
   std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
 
@@ -35,12 +37,13 @@ class ConnectionRegistry {
     std::uint64_t total_connections, active_connections, messages_received, messages_sent;
     double average_connection_duration_s;  // over closed and still open connections
     double messages_per_connection;        // (received + sent) / total
+    std::uint64_t write_timeouts;          // closed for reading nothing for write_timeout
   };
   Stats stats() const;
 
  private:
   std::size_t max_connections_, max_per_user_;
-  std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0};
+  std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0}, write_timeouts_{0};
   mutable std::mutex mutex_;  // guards the maps and duration sums below
   std::unordered_map<std::string, std::size_t> per_user_;
   double closed_duration_s_ = 0;
@@ -48,4 +51,4 @@ class ConnectionRegistry {
   double open_start_sum_s_ = 0;  // sum of start times (steady, seconds) of open connections
 };
 
-}  // namespace valtronics::net
+}  // namespace valtronics::session

@@ -1,7 +1,7 @@
 // Admission counters and ConnectionMonitor figures.
-#include "net/connection_registry.hpp"
+#include "session/connection_registry.hpp"
 
-namespace valtronics::net {
+namespace valtronics::session {
 
 namespace {
 double steady_seconds() {
@@ -62,7 +62,8 @@ ConnectionRegistry::Stats ConnectionRegistry::stats() const {
       s.total_connections
           ? double(s.messages_received + s.messages_sent) / double(s.total_connections)
           : 0.0;
+  s.write_timeouts = write_timeouts_.load();
   return s;
 }
 
-}  // namespace valtronics::net
+}  // namespace valtronics::session

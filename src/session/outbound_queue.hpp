@@ -8,7 +8,7 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/buffer.hpp>
+#include <sys/uio.h>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -20,7 +20,7 @@
 #include "model/reading.hpp"
 #include "protocol/ws_frame.hpp"
 
-namespace valtronics::net {
+namespace valtronics::session {
 
 class OutboundQueue {
  public:
@@ -53,9 +53,9 @@ class OutboundQueue {
   // (sent with its seq and `"conflated":n`).
   void push_system(const Bytes& payload, std::uint64_t seq);
 
-  // Appends up to `max_frames` frames (header, payload and suffix buffers) to `out`, the first
-  // one from where an earlier partial write stopped; returns how many.
-  std::size_t gather(std::vector<boost::asio::const_buffer>& out, std::size_t max_frames);
+  // Appends up to `max_frames` frames (header, payload and suffix buffers) to `out`, ready for
+  // sendmsg, the first one from where an earlier partial write stopped; returns how many.
+  std::size_t gather(std::vector<iovec>& out, std::size_t max_frames);
 
   // The first `frames` frames were written: drops them, and once the queue is below half the
   // soft limit moves conflated updates back in. Returns how many data (text) frames were sent.
@@ -68,7 +68,7 @@ class OutboundQueue {
   bool empty() const { return head_ == frames_.size(); }
   std::size_t queued_bytes() const { return bytes_; }
   std::size_t pending_conflated() const {
-    return c_ ? c_->telemetry.size() + (c_->system ? 1 : 0) : 0;
+    return conflation_ ? conflation_->telemetry.size() + (conflation_->system ? 1 : 0) : 0;
   }
   std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
 
@@ -108,11 +108,11 @@ class OutboundQueue {
     std::uint64_t system_seq = 0, system_merged = 0;
   };
   Conflation& conflation() {
-    if (!c_) c_ = std::make_unique<Conflation>();
-    return *c_;
+    if (!conflation_) conflation_ = std::make_unique<Conflation>();
+    return *conflation_;
   }
-  std::unique_ptr<Conflation> c_;
+  std::unique_ptr<Conflation> conflation_;
   std::uint64_t conflated_total_ = 0;
 };
 
-}  // namespace valtronics::net
+}  // namespace valtronics::session

@@ -1,7 +1,7 @@
 // Outbound queue: framing, per-connection seq suffixes, gathering and conflation. Conflated
 // telemetry is re-serialized per connection, which is fine: it only happens for a client that is
 // already behind.
-#include "net/outbound_queue.hpp"
+#include "session/outbound_queue.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 
 #include "protocol/serialize.hpp"
 
-namespace valtronics::net {
+namespace valtronics::session {
 
 using protocol::ws::Opcode;
 
@@ -53,7 +53,7 @@ bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
 
 void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
                                    std::span<const model::MetricReading> readings, std::uint64_t seq) {
-  if ((!c_ || c_->telemetry.empty()) && bytes_ + payload->size() <= soft_bytes_) {
+  if ((!conflation_ || conflation_->telemetry.empty()) && bytes_ + payload->size() <= soft_bytes_) {
     push(payload, Opcode::text, seq);
     return;
   }
@@ -68,7 +68,7 @@ void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
 }
 
 void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
-  if ((!c_ || !c_->system) && bytes_ + payload->size() <= soft_bytes_) {
+  if ((!conflation_ || !conflation_->system) && bytes_ + payload->size() <= soft_bytes_) {
     push(payload, Opcode::text, seq);
     return;
   }
@@ -79,8 +79,7 @@ void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
   ++conflated_total_;
 }
 
-std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
-                                  std::size_t max_frames) {
+std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frames) {
   std::size_t n = 0;
   std::size_t skip = front_offset_;
   auto add = [&](const void* data, std::size_t size) {
@@ -88,7 +87,7 @@ std::size_t OutboundQueue::gather(std::vector<boost::asio::const_buffer>& out,
       skip -= size;
       return;
     }
-    out.emplace_back(static_cast<const char*>(data) + skip, size - skip);
+    out.push_back({const_cast<char*>(static_cast<const char*>(data)) + skip, size - skip});
     skip = 0;
   };
   for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
@@ -136,8 +135,8 @@ std::size_t OutboundQueue::consumed_bytes(std::size_t n) {
 }
 
 void OutboundQueue::refill() {
-  if (!c_) return;
-  auto& cf = *c_;
+  if (!conflation_) return;
+  auto& cf = *conflation_;
   while (!cf.by_seq.empty() && bytes_ <= soft_bytes_ / 2) {
     const auto [seq, device] = *cf.by_seq.begin();
     cf.by_seq.erase(cf.by_seq.begin());
@@ -153,7 +152,7 @@ void OutboundQueue::refill() {
     cf.system.reset();
     cf.system_merged = 0;
   }
-  if (cf.telemetry.empty() && !cf.system) c_.reset();
+  if (cf.telemetry.empty() && !cf.system) conflation_.reset();
 }
 
-}  // namespace valtronics::net
+}  // namespace valtronics::session

@@ -1,11 +1,11 @@
 // OutboundQueue: framing, gathering, the hard limit for reliable frames, and conflation of
 // telemetry and system updates past the soft limit (latest value per device and metric wins).
-#include "net/outbound_queue.hpp"
+#include "session/outbound_queue.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-namespace valtronics::net {
+namespace valtronics::session {
 namespace {
 
 using Bytes = OutboundQueue::Bytes;
@@ -20,11 +20,11 @@ model::MetricReading reading(std::string name, double v) {
 std::vector<std::string> drain(OutboundQueue& q) {
   std::vector<std::string> out;
   while (!q.empty()) {
-    std::vector<boost::asio::const_buffer> bufs;
+    std::vector<iovec> bufs;
     const auto n = q.gather(bufs, 1);
     EXPECT_EQ(n, 1u);
     std::string frame;
-    for (auto& b : bufs) frame.append(static_cast<const char*>(b.data()), b.size());
+    for (auto& b : bufs) frame.append(static_cast<const char*>(b.iov_base), b.iov_len);
     out.push_back(frame.substr(frame[1] == 126 ? 4 : 2));  // strip the (short) header
     q.consumed(n);
   }
@@ -35,14 +35,14 @@ TEST(OutboundQueue, GathersHeaderAndPayloadOfSeveralFrames) {
   OutboundQueue q(1 << 20);
   ASSERT_TRUE(q.push_reliable(bytes(5, 'a')));
   ASSERT_TRUE(q.push_reliable(bytes(200, 'b')));
-  std::vector<boost::asio::const_buffer> bufs;
+  std::vector<iovec> bufs;
   EXPECT_EQ(q.gather(bufs, 16), 2u);
   ASSERT_EQ(bufs.size(), 4u);
-  EXPECT_EQ(bufs[0].size(), 2u);    // 5-byte payload: 2-byte header
-  EXPECT_EQ(bufs[1].size(), 5u);
-  EXPECT_EQ(bufs[2].size(), 4u);    // 200-byte payload: 16-bit length
-  EXPECT_EQ(bufs[3].size(), 200u);
-  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].data())[0], 0x81);  // FIN + text
+  EXPECT_EQ(bufs[0].iov_len, 2u);    // 5-byte payload: 2-byte header
+  EXPECT_EQ(bufs[1].iov_len, 5u);
+  EXPECT_EQ(bufs[2].iov_len, 4u);    // 200-byte payload: 16-bit length
+  EXPECT_EQ(bufs[3].iov_len, 200u);
+  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].iov_base)[0], 0x81);  // FIN + text
   EXPECT_EQ(q.queued_bytes(), 2u + 5 + 4 + 200);
   EXPECT_EQ(q.consumed(2), 2u);
   EXPECT_TRUE(q.empty());
@@ -53,9 +53,9 @@ TEST(OutboundQueue, ControlFramesAreNotCountedAsData) {
   OutboundQueue q(1024);
   ASSERT_TRUE(q.push_reliable(bytes(3), protocol::ws::Opcode::pong));
   ASSERT_TRUE(q.push_reliable(bytes(3)));
-  std::vector<boost::asio::const_buffer> bufs;
+  std::vector<iovec> bufs;
   EXPECT_EQ(q.gather(bufs, 16), 2u);
-  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].data())[0], 0x8A);  // FIN + pong
+  EXPECT_EQ(static_cast<const unsigned char*>(bufs[0].iov_base)[0], 0x8A);  // FIN + pong
   EXPECT_EQ(q.consumed(2), 1u);
 }
 
@@ -155,9 +155,9 @@ TEST(OutboundQueue, MemoryStaysBoundedWhateverIsPushed) {
 }
 
 }  // namespace
-}  // namespace valtronics::net
+}  // namespace valtronics::session
 
-namespace valtronics::net {
+namespace valtronics::session {
 namespace {
 
 TEST(OutboundQueue, PartialWritesResumeMidFrame) {
@@ -170,10 +170,10 @@ TEST(OutboundQueue, PartialWritesResumeMidFrame) {
   std::size_t data_frames = 0;
   // Write 3 bytes at a time, as a congested socket might.
   while (!q.empty()) {
-    std::vector<boost::asio::const_buffer> bufs;
+    std::vector<iovec> bufs;
     q.gather(bufs, 16);
     std::string pending;
-    for (auto& buf : bufs) pending.append(static_cast<const char*>(buf.data()), buf.size());
+    for (auto& buf : bufs) pending.append(static_cast<const char*>(buf.iov_base), buf.iov_len);
     const std::size_t n = std::min<std::size_t>(3, pending.size());
     wire += pending.substr(0, n);
     data_frames += q.consumed_bytes(n);
@@ -187,4 +187,4 @@ TEST(OutboundQueue, PartialWritesResumeMidFrame) {
 }
 
 }  // namespace
-}  // namespace valtronics::net
+}  // namespace valtronics::session

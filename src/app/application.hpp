@@ -1,0 +1,47 @@
+// The composition root: builds the running server out of its parts and wires them, in the order
+// their lifetimes need. The I/O threads and the listening socket (net::Server), the hub (one
+// shard per thread), the domain engine (its own thread, the store behind it), the context every
+// connection shares, and the periodic sources. Nothing below app/ knows how they are put
+// together.
+#pragma once
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "app/sources.hpp"
+#include "config/config.hpp"
+#include "engine/engine.hpp"
+#include "hub/hub.hpp"
+#include "net/server.hpp"
+#include "net/server_context.hpp"
+
+namespace valtronics::app {
+
+class Application {
+ public:
+  // Binds the listener and opens the database (throws std::system_error / store::StoreError
+  // with a clear message). Nothing runs until run().
+  explicit Application(const config::Config& cfg);
+  ~Application();
+
+  std::uint16_t port() const { return server_.port(); }
+
+  // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
+  void run();
+  void stop();  // thread-safe
+
+ private:
+  void shutdown();  // on I/O thread 0
+
+  // Declaration order is lifetime order: the threads' contexts outlive everything that posts to
+  // them or is referred to by their handlers.
+  net::Server server_;
+  hub::Hub hub_;
+  engine::Engine engine_;  // after the hub: it publishes there until stopped
+  net::ServerContext ctx_;
+  PeriodicSources sources_;
+  boost::asio::signal_set signals_;
+};
+
+}  // namespace valtronics::app

@@ -1,0 +1,363 @@
+// The connection core: its life (start, close, finish), frames in, requests dispatched, frames
+// out, and its deadlines. Auth and subscriptions are in subscriptions.cpp, catch-up in
+// catch_up.cpp, delivery of hub events in delivery.cpp.
+#include "session/connection.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <spdlog/spdlog.h>
+
+#include "config/limits.hpp"
+#include "protocol/errors.hpp"
+
+namespace valtronics::session {
+
+using model::Channel;
+using protocol::ErrorCode;
+using protocol::ws::Opcode;
+namespace close_code = protocol::close_code;
+
+Connection::Connection(Host& host, const Context& ctx, hub::Shard& shard, Options opts)
+    : host_(host),
+      ctx_(ctx),
+      shard_(shard),
+      opts_(std::move(opts)),
+      reader_(std::max(ctx.cfg.limits.max_batch_bytes, ctx.cfg.limits.max_message_bytes)),
+      out_(ctx.cfg.limits.max_outbound_bytes),
+      rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after,
+            ctx.steady_now()),
+      opened_at_(ctx.steady_now()),
+      last_heard_(opened_at_) {
+  timers_.fill(SteadyTime::max());
+}
+
+Connection::~Connection() { finish(); }
+
+void Connection::start(std::string_view early_bytes, std::optional<std::string> header_token) {
+  if (!early_bytes.empty()) reader_.append(early_bytes.data(), early_bytes.size());
+  if (header_token) {
+    protocol::Request req{std::nullopt, protocol::AuthRequest{std::move(*header_token)}};
+    execute(req);
+  }
+  const auto now = ctx_.steady_now();
+  if (!claims_ && state_ == State::open) {
+    phase_ = Phase::auth;
+    set_timer(Timer::phase, now + ctx_.cfg.auth.auth_timeout);
+  }
+  arm_keepalive(now);
+  drain_frames();
+}
+
+// ------------------------------------------------------------------------------------ reading
+
+void Connection::on_bytes(const char* data, std::size_t size) {
+  if (state_ != State::open) return;  // closing: only the peer's EOF matters now
+  last_heard_ = ctx_.steady_now();
+  ping_outstanding_ = false;
+  reader_.append(data, size);
+  drain_frames();
+  if (state_ == State::open) reader_.release_idle();  // an idle connection keeps no read buffer
+}
+
+void Connection::drain_frames() {
+  using Kind = protocol::ws::ReadResult::Kind;
+  while (state_ == State::open) {
+    auto r = reader_.next();
+    if (r.kind == Kind::need_more) return;
+    if (r.kind == Kind::error) {
+      close(r.close_code, r.reason);
+      return;
+    }
+    switch (r.opcode) {
+      case Opcode::text:
+        on_text(r.payload);
+        break;
+      case Opcode::binary:
+        ctx_.registry.count_received();
+        send(protocol::error(std::nullopt, ErrorCode::invalid_message,
+                             "binary frames are not supported: send JSON in text frames"));
+        break;
+      case Opcode::ping:
+        if (!out_.push_reliable(std::make_shared<const std::string>(r.payload), Opcode::pong))
+          close(close_code::slow_consumer, "outbound queue full");
+        else
+          queued();
+        break;
+      case Opcode::close: {
+        peer_closed_ = true;
+        std::uint16_t code = close_code::normal;
+        std::string reason;
+        protocol::ws::parse_close_payload(r.payload, code, reason);
+        // Echo the peer's code, as RFC 6455 asks; 1005 (no code) is answered with 1000.
+        close(code == 1005 ? close_code::normal : code, "");
+        break;
+      }
+      default:  // pong (any bytes count as liveness), continuation (never returned alone)
+        break;
+    }
+  }
+}
+
+void Connection::on_text(std::string_view text) {
+  ctx_.registry.count_received();
+  const auto& limits = ctx_.cfg.limits;
+  if (text.size() > limits.max_message_bytes && !protocol::is_batch_frame(text)) {
+    close(close_code::too_big, "message exceeds max_message_bytes (" +
+                                   std::to_string(limits.max_message_bytes) + ")");
+    return;
+  }
+  switch (rate_.on_message(ctx_.steady_now())) {
+    case auth::MessageRateGuard::Verdict::allow:
+      break;
+    case auth::MessageRateGuard::Verdict::reject:
+      send(protocol::error(std::nullopt, ErrorCode::rate_limited,
+                           "more than " + std::to_string(int(limits.messages_per_second)) +
+                               " messages per second: message dropped"));
+      return;
+    case auth::MessageRateGuard::Verdict::close:
+      close(close_code::rate_limit_abuse, "message rate limit exceeded for too long");
+      return;
+  }
+  auto parsed = protocol::parse_request(text, ctx_.parse_options);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    static constexpr std::string_view kTypes[] = {"auth", "subscribe", "unsubscribe", "ping",
+                                                  "batch"};
+    std::optional<Channel> ch;
+    if (parsed) {
+      if (auto* s = std::get_if<protocol::SubscribeRequest>(&parsed->body)) ch = s->channel;
+      if (auto* u = std::get_if<protocol::UnsubscribeRequest>(&parsed->body)) ch = u->channel;
+    }
+    log_in(parsed ? kTypes[parsed->body.index()] : "invalid", text.size(), ch);
+  }
+  Item item = parsed ? Item(std::move(*parsed)) : Item(parsed.error());
+  if (defer_if_catching_up(item)) return;
+  run(item);
+}
+
+void Connection::run(Item& item) {
+  if (auto* req = std::get_if<protocol::Request>(&item)) {
+    execute(*req);
+    return;
+  }
+  const auto& err = std::get<protocol::ProtocolError>(item);
+  send(protocol::error(err.id, err.code, err.message));
+}
+
+void Connection::execute(protocol::Request& req) {
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, protocol::AuthRequest>) {
+          handle_auth(req, body);
+        } else if constexpr (std::is_same_v<T, protocol::PingRequest>) {
+          send(protocol::pong(req.id, body.timestamp, ctx_.wall_now()));
+        } else {
+          if (!claims_) {
+            send(protocol::error(req.id, ErrorCode::not_authenticated,
+                                 "authenticate first: send {\"type\":\"auth\",\"token\":...}"));
+            return;
+          }
+          if constexpr (std::is_same_v<T, protocol::SubscribeRequest>) handle_subscribe(req, body);
+          else if constexpr (std::is_same_v<T, protocol::UnsubscribeRequest>) handle_unsubscribe(req, body);
+          else handle_batch(req, body);
+        }
+      },
+      req.body);
+}
+
+void Connection::log_in(std::string_view type, std::size_t size,
+                        std::optional<Channel> ch) const {
+  spdlog::debug("ws in  peer={} type={} size={} channel={}", opts_.peer, type, size,
+                ch ? model::to_string(*ch) : "-");
+}
+
+void Connection::log_out(std::string_view type, std::size_t size,
+                         std::optional<Channel> ch) const {
+  spdlog::debug("ws out peer={} type={} size={} channel={}", opts_.peer, type, size,
+                ch ? model::to_string(*ch) : "-");
+}
+
+// ------------------------------------------------------------------------------------ writing
+
+void Connection::queued() {
+  if (state_ != State::closed) host_.wants_write();
+}
+
+void Connection::send(std::string json) {
+  if (state_ != State::open) return;
+  if (spdlog::should_log(spdlog::level::debug)) {
+    // Replies start with {"type":"<name>": take the name without parsing.
+    auto start = json.find(":\"") + 2, end = json.find('"', start);
+    log_out(std::string_view(json).substr(start, end - start), json.size(), std::nullopt);
+  }
+  send_reliable(std::make_shared<const std::string>(std::move(json)));
+}
+
+void Connection::send_reliable(const Bytes& bytes) {
+  if (state_ != State::open) return;
+  if (!out_.push_reliable(bytes)) {
+    close(close_code::slow_consumer,
+          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    return;
+  }
+  queued();
+}
+
+void Connection::send_update(const Bytes& bytes, Channel channel) {
+  if (state_ != State::open) return;
+  if (!out_.push_update(bytes, next_seq(channel))) {
+    close(close_code::slow_consumer,
+          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    return;
+  }
+  queued();
+}
+
+void Connection::on_written(std::size_t n) {
+  if (n == 0) return;
+  ctx_.registry.count_sent(out_.consumed_bytes(n));
+  set_timer(Timer::write_stall, SteadyTime::max());  // the peer reads
+  // A replay is fed as the client reads, a quarter of the budget at a time.
+  if (replay_ && out_.queued_bytes() < ctx_.cfg.limits.max_outbound_bytes / 4) pump_replay();
+}
+
+void Connection::on_write_blocked() {
+  if (ctx_.cfg.limits.write_timeout.count() == 0 || timer(Timer::write_stall) != SteadyTime::max())
+    return;
+  set_timer(Timer::write_stall, ctx_.steady_now() + ctx_.cfg.limits.write_timeout);
+}
+
+// ---------------------------------------------------------------------------------- life
+
+void Connection::close(std::uint16_t code, std::string reason) {
+  if (state_ != State::open) return;
+  spdlog::debug("ws close peer={} code={} reason={}", opts_.peer, code, reason);
+  // The close frame goes out even when the queue is full: it is the last frame ever queued.
+  out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
+                  Opcode::close);
+  state_ = State::closing;
+  set_timer(Timer::throttle, SteadyTime::max());
+  set_timer(Timer::keepalive, SteadyTime::max());
+  // The phase deadline now bounds the close (replacing the auth or token wait).
+  phase_ = Phase::close_linger;
+  set_timer(Timer::phase, ctx_.steady_now() + limits::kCloseLinger);
+  queued();
+}
+
+void Connection::finish() {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  for (const auto& [k, f] : subs_) shard_.remove(this, k.channel, k.device);
+  subs_.clear();
+  if (!counted_user_.empty()) ctx_.registry.remove_user(counted_user_);
+  counted_user_.clear();
+  ctx_.registry.close(ctx_.steady_now() - opened_at_);
+  timers_.fill(SteadyTime::max());
+  if (deadline_ != SteadyTime::max()) {
+    deadline_ = SteadyTime::max();
+    host_.deadline_changed(deadline_);
+  }
+}
+
+// ---------------------------------------------------------------------------------- deadlines
+
+void Connection::set_timer(Timer t, SteadyTime when) {
+  auto& slot = timers_[static_cast<std::size_t>(t)];
+  if (slot == when) return;
+  slot = when;
+  if (state_ == State::closed) return;
+  const auto earliest = *std::min_element(timers_.begin(), timers_.end());
+  if (earliest == deadline_) return;
+  deadline_ = earliest;
+  host_.deadline_changed(deadline_);
+}
+
+void Connection::on_deadline() {
+  const auto now = ctx_.steady_now();
+  auto due = [&](Timer t) {
+    if (state_ == State::closed || timer(t) > now) return false;
+    set_timer(t, SteadyTime::max());
+    return true;
+  };
+  if (due(Timer::write_stall) && state_ == State::open) {
+    ctx_.registry.count_write_timeout();
+    close(close_code::slow_consumer,
+          "write stalled: nothing read for limits.write_timeout; reconnect to resume");
+  }
+  if (due(Timer::phase)) on_phase_deadline();
+  if (due(Timer::keepalive)) on_keepalive_deadline(now);
+  if (due(Timer::throttle) && state_ == State::open) flush_throttled(now);
+}
+
+void Connection::on_phase_deadline() {
+  const Phase phase = std::exchange(phase_, Phase::none);
+  switch (phase) {
+    case Phase::none:
+      break;
+    case Phase::auth:
+      if (!claims_ && state_ == State::open) close(close_code::auth_failed, "authentication timeout");
+      break;
+    case Phase::token_warning: {
+      if (state_ != State::open || !claims_ || !claims_->expires_at) break;
+      const auto exp = *claims_->expires_at;
+      send(protocol::token_expiring(exp));
+      // The same leeway as at verification: a token accepted just past exp is not cut at once.
+      const auto until = std::chrono::duration_cast<SteadyTime::duration>(
+          exp + ctx_.cfg.auth.leeway - ctx_.wall_now());
+      phase_ = Phase::token_expiry;
+      set_timer(Timer::phase, ctx_.steady_now() + until);
+      break;
+    }
+    case Phase::token_expiry:
+      if (state_ == State::open) close(close_code::token_expired, "token expired");
+      break;
+    case Phase::close_linger:
+      host_.abort_transport();
+      break;
+  }
+}
+
+void Connection::arm_token_timers() {
+  // Now that the auth timeout is over: first the warning, then the expiry. A refresh re-arms it.
+  if (!claims_ || !claims_->expires_at) {
+    phase_ = Phase::none;
+    set_timer(Timer::phase, SteadyTime::max());
+    return;
+  }
+  const auto left = std::chrono::duration_cast<SteadyTime::duration>(*claims_->expires_at -
+                                                                     ctx_.wall_now());
+  phase_ = Phase::token_warning;
+  set_timer(Timer::phase, ctx_.steady_now() + (left - ctx_.cfg.auth.expiry_warning));
+}
+
+// Keepalive: after limits.idle_timeout without a byte from the peer, a ping; after another
+// idle_timeout still without one, the connection is closed (4010). The deadline is not moved on
+// every message (that would be a heap operation per read): when it passes, it is re-armed from
+// the last time the peer was heard.
+void Connection::arm_keepalive(SteadyTime now) {
+  const auto idle = ctx_.cfg.limits.idle_timeout;
+  if (idle.count() == 0 || state_ != State::open) return;
+  set_timer(Timer::keepalive, std::max(now, last_heard_) + idle);
+}
+
+void Connection::on_keepalive_deadline(SteadyTime now) {
+  if (state_ != State::open) return;
+  const auto idle = ctx_.cfg.limits.idle_timeout;
+  if (now - last_heard_ < idle) {
+    set_timer(Timer::keepalive, last_heard_ + idle);
+    return;
+  }
+  if (ping_outstanding_) {
+    close(close_code::idle_timeout, "no answer to the server's ping within limits.idle_timeout");
+    return;
+  }
+  ping_outstanding_ = true;
+  if (!out_.push_reliable(std::make_shared<const std::string>(), Opcode::ping)) {
+    close(close_code::slow_consumer, "outbound queue full");
+    return;
+  }
+  queued();
+  set_timer(Timer::keepalive, now + idle);
+}
+
+}  // namespace valtronics::session

@@ -1,0 +1,233 @@
+// One WebSocket connection's protocol, with no IO: the IO-free core that net/ws_session drives.
+//
+// It takes the bytes the peer sent (on_bytes), the hub's events (on_event), the answers of its
+// catch-up queries and the passing of its deadline, and it produces frames in its outbound
+// queue plus a few actions through its Host (write, move the deadline, drop the transport). It
+// holds the whole protocol state of a connection: auth and token lifetime, subscriptions and
+// their filters, the per-channel `seq`, throttled telemetry, catch-up with held events and
+// deferred requests, alert cover and replay de-duplication, rate limiting, keepalive and the
+// write-stall and close deadlines.
+//
+// Single-threaded: everything runs on the connection's I/O thread (or the test's thread).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "auth/claims.hpp"
+#include "auth/jwt.hpp"
+#include "auth/rate_limit.hpp"
+#include "config/config.hpp"
+#include "hub/shard.hpp"
+#include "hub/subscriber.hpp"
+#include "model/enums.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/parse.hpp"
+#include "protocol/serialize.hpp"
+#include "protocol/ws_frame.hpp"
+#include "session/alert_cover.hpp"
+#include "session/connection_registry.hpp"
+#include "session/host.hpp"
+#include "session/outbound_queue.hpp"
+#include "session/subscription_set.hpp"
+#include "session/throttle.hpp"
+#include "util/time.hpp"
+
+namespace valtronics::session {
+
+// What every connection of the server shares (read-only but for the registry and the newest
+// alert id, which are thread-safe).
+struct Context {
+  const config::Config& cfg;
+  const auth::JwtVerifier& verifier;
+  ConnectionRegistry& registry;
+  const protocol::ParseOptions& parse_options;
+  // The newest alert id known to be stored, shared by every connection: where the query for
+  // `last_alert_id` starts (it only makes that query cheap; it never decides what is sent).
+  std::atomic<std::int64_t>& newest_alert_id;
+  // The clocks, replaceable by tests (steady for deadlines and rates, wall for token times).
+  SteadyTime (*steady_now)() = &std::chrono::steady_clock::now;
+  util::TimePoint (*wall_now)() = &util::Clock::now;
+};
+
+class Connection final : public hub::Subscriber {
+ public:
+  struct Options {
+    std::optional<model::Channel> endpoint_channel;  // /ws/<channel>: only that channel
+    std::string peer;                                // client address, for logs
+  };
+  enum class State : std::uint8_t {
+    open,     // reading requests, delivering events
+    closing,  // our close frame is queued: only waiting for the peer's close or EOF
+    closed,   // finished: unregistered everywhere
+  };
+
+  // `shard`: the subscription index of this connection's thread.
+  Connection(Host& host, const Context& ctx, hub::Shard& shard, Options opts);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // The upgrade is done. `early_bytes`: bytes read past the upgrade request (pipelined frames);
+  // `header_token`: the handshake's Authorization: Bearer token, if any.
+  void start(std::string_view early_bytes, std::optional<std::string> header_token);
+
+  // Bytes read from the peer. Frames are parsed and run in order; replies and updates are
+  // queued. Ignored once closing (the peer's data no longer matters, only its EOF).
+  void on_bytes(const char* data, std::size_t size);
+
+  // A hub event of a (channel, device) this connection registered (hub::Subscriber).
+  void on_event(const hub::EventPtr& event, hub::ProjectionCache& cache) override;
+
+  // The deadline last given to Host::deadline_changed has passed (or a later one: the core
+  // checks what is really due).
+  void on_deadline();
+
+  // The outbound queue, for the host to write from.
+  OutboundQueue& outbound() { return out_; }
+  // `n` bytes of what outbound().gather() returned were written (n may be 0).
+  void on_written(std::size_t n);
+  // The socket is full: nothing more can be written until the peer reads. A peer that reads
+  // nothing for limits.write_timeout is closed with 4009.
+  void on_write_blocked();
+
+  // Server-initiated close (shutdown, errors): queues a close frame with `code` (the last frame
+  // ever queued) and waits, bounded, for the peer's close.
+  void close(std::uint16_t code, std::string reason);
+  // The transport is gone (EOF, reset, closed): unregisters everything, once.
+  void finish();
+
+  State state() const { return state_; }
+  bool peer_closed() const { return peer_closed_; }  // the peer sent its close frame
+  bool authenticated() const { return claims_.has_value(); }
+  std::size_t subscription_count() const { return subs_.size(); }
+  SteadyTime deadline() const { return deadline_; }
+
+ private:
+  using Bytes = OutboundQueue::Bytes;
+  using Item = std::variant<protocol::Request, protocol::ProtocolError>;
+
+  // ---- reading and requests (connection.cpp)
+  void drain_frames();
+  void on_text(std::string_view text);
+  void run(Item& item);  // a request, or a parse error to answer
+  void execute(protocol::Request& req);
+
+  // ---- auth and subscriptions (subscriptions.cpp)
+  void handle_auth(const protocol::Request& req, const protocol::AuthRequest& auth);
+  void handle_subscribe(const protocol::Request& req, const protocol::SubscribeRequest& sub);
+  void handle_unsubscribe(const protocol::Request& req, const protocol::UnsubscribeRequest& u);
+  void handle_batch(const protocol::Request& req, const protocol::BatchRequest& b);
+  void subscribe_keys(model::Channel channel, const protocol::Filters& filters);
+  void drop_forbidden_subscriptions();
+
+  // ---- catching up (catch_up.cpp): snapshots and replays, with live events held meanwhile and
+  // later requests deferred, so that every reply keeps the order of the requests.
+  void start_catch_up(const protocol::OptId& id, model::Channel channel,
+                      const protocol::Filters& filters, std::vector<AlertCover> cover = {});
+  void start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
+                             std::vector<AlertCover> cover);
+  void on_telemetry_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+                             model::Snapshot<model::TelemetryEvent> snap);
+  void on_status_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+                          model::Snapshot<model::DeviceStatusEvent> snap);
+  void on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
+                       std::int64_t known, std::vector<AlertCover> cover, model::AlertReplay r);
+  // Runs `fn` (a catch-up answer) only while the connection is still open.
+  template <class T, class Fn>
+  std::function<void(T)> answer(Fn fn);
+  void pump_replay();
+  template <class Skip>
+  void finish_catch_up(model::Channel channel, const Skip& skip);
+  bool defer_if_catching_up(Item& item);
+
+  // ---- delivering (delivery.cpp)
+  void deliver(const hub::EventPtr& event, hub::ProjectionCache& cache);
+  void deliver_telemetry(const hub::Event& event, const model::TelemetryEvent& t,
+                         hub::ProjectionCache& cache);
+  void deliver_system(const hub::Event& event, const model::SystemEvent& sys,
+                      const protocol::Filters& filters, hub::ProjectionCache& cache);
+  void flush_throttled(SteadyTime now);
+
+  // ---- writing (connection.cpp)
+  void send(std::string json);            // a direct reply: reliable
+  void send_reliable(const Bytes& bytes);  // 4009 if it does not fit
+  // An update that is never dropped (alert, status, snapshot, replay), numbered on `channel`.
+  void send_update(const Bytes& bytes, model::Channel channel);
+  std::uint64_t next_seq(model::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
+  void queued();  // frames were queued: ask the host to write
+
+  // ---- deadlines (connection.cpp): one per concern, the host keeps only the earliest
+  enum class Timer : std::uint8_t { phase, throttle, keepalive, write_stall, count };
+  void set_timer(Timer t, SteadyTime when);
+  SteadyTime timer(Timer t) const { return timers_[static_cast<std::size_t>(t)]; }
+  void on_phase_deadline();
+  void on_keepalive_deadline(SteadyTime now);
+  void arm_token_timers();
+  void arm_keepalive(SteadyTime now);
+
+  void log_in(std::string_view type, std::size_t size, std::optional<model::Channel> ch) const;
+  void log_out(std::string_view type, std::size_t size, std::optional<model::Channel> ch) const;
+
+  Host& host_;
+  const Context& ctx_;
+  hub::Shard& shard_;
+  Options opts_;
+  protocol::ws::FrameReader reader_;
+  OutboundQueue out_;
+  State state_ = State::open;
+  bool peer_closed_ = false;
+
+  std::optional<auth::Claims> claims_;
+  std::string counted_user_;  // sub counted in the per-user limit
+  auth::MessageRateGuard rate_;
+  Subscriptions subs_;
+  Throttles throttles_;
+  SteadyTime system_next_due_{};
+  SteadyTime opened_at_;
+
+  // Per channel: messages delivered so far (the `seq` of the last one).
+  std::array<std::uint64_t, model::kChannelCount> seq_{};
+
+  // Per channel: live events held while a snapshot or replay is on its way (allocated by the
+  // first catch-up: most connections never need it).
+  struct HeldEvents {
+    bool active = false;
+    std::vector<hub::EventPtr> events;
+  };
+  std::unique_ptr<std::array<HeldEvents, model::kChannelCount>> held_;
+  HeldEvents& held(model::Channel c);
+  bool catching_up_ = false;
+  // Requests that arrived during a catch-up, in order. (A vector, not a deque: libstdc++'s
+  // deque allocates even when empty, on every connection.)
+  std::vector<Item> deferred_;
+
+  struct ReplayState {  // a since_alert_id replay being fed to the client as it reads
+    std::vector<model::Alert> alerts;
+    std::size_t next = 0;
+    SentAlerts sent;                 // what the replay sent
+    std::vector<AlertCover> cover;  // the other alerts subscriptions when it started
+  };
+  std::unique_ptr<ReplayState> replay_;
+  // The alerts channel's bookkeeping (allocated by the first alerts subscription).
+  std::unique_ptr<AlertsLedger> alerts_;
+  AlertsLedger& alerts_ledger();
+
+  // Deadlines: the auth timeout, then the token warning and expiry, then the close linger.
+  enum class Phase : std::uint8_t { none, auth, token_warning, token_expiry, close_linger };
+  Phase phase_ = Phase::none;
+  std::array<SteadyTime, static_cast<std::size_t>(Timer::count)> timers_;
+  SteadyTime deadline_ = SteadyTime::max();
+  SteadyTime last_heard_;     // the peer's last bytes (keepalive)
+  bool ping_outstanding_ = false;
+};
+
+}  // namespace valtronics::session
