@@ -15,8 +15,10 @@ struct DomainError {
     invalid,           // a field's value is not acceptable (`field` names it)
     not_found,         // the addressed record does not exist
     device_not_found,  // a reading names an unknown device and auto-registration is off
-    conflict,          // the record exists already, or its state forbids the change
-    unavailable,       // the engine cannot take the request now
+    conflict,          // the record exists already
+    invalid_state,     // the record's state forbids the change (an alert already resolved)
+    unavailable,       // the engine cannot take the request now (its queue is full, it stops)
+    internal,          // a fault of the server (a failed read): reported, never the client's
   };
   Kind kind = Kind::invalid;
   std::string message;
@@ -32,11 +34,11 @@ using Result = boost::system::result<T, DomainError>;
                                              const boost::source_location& loc);
 
 inline DomainError invalid(std::string field, std::string message) {
-  return {DomainError::Kind::invalid, std::move(message), std::move(field)};
+  return {DomainError::Kind::invalid, std::move(message), std::move(field), {}};
 }
 // "device 7 not found"
 inline DomainError not_found(const std::string& what, std::int64_t id) {
-  return {DomainError::Kind::not_found, what + " " + std::to_string(id) + " not found", {}};
+  return {DomainError::Kind::not_found, what + " " + std::to_string(id) + " not found", {}, {}};
 }
 
 }  // namespace valtronics::model
