@@ -4,6 +4,7 @@
 // every frame a client can send ends in a Request or a ProtocolError.
 #include "protocol/parse.hpp"
 #include "config/limits.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -33,19 +34,7 @@ struct Failure {
 };
 
 // 'text', cut at a UTF-8 character boundary so the reply stays valid UTF-8.
-std::string quote(std::string_view text) {
-  std::string out = "'";
-  if (text.size() <= limits::kMaxEchoChars) {
-    out.append(text);
-  } else {
-    std::size_t n = limits::kMaxEchoChars;
-    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-    out.append(text.substr(0, n));
-    out.append("...");
-  }
-  out.push_back('\'');
-  return out;
-}
+std::string quote(std::string_view text) { return util::quoted_echo(text, limits::kMaxEchoChars); }
 
 // "telemetry, alerts, devices or system": every name of E, the last one after "or".
 template <class E>

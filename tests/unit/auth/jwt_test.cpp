@@ -206,6 +206,28 @@ TEST_F(JwtTest, NbfWithinLeewayOrPastIsAccepted) {
   expect_error(make_token(user_payload(R"(,"nbf":"soon")")), ErrorCode::invalid_token);
 }
 
+// The clocks end in 2262: "never expires" (exp 9999999999, in 2286) is read as the date
+// horizon, not wrapped into the past (found by fuzzing: it was refused as expired in 1702), and a
+// far nbf stays in the future.
+TEST_F(JwtTest, FarFutureDatesAreReadAsTheHorizon) {
+  Claims c = expect_ok(make_token(R"({"sub":"a","role":"user","exp":9999999999})"));
+  ASSERT_TRUE(c.expires_at.has_value());
+  EXPECT_EQ(*c.expires_at, util::TimePoint(std::chrono::seconds(8'993'721'600)));
+  expect_ok(make_token(R"({"sub":"a","role":"user","exp":253402300799})"));  // 9999-12-31
+  expect_error(make_token(user_payload(R"(,"nbf":9999999999)")), ErrorCode::token_not_yet_valid);
+  expect_error(make_token(R"({"sub":"a","role":"user","exp":253402300800})"),  // past 9999
+               ErrorCode::invalid_token);
+}
+
+// Client text in error messages is cut (limits::kMaxEchoChars) on a character boundary.
+TEST_F(JwtTest, EchoedClaimsAreCut) {
+  const std::string role(500, 'r');
+  auto e = expect_error(make_token(R"({"sub":"a","role":")" + role + R"(","exp":)" + exp_in(60) + "}"),
+                        ErrorCode::invalid_token);
+  EXPECT_LT(e.message.size(), 200u) << e.message;
+  EXPECT_NE(e.message.find("rrr...'"), std::string::npos) << e.message;
+}
+
 TEST_F(JwtTest, SubIsRequired) {
   auto e = expect_error(make_token(R"({"role":"user","exp":)" + exp_in(60) + "}"),
                         ErrorCode::invalid_token);
