@@ -3,7 +3,6 @@ then close 4010 when nothing answers) and the write stall (limits.write_timeout:
 nothing while frames wait is closed and counted in /api/v1/ws/stats)."""
 import asyncio
 import json
-import socket
 import time
 import unittest
 
@@ -79,18 +78,25 @@ class IdleKeepaliveTest(unittest.TestCase):
         run(main())
 
 
+def non_reading_subscriber(server, tok):
+    """A raw client subscribed to every device's telemetry that will read nothing more (and has
+    a small receive buffer, so the server's socket fills soon)."""
+    raw = RawWs(server.port, rcvbuf=4096)
+    raw.auth(tok)
+    raw.send_json({"type": "subscribe", "channel": "telemetry", "id": 1})
+    assert raw.recv_json()["type"] == "subscribed"
+    return raw
+
+
 class WriteStallTest(unittest.TestCase):
     def test_a_peer_that_reads_nothing_is_closed_and_counted(self):
         cfg = {"limits": {"write_timeout": "1s", "idle_timeout": "0s"}}
         with Server(cfg) as s:
             admin = token()
-            raw = RawWs(s.port, rcvbuf=4096)
+            raw = non_reading_subscriber(s, admin)
             try:
-                raw.auth(admin)
-                raw.send_json({"type": "subscribe", "channel": "telemetry", "id": 1})
-                self.assertEqual(raw.recv_json()["type"], "subscribed")
-                # From here on the client reads nothing. Fill the server's socket buffer: once
-                # a write would block, the stall deadline runs.
+                # Fill the server's socket buffer: once a write would block, the stall deadline
+                # runs.
                 ingest = Ingester(s, admin)
                 body = filler_batch()
                 deadline = time.monotonic() + 20
@@ -119,11 +125,8 @@ class WriteStallTest(unittest.TestCase):
         cfg = {"limits": {"write_timeout": "0s", "idle_timeout": "0s"}}
         with Server(cfg) as s:
             admin = token()
-            raw = RawWs(s.port, rcvbuf=4096)
+            raw = non_reading_subscriber(s, admin)
             try:
-                raw.auth(admin)
-                raw.send_json({"type": "subscribe", "channel": "telemetry", "id": 1})
-                self.assertEqual(raw.recv_json()["type"], "subscribed")
                 ingest = Ingester(s, admin)
                 for _ in range(60):
                     ingest.post("/api/v1/telemetry/batch", filler_batch())
