@@ -337,24 +337,6 @@ void insert_status_change(Database& db, const StatusChange& c) {
       .run();
 }
 
-std::vector<StatusChange> load_status_changes(Database& db, std::int64_t device_id,
-                                              std::size_t limit) {
-  std::vector<StatusChange> out;
-  Statement st = db.prepare(sql::kSelectStatusChanges);
-  st.bind(1, device_id).bind(2, to_i64(limit));
-  while (st.step()) {
-    StatusChange c;
-    c.device_id = st.column_int(0);
-    const std::string row = "device_status_changes of device " + std::to_string(c.device_id);
-    c.old_status = enum_column<model::DeviceStatus>(st, 1, row, "old_status");
-    c.new_status = enum_column<model::DeviceStatus>(st, 2, row, "new_status");
-    c.reason = st.column_text(3);
-    c.timestamp = from_ms(st.column_int(4));
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 // ---- alert rules ----
 
 std::vector<AlertRule> load_rules(Database& db) {
@@ -506,24 +488,6 @@ std::size_t prune_history(Database& db, util::TimePoint before) {
   Statement st = db.prepare(sql::kPruneHistory);
   st.bind(1, to_ms(before)).run();
   return static_cast<std::size_t>(db.changes());
-}
-
-// Oldest first from `since`; the history table keeps no unit (MetricValue::unit is empty).
-std::vector<MetricValue> load_history(Database& db, std::int64_t device_id,
-                                      const std::string& metric, util::TimePoint since,
-                                      std::size_t limit) {
-  std::vector<MetricValue> out;
-  Statement st = db.prepare(sql::kSelectHistory);
-  st.bind(1, device_id).bind(2, metric).bind(3, to_ms(since)).bind(4, to_i64(limit));
-  while (st.step()) {
-    MetricValue m;
-    m.device_id = st.column_int(0);
-    m.metric = st.column_text(1);
-    m.value = st.column_double(2);
-    m.timestamp = from_ms(st.column_int(3));
-    out.push_back(std::move(m));
-  }
-  return out;
 }
 
 }  // namespace valtronics::store

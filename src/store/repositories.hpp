@@ -29,8 +29,6 @@ void update_device_status(Database& db, std::int64_t id, model::DeviceStatus sta
                           std::optional<util::TimePoint> last_seen, util::TimePoint updated_at);
 void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last_seen);
 void insert_status_change(Database& db, const model::StatusChange& c);
-std::vector<model::StatusChange> load_status_changes(Database& db, std::int64_t device_id,
-                                                     std::size_t limit);  // newest first
 
 // ---- alert rules ----
 std::vector<model::AlertRule> load_rules(Database& db);  // ordered by id
@@ -67,8 +65,5 @@ void upsert_latest_metrics(Database& db, std::span<const model::MetricValue> val
 std::vector<model::MetricValue> load_latest_metrics(Database& db);
 void append_history(Database& db, std::span<const model::MetricValue> values);
 std::size_t prune_history(Database& db, util::TimePoint before);
-std::vector<model::MetricValue> load_history(Database& db, std::int64_t device_id,
-                                             const std::string& metric, util::TimePoint since,
-                                             std::size_t limit);
 
 }  // namespace valtronics::store

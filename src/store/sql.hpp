@@ -150,10 +150,6 @@ inline constexpr char kInsertStatusChange[] = R"~(
 INSERT INTO device_status_changes (device_id, old_status, new_status, reason, ts)
 VALUES (?1, ?2, ?3, ?4, ?5)
 )~";
-inline constexpr char kSelectStatusChanges[] = R"~(
-SELECT device_id, old_status, new_status, reason, ts
-FROM device_status_changes WHERE device_id = ?1 ORDER BY ts DESC, id DESC LIMIT ?2
-)~";
 
 // ---- alert rules ----
 inline constexpr char kSelectRules[] = R"~(
@@ -232,9 +228,5 @@ inline constexpr char kInsertHistory[] = R"~(
 INSERT INTO telemetry_history (device_id, metric, value, ts) VALUES (?1, ?2, ?3, ?4)
 )~";
 inline constexpr char kPruneHistory[] = "DELETE FROM telemetry_history WHERE ts < ?1";
-inline constexpr char kSelectHistory[] = R"~(
-SELECT device_id, metric, value, ts FROM telemetry_history
-WHERE device_id = ?1 AND metric = ?2 AND ts >= ?3 ORDER BY ts ASC LIMIT ?4
-)~";
 
 }  // namespace valtronics::store::sql
