@@ -24,6 +24,7 @@ struct Step {
 const std::vector<Step>& steps() {
   static const std::vector<Step> kSteps = {
       {1, sql::kSchemaV1},
+      {2, sql::kSchemaV2},
   };
   return kSteps;
 }

@@ -7,10 +7,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/sql.hpp"
 
@@ -444,11 +446,30 @@ std::vector<Alert> load_open_alerts(Database& db) {
   return out;
 }
 
-std::size_t prune_alerts(Database& db, util::TimePoint before, std::size_t keep) {
-  Statement st = db.prepare(sql::kPruneAlerts);
-  st.bind(1, to_ms(before)).bind(2, to_i64(keep)).run();
-  return static_cast<std::size_t>(db.changes());
+std::size_t prune_resolved_alerts(Database& db, util::TimePoint before, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  return atomically(db, [&] {
+    std::vector<std::int64_t> ids;
+    {
+      Statement& st = db.cached(sql::kSelectPrunableAlerts);
+      st.bind(1, to_ms(before)).bind(2, to_i64(max_rows));
+      while (st.step()) ids.push_back(st.column_int(0));
+      st.reset();
+    }
+    if (ids.empty()) return std::size_t{0};
+    std::int64_t largest = 0;
+    for (std::int64_t id : ids) {
+      Statement& del = db.cached(sql::kDeleteAlert);
+      del.bind(1, id).run();
+      largest = std::max(largest, id);
+    }
+    Statement& mark = db.cached(sql::kRaisePrunedAlertId);
+    mark.bind(1, largest).run();
+    return ids.size();
+  });
 }
+
+std::int64_t max_pruned_alert_id(Database& db) { return single_int(db, sql::kMaxPrunedAlertId); }
 
 // ---- metrics ----
 
@@ -484,9 +505,10 @@ void append_history(Database& db, std::span<const MetricValue> values) {
   });
 }
 
-std::size_t prune_history(Database& db, util::TimePoint before) {
-  Statement st = db.prepare(sql::kPruneHistory);
-  st.bind(1, to_ms(before)).run();
+std::size_t prune_history(Database& db, util::TimePoint before, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  Statement& st = db.cached(sql::kPruneHistory);
+  st.bind(1, to_ms(before)).bind(2, to_i64(max_rows)).run();
   return static_cast<std::size_t>(db.changes());
 }
 

@@ -57,13 +57,22 @@ std::int64_t count_alerts(Database& db, const AlertQuery& q);  // ignores limit/
 std::int64_t max_alert_id(Database& db);                       // 0 when none
 std::int64_t min_alert_id(Database& db);                       // 0 when none
 std::vector<model::Alert> load_open_alerts(Database& db);  // active or acknowledged
-// Deletes resolved alerts older than `before`, keeping at least the newest `keep` alerts.
-std::size_t prune_alerts(Database& db, util::TimePoint before, std::size_t keep);
+// Alert retention, one batch: deletes at most `max_rows` resolved alerts resolved before
+// `before` (resolved_at; ts for a resolved row without one), the longest-resolved first, and
+// raises max_pruned_alert_id to the largest id deleted. Active and acknowledged alerts are never
+// deleted. Returns how many were deleted: fewer than `max_rows` means none is left to prune.
+std::size_t prune_resolved_alerts(Database& db, util::TimePoint before, std::size_t max_rows);
+// The largest id retention ever deleted (0: none). A replay of the alerts after since_id is
+// complete only if since_id >= this.
+std::int64_t max_pruned_alert_id(Database& db);
 
 // ---- metrics ----
 void upsert_latest_metrics(Database& db, std::span<const model::MetricValue> values);
 std::vector<model::MetricValue> load_latest_metrics(Database& db);
 void append_history(Database& db, std::span<const model::MetricValue> values);
-std::size_t prune_history(Database& db, util::TimePoint before);
+// Telemetry retention, one batch: deletes at most `max_rows` readings older than `before`.
+// Returns how many were deleted: fewer than `max_rows` means none is left to prune.
+std::size_t prune_history(Database& db, util::TimePoint before,
+                          std::size_t max_rows = static_cast<std::size_t>(INT64_MAX));
 
 }  // namespace valtronics::store

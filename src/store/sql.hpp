@@ -114,6 +114,23 @@ CREATE TABLE telemetry_history (
 CREATE INDEX telemetry_history_device_metric_ts ON telemetry_history (device_id, metric, ts);
 )~";
 
+// Schema version 2: alert retention (alerts.retention).
+// - alert_retention.max_pruned_id: the largest id of an alert that retention deleted (0: none).
+//   Retention deletes resolved alerts only, out of id order (an old alert may stay active for
+//   months), so the smallest id left does not tell what is gone: a since_alert_id replay is
+//   complete only if nothing after its since_id was pruned, i.e. since_id >= max_pruned_id.
+// - alerts_status_resolved_at replaces alerts_status: by status, then resolution time, so that
+//   each pruning batch reads only the rows it deletes (and status filters use its prefix).
+inline constexpr char kSchemaV2[] = R"~(
+CREATE TABLE alert_retention (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  max_pruned_id INTEGER NOT NULL
+);
+INSERT INTO alert_retention (id, max_pruned_id) VALUES (1, 0);
+CREATE INDEX alerts_status_resolved_at ON alerts (status, COALESCE(resolved_at, ts));
+DROP INDEX alerts_status;
+)~";
+
 // ---- devices ----
 inline constexpr char kSelectDevices[] = R"~(
 SELECT id, name, device_type, location, manufacturer, model, firmware_version, metadata, status,
@@ -207,12 +224,21 @@ inline constexpr char kAlertsOrderLimitOffset[] = " ORDER BY id ASC LIMIT ? OFFS
 
 inline constexpr char kMaxAlertId[] = "SELECT COALESCE(MAX(id), 0) FROM alerts";
 inline constexpr char kMinAlertId[] = "SELECT COALESCE(MIN(id), 0) FROM alerts";
-// Resolved alerts older than ?1, except the newest ?2 alerts.
-inline constexpr char kPruneAlerts[] = R"~(
-DELETE FROM alerts
-WHERE status = 'resolved' AND ts < ?1
-  AND id NOT IN (SELECT id FROM alerts ORDER BY id DESC LIMIT ?2)
+
+// Alert retention (prune_resolved_alerts). An alert's resolution time is resolved_at, or its ts
+// when a resolved row has none (the engine always sets it; a row written by hand may not). The
+// expression matches index alerts_status_resolved_at (schema version 2) exactly, so the planner
+// walks that index from the oldest resolution and stops after ?2 rows.
+inline constexpr char kSelectPrunableAlerts[] = R"~(
+SELECT id FROM alerts
+WHERE status = 'resolved' AND COALESCE(resolved_at, ts) < ?1
+ORDER BY COALESCE(resolved_at, ts), id LIMIT ?2
 )~";
+inline constexpr char kDeleteAlert[] = "DELETE FROM alerts WHERE id = ?1";
+inline constexpr char kRaisePrunedAlertId[] =
+    "UPDATE alert_retention SET max_pruned_id = ?1 WHERE id = 1 AND max_pruned_id < ?1";
+inline constexpr char kMaxPrunedAlertId[] =
+    "SELECT COALESCE(MAX(max_pruned_id), 0) FROM alert_retention";
 
 // ---- metrics ----
 // The newest written value wins (the engine writes readings in arrival order).
@@ -227,6 +253,11 @@ SELECT device_id, metric, value, unit, ts FROM latest_metrics ORDER BY device_id
 inline constexpr char kInsertHistory[] = R"~(
 INSERT INTO telemetry_history (device_id, metric, value, ts) VALUES (?1, ?2, ?3, ?4)
 )~";
-inline constexpr char kPruneHistory[] = "DELETE FROM telemetry_history WHERE ts < ?1";
+// At most ?2 readings older than ?1. Rows are appended in arrival order, so the oldest are the
+// first rowids and a scan finds a batch at the start of the table.
+inline constexpr char kPruneHistory[] = R"~(
+DELETE FROM telemetry_history
+WHERE rowid IN (SELECT rowid FROM telemetry_history WHERE ts < ?1 LIMIT ?2)
+)~";
 
 }  // namespace valtronics::store::sql

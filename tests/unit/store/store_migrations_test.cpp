@@ -13,6 +13,8 @@
 
 #include "support/temp_db_file.hpp"
 #include "store/migrations.hpp"
+#include "store/repositories.hpp"
+#include "store/sql.hpp"
 
 namespace valtronics::store {
 namespace {
@@ -40,9 +42,10 @@ TEST(StoreMigrations, NewDatabaseGoesToLatest) {
   EXPECT_GE(latest_schema_version(), 1);
   std::vector<std::string> expected = {
       "index:alerts_device_id",
-      "index:alerts_status",
+      "index:alerts_status_resolved_at",
       "index:device_status_changes_device_ts",
       "index:telemetry_history_device_metric_ts",
+      "table:alert_retention",
       "table:alert_rules",
       "table:alerts",
       "table:device_status_changes",
@@ -56,6 +59,27 @@ TEST(StoreMigrations, NewDatabaseGoesToLatest) {
   Statement seq = db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_sequence'");
   ASSERT_TRUE(seq.step());
   EXPECT_EQ(seq.column_int(0), 1);
+}
+
+// A database written by a binary of schema version 1 keeps its rows and starts with nothing
+// pruned (nothing ever was: version 1 had no retention).
+TEST(StoreMigrations, VersionOneGainsAlertRetention) {
+  TempDbFile file;
+  {
+    Database db = Database::open(file.str());
+    db.exec(sql::kSchemaV1);
+    db.exec(std::string(sql::kSetUserVersionPrefix) + "1");
+    db.exec("INSERT INTO alerts (device_id, severity, alert_type, status, ts) "
+            "VALUES (1, 'warning', 'threshold', 'resolved', 1)");
+  }
+  Database db = Database::open(file.str());
+  ASSERT_EQ(schema_version(db), 1);
+  migrate(db);
+  EXPECT_EQ(schema_version(db), 2);
+  EXPECT_EQ(max_pruned_alert_id(db), 0);
+  EXPECT_EQ(count_alerts(db, {}), 1);
+  EXPECT_EQ(prune_resolved_alerts(db, util::TimePoint{std::chrono::milliseconds{2}}, 10), 1u);
+  EXPECT_EQ(max_pruned_alert_id(db), 1);
 }
 
 TEST(StoreMigrations, ReopenIsANoOp) {

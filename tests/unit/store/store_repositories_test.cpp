@@ -1,6 +1,7 @@
 // Unit tests of store/repositories: every record round-trips through a real temporary SQLite
 // file (and survives re-opening it), alert ids never go back, corrupt JSON loads as {}, alert
-// queries filter with bound parameters, and bulk metric upserts are fast.
+// queries filter with bound parameters, retention prunes resolved alerts and old readings in
+// batches (and remembers the largest pruned alert id), and bulk metric upserts are fast.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "support/temp_db_file.hpp"
 #include "store/migrations.hpp"
 #include "store/repositories.hpp"
+#include "store/sql.hpp"
 
 namespace valtronics::store {
 namespace {
@@ -538,21 +540,97 @@ TEST_F(StoreRepositories, ListAndCountAlertsFilter) {
   EXPECT_TRUE(list_alerts(db(), page).empty());
 }
 
-TEST_F(StoreRepositories, OpenAlertsAndPruning) {
+TEST_F(StoreRepositories, OpenAlertsAreActiveOrAcknowledged) {
   insert_alert(db(), alert(1, Severity::info, AlertStatus::resolved));      // 1
   insert_alert(db(), alert(1, Severity::info, AlertStatus::active));        // 2
   insert_alert(db(), alert(1, Severity::info, AlertStatus::resolved));      // 3
   insert_alert(db(), alert(1, Severity::info, AlertStatus::acknowledged));  // 4
-  insert_alert(db(), alert(1, Severity::info, AlertStatus::resolved));      // 5
-  insert_alert(db(), alert(1, Severity::info, AlertStatus::resolved));      // 6
   EXPECT_EQ(ids(load_open_alerts(db())), (std::vector<std::int64_t>{2, 4}));
-  db().exec("UPDATE alerts SET ts = 1000 WHERE id <= 5");
-  // Old resolved alerts go, except the newest 2 alerts (5 and 6); open alerts stay.
-  EXPECT_EQ(prune_alerts(db(), at_ms(2000), 2), 2u);  // 1 and 3
-  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{2, 4, 5, 6}));
-  EXPECT_EQ(prune_alerts(db(), at_ms(2000), 0), 1u);  // 5 (6 is recent)
-  EXPECT_EQ(min_alert_id(db()), 2);
-  EXPECT_EQ(insert_alert(db(), alert(1)), 7);
+}
+
+// ---- alert retention ----
+
+// Inserts an alert raised at `raised_ms`, resolved at `resolved_ms` when given.
+std::int64_t add_alert(Database& db, AlertStatus status, std::int64_t raised_ms,
+                       std::optional<std::int64_t> resolved_ms = std::nullopt) {
+  Alert a;
+  a.device_id = 1;
+  a.severity = Severity::warning;
+  a.alert_type = AlertType::threshold;
+  a.status = status;
+  a.timestamp = at_ms(raised_ms);
+  if (resolved_ms) a.resolved_at = at_ms(*resolved_ms);
+  return insert_alert(db, a);
+}
+
+TEST_F(StoreRepositories, PruneDeletesOnlyResolvedAlertsResolvedBeforeTheCutoff) {
+  add_alert(db(), AlertStatus::active, 100);                 // 1: old, active: kept
+  add_alert(db(), AlertStatus::acknowledged, 100);           // 2: old, acknowledged: kept
+  add_alert(db(), AlertStatus::resolved, 100, 500);          // 3: resolved long ago: pruned
+  add_alert(db(), AlertStatus::resolved, 100, 5000);         // 4: raised long ago, resolved after
+                                                             //    the cutoff: kept
+  add_alert(db(), AlertStatus::resolved, 4000, 4500);        // 5: resolved after the cutoff: kept
+  add_alert(db(), AlertStatus::resolved, 200);               // 6: no resolved_at, old ts: pruned
+  add_alert(db(), AlertStatus::active, 4000);                // 7
+  EXPECT_EQ(max_pruned_alert_id(db()), 0);
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 100), 2u);
+  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{1, 2, 4, 5, 7}));
+  EXPECT_EQ(max_pruned_alert_id(db()), 6);
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 100), 0u);  // nothing left: unchanged
+  EXPECT_EQ(max_pruned_alert_id(db()), 6);
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 0), 0u);
+}
+
+TEST_F(StoreRepositories, PruneWorksInBatchesLongestResolvedFirst) {
+  // Resolution times out of id order: 1 at 900, 2 at 300, 3 at 700, 4 at 100, 5 at 500.
+  for (std::int64_t resolved : {900, 300, 700, 100, 500})
+    add_alert(db(), AlertStatus::resolved, 50, resolved);
+  add_alert(db(), AlertStatus::resolved, 50, 5000);  // 6: recent, kept
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 2), 2u);  // 4 (100) and 2 (300)
+  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{1, 3, 5, 6}));
+  EXPECT_EQ(max_pruned_alert_id(db()), 4);
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 2), 2u);  // 5 (500) and 3 (700)
+  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{1, 6}));
+  EXPECT_EQ(max_pruned_alert_id(db()), 5);
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 2), 1u);  // 1 (900): fewer than asked
+  EXPECT_EQ(ids(list_alerts(db(), {})), (std::vector<std::int64_t>{6}));
+  EXPECT_EQ(max_pruned_alert_id(db()), 5);  // never lowered
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 2), 0u);
+}
+
+TEST_F(StoreRepositories, PrunedIdsAreNeverReusedAndTheMarkSurvivesReopen) {
+  add_alert(db(), AlertStatus::active, 100);          // 1
+  add_alert(db(), AlertStatus::resolved, 100, 200);   // 2: the newest, pruned
+  EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 10), 1u);
+  reopen();
+  EXPECT_EQ(max_pruned_alert_id(db()), 2);
+  EXPECT_EQ(max_alert_id(db()), 1);
+  EXPECT_EQ(add_alert(db(), AlertStatus::active, 300), 3);
+}
+
+TEST_F(StoreRepositories, PruneInsideACallersTransactionRollsBackWithIt) {
+  add_alert(db(), AlertStatus::resolved, 100, 200);
+  {
+    Transaction tx(db());
+    EXPECT_EQ(prune_resolved_alerts(db(), at_ms(1000), 10), 1u);
+    // no commit: the writer's batch failed
+  }
+  EXPECT_EQ(count_alerts(db(), {}), 1);
+  EXPECT_EQ(max_pruned_alert_id(db()), 0);
+}
+
+// A batch reads only the rows it deletes: the query walks the (status, resolution time) index
+// and needs no sort, however many alerts the table holds.
+TEST_F(StoreRepositories, PruneQueryUsesTheResolutionIndex) {
+  for (int i = 0; i < 200; ++i)
+    add_alert(db(), i % 3 ? AlertStatus::resolved : AlertStatus::active, i, i + 10);
+  db().exec("ANALYZE");
+  Statement st = db().prepare(std::string("EXPLAIN QUERY PLAN ") + sql::kSelectPrunableAlerts);
+  st.bind(1, std::int64_t{100}).bind(2, std::int64_t{10});
+  std::string plan;
+  while (st.step()) plan += st.column_text(3) + "\n";
+  EXPECT_NE(plan.find("USING INDEX alerts_status_resolved_at"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
 }
 
 // ---- metrics ----
@@ -577,7 +655,7 @@ TEST_F(StoreRepositories, LatestMetricsUpsert) {
   EXPECT_EQ(all[2].device_id, 2);
 }
 
-TEST_F(StoreRepositories, HistoryAppendAndPrune) {
+TEST_F(StoreRepositories, HistoryAppendAndPruneInBatches) {
   std::vector<MetricValue> values;
   for (int i = 0; i < 10; ++i) values.push_back({1, "temperature", 20.0 + i, "C", at_ms(1000 * i)});
   values.push_back({1, "humidity", 50, "%", at_ms(500)});
@@ -586,7 +664,11 @@ TEST_F(StoreRepositories, HistoryAppendAndPrune) {
   EXPECT_EQ(rows(db(), "SELECT COUNT(*) FROM telemetry_history"), 12);
   EXPECT_EQ(rows(db(), "SELECT COUNT(*) FROM telemetry_history WHERE device_id = 1 AND "
                        "metric = 'temperature' AND ts = 3000 AND value = 23"), 1);
-  EXPECT_EQ(prune_history(db(), at_ms(5000)), 7u);  // 0..4 s of temperature, humidity, device 2
+  // 7 older than 5 s: 0..4 s of temperature, humidity, device 2.
+  EXPECT_EQ(prune_history(db(), at_ms(5000), 4), 4u);
+  EXPECT_EQ(prune_history(db(), at_ms(5000), 4), 3u);  // fewer than asked: done
+  EXPECT_EQ(prune_history(db(), at_ms(5000), 4), 0u);
+  EXPECT_EQ(prune_history(db(), at_ms(9000), 0), 0u);
   EXPECT_EQ(rows(db(), "SELECT COUNT(*) FROM telemetry_history"), 5);
   EXPECT_EQ(rows(db(), "SELECT MIN(ts) FROM telemetry_history"), 5000);
   EXPECT_EQ(rows(db(), "SELECT COUNT(*) FROM telemetry_history WHERE device_id = 2"), 0);
