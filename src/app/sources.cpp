@@ -51,7 +51,7 @@ void PeriodicSources::tick_demo() {
     if (auto* t = std::get_if<model::TelemetryEvent>(&body)) {
       telemetry.push_back(std::move(*t));
     } else if (auto* st = std::get_if<model::DeviceStatusEvent>(&body)) {
-      engine_.report_status(st->device_id, engine::StatusReport{st->new_status, st->reason, {}},
+      engine_.report_status(st->device_id, model::StatusReport{st->new_status, st->reason, {}},
                             [](const auto&) {});
     }
   }

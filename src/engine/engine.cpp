@@ -14,6 +14,7 @@
 #include <cmath>
 #include <set>
 
+#include "auth/policy.hpp"
 #include "store/migrations.hpp"
 
 namespace valtronics::engine {
@@ -54,10 +55,7 @@ std::string format_number(double v) {
 
 // Narrows a device filter to what `claims` may see. False: nothing is visible.
 bool restrict_to_claims(std::vector<std::int64_t>& device_ids, const auth::Claims& claims) {
-  const bool every_device = claims.role == auth::Role::admin ||
-                            claims.role == auth::Role::operator_ ||
-                            (claims.role != auth::Role::device && claims.all_devices);
-  if (every_device) return true;
+  if (auth::sees_every_device(claims)) return true;
   std::vector<std::int64_t> allowed;
   if (claims.role != auth::Role::device)
     for (auto d : claims.devices)
@@ -277,15 +275,14 @@ struct Engine::Impl {
   }
 
   // ---- ingest ----
-  ApiResult<std::size_t> ingest(std::vector<model::TelemetryEvent>& events) {
+  model::Result<std::size_t> ingest(std::vector<model::TelemetryEvent>& events) {
     // All or nothing: refuse before applying anything.
     if (!cfg.ingest.auto_register) {
       for (const auto& e : events) {
         if (!devices.count(e.device_id)) {
-          ApiError err{404, "DEVICE_NOT_FOUND",
-                       "device " + std::to_string(e.device_id) + " is not registered", {}};
-          err.details["device_id"] = e.device_id;
-          return err;
+          return model::DomainError{model::DomainError::Kind::device_not_found,
+                                    "device " + std::to_string(e.device_id) + " is not registered",
+                                    {}, boost::json::object{{"device_id", e.device_id}}};
         }
       }
     }
@@ -318,7 +315,7 @@ struct Engine::Impl {
     for (auto& v : values) dirty_latest[{v.device_id, v.metric}] = std::move(v);
     for (auto id : touched) dirty_seen[id] = now;
     persist_latest();
-    return ApiResult<std::size_t>(boost::system::in_place_value, readings);
+    return model::Result<std::size_t>(boost::system::in_place_value, readings);
   }
 
   // Latest values and last_seen are coalesced: at most one write of them is in flight, carrying
@@ -383,7 +380,7 @@ struct Engine::Impl {
 
   // Acknowledge or resolve: load, check the transition, apply, store, publish, reply.
   void change_alert(std::int64_t id, AlertStatus to, std::string who, std::string notes,
-                    Reply<ApiResult<Alert>> reply) {
+                    Reply<model::Result<Alert>> reply) {
     auto& I = *this;
   // An open alert lives in memory (its id may not be stored yet); any other is read back.
   OpenPtr open;
@@ -398,14 +395,13 @@ struct Engine::Impl {
   } else if (auto stored = store::get_alert(I.reader, id)) {
     a = std::move(*stored);
   } else {
-    return reply(not_found("alert", id));
+    return reply(model::not_found("alert", id));
   }
   if (model::rank(a.status) >= model::rank(to)) {
     const std::string now_status(model::to_string(a.status));
-    ApiError e{409, "INVALID_STATE", "alert " + std::to_string(id) + " is already " + now_status,
-               {}};
-    e.details["status"] = now_status;
-    return reply(e);
+    return reply(model::DomainError{model::DomainError::Kind::invalid_state,
+                                    "alert " + std::to_string(id) + " is already " + now_status,
+                                    {}, boost::json::object{{"status", now_status}}});
   }
   const auto now = util::Clock::now();
   a.status = to;
@@ -489,7 +485,8 @@ void Engine::flush() { impl_->writer->flush(); }
 
 // ---------------------------------------------------------------------------------- ingest
 
-void Engine::ingest(std::vector<model::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply) {
+void Engine::ingest(std::vector<model::TelemetryEvent> events,
+                    Reply<model::Result<std::size_t>> reply) {
   impl_->run([this, events = std::move(events), reply = std::move(reply)]() mutable {
     reply(impl_->ingest(events));
   });
@@ -497,7 +494,8 @@ void Engine::ingest(std::vector<model::TelemetryEvent> events, Reply<ApiResult<s
 
 // --------------------------------------------------------------------------------- devices
 
-void Engine::list_devices(DeviceQuery q, auth::Claims claims, Reply<ApiResult<Page<Device>>> reply) {
+void Engine::list_devices(DeviceQuery q, auth::Claims claims,
+                          Reply<model::Result<Page<Device>>> reply) {
   impl_->run([this, q, claims = std::move(claims), reply = std::move(reply)] {
     Page<Device> page;
     std::size_t index = 0;
@@ -514,22 +512,23 @@ void Engine::list_devices(DeviceQuery q, auth::Claims claims, Reply<ApiResult<Pa
   });
 }
 
-void Engine::get_device(std::int64_t id, auth::Claims claims, Reply<ApiResult<Device>> reply) {
+void Engine::get_device(std::int64_t id, auth::Claims claims, Reply<model::Result<Device>> reply) {
   impl_->run([this, id, claims = std::move(claims), reply = std::move(reply)] {
     auto it = impl_->devices.find(id);
     // A device the token does not cover is reported as absent: its existence is not disclosed.
-    if (it == impl_->devices.end() || !impl_->visible(claims, id)) return reply(not_found("device", id));
+    if (it == impl_->devices.end() || !impl_->visible(claims, id))
+      return reply(model::not_found("device", id));
     reply(it->second);
   });
 }
 
-void Engine::create_device(Device d, Reply<ApiResult<Device>> reply) {
+void Engine::create_device(Device d, Reply<model::Result<Device>> reply) {
   impl_->run([this, d = std::move(d), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     if (d.id != 0 && I.devices.count(d.id)) {
-      ApiError e{409, "CONFLICT", "device " + std::to_string(d.id) + " already exists", {}};
-      e.details["field"] = "id";
-      return reply(e);
+      return reply(model::DomainError{model::DomainError::Kind::conflict,
+                                      "device " + std::to_string(d.id) + " already exists", "id",
+                                      {}});
     }
     if (d.id == 0) d.id = I.next_device_id;
     I.next_device_id = std::max(I.next_device_id, d.id + 1);
@@ -538,31 +537,31 @@ void Engine::create_device(Device d, Reply<ApiResult<Device>> reply) {
     I.devices[d.id] = d;
     I.tracker.track(d.id, d.status, d.last_seen);
     I.writer->submit([d](store::Database& db) { store::insert_device(db, d); });
-    I.reply_after_commit<ApiResult<Device>>(std::move(reply), d);
+    I.reply_after_commit<model::Result<Device>>(std::move(reply), d);
   });
 }
 
-void Engine::update_device(std::int64_t id, std::function<ApiResult<void>(Device&)> patch,
-                           Reply<ApiResult<Device>> reply) {
+void Engine::update_device(std::int64_t id, std::function<model::Result<void>(Device&)> patch,
+                           Reply<model::Result<Device>> reply) {
   impl_->run([this, id, patch = std::move(patch), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     auto it = I.devices.find(id);
-    if (it == I.devices.end()) return reply(not_found("device", id));
+    if (it == I.devices.end()) return reply(model::not_found("device", id));
     Device updated = it->second;
     if (auto r = patch(updated); !r) return reply(r.error());
     updated.id = id;
     updated.updated_at = util::Clock::now();
     it->second = updated;
     I.writer->submit([updated](store::Database& db) { store::update_device(db, updated); });
-    I.reply_after_commit<ApiResult<Device>>(std::move(reply), updated);
+    I.reply_after_commit<model::Result<Device>>(std::move(reply), updated);
   });
 }
 
-void Engine::delete_device(std::int64_t id, Reply<ApiResult<Device>> reply) {
+void Engine::delete_device(std::int64_t id, Reply<model::Result<Device>> reply) {
   impl_->run([this, id, reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     auto it = I.devices.find(id);
-    if (it == I.devices.end()) return reply(not_found("device", id));
+    if (it == I.devices.end()) return reply(model::not_found("device", id));
     Device gone = std::move(it->second);
     I.devices.erase(it);
     I.tracker.forget(id);
@@ -585,15 +584,16 @@ void Engine::delete_device(std::int64_t id, Reply<ApiResult<Device>> reply) {
       I.open_offline.erase(o);
     }
     I.writer->submit([id](store::Database& db) { store::delete_device(db, id); });
-    I.reply_after_commit<ApiResult<Device>>(std::move(reply), gone);
+    I.reply_after_commit<model::Result<Device>>(std::move(reply), gone);
   });
 }
 
-void Engine::report_status(std::int64_t id, StatusReport report, Reply<ApiResult<Device>> reply) {
+void Engine::report_status(std::int64_t id, model::StatusReport report,
+                           Reply<model::Result<Device>> reply) {
   impl_->run([this, id, report = std::move(report), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     auto it = I.devices.find(id);
-    if (it == I.devices.end()) return reply(not_found("device", id));
+    if (it == I.devices.end()) return reply(model::not_found("device", id));
     const auto now = util::Clock::now();
     auto t = I.tracker.on_report(id, report.status, report.reason, now);
     if (t && !report.metadata.empty()) {
@@ -601,15 +601,16 @@ void Engine::report_status(std::int64_t id, StatusReport report, Reply<ApiResult
       I.writer->submit([d = it->second](store::Database& db) { store::update_device(db, d); });
     }
     I.apply(t);
-    I.reply_after_commit<ApiResult<Device>>(std::move(reply), it->second);
+    I.reply_after_commit<model::Result<Device>>(std::move(reply), it->second);
   });
 }
 
 void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
-                              Reply<ApiResult<std::vector<MetricValue>>> reply) {
+                              Reply<model::Result<std::vector<MetricValue>>> reply) {
   impl_->run([this, id, claims = std::move(claims), reply = std::move(reply)] {
     auto& I = *impl_;
-    if (!I.devices.count(id) || !I.visible(claims, id)) return reply(not_found("device", id));
+    if (!I.devices.count(id) || !I.visible(claims, id))
+      return reply(model::not_found("device", id));
     std::vector<MetricValue> out;
     if (auto d = I.latest.find(id); d != I.latest.end())
       for (const auto& [name, v] : d->second) out.push_back(v);
@@ -619,19 +620,19 @@ void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
 
 // ----------------------------------------------------------------------------------- rules
 
-void Engine::list_rules(Reply<ApiResult<std::vector<AlertRule>>> reply) {
+void Engine::list_rules(Reply<model::Result<std::vector<AlertRule>>> reply) {
   impl_->run([this, reply = std::move(reply)] { reply(impl_->evaluator.rules()); });
 }
 
-void Engine::get_rule(std::int64_t id, Reply<ApiResult<AlertRule>> reply) {
+void Engine::get_rule(std::int64_t id, Reply<model::Result<AlertRule>> reply) {
   impl_->run([this, id, reply = std::move(reply)] {
     for (const auto& r : impl_->evaluator.rules())
       if (r.id == id) return reply(r);
-    reply(not_found("alert rule", id));
+    reply(model::not_found("alert rule", id));
   });
 }
 
-void Engine::create_rule(AlertRule r, Reply<ApiResult<AlertRule>> reply) {
+void Engine::create_rule(AlertRule r, Reply<model::Result<AlertRule>> reply) {
   impl_->run([this, r = std::move(r), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     r.id = I.next_rule_id++;
@@ -640,17 +641,17 @@ void Engine::create_rule(AlertRule r, Reply<ApiResult<AlertRule>> reply) {
     rules.push_back(r);
     I.on_decisions(I.evaluator.set_rules(std::move(rules), r.created_at));
     I.writer->submit([r](store::Database& db) { store::insert_rule(db, r); });
-    I.reply_after_commit<ApiResult<AlertRule>>(std::move(reply), r);
+    I.reply_after_commit<model::Result<AlertRule>>(std::move(reply), r);
   });
 }
 
-void Engine::update_rule(std::int64_t id, std::function<ApiResult<void>(AlertRule&)> patch,
-                         Reply<ApiResult<AlertRule>> reply) {
+void Engine::update_rule(std::int64_t id, std::function<model::Result<void>(AlertRule&)> patch,
+                         Reply<model::Result<AlertRule>> reply) {
   impl_->run([this, id, patch = std::move(patch), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     auto rules = I.evaluator.rules();
     auto it = std::find_if(rules.begin(), rules.end(), [&](const AlertRule& r) { return r.id == id; });
-    if (it == rules.end()) return reply(not_found("alert rule", id));
+    if (it == rules.end()) return reply(model::not_found("alert rule", id));
     AlertRule updated = *it;
     if (auto r = patch(updated); !r) return reply(r.error());
     updated.id = id;
@@ -658,27 +659,28 @@ void Engine::update_rule(std::int64_t id, std::function<ApiResult<void>(AlertRul
     *it = updated;
     I.on_decisions(I.evaluator.set_rules(std::move(rules), updated.updated_at));
     I.writer->submit([updated](store::Database& db) { store::update_rule(db, updated); });
-    I.reply_after_commit<ApiResult<AlertRule>>(std::move(reply), updated);
+    I.reply_after_commit<model::Result<AlertRule>>(std::move(reply), updated);
   });
 }
 
-void Engine::delete_rule(std::int64_t id, Reply<ApiResult<AlertRule>> reply) {
+void Engine::delete_rule(std::int64_t id, Reply<model::Result<AlertRule>> reply) {
   impl_->run([this, id, reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     auto rules = I.evaluator.rules();
     auto it = std::find_if(rules.begin(), rules.end(), [&](const AlertRule& r) { return r.id == id; });
-    if (it == rules.end()) return reply(not_found("alert rule", id));
+    if (it == rules.end()) return reply(model::not_found("alert rule", id));
     AlertRule gone = *it;
     rules.erase(it);
     I.on_decisions(I.evaluator.set_rules(std::move(rules), util::Clock::now()));
     I.writer->submit([id](store::Database& db) { store::delete_rule(db, id); });
-    I.reply_after_commit<ApiResult<AlertRule>>(std::move(reply), gone);
+    I.reply_after_commit<model::Result<AlertRule>>(std::move(reply), gone);
   });
 }
 
 // ---------------------------------------------------------------------------------- alerts
 
-void Engine::list_alerts(store::AlertQuery q, auth::Claims claims, Reply<ApiResult<Page<Alert>>> reply) {
+void Engine::list_alerts(store::AlertQuery q, auth::Claims claims,
+                         Reply<model::Result<Page<Alert>>> reply) {
   impl_->run([this, q = std::move(q), claims = std::move(claims), reply = std::move(reply)]() mutable {
     auto& I = *impl_;
     if (!restrict_to_claims(q.device_ids, claims)) return reply(Page<Alert>{});
@@ -689,28 +691,29 @@ void Engine::list_alerts(store::AlertQuery q, auth::Claims claims, Reply<ApiResu
       reply(std::move(page));
     } catch (const store::StoreError& e) {
       spdlog::error("list alerts: {}", e.what());
-      reply(ApiError{500, "INTERNAL_ERROR", "could not read alerts", {}});
+      reply(model::DomainError{model::DomainError::Kind::internal, "could not read alerts", {},
+                               {}});
     }
   });
 }
 
-void Engine::get_alert(std::int64_t id, auth::Claims claims, Reply<ApiResult<Alert>> reply) {
+void Engine::get_alert(std::int64_t id, auth::Claims claims, Reply<model::Result<Alert>> reply) {
   impl_->run([this, id, claims = std::move(claims), reply = std::move(reply)] {
     auto a = store::get_alert(impl_->reader, id);
-    if (!a || !impl_->visible(claims, a->device_id)) return reply(not_found("alert", id));
+    if (!a || !impl_->visible(claims, a->device_id)) return reply(model::not_found("alert", id));
     reply(std::move(*a));
   });
 }
 
 void Engine::acknowledge_alert(std::int64_t id, std::string who, std::string notes,
-                               Reply<ApiResult<Alert>> reply) {
+                               Reply<model::Result<Alert>> reply) {
   impl_->run([this, id, who = std::move(who), notes = std::move(notes), reply = std::move(reply)]() mutable {
     impl_->change_alert(id, AlertStatus::acknowledged, std::move(who), std::move(notes), std::move(reply));
   });
 }
 
 void Engine::resolve_alert(std::int64_t id, std::string who, std::string notes,
-                           Reply<ApiResult<Alert>> reply) {
+                           Reply<model::Result<Alert>> reply) {
   impl_->run([this, id, who = std::move(who), notes = std::move(notes), reply = std::move(reply)]() mutable {
     impl_->change_alert(id, AlertStatus::resolved, std::move(who), std::move(notes), std::move(reply));
   });

@@ -3,7 +3,8 @@
 // device are evaluated in arrival order. It publishes events to the hub and persists through the
 // store's writer thread; an alert is published only once the transaction holding it committed.
 // Every public function is thread-safe: it posts to the engine thread and calls `reply` there
-// (callers post the result back to their own thread).
+// (callers post the result back to their own thread). Refusals are model::DomainError values
+// (model/errors.hpp); the engine knows no transport.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -17,12 +18,12 @@
 #include "auth/claims.hpp"
 #include "config/config.hpp"
 #include "engine/device_status.hpp"
-#include "engine/model_json.hpp"
 #include "engine/rules.hpp"
 #include "hub/hub.hpp"
 #include "model/alert.hpp"
 #include "model/device.hpp"
 #include "model/enums.hpp"
+#include "model/errors.hpp"
 #include "model/events.hpp"
 #include "model/reading.hpp"
 #include "protocol/messages.hpp"
@@ -58,41 +59,44 @@ class Engine {
 
   // ---- ingest ----
   // Unknown devices are registered (ingest.auto_register) or the whole request is refused with
-  // 404 DEVICE_NOT_FOUND (nothing applied). Then, per reading in order: device last_seen and
-  // status, latest value, rule evaluation; the telemetry event is published at once.
-  void ingest(std::vector<model::TelemetryEvent> events, Reply<ApiResult<std::size_t>> reply);
+  // device_not_found, details {"device_id"} (nothing applied). Then, per reading in order:
+  // device last_seen and status, latest value, rule evaluation; the telemetry event is
+  // published at once.
+  void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
 
   // ---- devices (claims restrict what analysts and users see) ----
   void list_devices(DeviceQuery q, auth::Claims claims,
-                    Reply<ApiResult<Page<model::Device>>> reply);
-  void get_device(std::int64_t id, auth::Claims claims, Reply<ApiResult<model::Device>> reply);
-  void create_device(model::Device d, Reply<ApiResult<model::Device>> reply);
-  // `patch` validates and applies the change onto the current record (see apply_device_patch).
-  void update_device(std::int64_t id, std::function<ApiResult<void>(model::Device&)> patch,
-                     Reply<ApiResult<model::Device>> reply);
-  void delete_device(std::int64_t id, Reply<ApiResult<model::Device>> reply);
-  void report_status(std::int64_t id, StatusReport report, Reply<ApiResult<model::Device>> reply);
+                    Reply<model::Result<Page<model::Device>>> reply);
+  void get_device(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Device>> reply);
+  void create_device(model::Device d, Reply<model::Result<model::Device>> reply);
+  // `patch` validates and applies the change onto the current record (the API's device patch);
+  // its error is the reply.
+  void update_device(std::int64_t id, std::function<model::Result<void>(model::Device&)> patch,
+                     Reply<model::Result<model::Device>> reply);
+  void delete_device(std::int64_t id, Reply<model::Result<model::Device>> reply);
+  void report_status(std::int64_t id, model::StatusReport report,
+                     Reply<model::Result<model::Device>> reply);
   void latest_telemetry(std::int64_t id, auth::Claims claims,
-                        Reply<ApiResult<std::vector<model::MetricValue>>> reply);
+                        Reply<model::Result<std::vector<model::MetricValue>>> reply);
 
   // ---- alert rules ----
-  void list_rules(Reply<ApiResult<std::vector<model::AlertRule>>> reply);
-  void get_rule(std::int64_t id, Reply<ApiResult<model::AlertRule>> reply);
-  void create_rule(model::AlertRule r, Reply<ApiResult<model::AlertRule>> reply);
-  void update_rule(std::int64_t id, std::function<ApiResult<void>(model::AlertRule&)> patch,
-                   Reply<ApiResult<model::AlertRule>> reply);
-  void delete_rule(std::int64_t id, Reply<ApiResult<model::AlertRule>> reply);
+  void list_rules(Reply<model::Result<std::vector<model::AlertRule>>> reply);
+  void get_rule(std::int64_t id, Reply<model::Result<model::AlertRule>> reply);
+  void create_rule(model::AlertRule r, Reply<model::Result<model::AlertRule>> reply);
+  void update_rule(std::int64_t id, std::function<model::Result<void>(model::AlertRule&)> patch,
+                   Reply<model::Result<model::AlertRule>> reply);
+  void delete_rule(std::int64_t id, Reply<model::Result<model::AlertRule>> reply);
 
   // ---- alerts ----
   // `q.device_ids` is further restricted to what `claims` cover.
   void list_alerts(store::AlertQuery q, auth::Claims claims,
-                   Reply<ApiResult<Page<model::Alert>>> reply);
-  void get_alert(std::int64_t id, auth::Claims claims, Reply<ApiResult<model::Alert>> reply);
+                   Reply<model::Result<Page<model::Alert>>> reply);
+  void get_alert(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Alert>> reply);
   // Records who and when (and notes); publishes the new state on the alerts channel.
   void acknowledge_alert(std::int64_t id, std::string who, std::string notes,
-                         Reply<ApiResult<model::Alert>> reply);
+                         Reply<model::Result<model::Alert>> reply);
   void resolve_alert(std::int64_t id, std::string who, std::string notes,
-                     Reply<ApiResult<model::Alert>> reply);
+                     Reply<model::Result<model::Alert>> reply);
 
   // ---- for WebSocket sessions ----
   // Stored alerts with id > since_id matching `filters` (device_ids, severities, alert_types)

@@ -438,10 +438,10 @@ ApiResult<void> apply_device_patch(Device& d, const json::value& body) {
   return {};
 }
 
-ApiResult<StatusReport> status_report_from_json(const json::value& body) {
+ApiResult<model::StatusReport> status_report_from_json(const json::value& body) {
   if (auto e = check_keys(body, kStatusReportFields, kNone, "")) return *e;
   const json::object& o = body.get_object();
-  StatusReport r;
+  model::StatusReport r;
   const json::value* s = given(o, "status");
   if (!s)
     return validation_error(

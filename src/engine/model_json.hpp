@@ -44,12 +44,7 @@ ApiResult<model::Device> device_from_json(const boost::json::value& body);
 // PUT /devices/{id}/status (error naming the field).
 ApiResult<void> apply_device_patch(model::Device& d, const boost::json::value& body);
 // PUT /devices/{id}/status body: {"status": required, "reason": string, "metadata": object}.
-struct StatusReport {
-  model::DeviceStatus status = model::DeviceStatus::offline;
-  std::string reason;
-  boost::json::object metadata;
-};
-ApiResult<StatusReport> status_report_from_json(const boost::json::value& body);
+ApiResult<model::StatusReport> status_report_from_json(const boost::json::value& body);
 
 // ---- alert rules ----
 // {"id","name","device_id"|null,"device_type"|null,"metric","condition","threshold","severity",

@@ -31,4 +31,12 @@ struct StatusChange {
   util::TimePoint timestamp{};
 };
 
+// A device's own report of its status (PUT /api/v1/devices/{id}/status, the demo simulator):
+// metadata keys are merged into the device's metadata when the status changes.
+struct StatusReport {
+  DeviceStatus status = DeviceStatus::offline;
+  std::string reason;
+  boost::json::object metadata;
+};
+
 }  // namespace valtronics::model

@@ -36,9 +36,10 @@ using Result = boost::system::result<T, DomainError>;
 inline DomainError invalid(std::string field, std::string message) {
   return {DomainError::Kind::invalid, std::move(message), std::move(field), {}};
 }
-// "device 7 not found"
+// "device 7 not found", details {"resource": "device", "id": 7}
 inline DomainError not_found(const std::string& what, std::int64_t id) {
-  return {DomainError::Kind::not_found, what + " " + std::to_string(id) + " not found", {}, {}};
+  return {DomainError::Kind::not_found, what + " " + std::to_string(id) + " not found", {},
+          boost::json::object{{"resource", what}, {"id", id}}};
 }
 
 }  // namespace valtronics::model

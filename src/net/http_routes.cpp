@@ -63,8 +63,10 @@ void ingest(const HttpRequest& req, ServerContext& ctx, bool batch, Respond resp
     // publishes the telemetry itself.
     ctx.engine->ingest(std::move(*parsed),
                        [meta = rest::ResponseMeta::of(req), respond = std::move(respond)](
-                           engine::ApiResult<std::size_t> r) {
-                         if (!r) return respond(rest::error_response(meta, r.error()));
+                           model::Result<std::size_t> r) {
+                         if (!r)
+                           return respond(
+                               rest::error_response(meta, rest::to_api_error(r.error())));
                          respond(rest::json_response(meta, 202, engine::accepted_json(*r)));
                        });
     return;

@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <limits>
 
+#include "auth/policy.hpp"
 #include "engine/engine.hpp"
 #include "net/rest_common.hpp"
 
@@ -87,14 +88,13 @@ void change_alert(const RestRequest& r, Respond respond, bool resolve) {
     if (resolve) eng->resolve_alert(id, std::move(who), std::move(notes), std::move(reply));
     else eng->acknowledge_alert(id, std::move(who), std::move(notes), std::move(reply));
   };
-  const bool sees_all = claims->role != auth::Role::analyst || claims->all_devices;
-  if (sees_all) return act();
+  if (auth::sees_every_device(*claims)) return act();
   // The engine's acknowledge/resolve take no claims: first make sure the alert is visible to
   // this analyst (404 otherwise, as for a read), then act. Runs on the engine thread.
   eng->get_alert(*id, std::move(*claims),
                  [m = r.meta, respond, act = std::move(act)](
-                     engine::ApiResult<model::Alert> seen) mutable {
-                   if (!seen) return respond(error_response(m, seen.error()));
+                     model::Result<model::Alert> seen) mutable {
+                   if (!seen) return respond(error_response(m, to_api_error(seen.error())));
                    act();
                  });
 }

@@ -274,6 +274,31 @@ HttpResponse error_response(const ResponseMeta& m, const ApiError& e) {
   return json_response(m, e.http_status, error_body(e));
 }
 
+ApiError to_api_error(const model::DomainError& e) {
+  using K = model::DomainError::Kind;
+  ApiError out;
+  out.message = e.message;
+  out.details = e.details;
+  switch (e.kind) {
+    case K::invalid: out.http_status = 400; out.code = "VALIDATION_ERROR"; break;
+    case K::not_found: out.http_status = 404; out.code = "NOT_FOUND"; break;
+    case K::device_not_found: out.http_status = 404; out.code = "DEVICE_NOT_FOUND"; break;
+    case K::conflict: out.http_status = 409; out.code = "CONFLICT"; break;
+    case K::invalid_state: out.http_status = 409; out.code = "INVALID_STATE"; break;
+    case K::unavailable: out.http_status = 503; out.code = "SERVICE_UNAVAILABLE"; break;
+    case K::internal: out.http_status = 500; out.code = "INTERNAL_ERROR"; break;
+  }
+  if (!e.field.empty() && !out.details.contains("field")) out.details["field"] = e.field;
+  return out;
+}
+
+model::DomainError to_domain_error(const ApiError& e) {
+  std::string field;
+  if (auto* f = e.details.if_contains("field"); f && f->is_string()) field = f->get_string();
+  return model::DomainError{model::DomainError::Kind::invalid, e.message, std::move(field),
+                            e.details};
+}
+
 HttpResponse data_response(const ResponseMeta& m, int status, json::value data) {
   json::object body;
   body["success"] = true;

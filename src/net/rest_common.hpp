@@ -28,6 +28,7 @@
 #include "config/limits.hpp"
 #include "engine/model_json.hpp"
 #include "model/enums.hpp"
+#include "model/errors.hpp"
 #include "net/http_routes.hpp"
 #include "net/server_context.hpp"
 
@@ -154,6 +155,10 @@ HttpResponse json_response(const ResponseMeta& m, int status, std::string body);
 // {"success":false,"error":{"code","message","details"}} with e.http_status.
 std::string error_body(const ApiError& e);
 HttpResponse error_response(const ResponseMeta& m, const ApiError& e);
+// The HTTP form of an engine refusal.
+ApiError to_api_error(const model::DomainError& e);
+// A validation error of model_json as the engine's patch callbacks return it.
+model::DomainError to_domain_error(const ApiError& e);
 // {"success":true,"data":data}
 HttpResponse data_response(const ResponseMeta& m, int status, boost::json::value data);
 // {"success":true,"data":[...],"pagination":{...}} with 200.
@@ -165,11 +170,11 @@ HttpResponse method_not_allowed(const ResponseMeta& m, std::string_view path,
 // An engine reply that answers `respond`: the error envelope, or `status` with
 // {"success":true,"data":to_data(value)}. Runs on the engine thread.
 template <class T, class ToData>
-std::function<void(ApiResult<T>)> reply_data(ResponseMeta m, Respond respond, int status,
-                                             ToData to_data) {
+std::function<void(model::Result<T>)> reply_data(ResponseMeta m, Respond respond, int status,
+                                                 ToData to_data) {
   return [m, respond = std::move(respond), status,
-          to_data = std::move(to_data)](ApiResult<T> r) mutable {
-    if (!r) return respond(error_response(m, r.error()));
+          to_data = std::move(to_data)](model::Result<T> r) mutable {
+    if (!r) return respond(error_response(m, to_api_error(r.error())));
     respond(data_response(m, status, to_data(*r)));
   };
 }
@@ -177,9 +182,10 @@ std::function<void(ApiResult<T>)> reply_data(ResponseMeta m, Respond respond, in
 // An engine reply carrying a page (`PageT` has `items` and `total`, e.g. engine::Page<Device>):
 // the error envelope, or 200 with the items' JSON forms and the pagination object for `p`.
 template <class PageT>
-std::function<void(ApiResult<PageT>)> reply_page(ResponseMeta m, Respond respond, PageRequest p) {
-  return [m, respond = std::move(respond), p](ApiResult<PageT> r) mutable {
-    if (!r) return respond(error_response(m, r.error()));
+std::function<void(model::Result<PageT>)> reply_page(ResponseMeta m, Respond respond,
+                                                     PageRequest p) {
+  return [m, respond = std::move(respond), p](model::Result<PageT> r) mutable {
+    if (!r) return respond(error_response(m, to_api_error(r.error())));
     boost::json::array items;
     items.reserve(r->items.size());
     for (const auto& item : r->items) items.push_back(engine::to_json(item));

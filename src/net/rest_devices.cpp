@@ -86,7 +86,8 @@ void update_device(const RestRequest& r, Respond respond) {
   r.ctx.engine->update_device(
       *id,
       [patch = json::value(std::move(*body))](model::Device& d) {
-        return engine::apply_device_patch(d, patch);
+        auto r = engine::apply_device_patch(d, patch);
+        return r ? model::Result<void>() : model::Result<void>(to_domain_error(r.error()));
       },
       reply_data<model::Device>(r.meta, std::move(respond), 200, device_data()));
 }

@@ -31,8 +31,8 @@ void list_rules(const RestRequest& r, Respond respond) {
   auto page = parse_pagination(*q);
   if (!page) return respond(error_response(r.meta, page.error()));
   r.ctx.engine->list_rules([m = r.meta, respond = std::move(respond),
-                            p = *page](engine::ApiResult<std::vector<model::AlertRule>> res) {
-    if (!res) return respond(error_response(m, res.error()));
+                            p = *page](model::Result<std::vector<model::AlertRule>> res) {
+    if (!res) return respond(error_response(m, to_api_error(res.error())));
     const auto& rules = *res;
     json::array items;
     const std::size_t begin = std::min(p.offset(), rules.size());
@@ -70,7 +70,8 @@ void update_rule(const RestRequest& r, Respond respond) {
   r.ctx.engine->update_rule(
       *id,
       [patch = json::value(std::move(*body))](model::AlertRule& rule) {
-        return engine::apply_rule_patch(rule, patch);
+        auto res = engine::apply_rule_patch(rule, patch);
+        return res ? model::Result<void>() : model::Result<void>(to_domain_error(res.error()));
       },
       reply_data<model::AlertRule>(r.meta, std::move(respond), 200, rule_data()));
 }
