@@ -115,13 +115,13 @@ class Engine {
   void status_snapshot(protocol::Filters filters, auth::Claims claims,
                        Reply<model::Snapshot<model::DeviceStatusEvent>> reply);
 
-  // Demo: seeds devices 1..n and a few rules when the database has none.
+  // Demo: seeds devices 1..n that do not exist, and a few rules when there are none.
   void seed_demo(int devices);
 
   // Blocks until every write queued so far is committed (tests and shutdown).
   void flush();
 
-  struct Impl;  // engine.cpp
+  struct Impl;  // engine/engine_impl.hpp
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,161 @@
+// The engine's state and the code that runs on its thread (private to engine/). Engine's public
+// functions post to this thread and call the Impl function of the same name there, so nothing
+// below takes a lock. One file per concern:
+//   engine.cpp     opening and loading the store, the thread, start/stop, the tick, flush
+//   devices.cpp    the device registry, status reports and status transitions
+//   telemetry.cpp  ingest: latest values, history, their coalesced writes
+//   alerts.cpp     alerts from rule decisions, their state changes, reads
+//   alert_rules.cpp  the rule set: create, update, delete (and the decisions a change makes)
+//   replay.cpp     since_alert_id replays
+//   snapshots.cpp  telemetry and status snapshots
+//   seeding.cpp    demo devices and rules
+//   retention.cpp  pruning old history
+// Writes go through the store's writer; alerts and their state changes are published from the
+// writer's commit callbacks (durable first, and in commit = id order), which post anything else
+// back to this thread.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/engine.hpp"
+
+namespace valtronics::engine {
+
+// Narrows a device filter to what `claims` may see (an empty filter means every device the
+// claims cover). False: nothing is visible.
+bool restrict_to_claims(std::vector<std::int64_t>& device_ids, const auth::Claims& claims);
+
+struct Engine::Impl {
+  Impl(const config::Config& cfg, hub::Hub& hub);
+
+  // ---- threading (engine.cpp) ----
+  template <class F>
+  void post(F&& f) {
+    boost::asio::post(ioc, std::forward<F>(f));
+  }
+  // Runs `(this->*method)(args...)` on the engine thread.
+  template <class... Params, class... Args>
+  void call(void (Impl::*method)(Params...), Args&&... args) {
+    post([this, method, ... args = std::forward<Args>(args)]() mutable {
+      (this->*method)(std::move(args)...);
+    });
+  }
+  // Replies on the engine thread once the writes queued so far are committed.
+  template <class T>
+  void reply_after_commit(Reply<T> reply, T value) {
+    writer->submit([](store::Database&) {},
+                   [this, reply = std::move(reply), value = std::move(value)](bool) mutable {
+                     post([reply = std::move(reply), value = std::move(value)]() mutable {
+                       reply(std::move(value));
+                     });
+                   });
+  }
+  void start();
+  void stop_timers();
+  void tick();  // offline checks and rule durations, every limits::kEngineTickPeriod
+
+  // ---- devices (devices.cpp) ----
+  void list_devices(DeviceQuery q, auth::Claims claims, Reply<model::Result<Page<model::Device>>> reply);
+  void get_device(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Device>> reply);
+  void create_device(model::Device d, Reply<model::Result<model::Device>> reply);
+  void update_device(std::int64_t id, std::function<model::Result<void>(model::Device&)> patch,
+                     Reply<model::Result<model::Device>> reply);
+  void delete_device(std::int64_t id, Reply<model::Result<model::Device>> reply);
+  void report_status(std::int64_t id, model::StatusReport report,
+                     Reply<model::Result<model::Device>> reply);
+  // Telemetry from a device the registry does not know (ingest.auto_register).
+  std::map<std::int64_t, model::Device>::iterator register_device(std::int64_t id, util::TimePoint now);
+  // Stores and publishes a status change of the tracker, and raises or resolves the device's
+  // offline alert. Nothing when `t` is empty (the tracker saw no change).
+  void apply_status_transition(const std::optional<StatusTransition>& t);
+
+  // ---- telemetry (telemetry.cpp) ----
+  void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
+  void latest_telemetry(std::int64_t id, auth::Claims claims,
+                        Reply<model::Result<std::vector<model::MetricValue>>> reply);
+  void write_latest_values();  // the coalesced write of latest values and last_seen
+  std::string unit_of(std::int64_t device, const std::string& metric) const;
+
+  // ---- alerts (alerts.cpp) ----
+  // The id of an alert whose insert may not be committed yet: set by the writer thread.
+  using AlertIdCell = std::shared_ptr<std::atomic<std::int64_t>>;
+  struct OpenAlert {
+    model::Alert alert;  // the engine thread's copy
+    AlertIdCell id;
+  };
+  using OpenAlertPtr = std::shared_ptr<OpenAlert>;
+  // Inserts `a`; once committed, publishes it and (critical) tells the status tracker.
+  OpenAlertPtr raise_alert(model::Alert a);
+  // Stores a state change (acknowledged, resolved) of the alert in `id`; once committed,
+  // publishes it, then calls `done` with the record on the engine thread.
+  void store_alert_state(const AlertIdCell& id, model::Alert a,
+                         std::function<void(model::Alert)> done = {});
+  void resolve_open_alert(const OpenAlertPtr& open, const std::string& who,
+                          const std::string& notes, util::TimePoint at);
+  // Raises an alert for each `fire` and resolves the open alert of each `resolve`.
+  void apply_rule_decisions(const std::vector<RuleDecision>& decisions);
+  void list_alerts(store::AlertQuery q, auth::Claims claims, Reply<model::Result<Page<model::Alert>>> reply);
+  void get_alert(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Alert>> reply);
+  // Acknowledge or resolve: checks the status only moves forward, records who and when.
+  void change_alert_status(std::int64_t id, model::AlertStatus to, std::string who,
+                           std::string notes, Reply<model::Result<model::Alert>> reply);
+
+  // ---- alert rules (alert_rules.cpp) ----
+  void list_rules(Reply<model::Result<std::vector<model::AlertRule>>> reply);
+  void get_rule(std::int64_t id, Reply<model::Result<model::AlertRule>> reply);
+  void create_rule(model::AlertRule r, Reply<model::Result<model::AlertRule>> reply);
+  void update_rule(std::int64_t id, std::function<model::Result<void>(model::AlertRule&)> patch,
+                   Reply<model::Result<model::AlertRule>> reply);
+  void delete_rule(std::int64_t id, Reply<model::Result<model::AlertRule>> reply);
+
+  // ---- replay (replay.cpp), snapshots (snapshots.cpp), seeding (seeding.cpp) ----
+  void replay_alerts(std::int64_t since_id, protocol::Filters filters, auth::Claims claims,
+                     Reply<model::AlertReplay> reply);
+  void telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
+                          Reply<model::Snapshot<model::TelemetryEvent>> reply);
+  void status_snapshot(protocol::Filters filters, auth::Claims claims,
+                       Reply<model::Snapshot<model::DeviceStatusEvent>> reply);
+  void seed_demo(int devices);
+
+  // ---- retention (retention.cpp) ----
+  void on_retention_timer();  // at start and every limits::kRetentionPeriod
+
+  // ---- state ----
+  const config::Config& cfg;
+  hub::Hub& hub;
+  boost::asio::io_context ioc{1};  // before the writer: its callbacks post here
+  std::string memory_uri;          // cfg.db ":memory:": the URI both connections share
+  store::Database reader;          // this thread's connection (reads)
+  std::unique_ptr<store::Writer> writer;
+  RuleEvaluator evaluator;
+  DeviceStatusTracker tracker;
+  std::map<std::int64_t, model::Device> devices;
+  std::map<std::int64_t, std::map<std::string, model::MetricValue>> latest;  // device, metric
+  std::map<std::pair<std::int64_t, std::int64_t>, OpenAlertPtr> open_rule_alerts;  // rule, device
+  std::map<std::int64_t, OpenAlertPtr> open_offline_alerts;                        // device
+  std::int64_t next_device_id = 1, next_rule_id = 1;
+  // Latest values and last_seen changed since the last write of them (telemetry.cpp).
+  std::map<std::pair<std::int64_t, std::string>, model::MetricValue> unwritten_latest;
+  std::map<std::int64_t, util::TimePoint> unwritten_last_seen;
+  bool latest_write_in_flight = false;
+
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
+  std::thread thread;
+  boost::asio::steady_timer tick_timer, retention_timer;
+};
+
+}  // namespace valtronics::engine

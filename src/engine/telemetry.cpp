@@ -1,0 +1,107 @@
+// Ingest: per reading in arrival order, the device's last_seen and status, the latest value and
+// the rules; the telemetry events published at once; history appended; latest values and
+// last_seen written coalesced (at most one write of them in flight).
+#include "auth/policy.hpp"
+#include "engine/engine_impl.hpp"
+
+namespace valtronics::engine {
+
+using model::MetricValue;
+
+void Engine::ingest(std::vector<model::TelemetryEvent> events,
+                    Reply<model::Result<std::size_t>> reply) {
+  impl_->call(&Impl::ingest, std::move(events), std::move(reply));
+}
+
+void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
+                              Reply<model::Result<std::vector<MetricValue>>> reply) {
+  impl_->call(&Impl::latest_telemetry, id, std::move(claims), std::move(reply));
+}
+
+void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
+                          Reply<model::Result<std::size_t>> reply) {
+  // All or nothing: refuse before applying anything.
+  if (!cfg.ingest.auto_register) {
+    for (const auto& e : events) {
+      if (!devices.count(e.device_id)) {
+        return reply(model::DomainError{
+            model::DomainError::Kind::device_not_found,
+            "device " + std::to_string(e.device_id) + " is not registered", {},
+            boost::json::object{{"device_id", e.device_id}}});
+      }
+    }
+  }
+  const auto now = util::Clock::now();
+  std::size_t readings = 0;
+  std::vector<MetricValue> values;
+  std::set<std::int64_t> touched;
+  std::vector<model::EventBody> updates;  // published together: one write per subscriber
+  updates.reserve(events.size());
+  for (auto& e : events) {
+    auto dev = devices.find(e.device_id);
+    if (dev == devices.end()) dev = register_device(e.device_id, now);
+    dev->second.last_seen = now;
+    touched.insert(e.device_id);
+    apply_status_transition(tracker.on_telemetry(e.device_id, now));
+    auto& slots = latest[e.device_id];
+    for (const auto& r : e.readings) {
+      MetricValue v{e.device_id, r.name, r.value, r.unit, r.timestamp};
+      slots[r.name] = v;
+      values.push_back(std::move(v));
+      apply_rule_decisions(evaluator.on_reading(e.device_id, dev->second.device_type, r.name,
+                                                r.value, r.timestamp));
+    }
+    readings += e.readings.size();
+    updates.emplace_back(std::move(e));
+  }
+  hub.publish_many(std::move(updates));
+  if (cfg.telemetry.retention.count() > 0)
+    writer->submit([values](store::Database& db) { store::append_history(db, values); });
+  for (auto& v : values) unwritten_latest[{v.device_id, v.metric}] = std::move(v);
+  for (auto id : touched) unwritten_last_seen[id] = now;
+  write_latest_values();
+  reply(model::Result<std::size_t>(boost::system::in_place_value, readings));
+}
+
+// However fast readings come and however slow the disk, what waits to be written is bounded by
+// the number of (device, metric) pairs: the next write carries everything that changed since
+// the previous one, and starts once that one committed.
+void Engine::Impl::write_latest_values() {
+  if (latest_write_in_flight || (unwritten_latest.empty() && unwritten_last_seen.empty())) return;
+  latest_write_in_flight = true;
+  std::vector<MetricValue> values;
+  values.reserve(unwritten_latest.size());
+  for (auto& [k, v] : unwritten_latest) values.push_back(std::move(v));
+  unwritten_latest.clear();
+  writer->submit(
+      [values = std::move(values), seen = std::move(unwritten_last_seen)](store::Database& db) {
+        store::upsert_latest_metrics(db, values);
+        for (const auto& [id, at] : seen) store::update_device_last_seen(db, id, at);
+      },
+      [this](bool) {
+        post([this] {
+          latest_write_in_flight = false;
+          write_latest_values();
+        });
+      });
+  unwritten_last_seen.clear();
+}
+
+void Engine::Impl::latest_telemetry(std::int64_t id, auth::Claims claims,
+                                    Reply<model::Result<std::vector<MetricValue>>> reply) {
+  if (!devices.count(id) || !auth::may_see_device(claims, id))
+    return reply(model::not_found("device", id));
+  std::vector<MetricValue> out;
+  if (auto d = latest.find(id); d != latest.end())
+    for (const auto& [name, v] : d->second) out.push_back(v);
+  reply(std::move(out));
+}
+
+std::string Engine::Impl::unit_of(std::int64_t device, const std::string& metric) const {
+  auto d = latest.find(device);
+  if (d == latest.end()) return {};
+  auto m = d->second.find(metric);
+  return m == d->second.end() ? std::string{} : m->second.unit;
+}
+
+}  // namespace valtronics::engine
