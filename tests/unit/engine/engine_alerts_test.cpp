@@ -154,7 +154,9 @@ TEST_F(EngineAlerts, ListsAndReadsStayWithinTheTokensDevices) {
   EXPECT_EQ(list_alerts(only_one, user_of({2, 3}))->items.at(0).device_id, 3);
   EXPECT_EQ(list_alerts({}, user_of({}))->total, 0u);
 
-  const auto of_device_1 = list_alerts(store::AlertQuery{.device_ids = {1}})->items.at(0).id;
+  store::AlertQuery device_1;
+  device_1.device_ids = {1};
+  const auto of_device_1 = list_alerts(device_1)->items.at(0).id;
   auto hidden = ask<model::Result<model::Alert>>(
       [&](auto reply) { engine->get_alert(of_device_1, user_of({2}), std::move(reply)); });
   ASSERT_FALSE(hidden);

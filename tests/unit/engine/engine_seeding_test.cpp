@@ -14,7 +14,9 @@ TEST_F(EngineSeeding, SeedsDevicesAndRulesOnceAndStoresThem) {
   start_engine();
   engine->seed_demo(7);
   settle();
-  auto page = list_devices({.size = 100});
+  DeviceQuery all;
+  all.size = 100;
+  auto page = list_devices(all);
   ASSERT_TRUE(page);
   ASSERT_EQ(page->total, 7u);
   EXPECT_EQ(page->items[0].name, "Temperature Sensor 1");
@@ -39,7 +41,7 @@ TEST_F(EngineSeeding, SeedsDevicesAndRulesOnceAndStoresThem) {
   // Seeding again (or after a restart) adds only what is missing.
   engine->seed_demo(9);
   settle();
-  EXPECT_EQ(list_devices({.size = 100})->total, 9u);
+  EXPECT_EQ(list_devices(all)->total, 9u);
   EXPECT_EQ(list_rules().size(), 11u);
   restart_engine();
   engine->seed_demo(9);
