@@ -76,7 +76,7 @@ milliseconds duration_value(const toml::value& v, const std::string& key, bool a
   constexpr const char* kShape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
   if (!v.is_string()) fail(key + kShape + describe(v));
   const std::string& text = v.as_string().str;
-  if (allow_zero && (text == "0ms" || text == "0s" || text == "0m" || text == "0h")) {
+  if (allow_zero && (text == "0ms" || text == "0s" || text == "0m" || text == "0h" || text == "0d")) {
     return milliseconds{0};
   }
   auto d = util::parse_duration(text);
@@ -241,6 +241,9 @@ const std::map<std::string, Section>& sections() {
             }},
            {"replay_max_age", [](Config& c, const toml::value& v, const std::string& k) {
               c.alerts.replay_max_age = duration_value(v, k, false);
+            }},
+           {"retention", [](Config& c, const toml::value& v, const std::string& k) {
+              c.alerts.retention = duration_value(v, k, true);
             }},
        }},
       {"system",
@@ -429,6 +432,8 @@ void validate(const Config& cfg) {
   if (cfg.auth.auth_timeout.count() <= 0) fail("auth.auth_timeout: must be positive");
   if (cfg.auth.leeway.count() < 0) fail("auth.leeway: must not be negative");
   if (cfg.auth.expiry_warning.count() < 0) fail("auth.expiry_warning: must not be negative");
+  if (cfg.telemetry.retention.count() < 0) fail("telemetry.retention: must not be negative");
+  if (cfg.alerts.retention.count() < 0) fail("alerts.retention: must not be negative");
 
   const auto positive = [](std::size_t v, const char* key) {
     if (v == 0) fail(std::string(key) + ": expected a positive integer");

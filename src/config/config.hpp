@@ -61,6 +61,9 @@ struct TelemetryConfig {
 struct AlertsConfig {
   std::size_t replay_max_alerts = 10'000;      // since_alert_id replays at most this many
   milliseconds replay_max_age{7LL * 24 * 3'600'000};  // and nothing older than this
+  // Resolved alerts are deleted this long after they were resolved (active and acknowledged
+  // ones never are); 0 keeps every alert. A month of history, and the table stays bounded.
+  milliseconds retention{30LL * 24 * 3'600'000};
 };
 
 struct SystemConfig {

@@ -73,6 +73,7 @@ void Engine::Impl::start() {
 }
 
 void Engine::Impl::stop_timers() {
+  stopping = true;  // also ends a retention pass at its next batch
   tick_timer.cancel();
   retention_timer.cancel();
 }

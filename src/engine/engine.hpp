@@ -47,6 +47,17 @@ struct Page {
   std::size_t total = 0;
 };
 
+// Rows one retention batch deletes at most: one short write among the others on the writer
+// thread (a few milliseconds), so pruning a large backlog never holds up alerts and ingest.
+inline constexpr std::size_t kRetentionBatchRows = 500;
+
+// What one retention pass deleted.
+struct RetentionReport {
+  std::size_t alerts = 0;    // resolved alerts resolved longer than alerts.retention ago
+  std::size_t readings = 0;  // history readings older than telemetry.retention
+  std::size_t batches = 0;   // writer operations it took, each deleting <= kRetentionBatchRows
+};
+
 class Engine {
  public:
   // Opens and migrates the database (throws store::StoreError with a clear message), loads
@@ -117,6 +128,13 @@ class Engine {
 
   // Demo: seeds devices 1..n that do not exist, and a few rules when there are none.
   void seed_demo(int devices);
+
+  // ---- retention ----
+  // The engine prunes at start and every limits::kRetentionPeriod: history readings older than
+  // telemetry.retention, then resolved alerts resolved longer than alerts.retention ago, in
+  // batches of kRetentionBatchRows, each queued once the previous one committed. A retention of
+  // 0 prunes nothing. `reply` comes once a pass that began after this call has ended.
+  void prune_now(Reply<RetentionReport> reply);
 
   // Blocks until every write queued so far is committed (tests and shutdown).
   void flush();

@@ -9,7 +9,7 @@
 //   replay.cpp     since_alert_id replays
 //   snapshots.cpp  telemetry and status snapshots
 //   seeding.cpp    demo devices and rules
-//   retention.cpp  pruning old history
+//   retention.cpp  pruning old history and resolved alerts in batches
 // Writes go through the store's writer; alerts and their state changes are published from the
 // writer's commit callbacks (durable first, and in commit = id order), which post anything else
 // back to this thread.
@@ -132,7 +132,18 @@ struct Engine::Impl {
   void seed_demo(int devices);
 
   // ---- retention (retention.cpp) ----
-  void on_retention_timer();  // at start and every limits::kRetentionPeriod
+  enum class PrunedTable { history, alerts };
+  struct RetentionPass {
+    std::optional<util::TimePoint> history_before, alerts_before;  // unset: nothing (more) to prune
+    RetentionReport report;
+    std::vector<Reply<RetentionReport>> waiters;
+  };
+  void on_retention_timer();
+  void prune_now(Reply<RetentionReport> reply);
+  void begin_retention_pass();
+  void prune_next_batch();
+  void on_batch_pruned(PrunedTable table, bool ok, std::size_t deleted);
+  void end_retention_pass();
 
   // ---- state ----
   const config::Config& cfg;
@@ -152,6 +163,9 @@ struct Engine::Impl {
   std::map<std::pair<std::int64_t, std::string>, model::MetricValue> unwritten_latest;
   std::map<std::int64_t, util::TimePoint> unwritten_last_seen;
   bool latest_write_in_flight = false;
+  std::optional<RetentionPass> retention_pass;            // the pass running
+  std::vector<Reply<RetentionReport>> next_pass_waiters;  // prune_now() calls during it
+  bool stopping = false;
 
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   std::thread thread;

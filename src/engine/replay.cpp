@@ -38,7 +38,10 @@ void Engine::Impl::replay_alerts(std::int64_t since_id, protocol::Filters filter
     std::erase_if(out.alerts, [&](const model::Alert& a) { return a.timestamp < oldest_allowed; });
     if (out.alerts.size() != before) out.complete = false;
     out.oldest_available = store::min_alert_id(reader);
-    // Alerts after since_id that were pruned from the store cannot be replayed.
+    // Retention deleted an alert after since_id: it cannot be replayed. (Retention deletes
+    // resolved alerts only, out of id order, so the oldest id left does not show it.)
+    if (store::max_pruned_alert_id(reader) > since_id) out.complete = false;
+    // Nor can alerts deleted from the front of the table by other means.
     if (out.oldest_available > since_id + 1 && store::max_alert_id(reader) > since_id)
       out.complete = false;
   } catch (const store::StoreError& e) {

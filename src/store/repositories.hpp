@@ -72,7 +72,6 @@ std::vector<model::MetricValue> load_latest_metrics(Database& db);
 void append_history(Database& db, std::span<const model::MetricValue> values);
 // Telemetry retention, one batch: deletes at most `max_rows` readings older than `before`.
 // Returns how many were deleted: fewer than `max_rows` means none is left to prune.
-std::size_t prune_history(Database& db, util::TimePoint before,
-                          std::size_t max_rows = static_cast<std::size_t>(INT64_MAX));
+std::size_t prune_history(Database& db, util::TimePoint before, std::size_t max_rows);
 
 }  // namespace valtronics::store

@@ -94,6 +94,14 @@ flood_close_after = "20s"
 max_items = 21
 max_body_bytes = 22
 
+[telemetry]
+retention = "2d"
+
+[alerts]
+replay_max_alerts = 23
+replay_max_age = "1d"
+retention = "12h"
+
 [system]
 default_frequency = "1h"
 min_frequency = "500ms"
@@ -121,6 +129,10 @@ min_frequency = "500ms"
   EXPECT_EQ(c.limits.flood_close_after, 20s);
   EXPECT_EQ(c.ingest.max_items, 21u);
   EXPECT_EQ(c.ingest.max_body_bytes, 22u);
+  EXPECT_EQ(c.telemetry.retention, 48h);
+  EXPECT_EQ(c.alerts.replay_max_alerts, 23u);
+  EXPECT_EQ(c.alerts.replay_max_age, 24h);
+  EXPECT_EQ(c.alerts.retention, 12h);
   EXPECT_EQ(c.system.default_frequency, 1h);
   EXPECT_EQ(c.system.min_frequency, 500ms);
 }
@@ -167,6 +179,10 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
   EXPECT_EQ(c.limits.flood_close_after, d.limits.flood_close_after);
   EXPECT_EQ(c.ingest.max_items, d.ingest.max_items);
   EXPECT_EQ(c.ingest.max_body_bytes, d.ingest.max_body_bytes);
+  EXPECT_EQ(c.telemetry.retention, d.telemetry.retention);
+  EXPECT_EQ(c.alerts.replay_max_alerts, d.alerts.replay_max_alerts);
+  EXPECT_EQ(c.alerts.replay_max_age, d.alerts.replay_max_age);
+  EXPECT_EQ(c.alerts.retention, d.alerts.retention);
   EXPECT_EQ(c.system.default_frequency, d.system.default_frequency);
   EXPECT_EQ(c.system.min_frequency, d.system.min_frequency);
   // With a secret (or demo) the example is a valid configuration as it stands.
@@ -184,7 +200,8 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
         "[limits]", "max_connections =", "max_connections_per_user =", "connections_per_minute =",
         "messages_per_second =", "max_message_bytes =", "max_batch =", "max_batch_bytes =",
         "max_outbound_bytes =", "max_subscriptions =", "flood_close_after =", "[ingest]",
-        "max_items =", "max_body_bytes =", "[system]", "default_frequency =", "min_frequency ="}) {
+        "max_items =", "max_body_bytes =", "[telemetry]", "[alerts]", "replay_max_alerts =",
+        "replay_max_age =", "[system]", "default_frequency =", "min_frequency ="}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
 }
@@ -243,6 +260,36 @@ TEST(ConfigTest, BadDurations) {
   // Zero is meaningful where it switches something off.
   EXPECT_EQ(load("[auth]\nleeway = \"0s\"\n").auth.leeway, 0ms);
   EXPECT_EQ(load("[auth]\nexpiry_warning = \"0ms\"\n").auth.expiry_warning, 0ms);
+}
+
+// alerts.retention: resolved alerts are kept a month by default; "0s" (or 0 in any unit) keeps
+// every alert; anything else must be a duration.
+TEST(ConfigTest, AlertRetention) {
+  EXPECT_EQ(Config{}.alerts.retention, 30 * 24h);
+  EXPECT_EQ(load("[alerts]\nretention = \"90d\"\n").alerts.retention, 90 * 24h);
+  EXPECT_EQ(load("[alerts]\nretention = \"0s\"\n").alerts.retention, 0ms);
+  EXPECT_EQ(load("[alerts]\nretention = \"0d\"\n").alerts.retention, 0ms);
+  const std::string shape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
+  EXPECT_EQ(error_of("[alerts]\nretention = \"forever\"\n"),
+            "alerts.retention" + shape + "\"forever\"");
+  EXPECT_EQ(error_of("[alerts]\nretention = 30\n"), "alerts.retention" + shape + "30");
+  EXPECT_EQ(error_of("[alerts]\nretention = \"-1d\"\n"), "alerts.retention" + shape + "\"-1d\"");
+  Config c;
+  c.demo = true;
+  c.alerts.retention = -1ms;
+  try {
+    validate(c);
+    FAIL() << "negative retention accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "alerts.retention: must not be negative");
+  }
+  // The example states the default under [alerts].
+  std::ifstream in(example_path());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto section = text.find("[alerts]");
+  ASSERT_NE(section, std::string::npos);
+  const auto next = text.find("\n[", section + 1);
+  EXPECT_NE(text.substr(section, next - section).find("retention = \"30d\""), std::string::npos);
 }
 
 TEST(ConfigTest, LogLevel) {

@@ -188,6 +188,9 @@ class EngineTest : public ::testing::Test {
       engine->replay_alerts(since_id, filters, claims, std::move(reply));
     });
   }
+  RetentionReport prune_now() {
+    return ask<RetentionReport>([&](auto reply) { engine->prune_now(std::move(reply)); });
+  }
 
   // A connection of the test's own to the engine's file (WAL: it reads what was committed).
   store::Database& db() {

@@ -1,7 +1,7 @@
 // Engine: since_alert_id replays. Stored alerts after the id, oldest first, within the filters
 // and the token's devices; the newest `replay_max_alerts` and `complete` false beyond the limit;
-// the reply after the publication of what it holds. A temporary SQLite file, a real hub and the
-// engine's thread.
+// and `complete` false whenever retention deleted an alert after the id, even when older alerts
+// (still active) remain before it. A temporary SQLite file, a real hub and the engine's thread.
 #include <gtest/gtest.h>
 
 #include "engine/engine_fixture.hpp"
@@ -13,6 +13,7 @@ using model::AlertEvent;
 using model::AlertStatus;
 using model::Condition;
 using model::Severity;
+using namespace std::chrono_literals;
 
 using EngineReplay = EngineTest;
 
@@ -88,6 +89,55 @@ TEST_F(EngineReplayWithAlerts, BeyondTheLimitTheNewestAndIncomplete) {
   auto fits = replay(2);
   EXPECT_EQ(ids(fits), (std::vector<std::int64_t>{3, 4, 5, 6}));
   EXPECT_TRUE(fits.complete);
+}
+
+// Retention deletes resolved alerts out of id order: an alert still active keeps the smallest
+// id, yet alerts after it are gone. The replay must say so for every since_id below the largest
+// pruned id, and only for those.
+TEST_F(EngineReplay, IncompleteWhenRetentionDeletedAnAlertAfterTheId) {
+  cfg.alerts.retention = std::chrono::hours(1);
+  const auto now = util::Clock::now();
+  auto add = [&](AlertStatus status, util::TimePoint raised,
+                 std::optional<util::TimePoint> resolved) {
+    model::Alert a;
+    a.device_id = 1;
+    a.title = "seeded";
+    a.status = status;
+    a.timestamp = raised;
+    a.resolved_at = resolved;
+    if (resolved) a.resolved_by = "system";
+    return store::insert_alert(db(), a);
+  };
+  EXPECT_EQ(add(AlertStatus::resolved, now - 3h, now - 2h), 1);      // pruned
+  EXPECT_EQ(add(AlertStatus::active, now - 3h, std::nullopt), 2);     // kept: active
+  EXPECT_EQ(add(AlertStatus::resolved, now - 3h, now - 30min), 3);   // kept: resolved lately
+  EXPECT_EQ(add(AlertStatus::resolved, now - 2h, now - 90min), 4);   // pruned
+  start_engine();
+  prune_now();  // after the pass the engine runs at start
+  EXPECT_EQ(count("SELECT COUNT(*) FROM alerts"), 2);
+
+  auto from_0 = replay(0);
+  EXPECT_EQ(ids(from_0), (std::vector<std::int64_t>{2, 3}));
+  EXPECT_FALSE(from_0.complete);
+  EXPECT_EQ(from_0.oldest_available, 2);
+  auto from_1 = replay(1);  // alert 2 is still there, but 4 is gone
+  EXPECT_EQ(ids(from_1), (std::vector<std::int64_t>{2, 3}));
+  EXPECT_FALSE(from_1.complete);
+  EXPECT_FALSE(replay(3).complete);
+  auto from_4 = replay(4);
+  EXPECT_TRUE(from_4.alerts.empty());
+  EXPECT_TRUE(from_4.complete);
+
+  // New alerts after the pruned ones replay completely from the largest pruned id on.
+  ASSERT_TRUE(create_rule(rule("temperature", Condition::gt, 30)));
+  ASSERT_TRUE(ingest({reading(1, "temperature", 35)}));
+  settle();
+  auto fresh = replay(4);
+  EXPECT_EQ(ids(fresh), (std::vector<std::int64_t>{5}));
+  EXPECT_TRUE(fresh.complete);
+  restart_engine();  // the mark is stored, not remembered
+  EXPECT_FALSE(replay(3).complete);
+  EXPECT_TRUE(replay(4).complete);
 }
 
 // The reply comes only once every alert the query could see has been published: a subscriber
