@@ -18,11 +18,13 @@ void Engine::Impl::seed_demo(int count) {
                                  "Air Quality Monitor", "Vibration Sensor"};
   int per_type[5] = {};
   for (int i = 1; i <= count; ++i) {
-    if (devices.count(i)) continue;
+    // Numbered by position, so that seeding more devices later continues the numbering.
     const int type = (i - 1) % 5;
+    const int number = ++per_type[type];
+    if (devices.count(i)) continue;
     model::Device d;
     d.id = i;
-    d.name = std::string(kNames[type]) + " " + std::to_string(++per_type[type]);
+    d.name = std::string(kNames[type]) + " " + std::to_string(number);
     d.device_type = type == 3 ? model::DeviceType::monitor : model::DeviceType::sensor;
     d.location = "Demo site";
     d.manufacturer = "Valtronics";

@@ -41,7 +41,10 @@ TEST_F(EngineSeeding, SeedsDevicesAndRulesOnceAndStoresThem) {
   // Seeding again (or after a restart) adds only what is missing.
   engine->seed_demo(9);
   settle();
-  EXPECT_EQ(list_devices(all)->total, 9u);
+  auto more = list_devices(all);
+  ASSERT_EQ(more->total, 9u);
+  EXPECT_EQ(more->items[7].name, "Pressure Sensor 2");  // the numbering goes on
+  EXPECT_EQ(more->items[8].name, "Air Quality Monitor 2");
   EXPECT_EQ(list_rules().size(), 11u);
   restart_engine();
   engine->seed_demo(9);
