@@ -11,6 +11,8 @@
 #include <map>
 #include <thread>
 
+#include "protocol/parse.hpp"
+
 namespace valtronics::engine {
 namespace {
 
@@ -27,6 +29,17 @@ TEST(SystemMetrics, NamesListTheChannelsMetrics) {
   for (const char* required : {"cpu_usage", "memory_usage", "disk_usage", "active_connections"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), required), names.end()) << required;
   }
+}
+
+// The protocol parser accepts, in a `system` subscription's metrics filter, the names of its
+// ParseOptions::system_metrics: the list the sampler publishes, written there a second time
+// (protocol/ sits below engine/). This keeps the two lists the same.
+TEST(SystemMetrics, TheParserAcceptsExactlyTheSampledNames) {
+  auto sampled = system_metric_names();
+  auto accepted = protocol::ParseOptions{}.system_metrics;
+  std::sort(sampled.begin(), sampled.end());
+  std::sort(accepted.begin(), accepted.end());
+  EXPECT_EQ(sampled, accepted);
 }
 
 TEST(SystemMetrics, SampleHasEveryMetricInRange) {
