@@ -18,4 +18,25 @@ bool sees_more(const Claims& now, const Claims& before) {
                         now.devices.end());
 }
 
+bool may(const Claims& c, Action a) {
+  switch (a) {
+    case Action::read: return c.role != Role::device;
+    case Action::write: return c.role == Role::admin || c.role == Role::operator_;
+    case Action::respond:
+      return c.role == Role::admin || c.role == Role::operator_ || c.role == Role::analyst;
+    case Action::view_stats: return c.role == Role::admin;
+  }
+  return false;
+}
+
+std::string_view refusal(Action a) {
+  switch (a) {
+    case Action::read: return "device tokens may only ingest telemetry";
+    case Action::write: return "admin or operator token required";
+    case Action::respond: return "admin, operator or analyst token required";
+    case Action::view_stats: return "admin token required";
+  }
+  return "not allowed";
+}
+
 }  // namespace valtronics::auth
