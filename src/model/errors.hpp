@@ -19,6 +19,8 @@ struct DomainError {
     invalid_state,     // the record's state forbids the change (an alert already resolved)
     unavailable,       // the engine cannot take the request now (its queue is full, it stops)
     internal,          // a fault of the server (a failed read): reported, never the client's
+    unauthorized,      // no valid credentials (a missing, malformed or refused token)
+    forbidden,         // valid credentials that do not allow the request (auth/policy.hpp)
   };
   Kind kind = Kind::invalid;
   std::string message;

@@ -1,5 +1,8 @@
-// HTTP session and WebSocket upgrade. Beast parses HTTP; after the 101 the raw socket goes to
-// WsSession, which owns framing. Header reads time out (slowloris protection).
+// HTTP session and WebSocket upgrade. Beast parses HTTP; a plain request becomes an
+// api::Request for the HTTP API (api/routes.hpp) and its api::Response goes back on the wire;
+// after a 101 the raw socket goes to WsSession, which owns framing. Header reads time out
+// (slowloris protection). Error replies of the transport itself (413, 431, malformed HTTP,
+// refused upgrades) come from the API's error catalogue (api/errors.hpp).
 #include "net/http_session.hpp"
 #include "config/limits.hpp"
 
@@ -11,9 +14,11 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
-#include "engine/ingest.hpp"
-#include "net/http_routes.hpp"
+#include "api/errors.hpp"
+#include "api/query.hpp"
+#include "api/routes.hpp"
 #include "net/ws_session.hpp"
+#include "protocol/json_writer.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace valtronics::net {
@@ -22,8 +27,56 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
+using api::ErrorCode;
 
 namespace {
+
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+api::Method method_of(http::verb v) {
+  switch (v) {
+    case http::verb::get: return api::Method::get;
+    case http::verb::head: return api::Method::head;
+    case http::verb::post: return api::Method::post;
+    case http::verb::put: return api::Method::put;
+    case http::verb::patch: return api::Method::patch;
+    case http::verb::delete_: return api::Method::delete_;
+    default: return api::Method::other;
+  }
+}
+
+// The API's view of a request; the body is moved out of `req`.
+api::Request to_api(HttpRequest& req) {
+  api::Request r;
+  r.method = method_of(req.method());
+  const auto target = api::split_target(req.target());
+  r.path = std::string(target.path);
+  r.query = std::string(target.query);
+  if (auto it = req.find(http::field::authorization); it != req.end())
+    r.authorization = std::string(it->value());
+  r.version = req.version();
+  r.keep_alive = req.keep_alive();
+  r.body = std::move(req.body());
+  return r;
+}
+
+// An api::Response on the wire: JSON body, Server and Content-Type, its extra headers.
+HttpResponse to_http(const api::Response& r, unsigned version, bool keep_alive) {
+  HttpResponse res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "valtronics");
+  res.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.keep_alive(keep_alive);
+  res.body() = protocol::to_json(r.body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse error_reply(ErrorCode code, std::string_view message, unsigned version,
+                         bool keep_alive) {
+  return to_http(api::error_response(code, message), version, keep_alive);
+}
 
 
 std::string_view strip_scheme(std::string_view origin) {
@@ -62,23 +115,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
 
   void on_read(error_code ec) {
     if (ec == http::error::body_limit) {
-      // The same envelope as the ingest API's other errors, details naming the limit.
-      HttpResponse res{http::status::payload_too_large, 11};
-      res.set(http::field::server, "valtronics");
-      res.set(http::field::content_type, "application/json");
-      res.keep_alive(false);
-      res.body() = engine::to_json(engine::payload_too_large(ctx_.cfg.ingest.max_body_bytes));
-      res.prepare_payload();
-      return write(std::move(res));
+      // The same envelope as the API's other errors, details naming the limit.
+      return write(to_http(api::payload_too_large(ctx_.cfg.ingest.max_body_bytes), 11, false));
     }
-    if (ec == http::error::header_limit) {
-      return write(error_response(11, false, 431, "HEADERS_TOO_LARGE", "request headers too large"));
-    }
+    if (ec == http::error::header_limit)
+      return write(
+          error_reply(ErrorCode::headers_too_large, "request headers too large", 11, false));
     if (ec) {
       // Malformed HTTP gets one 400 naming the problem; a peer that went away gets nothing.
       if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
           ec != http::error::end_of_stream && ec != http::error::partial_message)
-        return write(error_response(11, false, 400, "BAD_REQUEST", ec.message()));
+        return write(error_reply(ErrorCode::bad_request, ec.message(), 11, false));
       error_code ignored;
       stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       return;
@@ -87,17 +134,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
                   peer_);
-    // The route may answer at once (on this thread) or later from the engine's thread: either
-    // way the response is posted back to this session's executor before it is written. The
-    // session stays alive until then; no further request is read until it is written.
-    handle_http(req, ctx_, [ref = SessionRef{shared_from_this()}](HttpResponse res) mutable {
-      auto self = std::move(ref.session);
-      if (!self) return;  // answered twice: a route bug; the first answer stands
-      auto ex = self->stream_.get_executor();
-      asio::post(ex, [self = std::move(self), res = std::move(res)]() mutable {
-        self->write(std::move(res));
-      });
-    });
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    std::string_view path = api::split_target(req.target()).path;
+    if (path == "/ws" || path.starts_with("/ws/")) {
+      return write(error_reply(ErrorCode::upgrade_required, "this endpoint speaks WebSocket only",
+                               version, keep_alive));
+    }
+    // The API may answer at once (on this thread) or later from the engine's thread: either way
+    // the response is posted back to this session's executor before it is written. The session
+    // stays alive until then; no further request is read until it is written.
+    const api::Request request = to_api(req);
+    api::handle(request, ctx_.api,
+                [ref = SessionRef{shared_from_this()}, version,
+                 keep_alive](api::Response res) mutable {
+                  auto self = std::move(ref.session);
+                  if (!self) return;  // answered twice: a handler bug; the first answer stands
+                  auto ex = self->stream_.get_executor();
+                  asio::post(ex, [self = std::move(self), res = std::move(res), version,
+                                  keep_alive]() mutable {
+                    self->write(to_http(res, version, keep_alive));
+                  });
+                });
   }
 
   // Keeps the session alive while a route works on a request. Whatever thread drops it (the
@@ -130,9 +188,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     });
   }
 
-  void refuse(const HttpRequest& req, int status, std::string_view code, std::string_view message) {
-    spdlog::info("ws upgrade refused peer={} status={} reason={}", peer_, status, message);
-    write(error_response(req.version(), false, status, code, message));
+  void refuse(const HttpRequest& req, ErrorCode code, std::string_view message) {
+    spdlog::info("ws upgrade refused peer={} status={} reason={}", peer_, api::http_status(code),
+                 message);
+    write(error_reply(code, message, req.version(), false));
   }
 
   bool origin_allowed(const HttpRequest& req) const {
@@ -151,25 +210,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     std::optional<model::Channel> channel;
     if (target.starts_with("/ws/")) {
       channel = model::from_string<model::Channel>(target.substr(4));
-      if (!channel) return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));
+      if (!channel)
+        return refuse(req, ErrorCode::not_found, "no WebSocket endpoint " + std::string(target));
     } else if (target != "/ws") {
-      return refuse(req, 404, "NOT_FOUND", "no WebSocket endpoint " + std::string(target));
+      return refuse(req, ErrorCode::not_found, "no WebSocket endpoint " + std::string(target));
     }
     if (req[http::field::sec_websocket_version] != "13") {
-      HttpResponse res = error_response(req.version(), false, 426, "UPGRADE_REQUIRED",
-                                        "only WebSocket version 13 is supported");
+      HttpResponse res = error_reply(ErrorCode::upgrade_required,
+                                     "only WebSocket version 13 is supported", req.version(),
+                                     false);
       res.set(http::field::sec_websocket_version, "13");
       return write(std::move(res));
     }
     const std::string key{req[http::field::sec_websocket_key]};
-    if (key.empty()) return refuse(req, 400, "BAD_REQUEST", "missing Sec-WebSocket-Key");
-    if (!origin_allowed(req)) return refuse(req, 403, "FORBIDDEN", "origin not allowed");
+    if (key.empty()) return refuse(req, ErrorCode::bad_request, "missing Sec-WebSocket-Key");
+    if (!origin_allowed(req)) return refuse(req, ErrorCode::forbidden, "origin not allowed");
     if (!ctx_.connection_limiter.allow(peer_, std::chrono::steady_clock::now()))
-      return refuse(req, 429, "TOO_MANY_REQUESTS",
+      return refuse(req, ErrorCode::too_many_requests,
                     "more than " + std::to_string(ctx_.cfg.limits.connections_per_minute) +
                         " new connections per minute from this address");
     if (!ctx_.registry.try_open())
-      return refuse(req, 503, "SERVICE_UNAVAILABLE",
+      return refuse(req, ErrorCode::service_unavailable,
                     "server is at max_connections (" +
                         std::to_string(ctx_.cfg.limits.max_connections) + ")");
 

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <sys/uio.h>
 
+#include "api/context.hpp"
 #include "auth/jwt.hpp"
 #include "auth/rate_limit.hpp"
 #include "config/config.hpp"
@@ -20,10 +21,6 @@
 #include "net/deadlines.hpp"
 #include "protocol/parse.hpp"
 #include "session/connection.hpp"
-
-namespace valtronics::engine {
-class Engine;
-}
 
 namespace valtronics::net {
 
@@ -88,6 +85,8 @@ struct ServerContext {
   std::atomic<std::int64_t> newest_alert_id{0};
   // What every connection's protocol core shares (refers to the members above).
   session::Context session{cfg, verifier, registry, parse_options, newest_alert_id};
+  // What the HTTP API needs (refers to the members above).
+  api::Context api{cfg, verifier, *engine, registry, hub};
 };
 
 }  // namespace valtronics::net

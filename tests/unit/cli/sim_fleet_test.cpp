@@ -1,5 +1,5 @@
 // `valtronics simulate`'s fleet: ids from --first-id, the five demo models in turn, ingest batch
-// bodies the server accepts (checked with engine::parse_batch), realistic readings.
+// bodies the server accepts (checked with api::parse_batch), realistic readings.
 #include "cli/sim_fleet.hpp"
 
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <map>
 
-#include "engine/ingest.hpp"
+#include "api/ingest_body.hpp"
 
 namespace valtronics::cli {
 namespace {
@@ -33,7 +33,7 @@ TEST(SimFleet, BodiesAreValidIngestBatches) {
   ASSERT_EQ(tick.bodies.size(), 3u);  // 12 devices, 5 per body
   std::size_t readings = 0, items = 0;
   for (const auto& body : tick.bodies) {
-    auto parsed = engine::parse_batch(body, 1000, kStart);
+    auto parsed = api::parse_batch(body, 1000, kStart);
     ASSERT_TRUE(parsed.has_value()) << body;
     for (const auto& ev : *parsed) {
       readings += ev.readings.size();
@@ -53,7 +53,7 @@ TEST(SimFleet, ReadingsAreRealisticOverAnHour) {
   for (int s = 0; s < 3600; s += 2) {
     auto tick = f.tick(kStart + std::chrono::seconds(s));
     for (const auto& body : tick.bodies) {
-      auto parsed = engine::parse_batch(body, 1000, kStart);
+      auto parsed = api::parse_batch(body, 1000, kStart);
       ASSERT_TRUE(parsed.has_value());
       for (const auto& ev : *parsed)
         for (const auto& r : ev.readings) {

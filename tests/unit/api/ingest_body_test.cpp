@@ -1,17 +1,24 @@
-// Tests of the Telemetry API body parser: both item forms, batches as object or bare array, every
-// validation error with the index and field it must name, merging per device, and that hostile
-// input yields an error rather than an exception.
-#include "engine/ingest.hpp"
+// Tests of the Telemetry API body parser (api/ingest_body): both item forms, batches as object or
+// bare array, every validation error with the index and field it must name, merging per device,
+// and that hostile input yields an error rather than an exception.
+#include "api/ingest_body.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 #include <string>
 
-namespace valtronics::engine {
+#include "api/api_test_support.hpp"
+#include "protocol/json_writer.hpp"
+
+namespace valtronics::api {
 namespace {
 
 using namespace std::chrono_literals;
+using test::code_of;
+using test::field_of;
+using test::status_of;
+using IngestError = model::DomainError;
 
 const util::TimePoint kNow = util::TimePoint{} + 1'704'110'400s;  // 2024-01-01T12:00:00Z
 
@@ -25,11 +32,6 @@ IngestError batch_error(std::string_view body, std::size_t max_items = 1000) {
   auto r = parse_batch(body, max_items, kNow);
   EXPECT_FALSE(r.has_value()) << body;
   return r ? IngestError{} : r.error();
-}
-
-std::string field_of(const IngestError& e) {
-  auto* f = e.details.if_contains("field");
-  return f && f->is_string() ? std::string(f->get_string()) : std::string("<none>");
 }
 
 std::int64_t index_of(const IngestError& e) {
@@ -202,8 +204,9 @@ class IngestInvalidItem : public ::testing::TestWithParam<BadItem> {};
 TEST_P(IngestInvalidItem, SingleNamesTheField) {
   const auto& p = GetParam();
   auto e = single_error(p.item);
-  EXPECT_EQ(e.http_status, 400);
-  EXPECT_EQ(e.code, "VALIDATION_ERROR");
+  EXPECT_EQ(status_of(e), 400);
+  EXPECT_EQ(code_of(e), "VALIDATION_ERROR");
+  EXPECT_EQ(e.field, p.field) << e.message;
   EXPECT_EQ(field_of(e), p.field) << e.message;
   EXPECT_NE(e.message.find(p.field), std::string::npos) << e.message;
 }
@@ -215,7 +218,7 @@ TEST_P(IngestInvalidItem, BatchNamesTheIndexAndFieldAndAppliesNothing) {
   body += p.item;
   body += R"(,{"device_id":2,"metric_name":"ok","metric_value":1}]})";
   auto e = batch_error(body);
-  EXPECT_EQ(e.code, "VALIDATION_ERROR");
+  EXPECT_EQ(code_of(e), "VALIDATION_ERROR");
   EXPECT_EQ(index_of(e), 3) << e.message;
   EXPECT_EQ(field_of(e), p.field) << e.message;
   EXPECT_EQ(e.message.rfind("item 3: ", 0), 0u) << e.message;
@@ -338,7 +341,7 @@ TEST(IngestErrors, OverMaxItems) {
                           {"device_id":1,"metric_name":"u","metric_value":1},
                           {"device_id":1,"metric_name":"v","metric_value":1}])",
                        2);
-  EXPECT_EQ(e.code, "VALIDATION_ERROR");
+  EXPECT_EQ(code_of(e), "VALIDATION_ERROR");
   EXPECT_EQ(field_of(e), "telemetry_data");
   EXPECT_EQ(e.details.at("max_items").to_number<int>(), 2);
   EXPECT_EQ(e.details.at("count").to_number<int>(), 3);
@@ -361,7 +364,7 @@ TEST(IngestErrors, NotJson) {
   for (const char* body : {"", "not json", "{", R"({"device_id":1,})", "[1,2", "{}{}", "NaN",
                            "\xff\xfe{}"}) {
     auto s = single_error(body);
-    EXPECT_EQ(s.code, "VALIDATION_ERROR") << body;
+    EXPECT_EQ(code_of(s), "VALIDATION_ERROR") << body;
     EXPECT_EQ(field_of(s), "body") << body;
     auto b = batch_error(body);
     EXPECT_EQ(field_of(b), "body") << body;
@@ -372,7 +375,7 @@ TEST(IngestErrors, SingleBodyNotAnObject) {
   for (const char* body : {"[]", R"([{"device_id":1,"metric_name":"t","metric_value":1}])", "1",
                            "null", R"("x")", "true"}) {
     auto e = single_error(body);
-    EXPECT_EQ(e.code, "VALIDATION_ERROR") << body;
+    EXPECT_EQ(code_of(e), "VALIDATION_ERROR") << body;
     EXPECT_EQ(field_of(e), "body") << body;
   }
 }
@@ -426,22 +429,28 @@ TEST(IngestErrors, NeverThrowsOnMutatedBodies) {
 
 TEST(IngestEnvelope, ErrorJson) {
   auto e = single_error(R"({"device_id":1,"metric_name":"t","metric_value":"x"})");
-  auto v = boost::json::parse(to_json(e));
-  EXPECT_EQ(v, boost::json::parse(R"({"success":false,"error":{"code":"VALIDATION_ERROR",
-      "message":"metric_value must be a finite number","details":{"field":"metric_value"}}})"));
+  auto res = error_response(e);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(protocol::to_json(res.body),
+            R"({"success":false,"error":{"code":"VALIDATION_ERROR",)"
+            R"("message":"metric_value must be a finite number",)"
+            R"("details":{"field":"metric_value"}}})");
 }
 
-TEST(IngestEnvelope, AcceptedJson) {
-  EXPECT_EQ(boost::json::parse(accepted_json(3)),
-            boost::json::parse(R"({"success":true,"data":{"accepted":3}})"));
+TEST(IngestEnvelope, BatchErrorDetailsKeepIndexThenField) {
+  auto e = batch_error(R"([{"device_id":1,"metric_name":"t","metric_value":1},{"device_id":0}])");
+  EXPECT_EQ(protocol::to_json(error_response(e).body),
+            R"({"success":false,"error":{"code":"VALIDATION_ERROR",)"
+            R"("message":"item 1: device_id must be a positive integer",)"
+            R"("details":{"index":1,"field":"device_id"}}})");
 }
 
 TEST(IngestEnvelope, PayloadTooLarge) {
-  auto e = payload_too_large(1048576);
-  EXPECT_EQ(e.http_status, 413);
-  EXPECT_EQ(e.code, "PAYLOAD_TOO_LARGE");
-  EXPECT_NE(e.message.find("1048576"), std::string::npos);
-  auto v = boost::json::parse(to_json(e));
+  auto res = payload_too_large(1048576);
+  EXPECT_EQ(res.status, 413);
+  const auto& v = res.body;
+  EXPECT_NE(std::string(v.at("error").at("message").as_string()).find("1048576"),
+            std::string::npos);
   EXPECT_EQ(v.at("success"), false);
   EXPECT_EQ(v.at("error").at("code"), "PAYLOAD_TOO_LARGE");
   EXPECT_EQ(v.at("error").at("details").at("max_body_bytes").to_number<std::int64_t>(), 1048576);
@@ -453,4 +462,4 @@ TEST(IngestEnvelope, ValueThrowsOnError) {
 }
 
 }  // namespace
-}  // namespace valtronics::engine
+}  // namespace valtronics::api

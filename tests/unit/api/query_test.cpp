@@ -1,23 +1,21 @@
-// Tests of the REST layer's pure helpers: percent-decoding and query strings, path segments, list
-// and integer parameters, pagination parameters and arithmetic, path ids, and the envelopes.
-#include "net/rest_common.hpp"
+// Tests of request parameters (api/query): percent-decoding and query strings, list, enum and
+// integer parameters, pagination parameters and arithmetic, and path ids.
+#include "api/query.hpp"
 
 #include <gtest/gtest.h>
 
-#include <boost/beast/http/field.hpp>
 #include <boost/json/parse.hpp>
 #include <limits>
 
-namespace valtronics::net::rest {
+#include "api/api_test_support.hpp"
+
+namespace valtronics::api {
 namespace {
 
 namespace json = boost::json;
-
-std::string field_of(const ApiError& e) {
-  auto it = e.details.find("field");
-  return it != e.details.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                          : std::string();
-}
+using test::code_of;
+using test::field_of;
+using test::status_of;
 
 // ---- percent-decoding and queries ----
 
@@ -49,18 +47,6 @@ TEST(RestTarget, SplitsAtFirstQuestionMark) {
   EXPECT_EQ(split_target("/x?").query, "");
 }
 
-TEST(RestPath, SegmentsAfterPrefix) {
-  using V = std::vector<std::string_view>;
-  EXPECT_EQ(path_segments("/api/v1/devices", "/api/v1/"), V{"devices"});
-  EXPECT_EQ(path_segments("/api/v1/devices/", "/api/v1/"), V{"devices"});
-  EXPECT_EQ(path_segments("/api/v1/devices/7/telemetry/latest", "/api/v1/"),
-            (V{"devices", "7", "telemetry", "latest"}));
-  EXPECT_EQ(path_segments("/api/v1//devices", "/api/v1/"), (V{"", "devices"}));
-  EXPECT_EQ(path_segments("/api/v1/", "/api/v1/"), V{});
-  EXPECT_FALSE(path_segments("/api/v2/devices", "/api/v1/"));
-  EXPECT_FALSE(path_segments("/api/v1", "/api/v1/"));
-}
-
 TEST(RestQuery, ParsesKeysAndValues) {
   auto q = parse_query("page=2&size=10&status=active%2Cresolved&name=a+b&flag&&=x");
   ASSERT_TRUE(q);
@@ -90,8 +76,8 @@ TEST(RestQuery, EmptyQuery) {
 TEST(RestQuery, MalformedEscapeNamesTheParameter) {
   auto q = parse_query("page=1&status=%zz");
   ASSERT_FALSE(q);
-  EXPECT_EQ(q.error().http_status, 400);
-  EXPECT_EQ(q.error().code, "VALIDATION_ERROR");
+  EXPECT_EQ(status_of(q.error()), 400);
+  EXPECT_EQ(code_of(q.error()), "VALIDATION_ERROR");
   EXPECT_EQ(field_of(q.error()), "status");
   auto k = parse_query("%=1");
   ASSERT_FALSE(k);
@@ -114,7 +100,7 @@ TEST(RestIntParam, RefusesAnythingElse) {
                                "99999999999999999999"}) {
     auto r = parse_int_param("n", bad, 1, 10);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().http_status, 400);
+    EXPECT_EQ(status_of(r.error()), 400);
     EXPECT_EQ(field_of(r.error()), "n") << bad;
   }
 }
@@ -123,11 +109,8 @@ TEST(RestListParam, SplitsCommasTrimsAndDeduplicates) {
   auto q = parse_query("status=active,%20resolved,,active&status=acknowledged");
   ASSERT_TRUE(q);
   auto r = parse_list_param(*q, "status");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(*r, (std::vector<std::string>{"active", "resolved", "acknowledged"}));
-  auto none = parse_list_param(*q, "severity");
-  ASSERT_TRUE(none);
-  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(r, (std::vector<std::string>{"active", "resolved", "acknowledged"}));
+  EXPECT_TRUE(parse_list_param(*q, "severity").empty());
 }
 
 TEST(RestListParam, EnumValuesInTheOrderGiven) {
@@ -148,7 +131,7 @@ TEST(RestListParam, UnknownValueNamesTheParameter) {
   ASSERT_TRUE(q);
   auto r = parse_enum_list_param<model::Severity>(*q, "severity");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().http_status, 400);
+  EXPECT_EQ(status_of(r.error()), 400);
   EXPECT_EQ(field_of(r.error()), "severity");
   EXPECT_EQ(r.error().message, "severity must be one of info, warning, critical (got 'fatal')");
   auto t = parse_query("alert_type=Threshold");
@@ -157,9 +140,7 @@ TEST(RestListParam, UnknownValueNamesTheParameter) {
             "alert_type must be one of threshold, anomaly, device, system, manual (got "
             "'Threshold')");
   // Plain lists take anything.
-  auto free = parse_list_param(*q, "severity");
-  ASSERT_TRUE(free);
-  EXPECT_EQ(free->size(), 2u);
+  EXPECT_EQ(parse_list_param(*q, "severity").size(), 2u);
 }
 
 TEST(RestIdListParam, PositiveIntegers) {
@@ -213,8 +194,8 @@ TEST(RestPagination, InvalidValuesNameTheParameter) {
     ASSERT_TRUE(q);
     auto p = parse_pagination(*q);
     ASSERT_FALSE(p) << query;
-    EXPECT_EQ(p.error().http_status, 400);
-    EXPECT_EQ(p.error().code, "VALIDATION_ERROR");
+    EXPECT_EQ(status_of(p.error()), 400);
+    EXPECT_EQ(code_of(p.error()), "VALIDATION_ERROR");
     EXPECT_EQ(field_of(p.error()), field) << query;
   }
 }
@@ -263,8 +244,8 @@ TEST(RestPathId, NotANumberIs400NamingTheField) {
   for (std::string_view bad : {"abc", "", "-1", "+1", "1.0", "1e3", "%31", " 1"}) {
     auto r = parse_path_id(bad, "device");
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().http_status, 400) << bad;
-    EXPECT_EQ(r.error().code, "VALIDATION_ERROR");
+    EXPECT_EQ(status_of(r.error()), 400) << bad;
+    EXPECT_EQ(code_of(r.error()), "VALIDATION_ERROR");
     EXPECT_EQ(field_of(r.error()), "id");
   }
 }
@@ -273,100 +254,43 @@ TEST(RestPathId, ImpossibleIdIs404) {
   for (std::string_view none : {"0", "00", "9223372036854775808", "123456789012345678901234"}) {
     auto r = parse_path_id(none, "alert");
     ASSERT_FALSE(r) << none;
-    EXPECT_EQ(r.error().http_status, 404) << none;
-    EXPECT_EQ(r.error().code, "NOT_FOUND");
+    EXPECT_EQ(status_of(r.error()), 404) << none;
+    EXPECT_EQ(code_of(r.error()), "NOT_FOUND");
     EXPECT_NE(r.error().message.find("alert"), std::string::npos);
     EXPECT_EQ(r.error().details.at("resource"), "alert");
   }
   EXPECT_EQ(parse_path_id("0", "device").error().details.at("id"), 0);
 }
 
-// ---- roles ----
-
-TEST(RestAuthorize, RoleMatrix) {
-  using auth::Role;
-  auto allowed = [](Role role, Access a) {
-    auth::Claims c;
-    c.role = role;
-    return static_cast<bool>(authorize(c, a));
-  };
-  EXPECT_TRUE(allowed(Role::admin, Access::read));
-  EXPECT_TRUE(allowed(Role::operator_, Access::read));
-  EXPECT_TRUE(allowed(Role::analyst, Access::read));
-  EXPECT_TRUE(allowed(Role::user, Access::read));
-  EXPECT_FALSE(allowed(Role::device, Access::read));
-
-  EXPECT_TRUE(allowed(Role::admin, Access::write));
-  EXPECT_TRUE(allowed(Role::operator_, Access::write));
-  EXPECT_FALSE(allowed(Role::analyst, Access::write));
-  EXPECT_FALSE(allowed(Role::user, Access::write));
-  EXPECT_FALSE(allowed(Role::device, Access::write));
-
-  EXPECT_TRUE(allowed(Role::admin, Access::respond));
-  EXPECT_TRUE(allowed(Role::operator_, Access::respond));
-  EXPECT_TRUE(allowed(Role::analyst, Access::respond));
-  EXPECT_FALSE(allowed(Role::user, Access::respond));
-  EXPECT_FALSE(allowed(Role::device, Access::respond));
-
-  auth::Claims d;
-  d.role = Role::device;
-  auto e = authorize(d, Access::read);
-  ASSERT_FALSE(e);
-  EXPECT_EQ(e.error().http_status, 403);
-  EXPECT_EQ(e.error().code, "FORBIDDEN");
+TEST(RestPathId, ImpossibleIdIsEchoedAsSent) {
+  auto zeros = parse_path_id("00", "device");
+  ASSERT_FALSE(zeros);
+  EXPECT_EQ(zeros.error().message, "device 00 not found");
+  EXPECT_EQ(zeros.error().details.at("id"), 0);
+  auto huge = parse_path_id("99999999999999999999", "alert rule");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().message, "alert rule 99999999999999999999 not found");
+  EXPECT_EQ(huge.error().details.at("id"), "99999999999999999999");
+  EXPECT_EQ(huge.error().details.at("resource"), "alert rule");
 }
 
-// ---- bodies and envelopes ----
+// ---- single enum parameters ----
 
-HttpRequest request_with_body(std::string body) {
-  HttpRequest req{boost::beast::http::verb::post, "/api/v1/devices", 11};
-  req.body() = std::move(body);
-  req.prepare_payload();
-  return req;
-}
-
-TEST(RestBody, ObjectRequired) {
-  EXPECT_TRUE(parse_body(request_with_body(R"({"name":"x"})")));
-  for (std::string bad : {"", "  \r\n", "[1]", "42", "{", "nul", R"({"a":1} x)"}) {
-    auto r = parse_body(request_with_body(bad));
-    ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().http_status, 400);
-    EXPECT_EQ(field_of(r.error()), "body") << bad;
-  }
-}
-
-TEST(RestBody, OptionalEmptyBodyIsAnEmptyObject) {
-  auto r = parse_body(request_with_body(""), true);
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(r->empty());
-  EXPECT_FALSE(parse_body(request_with_body("[]"), true));
-}
-
-TEST(RestEnvelope, ErrorBody) {
-  auto body = json::parse(error_body(invalid("size", "size must be an integer between 1 and 100")));
-  EXPECT_EQ(body, json::parse(R"({"success":false,"error":{"code":"VALIDATION_ERROR",)"
-                              R"("message":"size must be an integer between 1 and 100",)"
-                              R"("details":{"field":"size"}}})"));
-}
-
-TEST(RestEnvelope, PageResponse) {
-  auto res = page_response({11, true}, json::array{json::object{{"id", 1}}, 2.5},
-                           page_info({1, 2}, 3));
-  EXPECT_EQ(res.result_int(), 200u);
-  EXPECT_EQ(res[boost::beast::http::field::content_type], "application/json");
-  EXPECT_TRUE(res.keep_alive());
-  EXPECT_EQ(res.body(), R"({"success":true,"data":[{"id":1},2.5],"pagination":{"page":1,)"
-                        R"("size":2,"total":3,"pages":2,"has_next":true,"has_prev":false}})");
-}
-
-TEST(RestEnvelope, MethodNotAllowedCarriesAllow) {
-  auto res = method_not_allowed({11, false}, "/api/v1/alerts", "GET");
-  EXPECT_EQ(res.result_int(), 405u);
-  EXPECT_EQ(res[boost::beast::http::field::allow], "GET");
-  EXPECT_FALSE(res.keep_alive());
-  auto body = json::parse(res.body());
-  EXPECT_EQ(body.at("error").at("code"), "METHOD_NOT_ALLOWED");
+TEST(RestEnumParam, AbsentGivenAndInvalid) {
+  auto q = parse_query("status=online&status=error&device_type=robot");
+  ASSERT_TRUE(q);
+  auto absent = parse_enum_param<model::DeviceStatus>(*q, "missing");
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent->has_value());
+  auto last = parse_enum_param<model::DeviceStatus>(*q, "status");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, model::DeviceStatus::error);  // the last value counts
+  auto bad = parse_enum_param<model::DeviceType>(*q, "device_type");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(field_of(bad.error()), "device_type");
+  EXPECT_EQ(bad.error().message,
+            "device_type must be one of sensor, actuator, gateway, controller, monitor");
 }
 
 }  // namespace
-}  // namespace valtronics::net::rest
+}  // namespace valtronics::api

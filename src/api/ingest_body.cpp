@@ -1,22 +1,20 @@
-// Ingest owns the validation of the platform's Telemetry API bodies: it turns an untrusted HTTP
-// body into telemetry events, or into exactly one VALIDATION_ERROR naming the first offending item
-// and field. It never throws, whatever the bytes: the HTTP layer calls it on the network thread.
-// The body-size limit is enforced before parsing by the HTTP layer; this file only shapes its 413.
-#include "engine/ingest.hpp"
+// The Telemetry API's bodies: an untrusted HTTP body becomes telemetry events, or exactly one
+// `invalid` error naming the first offending item and field. It never throws, whatever the bytes:
+// the ingest handler calls it on the network thread. The body-size limit is enforced before
+// parsing, by the transport (api::payload_too_large).
+#include "api/ingest_body.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/value.hpp>
-#include <boost/throw_exception.hpp>
 #include <cmath>
 #include <optional>
-#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 
-#include "protocol/json_writer.hpp"
+#include "api/body_fields.hpp"
 
-namespace valtronics::engine {
+namespace valtronics::api {
 
 namespace json = boost::json;
 
@@ -25,19 +23,19 @@ namespace {
 // Readings and their metadata are flat; 20 levels leaves room for rich metadata while keeping a
 // hostile "[[[[..." body from costing more than a bounded amount of parser work.
 constexpr std::size_t kMaxDepth = 20;
-constexpr std::size_t kMaxMetricName = 64;
 // Client-supplied names are echoed in messages; a long one must not blow up the reply.
 constexpr std::size_t kMaxEchoedName = 80;
 
-using Result = boost::system::result<std::vector<model::TelemetryEvent>, IngestError>;
+using Result = IngestResult;
+using Error = std::optional<model::DomainError>;
 
 // Where an item sits: batches name the index, a single reading has none.
 using ItemIndex = std::optional<std::size_t>;
 
-IngestError validation_error(ItemIndex index, std::string field, std::string_view problem) {
-  IngestError e;
-  e.http_status = 400;
-  e.code = "VALIDATION_ERROR";
+model::DomainError validation_error(ItemIndex index, std::string field,
+                                    std::string_view problem) {
+  model::DomainError e;
+  e.kind = model::DomainError::Kind::invalid;
   if (index) {
     e.message = "item " + std::to_string(*index) + ": ";
     e.details["index"] = *index;
@@ -45,44 +43,20 @@ IngestError validation_error(ItemIndex index, std::string field, std::string_vie
   e.message += field;
   e.message += ' ';
   e.message += problem;
-  e.details["field"] = std::move(field);
+  e.details["field"] = field;
+  e.field = std::move(field);
   return e;
 }
 
-IngestError body_error(std::string message) {
-  IngestError e;
-  e.http_status = 400;
-  e.code = "VALIDATION_ERROR";
-  e.message = std::move(message);
+model::DomainError body_error(std::string message) {
+  model::DomainError e = model::invalid("body", std::move(message));
   e.details["field"] = "body";
   return e;
-}
-
-bool valid_metric_name(std::string_view s) {
-  if (s.empty() || s.size() > kMaxMetricName) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 std::string echo_name(std::string_view s) {
   if (s.size() <= kMaxEchoedName) return std::string(s);
   return std::string(s.substr(0, kMaxEchoedName)) + "...";
-}
-
-std::optional<double> finite_number(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::int64: return static_cast<double>(v.get_int64());
-    case json::kind::uint64: return static_cast<double>(v.get_uint64());
-    case json::kind::double_: {
-      double d = v.get_double();
-      if (std::isfinite(d)) return d;
-      return std::nullopt;
-    }
-    default: return std::nullopt;
-  }
 }
 
 // A key that is absent or null: both mean "not given" for optional fields, since clients
@@ -125,7 +99,7 @@ class Merger {
 
 // Reads the optional unit/timestamp/metadata of a reading; `prefix` is prepended to field names
 // so a form-2 error says "telemetry.temperature.unit".
-std::optional<IngestError> read_optional_fields(const json::object& o, ItemIndex index,
+Error read_optional_fields(const json::object& o, ItemIndex index,
                                                 const std::string& prefix,
                                                 util::TimePoint default_ts,
                                                 model::MetricReading& out) {
@@ -152,8 +126,7 @@ std::optional<IngestError> read_optional_fields(const json::object& o, ItemIndex
   return std::nullopt;
 }
 
-std::optional<IngestError> read_device_id(const json::object& o, ItemIndex index,
-                                          std::int64_t& out) {
+Error read_device_id(const json::object& o, ItemIndex index, std::int64_t& out) {
   const json::value* d = o.if_contains("device_id");
   if (d == nullptr) return validation_error(index, "device_id", "is required");
   // Only JSON integers: 1.0 or "1" are refused so that what is accepted is unambiguous.
@@ -164,13 +137,13 @@ std::optional<IngestError> read_device_id(const json::object& o, ItemIndex index
 }
 
 // Form 1: {"device_id","metric_name","metric_value",["unit","timestamp","metadata"]}.
-std::optional<IngestError> parse_flat(const json::object& o, std::int64_t device_id,
-                                      ItemIndex index, util::TimePoint now, Merger& merger) {
+Error parse_flat(const json::object& o, std::int64_t device_id, ItemIndex index,
+                 util::TimePoint now, Merger& merger) {
   model::MetricReading r;
   const json::value* n = o.if_contains("metric_name");
   if (n == nullptr) return validation_error(index, "metric_name", "is required");
   if (!n->is_string()) return validation_error(index, "metric_name", "must be a string");
-  if (!valid_metric_name(n->get_string()))
+  if (!body::valid_metric_name(n->get_string()))
     return validation_error(index, "metric_name",
                             "must match [a-z0-9_.-]{1,64}, got \"" +
                                 echo_name(n->get_string()) + "\"");
@@ -178,7 +151,7 @@ std::optional<IngestError> parse_flat(const json::object& o, std::int64_t device
 
   const json::value* v = o.if_contains("metric_value");
   if (v == nullptr) return validation_error(index, "metric_value", "is required");
-  auto value = finite_number(*v);
+  auto value = body::finite_number(*v);
   if (!value) return validation_error(index, "metric_value", "must be a finite number");
   r.value = *value;
 
@@ -188,8 +161,8 @@ std::optional<IngestError> parse_flat(const json::object& o, std::int64_t device
 }
 
 // Form 2: {"device_id","telemetry":{name:{"value",["unit","timestamp","metadata"]}}}.
-std::optional<IngestError> parse_nested(const json::object& o, std::int64_t device_id,
-                                        ItemIndex index, util::TimePoint now, Merger& merger) {
+Error parse_nested(const json::object& o, std::int64_t device_id, ItemIndex index,
+                   util::TimePoint now, Merger& merger) {
   util::TimePoint item_ts = now;
   if (const json::value* t = optional_field(o, "timestamp")) {
     if (!t->is_string())
@@ -209,7 +182,7 @@ std::optional<IngestError> parse_nested(const json::object& o, std::int64_t devi
 
   for (const auto& kv : tel) {
     std::string_view name = kv.key();
-    if (!valid_metric_name(name))
+    if (!body::valid_metric_name(name))
       return validation_error(index, "telemetry",
                               "metric names must match [a-z0-9_.-]{1,64}, got \"" +
                                   echo_name(name) + "\"");
@@ -223,7 +196,7 @@ std::optional<IngestError> parse_nested(const json::object& o, std::int64_t devi
     r.name = std::string(name);
     const json::value* v = m.if_contains("value");
     if (v == nullptr) return validation_error(index, prefix + "value", "is required");
-    auto value = finite_number(*v);
+    auto value = body::finite_number(*v);
     if (!value) return validation_error(index, prefix + "value", "must be a finite number");
     r.value = *value;
     if (auto err = read_optional_fields(m, index, prefix, item_ts, r)) return err;
@@ -232,18 +205,13 @@ std::optional<IngestError> parse_nested(const json::object& o, std::int64_t devi
   return std::nullopt;
 }
 
-std::optional<IngestError> parse_item(const json::value& item, ItemIndex index,
-                                      util::TimePoint now, Merger& merger) {
+Error parse_item(const json::value& item, ItemIndex index, util::TimePoint now, Merger& merger) {
   if (!item.is_object()) {
-    IngestError e;
-    e.code = "VALIDATION_ERROR";
-    if (index) {
-      e.message = "item " + std::to_string(*index) + " must be a JSON object";
-      e.details["index"] = *index;
-    } else {
-      e.message = "body must be a JSON object";
-      e.details["field"] = "body";
-    }
+    if (!index) return body_error("body must be a JSON object");
+    model::DomainError e;
+    e.kind = model::DomainError::Kind::invalid;
+    e.message = "item " + std::to_string(*index) + " must be a JSON object";
+    e.details["index"] = *index;
     return e;
   }
   const json::object& o = item.get_object();
@@ -261,7 +229,7 @@ std::optional<IngestError> parse_item(const json::value& item, ItemIndex index,
   return parse_flat(o, device_id, index, now, merger);
 }
 
-boost::system::result<json::value, IngestError> parse_json(std::string_view body) {
+model::Result<json::value> parse_json(std::string_view body) {
   json::parse_options opts;
   opts.max_depth = kMaxDepth;
   boost::system::error_code ec;
@@ -288,7 +256,7 @@ Result guarded(F&& f) noexcept {
   } catch (...) {
   }
   // Last resort when even building the message fails: an empty error value.
-  return Result(boost::system::in_place_error, IngestError{});
+  return Result(boost::system::in_place_error, model::DomainError{});
 }
 
 }  // namespace
@@ -346,37 +314,4 @@ Result parse_batch(std::string_view body, std::size_t max_items, util::TimePoint
   });
 }
 
-IngestError payload_too_large(std::size_t limit) {
-  IngestError e;
-  e.http_status = 413;
-  e.code = "PAYLOAD_TOO_LARGE";
-  e.message = "request body exceeds the limit of " + std::to_string(limit) + " bytes";
-  e.details["max_body_bytes"] = limit;
-  return e;
-}
-
-void throw_exception_from_error(const IngestError& e, const boost::source_location& loc) {
-  boost::throw_exception(std::runtime_error(e.code + ": " + e.message), loc);
-}
-
-std::string to_json(const IngestError& e) {
-  json::object err;
-  err["code"] = e.code;
-  err["message"] = e.message;
-  err["details"] = e.details;
-  json::object root;
-  root["success"] = false;
-  root["error"] = std::move(err);
-  return protocol::to_json(root);
-}
-
-std::string accepted_json(std::size_t readings) {
-  json::object data;
-  data["accepted"] = readings;
-  json::object root;
-  root["success"] = true;
-  root["data"] = std::move(data);
-  return protocol::to_json(root);
-}
-
-}  // namespace valtronics::engine
+}  // namespace valtronics::api

@@ -1,0 +1,21 @@
+// What the HTTP API needs from the server: built by net/server_context.hpp, so that api/ knows
+// nothing of net/.
+#pragma once
+
+#include "auth/jwt.hpp"
+#include "config/config.hpp"
+#include "engine/engine.hpp"
+#include "hub/hub.hpp"
+#include "session/connection_registry.hpp"
+
+namespace valtronics::api {
+
+struct Context {
+  const config::Config& cfg;
+  const auth::JwtVerifier& verifier;   // bearer tokens (thread-safe)
+  engine::Engine& engine;              // devices, rules, alerts, ingest
+  const session::ConnectionRegistry& connections;  // /health and /api/v1/ws/stats figures
+  const hub::Hub& hub;                 // events published, for /api/v1/ws/stats
+};
+
+}  // namespace valtronics::api

@@ -1,0 +1,60 @@
+// The handlers of the HTTP API, one file per resource; api/routes.cpp maps paths and methods to
+// them. Each answers its call exactly once (api/call.hpp).
+#pragma once
+
+#include "api/call.hpp"
+
+namespace valtronics::api {
+
+// health.cpp: GET|HEAD /health, no token: {"status":"ok","active_connections":n,"time":"...Z"}
+// (no envelope).
+namespace health {
+void get(Call& c);
+}
+
+// stats.cpp: GET /api/v1/ws/stats, admin: the WebSocket connection figures.
+namespace stats {
+void get(Call& c);
+}
+
+// ingest.cpp: POST /api/v1/telemetry (one item) and /api/v1/telemetry/batch. Token (401), body
+// (400, api/ingest_body.hpp), then every device allowed (403, nothing applied), then the engine
+// (404 DEVICE_NOT_FOUND when auto-registration is off): 202 {"accepted": readings}.
+namespace ingest {
+void single(Call& c);
+void batch(Call& c);
+}  // namespace ingest
+
+// devices.cpp: /api/v1/devices. Reads for every role but device (the engine hides devices
+// outside an analyst's or user's `devices`: absent from lists, 404 alone), writes for admin and
+// operator.
+namespace devices {
+void list(Call& c);     // GET    /devices: filters status, device_type; page, size
+void create(Call& c);   // POST   /devices: 201
+void get(Call& c);      // GET    /devices/{id}
+void update(Call& c);   // PUT|PATCH /devices/{id}: partial update
+void remove(Call& c);   // DELETE /devices/{id}: 200 with the deleted device
+void report_status(Call& c);     // PUT /devices/{id}/status
+void latest_telemetry(Call& c);  // GET /devices/{id}/telemetry/latest
+}  // namespace devices
+
+// rules.cpp: /api/v1/alert-rules, admin and operator only.
+namespace rules {
+void list(Call& c);    // GET    /alert-rules: page, size; ordered by id
+void create(Call& c);  // POST   /alert-rules: 201
+void get(Call& c);     // GET    /alert-rules/{id}
+void update(Call& c);  // PUT|PATCH /alert-rules/{id}: only the fields given change
+void remove(Call& c);  // DELETE /alert-rules/{id}: 200 with the deleted rule
+}  // namespace rules
+
+// alerts.cpp: /api/v1/alerts. Reads for every role but device, within the token's devices;
+// acknowledge and resolve for admin, operator and analyst.
+namespace alerts {
+void list(Call& c);         // GET  /alerts: filters status, severity, alert_type, device_id,
+                            //      since_id; page, size; ordered by alert_id
+void get(Call& c);          // GET  /alerts/{id}
+void acknowledge(Call& c);  // POST /alerts/{id}/acknowledge: body empty or {"notes": "..."}
+void resolve(Call& c);      // POST /alerts/{id}/resolve: same
+}  // namespace alerts
+
+}  // namespace valtronics::api

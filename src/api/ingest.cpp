@@ -1,0 +1,42 @@
+// POST /api/v1/telemetry and /api/v1/telemetry/batch. The whole body is validated, and every
+// device authorized, before anything is applied: a request is applied whole or not at all.
+#include <boost/json/object.hpp>
+#include <string>
+
+#include "api/handlers.hpp"
+#include "api/ingest_body.hpp"
+#include "engine/engine.hpp"
+#include "util/time.hpp"
+
+namespace valtronics::api::ingest {
+
+namespace {
+
+void accept(Call& c, bool batch) {
+  auto claims = authenticated(c);
+  if (!claims) return;
+  const auto now = util::Clock::now();
+  auto events = batch ? parse_batch(c.request.body, c.ctx.cfg.ingest.max_items, now)
+                      : parse_single(c.request.body, now);
+  if (!events) return c.fail(events.error());
+  for (const auto& ev : *events) {
+    if (!auth::may_ingest(*claims, ev.device_id))
+      return c.fail({model::DomainError::Kind::forbidden,
+                     "token may not ingest telemetry for device " + std::to_string(ev.device_id),
+                     {},
+                     {}});
+  }
+  // The engine registers or refuses unknown devices, updates statuses, evaluates rules and
+  // publishes the telemetry itself.
+  c.ctx.engine.ingest(std::move(*events),
+                      reply_data<std::size_t>(std::move(c.respond), 202, [](std::size_t readings) {
+                        return boost::json::object{{"accepted", readings}};
+                      }));
+}
+
+}  // namespace
+
+void single(Call& c) { accept(c, false); }
+void batch(Call& c) { accept(c, true); }
+
+}  // namespace valtronics::api::ingest

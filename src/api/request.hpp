@@ -1,0 +1,43 @@
+// The HTTP API's own request and response: plain values, no Beast. net/http_session converts
+// from and to the wire; everything in api/ sees only these.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace valtronics::api {
+
+// The methods the API routes on; any other is `other` (answered 405 on a known path).
+enum class Method { get, head, post, put, patch, delete_, other };
+std::string_view to_string(Method m);  // "GET", ..., "OTHER"
+
+struct Request {
+  Method method = Method::get;
+  std::string path;   // the target before '?', not decoded
+  std::string query;  // the target after the first '?', not decoded ("" when none)
+  std::optional<std::string> authorization;  // the Authorization header, when sent
+  std::string body;
+  unsigned version = 11;  // 10 or 11: what the response is written in
+  bool keep_alive = true;
+};
+
+struct Response {
+  int status = 200;
+  boost::json::value body;  // sent as application/json
+  // Headers beyond Server, Content-Type and Content-Length (e.g. Allow on a 405).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of header `name` (compared without case), or "" when absent.
+  std::string_view header(std::string_view name) const;
+};
+
+// Receives the response to one request: called exactly once, at once or later from another
+// thread (the engine's); the transport takes it back to the connection's thread.
+using Respond = std::function<void(Response)>;
+
+}  // namespace valtronics::api

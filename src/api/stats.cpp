@@ -1,0 +1,24 @@
+// GET /api/v1/ws/stats: the spec's ConnectionMonitor figures, for admins.
+#include <boost/json/object.hpp>
+
+#include "api/handlers.hpp"
+
+namespace valtronics::api::stats {
+
+void get(Call& c) {
+  if (!admit(c, auth::Action::view_stats)) return;
+  const auto s = c.ctx.connections.stats();
+  boost::json::object data{
+      {"totalConnections", s.total_connections},
+      {"activeConnections", s.active_connections},
+      {"messagesReceived", s.messages_received},
+      {"messagesSent", s.messages_sent},
+      {"averageConnectionDuration", s.average_connection_duration_s},
+      {"messagesPerConnection", s.messages_per_connection},
+      {"eventsPublished", c.ctx.hub.published()},
+      {"writeTimeouts", s.write_timeouts},
+  };
+  c.respond(data_response(200, std::move(data)));
+}
+
+}  // namespace valtronics::api::stats
