@@ -54,9 +54,14 @@ model::DomainError body_error(std::string message) {
   return e;
 }
 
+// At most kMaxEchoedName bytes of `s`, then "...". The cut steps back to the start of the
+// character it would split (the body passed Boost.JSON's UTF-8 check), so the message, and
+// the reply, stay valid UTF-8.
 std::string echo_name(std::string_view s) {
   if (s.size() <= kMaxEchoedName) return std::string(s);
-  return std::string(s.substr(0, kMaxEchoedName)) + "...";
+  std::size_t n = kMaxEchoedName;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // continuation byte
+  return std::string(s.substr(0, n)) + "...";
 }
 
 // A key that is absent or null: both mean "not given" for optional fields, since clients

@@ -404,6 +404,43 @@ TEST(IngestErrors, LongBadMetricNameIsTruncatedInTheMessage) {
   std::string name(10000, 'X');
   auto e = single_error(R"({"device_id":1,"metric_name":")" + name + R"(","metric_value":1})");
   EXPECT_LT(e.message.size(), 300u);
+  EXPECT_EQ(e.message, "metric_name must match [a-z0-9_.-]{1,64}, got \"" + std::string(80, 'X') +
+                           "...\"");
+}
+
+// True when `s` is well-formed UTF-8 (no stray or missing continuation bytes).
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                                         : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Found by fuzzing: the name was cut at 80 bytes inside a character, so the reply was not UTF-8.
+TEST(IngestErrors, EchoedNameIsCutOnACharacterBoundary) {
+  const std::string name = std::string(79, 'a') + "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9";  // é x5
+  auto e = single_error(R"({"device_id":1,"metric_name":")" + name + R"(","metric_value":1})");
+  EXPECT_TRUE(valid_utf8(e.message)) << e.message;
+  // 79 bytes fit; the first é would end at byte 81: it is left out whole.
+  EXPECT_EQ(e.message,
+            "metric_name must match [a-z0-9_.-]{1,64}, got \"" + std::string(79, 'a') + "...\"");
+  // The same in a nested item's metric name, and through the envelope.
+  auto n = single_error(R"({"device_id":1,"telemetry":{")" + std::string(78, 'b') +
+                        "\xE2\x82\xAC\xE2\x82\xAC" + R"(":{"value":1}}})");  // € x2
+  EXPECT_TRUE(valid_utf8(n.message)) << n.message;
+  EXPECT_NE(n.message.find(std::string(78, 'b') + "...\""), std::string::npos) << n.message;
+  EXPECT_TRUE(valid_utf8(protocol::to_json(error_response(n).body)));
+  // A cut that falls on a boundary keeps all 80 bytes.
+  auto two = single_error(R"({"device_id":1,"metric_name":")" + std::string(78, 'c') +
+                          "\xC3\xA9\xC3\xA9" + R"(","metric_value":1})");
+  EXPECT_NE(two.message.find(std::string(78, 'c') + "\xC3\xA9...\""), std::string::npos)
+      << two.message;
 }
 
 TEST(IngestErrors, NeverThrowsOnMutatedBodies) {
