@@ -32,9 +32,13 @@ bool blank(std::string_view s) {
   return true;
 }
 
+// At most kMaxEchoedKey bytes of a client's key, then "...", cut at the start of the character
+// the limit would split: messages stay valid UTF-8.
 std::string echo(std::string_view key) {
   if (key.size() <= kMaxEchoedKey) return std::string(key);
-  return std::string(key.substr(0, kMaxEchoedKey)) + "...";
+  std::size_t n = kMaxEchoedKey;
+  while (n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80) --n;  // continuation byte
+  return std::string(key.substr(0, n)) + "...";
 }
 
 bool contains(Names set, std::string_view k) {

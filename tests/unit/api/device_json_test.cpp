@@ -167,6 +167,13 @@ TEST(DeviceJson, CreateUnknownAndReadOnlyKeys) {
   json::object o{{"name", "x"}, {std::string(500, 'k'), 1}};
   auto e3 = error_of(device_from_json(o));
   EXPECT_LT(e3.message.size(), 400u);
+  EXPECT_EQ(e3.field, std::string(64, 'k') + "...");
+  // ...cut where a character starts, never inside one: 63 bytes and an "é" (2 bytes) is cut
+  // before the "é".
+  const std::string accented = std::string(63, 'k') + "\xC3\xA9" + "tail";
+  auto e4 = error_of(device_from_json(json::object{{"name", "x"}, {accented, 1}}));
+  EXPECT_EQ(e4.field, std::string(63, 'k') + "...");
+  EXPECT_EQ(e4.message.find('\xC3'), std::string::npos) << e4.message;
 }
 
 TEST(DeviceJson, PatchAppliesGivenFieldsOnly) {
