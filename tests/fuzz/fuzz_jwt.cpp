@@ -120,7 +120,7 @@ std::optional<double> numeric(const json::value* v) {
 // A token date as the verifier reads it: dates past limits::kTokenDateHorizon (2255) are read as
 // the horizon, since the clock's nanoseconds end in 2262.
 util::TimePoint at_seconds(double s) {
-  s = std::min(s, limits::kTokenDateHorizon);
+  s = std::min(s, valtronics::limits::kTokenDateHorizon);
   return util::TimePoint(std::chrono::duration_cast<util::Clock::duration>(
       std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(s * 1000.0)))));
 }
