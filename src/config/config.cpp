@@ -76,7 +76,8 @@ milliseconds duration_value(const toml::value& v, const std::string& key, bool a
   constexpr const char* kShape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
   if (!v.is_string()) fail(key + kShape + describe(v));
   const std::string& text = v.as_string().str;
-  if (allow_zero && (text == "0ms" || text == "0s" || text == "0m" || text == "0h" || text == "0d")) {
+  if (allow_zero &&
+      (text == "0ms" || text == "0s" || text == "0m" || text == "0h" || text == "0d")) {
     return milliseconds{0};
   }
   auto d = util::parse_duration(text);

@@ -210,7 +210,8 @@ void Engine::Impl::change_alert_status(std::int64_t id, AlertStatus to, std::str
       std::erase_if(open_offline_alerts, [&](const auto& kv) { return kv.second == open; });
     }
   }
-  store_alert_state(id_cell, a, [reply = std::move(reply)](Alert stored) { reply(std::move(stored)); });
+  store_alert_state(id_cell, a,
+                    [reply = std::move(reply)](Alert stored) { reply(std::move(stored)); });
 }
 
 }  // namespace valtronics::engine

@@ -69,7 +69,8 @@ struct Engine::Impl {
   void tick();  // offline checks and rule durations, every limits::kEngineTickPeriod
 
   // ---- devices (devices.cpp) ----
-  void list_devices(DeviceQuery q, auth::Claims claims, Reply<model::Result<Page<model::Device>>> reply);
+  void list_devices(DeviceQuery q, auth::Claims claims,
+                    Reply<model::Result<Page<model::Device>>> reply);
   void get_device(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Device>> reply);
   void create_device(model::Device d, Reply<model::Result<model::Device>> reply);
   void update_device(std::int64_t id, std::function<model::Result<void>(model::Device&)> patch,
@@ -78,7 +79,8 @@ struct Engine::Impl {
   void report_status(std::int64_t id, model::StatusReport report,
                      Reply<model::Result<model::Device>> reply);
   // Telemetry from a device the registry does not know (ingest.auto_register).
-  std::map<std::int64_t, model::Device>::iterator register_device(std::int64_t id, util::TimePoint now);
+  std::map<std::int64_t, model::Device>::iterator register_device(std::int64_t id,
+                                                                  util::TimePoint now);
   // Stores and publishes a status change of the tracker, and raises or resolves the device's
   // offline alert. Nothing when `t` is empty (the tracker saw no change).
   void apply_status_transition(const std::optional<StatusTransition>& t);
@@ -108,7 +110,8 @@ struct Engine::Impl {
                           const std::string& notes, util::TimePoint at);
   // Raises an alert for each `fire` and resolves the open alert of each `resolve`.
   void apply_rule_decisions(const std::vector<RuleDecision>& decisions);
-  void list_alerts(store::AlertQuery q, auth::Claims claims, Reply<model::Result<Page<model::Alert>>> reply);
+  void list_alerts(store::AlertQuery q, auth::Claims claims,
+                   Reply<model::Result<Page<model::Alert>>> reply);
   void get_alert(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Alert>> reply);
   // Acknowledge or resolve: checks the status only moves forward, records who and when.
   void change_alert_status(std::int64_t id, model::AlertStatus to, std::string who,

@@ -173,7 +173,8 @@ class EngineTest : public ::testing::Test {
     return ask<model::Result<Page<model::Alert>>>(
         [&](auto reply) { engine->list_alerts(q, claims, std::move(reply)); });
   }
-  model::Result<model::Alert> acknowledge(std::int64_t id, std::string who, std::string notes = {}) {
+  model::Result<model::Alert> acknowledge(std::int64_t id, std::string who,
+                                          std::string notes = {}) {
     return ask<model::Result<model::Alert>>([&](auto reply) {
       engine->acknowledge_alert(id, who, notes, std::move(reply));
     });
