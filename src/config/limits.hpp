@@ -78,6 +78,9 @@ inline constexpr auto kFloodQuiet = std::chrono::seconds(1);
 inline constexpr auto kEngineTickPeriod = std::chrono::seconds(1);
 // Retention (history, resolved alerts) runs this often, in small batches.
 inline constexpr auto kRetentionPeriod = std::chrono::minutes(1);
+// Rows one retention batch deletes (one writer transaction): small enough that ingest's writes
+// queued behind it wait a few milliseconds at most.
+inline constexpr std::size_t kRetentionBatchRows = 500;
 // The system channel's sampling period (its subscribers' minimum frequency is 1 s).
 inline constexpr auto kSystemSamplePeriod = std::chrono::seconds(1);
 // The demo simulator's step.

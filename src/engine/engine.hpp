@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "auth/claims.hpp"
+#include "config/limits.hpp"
 #include "config/config.hpp"
 #include "engine/device_status.hpp"
 #include "engine/rules.hpp"
@@ -47,15 +48,12 @@ struct Page {
   std::size_t total = 0;
 };
 
-// Rows one retention batch deletes at most: one short write among the others on the writer
-// thread (a few milliseconds), so pruning a large backlog never holds up alerts and ingest.
-inline constexpr std::size_t kRetentionBatchRows = 500;
 
 // What one retention pass deleted.
 struct RetentionReport {
   std::size_t alerts = 0;    // resolved alerts resolved longer than alerts.retention ago
   std::size_t readings = 0;  // history readings older than telemetry.retention
-  std::size_t batches = 0;   // writer operations it took, each deleting <= kRetentionBatchRows
+  std::size_t batches = 0;   // writer operations it took, each deleting <= limits::kRetentionBatchRows
 };
 
 class Engine {
@@ -132,7 +130,7 @@ class Engine {
   // ---- retention ----
   // The engine prunes at start and every limits::kRetentionPeriod: history readings older than
   // telemetry.retention, then resolved alerts resolved longer than alerts.retention ago, in
-  // batches of kRetentionBatchRows, each queued once the previous one committed. A retention of
+  // batches of limits::kRetentionBatchRows, each queued once the previous one committed. A retention of
   // 0 prunes nothing. `reply` comes once a pass that began after this call has ended.
   void prune_now(Reply<RetentionReport> reply);
 

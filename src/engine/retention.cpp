@@ -1,6 +1,6 @@
 // Retention: at start and every limits::kRetentionPeriod, a pass deletes history readings older
 // than telemetry.retention, then resolved alerts resolved longer than alerts.retention ago.
-// A pass is a chain of batches of at most kRetentionBatchRows rows, one writer operation each;
+// A pass is a chain of batches of at most limits::kRetentionBatchRows rows, one writer operation each;
 // the next batch is queued only once the previous one committed, so other writes (alerts,
 // status changes, latest values) queued meanwhile go first and pruning a large backlog holds
 // the writer only a few milliseconds at a time. A batch that deletes fewer rows than it may
@@ -50,8 +50,8 @@ void Engine::Impl::prune_next_batch() {
   writer->submit(
       [table, before, deleted](store::Database& db) {
         *deleted = table == PrunedTable::history
-                       ? store::prune_history(db, before, kRetentionBatchRows)
-                       : store::prune_resolved_alerts(db, before, kRetentionBatchRows);
+                       ? store::prune_history(db, before, limits::kRetentionBatchRows)
+                       : store::prune_resolved_alerts(db, before, limits::kRetentionBatchRows);
       },
       [this, table, deleted](bool ok) {
         post([this, table, ok, deleted] { on_batch_pruned(table, ok, *deleted); });
@@ -64,7 +64,7 @@ void Engine::Impl::on_batch_pruned(PrunedTable table, bool ok, std::size_t delet
   if (ok) (table == PrunedTable::history ? pass.report.readings : pass.report.alerts) += deleted;
   // A short batch found all there was; a failed one (logged by the writer) is retried by the
   // next pass.
-  if (!ok || deleted < kRetentionBatchRows)
+  if (!ok || deleted < limits::kRetentionBatchRows)
     (table == PrunedTable::history ? pass.history_before : pass.alerts_before).reset();
   prune_next_batch();
 }

@@ -1,11 +1,12 @@
 // Engine: retention. Resolved alerts resolved longer than alerts.retention ago are deleted in
-// batches of kRetentionBatchRows through the writer (one batch per transaction, the next queued
+// batches of limits::kRetentionBatchRows through the writer (one batch per transaction, the next queued
 // only after the previous one committed), active and acknowledged ones are kept however old,
 // "0s" keeps everything, and telemetry history is pruned the same way. A temporary SQLite file,
 // a real hub and the engine's thread (engine_fixture.hpp).
 #include <gtest/gtest.h>
 
 #include "engine/engine_fixture.hpp"
+#include "config/limits.hpp"
 
 namespace valtronics::engine::test {
 namespace {
@@ -38,7 +39,7 @@ TEST_F(EngineRetention, ResolvedAlertsOlderThanRetentionGoInBatchesActiveOnesSta
   EXPECT_EQ(prune_now().alerts, 0u);  // nothing yet; also waits out the pass run at start
 
   const auto now = util::Clock::now();
-  const std::size_t old_resolved = 2 * kRetentionBatchRows + 37;
+  const std::size_t old_resolved = 2 * limits::kRetentionBatchRows + 37;
   add_alerts(db(), old_resolved, AlertStatus::resolved, now - 72h, now - 48h);
   add_alerts(db(), 5, AlertStatus::active, now - 72h);
   add_alerts(db(), 4, AlertStatus::acknowledged, now - 72h);
@@ -65,9 +66,9 @@ TEST_F(EngineRetention, AnExactMultipleOfTheBatchTakesOneMoreLook) {
   start_engine();
   prune_now();
   const auto now = util::Clock::now();
-  add_alerts(db(), kRetentionBatchRows, AlertStatus::resolved, now - 3h, now - 2h);
+  add_alerts(db(), limits::kRetentionBatchRows, AlertStatus::resolved, now - 3h, now - 2h);
   auto report = prune_now();
-  EXPECT_EQ(report.alerts, kRetentionBatchRows);
+  EXPECT_EQ(report.alerts, limits::kRetentionBatchRows);
   EXPECT_EQ(report.batches, 2u);
   EXPECT_EQ(count("SELECT COUNT(*) FROM alerts"), 0);
 }
@@ -114,7 +115,7 @@ TEST_F(EngineRetention, TelemetryHistoryIsPrunedInBatchesToo) {
   prune_now();
   const auto now = util::Clock::now();
   std::vector<model::MetricValue> old_values, new_values;
-  for (std::size_t i = 0; i < kRetentionBatchRows + 10; ++i)
+  for (std::size_t i = 0; i < limits::kRetentionBatchRows + 10; ++i)
     old_values.push_back({1, "temperature", double(i), "", now - 2h});
   new_values.push_back({1, "temperature", 1, "", now - 10min});
   store::append_history(db(), old_values);
@@ -123,7 +124,7 @@ TEST_F(EngineRetention, TelemetryHistoryIsPrunedInBatchesToo) {
   ASSERT_TRUE(ingest({reading(1, "temperature", 20)}));
   settle();
   auto report = prune_now();
-  EXPECT_EQ(report.readings, kRetentionBatchRows + 10);
+  EXPECT_EQ(report.readings, limits::kRetentionBatchRows + 10);
   EXPECT_EQ(report.alerts, 0u);
   EXPECT_EQ(report.batches, 2u);
   EXPECT_EQ(count("SELECT COUNT(*) FROM telemetry_history"), 2);
