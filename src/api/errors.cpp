@@ -11,7 +11,7 @@ namespace {
 
 using enum ErrorCode;
 
-constexpr std::array<ErrorEntry, 15> kCatalogue{{
+constexpr std::array<ErrorEntry, 16> kCatalogue{{
     {validation_error, "VALIDATION_ERROR", 400,
      "a parameter or body field is invalid; details.field names it (details.index the item of a "
      "batch)"},
@@ -43,6 +43,9 @@ constexpr std::array<ErrorEntry, 15> kCatalogue{{
     {internal_error, "INTERNAL_ERROR", 500, "a fault of the server (a failed read)"},
     {service_unavailable, "SERVICE_UNAVAILABLE", 503,
      "the server is at limits.max_connections WebSockets, or cannot take the request now"},
+    {storage_unavailable, "STORAGE_UNAVAILABLE", 503,
+     "the database refuses writes (disk full, I/O error, locked): readings are not accepted; "
+     "retry after Retry-After seconds"},
 }};
 
 }  // namespace

@@ -33,6 +33,7 @@ enum class ErrorCode {
   headers_too_large,    // 431
   internal_error,       // 500
   service_unavailable,  // 503
+  storage_unavailable,  // 503, with Retry-After
 };
 
 struct ErrorEntry {

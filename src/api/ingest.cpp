@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/handlers.hpp"
+#include "api/ingest_durability.hpp"
 #include "api/ingest_body.hpp"
 #include "engine/engine.hpp"
 #include "util/time.hpp"
@@ -15,6 +16,8 @@ namespace {
 void accept(Call& c, bool batch) {
   auto claims = authenticated(c);
   if (!claims) return;
+  const auto ack = requested_ack(c);
+  if (!ack) return;
   const auto now = util::Clock::now();
   auto events = batch ? parse_batch(c.request.body, c.ctx.cfg.ingest.max_items, now)
                       : parse_single(c.request.body, now);
@@ -26,6 +29,8 @@ void accept(Call& c, bool batch) {
                      {},
                      {}});
   }
+  if (!storage_writable(c)) return;
+  if (*ack == Ack::committed) return ingest_committed(c, std::move(*events));
   // The engine registers or refuses unknown devices, updates statuses, evaluates rules and
   // publishes the telemetry itself.
   c.ctx.engine.ingest(std::move(*events),

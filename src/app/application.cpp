@@ -4,10 +4,18 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <string>
+
 namespace valtronics::app {
 
 Application::Application(const config::Config& cfg)
-    : server_(cfg),
+    : watchdog_([this] {
+        const auto storage = engine_.storage_health();
+        return std::to_string(storage.queued) + " database write(s) not committed" +
+               (storage.available ? "" : " (storage unavailable: " + storage.last_error + ")");
+      }),
+      shutdown_timeout_(cfg.server.shutdown_timeout),
+      server_(cfg),
       hub_(server_.contexts()),
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
@@ -19,6 +27,7 @@ Application::~Application() {
   // what is left of every handler while the hub and the context still exist.
   engine_.stop();
   server_.drain_handlers();
+  watchdog_.forget_pending();  // the engine is destroyed next
 }
 
 void Application::run() {
@@ -37,6 +46,7 @@ void Application::stop() {
 }
 
 void Application::shutdown() {
+  watchdog_.arm(shutdown_timeout_);
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   sources_.stop();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/shutdown_watchdog.hpp"
 #include "app/sources.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
@@ -28,6 +29,8 @@ class Application {
   std::uint16_t port() const { return server_.port(); }
 
   // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
+  // The drain (this and the destructor) is bounded by server.shutdown_timeout: past it the
+  // process exits with config::kExitShutdownTimeout (app/shutdown_watchdog.hpp).
   void run();
   void stop();  // thread-safe
 
@@ -35,7 +38,9 @@ class Application {
   void shutdown();  // on I/O thread 0
 
   // Declaration order is lifetime order: the threads' contexts outlive everything that posts to
-  // them or is referred to by their handlers.
+  // them or is referred to by their handlers. The watchdog first: it outlives the whole drain.
+  ShutdownWatchdog watchdog_;
+  std::chrono::milliseconds shutdown_timeout_;
   net::Server server_;
   hub::Hub hub_;
   engine::Engine engine_;  // after the hub: it publishes there until stopped

@@ -247,6 +247,13 @@ const std::map<std::string, Section>& sections() {
               c.alerts.retention = duration_value(v, k, true);
             }},
        }},
+      // (issue 10, durability)
+      {"server",
+       {
+           {"shutdown_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.server.shutdown_timeout = duration_value(v, k, false);
+            }},
+       }},
       {"system",
        {
            {"default_frequency", [](Config& c, const toml::value& v, const std::string& k) {
@@ -435,6 +442,7 @@ void validate(const Config& cfg) {
   if (cfg.auth.expiry_warning.count() < 0) fail("auth.expiry_warning: must not be negative");
   if (cfg.telemetry.retention.count() < 0) fail("telemetry.retention: must not be negative");
   if (cfg.alerts.retention.count() < 0) fail("alerts.retention: must not be negative");
+  if (cfg.server.shutdown_timeout.count() <= 0) fail("server.shutdown_timeout: must be positive");
 
   const auto positive = [](std::size_t v, const char* key) {
     if (v == 0) fail(std::string(key) + ": expected a positive integer");

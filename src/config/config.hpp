@@ -71,6 +71,15 @@ struct SystemConfig {
   milliseconds min_frequency{1'000};
 };
 
+// (issue 10, durability) The server process itself.
+struct ServerConfig {
+  // SIGTERM/SIGINT drain (close 1001 to every client, commit every queued write) gets this long;
+  // past it the process logs what was still pending and exits with kExitShutdownTimeout.
+  milliseconds shutdown_timeout{5'000};
+};
+// Exit code of `serve` when shutdown_timeout was hit (0: a clean drain; 2: a start-up error).
+inline constexpr int kExitShutdownTimeout = 3;
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
@@ -85,6 +94,7 @@ struct Config {
   DevicesConfig devices;
   TelemetryConfig telemetry;
   AlertsConfig alerts;
+  ServerConfig server;  // (issue 10, durability)
 };
 
 // A configuration problem: `what()` is one line naming the key and the problem, e.g.

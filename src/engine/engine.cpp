@@ -114,4 +114,7 @@ void Engine::stop() {
 
 void Engine::flush() { impl_->writer->flush(); }
 
+store::Writer::Health Engine::storage_health() const { return impl_->writer->health(); }
+bool Engine::storage_available() const { return impl_->writer->available(); }
+
 }  // namespace valtronics::engine

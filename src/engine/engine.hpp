@@ -72,6 +72,17 @@ class Engine {
   // device last_seen and status, latest value, rule evaluation; the telemetry event is
   // published at once.
   void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
+  // The same, but `reply` comes only once the readings (their history rows when
+  // telemetry.retention is on, their latest values and the devices' last_seen) are committed:
+  // a reading answered by it survives a crash of the process. While the storage refuses writes
+  // the reply waits for it (store/writer.hpp); a write that fails for good answers
+  // `unavailable`.
+  void ingest_committed(std::vector<model::TelemetryEvent> events,
+                        Reply<model::Result<std::size_t>> reply);
+  // The store writer's state (thread-safe, any thread): for /health and for ingest, which
+  // refuses new readings while the storage is unavailable.
+  store::Writer::Health storage_health() const;
+  bool storage_available() const;
 
   // ---- devices (claims restrict what analysts and users see) ----
   void list_devices(DeviceQuery q, auth::Claims claims,

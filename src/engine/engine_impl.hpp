@@ -87,9 +87,18 @@ struct Engine::Impl {
 
   // ---- telemetry (telemetry.cpp) ----
   void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
+  void ingest_committed(std::vector<model::TelemetryEvent> events,
+                        Reply<model::Result<std::size_t>> reply);
+  // Both ingests: applies the readings and publishes them; `committed` chooses how they are
+  // written and when `reply` comes.
+  void ingest_with(std::vector<model::TelemetryEvent> events,
+                   Reply<model::Result<std::size_t>> reply, bool committed);
   void latest_telemetry(std::int64_t id, auth::Claims claims,
                         Reply<model::Result<std::vector<model::MetricValue>>> reply);
   void write_latest_values();  // the coalesced write of latest values and last_seen
+  void write_committed(std::vector<model::MetricValue> values,
+                       const std::set<std::int64_t>& touched, util::TimePoint now,
+                       std::size_t readings, Reply<model::Result<std::size_t>> reply);
   std::string unit_of(std::int64_t device, const std::string& metric) const;
 
   // ---- alerts (alerts.cpp) ----

@@ -13,6 +13,11 @@ void Engine::ingest(std::vector<model::TelemetryEvent> events,
   impl_->call(&Impl::ingest, std::move(events), std::move(reply));
 }
 
+void Engine::ingest_committed(std::vector<model::TelemetryEvent> events,
+                              Reply<model::Result<std::size_t>> reply) {
+  impl_->call(&Impl::ingest_committed, std::move(events), std::move(reply));
+}
+
 void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
                               Reply<model::Result<std::vector<MetricValue>>> reply) {
   impl_->call(&Impl::latest_telemetry, id, std::move(claims), std::move(reply));
@@ -20,6 +25,16 @@ void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
 
 void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
                           Reply<model::Result<std::size_t>> reply) {
+  ingest_with(std::move(events), std::move(reply), false);
+}
+
+void Engine::Impl::ingest_committed(std::vector<model::TelemetryEvent> events,
+                                    Reply<model::Result<std::size_t>> reply) {
+  ingest_with(std::move(events), std::move(reply), true);
+}
+
+void Engine::Impl::ingest_with(std::vector<model::TelemetryEvent> events,
+                               Reply<model::Result<std::size_t>> reply, bool committed) {
   // All or nothing: refuse before applying anything.
   if (!cfg.ingest.auto_register) {
     for (const auto& e : events) {
@@ -55,12 +70,43 @@ void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
     updates.emplace_back(std::move(e));
   }
   hub.publish_many(std::move(updates));
+  if (committed) return write_committed(std::move(values), touched, now, readings, std::move(reply));
   if (cfg.telemetry.retention.count() > 0)
     writer->submit([values](store::Database& db) { store::append_history(db, values); });
   for (auto& v : values) unwritten_latest[{v.device_id, v.metric}] = std::move(v);
   for (auto id : touched) unwritten_last_seen[id] = now;
   write_latest_values();
   reply(model::Result<std::size_t>(boost::system::in_place_value, readings));
+}
+
+// The synchronous mode: this request's readings in one operation of their own (history, latest
+// values, last_seen), answered from its commit callback. The coalesced write must not later
+// overwrite these latest values with older ones, so their keys leave it; a coalesced write
+// already queued holds older values and commits first (the writer keeps submission order).
+void Engine::Impl::write_committed(std::vector<MetricValue> values,
+                                   const std::set<std::int64_t>& touched, util::TimePoint now,
+                                   std::size_t readings,
+                                   Reply<model::Result<std::size_t>> reply) {
+  for (const auto& v : values) unwritten_latest.erase({v.device_id, v.metric});
+  std::map<std::int64_t, util::TimePoint> seen;
+  for (auto id : touched) {
+    unwritten_last_seen.erase(id);
+    seen[id] = now;
+  }
+  const bool history = cfg.telemetry.retention.count() > 0;
+  writer->submit(
+      [values = std::move(values), seen = std::move(seen), history](store::Database& db) {
+        if (history) store::append_history(db, values);
+        store::upsert_latest_metrics(db, values);
+        for (const auto& [id, at] : seen) store::update_device_last_seen(db, id, at);
+      },
+      [this, readings, reply = std::move(reply)](bool ok) mutable {
+        post([ok, readings, reply = std::move(reply)]() mutable {
+          if (ok) return reply(model::Result<std::size_t>(boost::system::in_place_value, readings));
+          reply(model::DomainError{model::DomainError::Kind::unavailable,
+                                   "the readings were applied but could not be stored", {}, {}});
+        });
+      });
 }
 
 // However fast readings come and however slow the disk, what waits to be written is bounded by

@@ -19,7 +19,7 @@ namespace {
   std::string msg(what);
   msg += ": ";
   msg += db ? sqlite3_errmsg(db) : "out of memory";
-  throw StoreError(msg);
+  throw StoreError(msg, db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM);
 }
 
 // The first line of a statement's SQL, for error messages.
@@ -40,6 +40,22 @@ bool is_memory_path(const std::string& path) {
 }
 
 }  // namespace
+
+// ---- StoreError ----
+
+bool StoreError::storage_unavailable() const {
+  switch (code_ & 0xff) {  // the primary result code
+    case SQLITE_BUSY:       // another connection holds the lock beyond the busy timeout
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:      // includes short writes and fsync failures
+    case SQLITE_FULL:       // the disk (or quota) is full
+    case SQLITE_CANTOPEN:   // e.g. the WAL or a temporary file cannot be created
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // ---- Database ----
 
@@ -112,7 +128,7 @@ void Database::exec(std::string_view sql) {
     std::string msg = "sqlite: ";
     msg += err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw StoreError(msg);
+    throw StoreError(msg, sqlite3_extended_errcode(db_));
   }
 }
 

@@ -16,6 +16,17 @@ namespace valtronics::store {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  // `sqlite_code`: SQLite's extended result code of the failure (0 when not from SQLite).
+  StoreError(const std::string& what, int sqlite_code)
+      : std::runtime_error(what), code_(sqlite_code) {}
+  int code() const { return code_; }
+  // True when the failure is the storage's, not the operation's: disk full, I/O error, the
+  // database locked or busy beyond the busy timeout, the file not openable. Running the same
+  // operation later may succeed, so the writer keeps it and retries (store/writer.hpp).
+  bool storage_unavailable() const;
+
+ private:
+  int code_ = 0;
 };
 
 class Statement;

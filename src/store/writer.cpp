@@ -4,6 +4,11 @@
 // bad operation fails alone (done(false), logged) and the others still commit. An operation may
 // therefore run twice (the first run rolled back): it must only write to the database and to
 // state it owns. Callbacks run on this thread, in submission order, after the commit.
+//
+// A failure of the storage rather than of an operation (StoreError::storage_unavailable: disk
+// full, I/O error, locked) is not a reason to drop anything: the same batch is attempted again
+// every kRetryInterval until it commits (see until_stored), and the store reports itself
+// unavailable meanwhile.
 #include "store/writer.hpp"
 
 #include <spdlog/spdlog.h>
@@ -42,6 +47,7 @@ Writer::~Writer() {
   {
     std::lock_guard lk(mutex_);
     stopping_ = true;
+    stop_requested_ = std::chrono::steady_clock::now();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -74,6 +80,59 @@ std::uint64_t Writer::transactions() const {
   return transactions_;
 }
 
+Writer::Health Writer::health() const {
+  std::lock_guard lk(mutex_);
+  return Health{available_.load(), last_error_, queue_.size() + in_progress_, retries_};
+}
+
+void Writer::on_refused(const std::string& error) {
+  bool first = false;
+  {
+    std::lock_guard lk(mutex_);
+    first = available_.exchange(false) || last_error_ != error;
+    last_error_ = error;
+    ++retries_;
+  }
+  // Once per outage (and when the reason changes), not once per attempt.
+  if (first)
+    spdlog::error("store writer: storage unavailable ({}); keeping the batch and retrying every "
+                  "{} ms",
+                  error, kRetryInterval.count());
+}
+
+void Writer::on_stored() {
+  if (available_.load()) return;
+  available_.store(true);
+  std::uint64_t retries = 0;
+  {
+    std::lock_guard lk(mutex_);
+    retries = retries_;
+  }
+  spdlog::warn("store writer: storage available again; the kept batch committed ({} refused "
+               "attempts so far)",
+               retries);
+}
+
+template <class F>
+Writer::Outcome Writer::until_stored(F&& attempt) {
+  for (;;) {
+    try {
+      attempt();
+      on_stored();
+      return Outcome::committed;
+    } catch (const StoreError& e) {
+      if (!e.storage_unavailable()) throw;
+      on_refused(e.what());
+    }
+    std::unique_lock lk(mutex_);
+    if (stopping_ &&
+        std::chrono::steady_clock::now() - stop_requested_ >= kGiveUpWhenStopping)
+      return Outcome::unavailable;
+    // Not woken by submit() or the stop request: only time ends the wait.
+    cv_.wait_for(lk, kRetryInterval, [] { return false; });
+  }
+}
+
 void Writer::run() {
   std::vector<Item> batch;
   std::vector<char> ok;
@@ -88,35 +147,51 @@ void Writer::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      in_progress_ = n;
     }
 
     ok.assign(batch.size(), 0);
     std::uint64_t transactions = 0;
-    // The whole batch in one transaction. Quiet: a failure is reported by the retry below.
-    bool batch_ok = guarded(
+    // The whole batch in one transaction, kept and retried while the storage refuses it.
+    // Quiet: an operation's own failure is reported by the one-by-one pass below.
+    Outcome batch_outcome = Outcome::failed;
+    guarded(
         [&] {
-          Transaction tx(db_);
-          for (Item& item : batch)
-            if (item.op) item.op(db_);
-          tx.commit();
+          batch_outcome = until_stored([&] {
+            Transaction tx(db_);
+            for (Item& item : batch)
+              if (item.op) item.op(db_);
+            tx.commit();
+          });
         },
         "batch", /*quiet=*/true);
-    if (batch_ok) {
+    if (batch_outcome == Outcome::committed) {
       ++transactions;
       std::fill(ok.begin(), ok.end(), 1);
+    } else if (batch_outcome == Outcome::unavailable) {
+      spdlog::error("store writer: stopping with the storage still unavailable; {} operations "
+                    "were not written",
+                    batch.size());
     } else {
       if (batch.size() > 1)
         spdlog::warn("store writer: batch of {} operations rolled back; retrying one by one",
                      batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        ok[i] = guarded(
+        Outcome outcome = Outcome::failed;
+        guarded(
             [&] {
-              Transaction tx(db_);
-              if (batch[i].op) batch[i].op(db_);
-              tx.commit();
+              outcome = until_stored([&] {
+                Transaction tx(db_);
+                if (batch[i].op) batch[i].op(db_);
+                tx.commit();
+              });
             },
             "operation");
+        ok[i] = outcome == Outcome::committed;
         if (ok[i]) ++transactions;
+        if (outcome == Outcome::unavailable)
+          spdlog::error("store writer: stopping with the storage still unavailable; an "
+                        "operation was not written");
       }
     }
 
@@ -129,6 +204,7 @@ void Writer::run() {
     {
       std::lock_guard lk(mutex_);
       completed_ += ok.size();
+      in_progress_ = 0;
       committed_ += committed;
       transactions_ += transactions;
     }

@@ -3,8 +3,15 @@
 // delays commits but never the I/O threads. Operations run in submission order; a callback runs
 // after the transaction holding its operation committed (this is how an alert is known to be
 // durable before it is published).
+//
+// When the storage itself fails (disk full, I/O error, the database locked by another process:
+// StoreError::storage_unavailable), the writer keeps the batch and runs it again every
+// kRetryInterval until it commits: nothing queued is dropped, and health() says unavailable in
+// the meantime so that ingest can refuse new readings (503) instead of queueing without bound.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,6 +32,22 @@ class Writer {
 
   // (Added) At most this many operations per transaction.
   static constexpr std::size_t kMaxBatch = 1000;
+  // Between two attempts at a batch the storage refused. Short enough that ingest resumes
+  // within about a second of the disk having room again; a locked database adds the busy
+  // timeout (5 s) to each attempt anyway.
+  static constexpr std::chrono::milliseconds kRetryInterval{1000};
+  // Once stopping, a batch the storage keeps refusing is given up after this long (its
+  // operations get done(false), logged as lost). The server's shutdown_timeout usually ends the
+  // process first; this bounds the writer's destructor for every other user.
+  static constexpr std::chrono::milliseconds kGiveUpWhenStopping{10'000};
+
+  // The storage's state, for /health and ingest. Thread-safe.
+  struct Health {
+    bool available = true;   // false from a refused attempt until the next commit
+    std::string last_error;  // SQLite's message of the last refusal ("" if none yet)
+    std::size_t queued = 0;  // operations waiting (including a batch being retried)
+    std::uint64_t retries = 0;  // attempts the storage refused, since start
+  };
 
   // Opens its own connection to `path` (already migrated) and starts the thread.
   explicit Writer(const std::string& path);
@@ -39,9 +62,20 @@ class Writer {
 
   std::uint64_t committed_ops() const;  // for stats and tests
   std::uint64_t transactions() const;
+  Health health() const;
+  // Cheap check for the ingest path (one atomic load).
+  bool available() const { return available_.load(std::memory_order_relaxed); }
 
  private:
+  enum class Outcome { committed, failed, unavailable };
   void run();
+  // Runs `attempt` until it commits or fails for a reason of its own; while the storage refuses
+  // it, marks the store unavailable and waits kRetryInterval between attempts. Returns
+  // `unavailable` only when stopping and kGiveUpWhenStopping has passed.
+  template <class F>
+  Outcome until_stored(F&& attempt);
+  void on_refused(const std::string& error);
+  void on_stored();
 
   struct Item {
     Op op;
@@ -52,8 +86,13 @@ class Writer {
   std::condition_variable cv_, drained_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_requested_;  // guarded by mutex_
   std::uint64_t submitted_ = 0, completed_ = 0, transactions_ = 0;
   std::uint64_t committed_ = 0;  // (Added) operations whose transaction committed
+  std::atomic<bool> available_{true};
+  std::string last_error_;        // guarded by mutex_
+  std::uint64_t retries_ = 0;     // guarded by mutex_
+  std::size_t in_progress_ = 0;   // the batch being run, guarded by mutex_
   std::thread thread_;
 };
 

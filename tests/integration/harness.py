@@ -83,13 +83,17 @@ class Server:
     in the "" section. extra_args are appended to the command line; "--listen", "HOST:PORT"
     among them replaces 127.0.0.1:`port`. port: 0 (default) for a free port, or the port to
     listen on, e.g. to start a server again where its clients reconnect (with the same
-    {"": {"db": path}} to keep its data); start() fails if the server does not get it."""
+    {"": {"db": path}} to keep its data); start() fails if the server does not get it.
+    wrapper: optional command the server is started under, e.g. ["unshare", "-rm", ...] to give
+    it a mount namespace of its own; it must exec the server in the same process (the PID is
+    the server's)."""
 
     # Every test connects from 127.0.0.1: lift the per-address connection rate unless a test
     # is about that limit (it then sets limits.connections_per_minute itself).
     DEFAULTS = {"limits": {"connections_per_minute": 100000}}
 
-    def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False, port=0):
+    def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False, port=0,
+                 wrapper=()):
         self.config = {k: dict(v) for k, v in self.DEFAULTS.items()}
         for section, keys in (config or {}).items():
             self.config.setdefault(section, {}).update(keys)
@@ -97,6 +101,7 @@ class Server:
         self.secret = secret
         self.demo = demo
         self.requested_port = port
+        self.wrapper = list(wrapper)
         self.proc = None
         self.port = None
         self.output = []
@@ -133,6 +138,7 @@ class Server:
         if self.demo:
             args.append("--demo")
         args += self.extra_args
+        args = self.wrapper + args
         env = dict(os.environ)
         env.pop("VALTRONICS_JWT_SECRET", None)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

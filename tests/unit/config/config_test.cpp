@@ -477,6 +477,19 @@ TEST(ValidateTest, ValuesSetByFlagsAreCheckedToo) {
   EXPECT_EQ(validate_error(c).rfind("listen: ", 0), 0u);
 }
 
+// (issue 10, durability) server.shutdown_timeout: 5 s by default, a positive duration.
+TEST(ServerConfigTest, ShutdownTimeoutDefaultsToFiveSecondsAndMustBePositive) {
+  EXPECT_EQ(Config{}.server.shutdown_timeout, 5s);
+  EXPECT_EQ(load("[server]\nshutdown_timeout = \"750ms\"\n").server.shutdown_timeout, 750ms);
+  EXPECT_EQ(error_of("[server]\nshutdown_timeout = \"0s\"\n").rfind("server.shutdown_timeout: ", 0),
+            0u);
+  EXPECT_EQ(error_of("[server]\nshutdown_timeout = 5\n").rfind("server.shutdown_timeout: ", 0),
+            0u);
+  Config c = valid_config();
+  c.server.shutdown_timeout = 0ms;
+  EXPECT_EQ(validate_error(c), "server.shutdown_timeout: must be positive");
+}
+
 TEST(SetListenTest, PortZeroMeansAnyFreePort) {
   Config c;
   set_listen(c, "127.0.0.1:0");

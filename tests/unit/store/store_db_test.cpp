@@ -210,5 +210,36 @@ TEST(StoreDb, TransactionIsImmediate) {
   EXPECT_TRUE(st.step());
 }
 
+// (issue 10, durability) The writer keeps and retries what fails for the storage's sake, and
+// fails alone what fails for the operation's: StoreError says which, from SQLite's code.
+TEST(StoreDb, ALockedDatabaseIsStorageUnavailableAConstraintIsNot) {
+  TempDbFile file;
+  Database a = Database::open(file.str());
+  a.exec("CREATE TABLE t (x PRIMARY KEY)");
+  a.exec("INSERT INTO t VALUES (1)");
+  Database b = Database::open(file.str());
+  sqlite3_busy_timeout(b.handle(), 0);
+  {
+    Transaction tx(a);
+    try {
+      Transaction{b};
+      ADD_FAILURE() << "BEGIN IMMEDIATE succeeded under another writer";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.code() & 0xff, SQLITE_BUSY) << e.what();
+      EXPECT_TRUE(e.storage_unavailable()) << e.what();
+    }
+  }
+  try {
+    b.exec("INSERT INTO t VALUES (1)");
+    ADD_FAILURE() << "duplicate key accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code() & 0xff, SQLITE_CONSTRAINT) << e.what();
+    EXPECT_FALSE(e.storage_unavailable()) << e.what();
+  }
+  EXPECT_FALSE(StoreError("no code").storage_unavailable());
+  EXPECT_TRUE(StoreError("full", SQLITE_FULL).storage_unavailable());
+  EXPECT_TRUE(StoreError("short write", SQLITE_IOERR_WRITE).storage_unavailable());
+}
+
 }  // namespace
 }  // namespace valtronics::store

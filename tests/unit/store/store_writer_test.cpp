@@ -168,6 +168,70 @@ TEST_F(StoreWriter, AFailingOperationDoesNotLoseTheOthers) {
   EXPECT_TRUE(later.get_future().get());
 }
 
+// (issue 10, durability) A batch the storage refuses (disk full here: an operation throwing the
+// StoreError SQLite gives then; tests/integration/test_durability.py fills a real tmpfs) is
+// kept and attempted again until it commits: nothing queued is lost, each callback says ok, and
+// health() reports the outage while it lasts.
+TEST_F(StoreWriter, KeepsABatchTheStorageRefusesAndCommitsItOnceTheStorageRecovers) {
+  Writer w(file_.str());
+  std::atomic<int> refusals{2};
+  std::atomic<int> oks{0};
+  auto record = [&oks](bool ok) {
+    if (ok) ++oks;
+  };
+  Gate gate;
+  gate.submit_to(w);
+  w.submit(insert_log(1), record);
+  w.submit(
+      [&refusals](Database& db) {
+        insert_log(2)(db);  // written, then rolled back with the batch while refused
+        if (refusals.fetch_sub(1) > 0)
+          throw StoreError("sqlite: database or disk is full", SQLITE_FULL);
+      },
+      record);
+  w.submit(insert_log(3), record);
+  EXPECT_TRUE(w.available());
+  gate.release();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (w.available() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  Writer::Health during = w.health();
+  EXPECT_FALSE(during.available);
+  EXPECT_NE(during.last_error.find("disk is full"), std::string::npos) << during.last_error;
+  EXPECT_EQ(during.queued, 3u);  // the batch being retried
+  w.flush();
+  EXPECT_EQ(oks.load(), 3);
+  EXPECT_EQ(logged(), (std::vector<std::int64_t>{1, 2, 3}));
+  Writer::Health after = w.health();
+  EXPECT_TRUE(after.available);
+  EXPECT_EQ(after.retries, 2u);
+  EXPECT_EQ(after.queued, 0u);
+}
+
+// A real lock held by another connection: the same, with SQLite's own SQLITE_BUSY (after the
+// writer's 5 s busy timeout, so this test takes about 6 s).
+TEST_F(StoreWriter, KeepsABatchWhileAnotherProcessHoldsTheLockAndCommitsItAfter) {
+  Database other = Database::open(file_.str());
+  auto lock = std::make_unique<Transaction>(other);
+  other.exec("INSERT INTO log (seq, value) VALUES (100, 0)");
+  Writer w(file_.str());
+  std::promise<bool> done;
+  w.submit(insert_log(1), [&done](bool ok) { done.set_value(ok); });
+  auto result = done.get_future();
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (w.available() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(w.available());
+  EXPECT_NE(w.health().last_error.find("locked"), std::string::npos) << w.health().last_error;
+  EXPECT_EQ(result.wait_for(0s), std::future_status::timeout);
+  lock->commit();
+  lock.reset();
+  ASSERT_EQ(result.wait_for(15s), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+  EXPECT_TRUE(w.available());
+  EXPECT_EQ(logged(), (std::vector<std::int64_t>{1, 100}));  // by rowid = seq
+}
+
 TEST_F(StoreWriter, FlushWaitsForEverythingSubmittedBefore) {
   Writer w(file_.str());
   std::atomic<int> done{0};
