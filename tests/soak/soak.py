@@ -144,7 +144,7 @@ def masked_frame(text):
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def raw_ws(port, subprotocol_token=None, rcvbuf=None):
+def raw_ws(port, auth_token=None, rcvbuf=None):
     """A WebSocket opened by hand on a plain socket (so it can stop reading, or vanish)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf:
@@ -163,12 +163,12 @@ def raw_ws(port, subprotocol_token=None, rcvbuf=None):
         got += chunk
     if not got.startswith(b"HTTP/1.1 101"):
         raise OSError(got.split(b"\r\n")[0].decode())
-    if subprotocol_token:
-        s.sendall(masked_frame(json.dumps({"type": "auth", "token": subprotocol_token})))
+    if auth_token:
+        s.sendall(masked_frame(json.dumps({"type": "auth", "token": auth_token})))
     return s
 
 
-def slow_and_vanishing(port, stop, counters, seed):
+def slow_and_vanishing(port, tokens, stop, counters, seed):
     """Every second or so: a slow client (subscribed to all telemetry, never reads; left for
     the server to cut, then dropped), or a vanishing one (gone without a close frame: after
     auth, or halfway through the handshake)."""
@@ -180,11 +180,11 @@ def slow_and_vanishing(port, stop, counters, seed):
         kind = rnd.choice(["slow", "vanish_after_auth", "vanish_in_handshake"])
         try:
             if kind == "slow" and len(slow) < 2:
-                s = raw_ws(port, token(f"slow-{n}", "admin"), rcvbuf=4096)
+                s = raw_ws(port, tokens[n % len(tokens)], rcvbuf=4096)
                 s.sendall(masked_frame('{"type":"subscribe","channel":"telemetry"}'))
                 slow.append((s, time.monotonic()))
             elif kind == "vanish_after_auth":
-                s = raw_ws(port, token(f"gone-{n}", "admin"))
+                s = raw_ws(port, tokens[n % len(tokens)])
                 s.sendall(masked_frame('{"type":"subscribe","channel":"alerts"}'))
                 s.close()
             else:
@@ -205,7 +205,7 @@ def slow_and_vanishing(port, stop, counters, seed):
         s.close()
 
 
-async def churn(url, stop, counters, worker):
+async def churn(url, tokens, stop, counters, worker):
     """Connect, authenticate, subscribe to one device's telemetry, take one message, close."""
     for n in itertools.count():
         if stop:
@@ -213,7 +213,7 @@ async def churn(url, stop, counters, worker):
         try:
             async with websockets.connect(url + "/ws", open_timeout=10, close_timeout=2) as ws:
                 await ws.send(json.dumps({"type": "auth",
-                                          "token": token(f"churn-{worker}-{n % 50}", "admin")}))
+                                          "token": tokens[(worker + n) % len(tokens)]}))
                 await asyncio.wait_for(ws.recv(), 10)
                 await ws.send(json.dumps({"type": "subscribe", "channel": "telemetry",
                                           "device_id": 1 + n % DEVICES}))
@@ -293,6 +293,9 @@ class SoakTest(unittest.TestCase):
                                    {"name": "soak", "metric": "soak_temp", "condition": "gt",
                                     "threshold": 50, "severity": "warning"}, admin)
         self.assertEqual(status, 201)
+        # Minted once (each is a `valtronics token` process); spread over a few users so no
+        # per-user cap is reached.
+        tokens = [token(f"soak-{i}", "admin") for i in range(8)]
         fds_at_start = proc_fds(pid)
 
         t0 = time.monotonic()
@@ -313,7 +316,8 @@ class SoakTest(unittest.TestCase):
         threads.append(threading.Thread(target=alert_producer,
                                         args=(server, admin, stop, counters), daemon=True))
         threads.append(threading.Thread(target=slow_and_vanishing,
-                                        args=(server.port, stop, counters, 99), daemon=True))
+                                        args=(server.port, tokens, stop, counters, 99),
+                                        daemon=True))
         for t in threads:
             t.start()
 
@@ -321,7 +325,7 @@ class SoakTest(unittest.TestCase):
 
         async def clients():
             rnd = random.Random(7)
-            tasks = [asyncio.ensure_future(churn(server.url, stop, counters, w))
+            tasks = [asyncio.ensure_future(churn(server.url, tokens, stop, counters, w))
                      for w in range(3)]
             tasks.append(asyncio.ensure_future(alerts_client.run(stop, rnd)))
             while time.monotonic() - t0 < SECONDS:
@@ -330,13 +334,13 @@ class SoakTest(unittest.TestCase):
                                   "".join(server.output[-50:]))
             stop.event.set()
             await asyncio.gather(*tasks)
+            for t in threads:  # no alert is raised after this
+                await asyncio.to_thread(t.join, 20)
             # Last resume: everything raised until now.
             await asyncio.sleep(1.5)
             await alerts_client.session(stop, hold=3)
 
         asyncio.run(clients())
-        for t in threads:
-            t.join(20)
         sampler.halt.set()
         sampler.join(5)
 
