@@ -74,10 +74,17 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
   // linger) so that no handler still refers to a session, the hub or the context when they are
   // destroyed.
   before_drain();
-  for (auto& w : workers_) {
+  // Every thread's loop at once, as while serving: one after the other, N threads could take
+  // N times the linger and overrun server.shutdown_timeout.
+  auto finish = [](Worker* w) {
     w->ioc.restart();
     w->ioc.run_for(std::chrono::seconds(3));
-  }
+  };
+  std::vector<std::thread> finishing;
+  for (std::size_t i = 1; i < workers_.size(); ++i)
+    finishing.emplace_back(finish, workers_[i].get());
+  finish(workers_[0].get());
+  for (auto& t : finishing) t.join();
 }
 
 void Server::stop() {
