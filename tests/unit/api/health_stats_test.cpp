@@ -19,8 +19,10 @@ TEST_F(HealthStatsTest, HealthNeedsNoTokenAndCountsConnections) {
     auto r = call(m, "/health");
     EXPECT_EQ(r.status, 200);
     const auto& o = r.body.as_object();
-    EXPECT_EQ(o.size(), 3u);
+    EXPECT_EQ(o.size(), 4u);
     EXPECT_EQ(o.at("status"), "ok");
+    EXPECT_EQ(o.at("storage").at("writable"), true);  // (issue 10) "degraded" when false
+    EXPECT_TRUE(o.at("storage").at("queued_writes").is_number());
     EXPECT_EQ(o.at("active_connections"), 1);
     ASSERT_TRUE(o.at("time").is_string());
     EXPECT_TRUE(util::parse_iso8601(o.at("time").as_string()).has_value());
