@@ -6,8 +6,9 @@
 
 namespace valtronics::api {
 
-// health.cpp: GET|HEAD /health, no token: {"status":"ok","active_connections":n,"time":"...Z"}
-// (no envelope).
+// health.cpp: GET|HEAD /health, no token: {"status":"ok","active_connections":n,"storage":
+// {"writable":true,"queued_writes":n},"time":"...Z"} (no envelope); "degraded", with
+// storage.error, while the database refuses writes (still 200).
 namespace health {
 void get(Call& c);
 }
@@ -19,7 +20,8 @@ void get(Call& c);
 
 // ingest.cpp: POST /api/v1/telemetry (one item) and /api/v1/telemetry/batch. Token (401), body
 // (400, api/ingest_body.hpp), then every device allowed (403, nothing applied), then the engine
-// (404 DEVICE_NOT_FOUND when auto-registration is off): 202 {"accepted": readings}.
+// (404 DEVICE_NOT_FOUND when auto-registration is off): 202 {"accepted": readings}. `?sync=true`
+// and 503 STORAGE_UNAVAILABLE: api/ingest_durability.hpp.
 namespace ingest {
 void single(Call& c);
 void batch(Call& c);
