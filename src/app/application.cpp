@@ -20,7 +20,8 @@ Application::Application(const config::Config& cfg)
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, cfg.demo),
-      signals_(server_.main_context(), SIGINT, SIGTERM) {}
+      signals_(server_.main_context(), SIGINT, SIGTERM),
+      key_reload_signals_(server_.main_context(), SIGHUP) {}
 
 Application::~Application() {
   // Nothing may outlive what it refers to: stop the engine (it posts to the threads), then run
@@ -36,9 +37,22 @@ void Application::run() {
     spdlog::info("signal {} received: shutting down", sig);
     shutdown();
   });
+  watch_key_reload();
   engine_.start();
   sources_.start();
   server_.run(hub_, ctx_, [this] { engine_.stop(); });
+}
+
+void Application::watch_key_reload() {
+  key_reload_signals_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (auto error = ctx_.verifier.reload_keys()) {
+      spdlog::warn("SIGHUP: JWT keys not reloaded, keeping the previous ones: {}", *error);
+    } else {
+      spdlog::info("SIGHUP: JWT keys reloaded");
+    }
+    watch_key_reload();
+  });
 }
 
 void Application::stop() {
@@ -49,6 +63,7 @@ void Application::shutdown() {
   watchdog_.arm(shutdown_timeout_);
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  key_reload_signals_.cancel(ignored);
   sources_.stop();
   server_.stop();
 }

@@ -36,6 +36,7 @@ class Application {
 
  private:
   void shutdown();  // on I/O thread 0
+  void watch_key_reload();  // SIGHUP: re-read the JWT key files (auth::KeyStore::reload)
 
   // Declaration order is lifetime order: the threads' contexts outlive everything that posts to
   // them or is referred to by their handlers. The watchdog first: it outlives the whole drain.
@@ -47,6 +48,7 @@ class Application {
   net::ServerContext ctx_;
   PeriodicSources sources_;
   boost::asio::signal_set signals_;
+  boost::asio::signal_set key_reload_signals_;  // SIGHUP
 };
 
 }  // namespace valtronics::app

@@ -1,19 +1,21 @@
-// JWT verification and signing for HS256 tokens. libjwt (on OpenSSL) does the base64url, JSON
-// and HMAC work; this file owns the policy around it: the algorithm pinned to HS256, exp/nbf
-// with leeway, and turning the payload into typed Claims with a message naming any bad claim.
-// Claims are read from libjwt's JSON dump with Boost.JSON because libjwt's typed getters cannot
-// tell "missing" from "wrong type" (jwt_get_grant_int returns 0 for a string).
+// JWT verification. libjwt (on OpenSSL) checks the signatures; this file owns the policy around
+// it: the size and shape of a token, the header (the algorithm pinned, `crit` refused), which
+// key may check which algorithm, exp/nbf with leeway, iss/aud, and turning the payload into
+// typed Claims with a message naming any bad claim. Header and payload are read with Boost.JSON
+// because libjwt's typed getters cannot tell "missing" from "wrong type" (jwt_get_grant_int
+// returns 0 for a string), and so that a malformed part gets its own message.
 
 #include "auth/jwt.hpp"
 #include "config/limits.hpp"
 #include "util/text.hpp"
 
 #include <jwt.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -28,26 +30,56 @@ namespace {
 
 using protocol::ErrorCode;
 
-
 struct JwtDeleter {
   void operator()(jwt_t* j) const { jwt_free(j); }
 };
 using JwtPtr = std::unique_ptr<jwt_t, JwtDeleter>;
 
-struct MallocDeleter {
-  void operator()(char* p) const { std::free(p); }
-};
-using CString = std::unique_ptr<char, MallocDeleter>;
-
 AuthError invalid(std::string message) { return {ErrorCode::invalid_token, std::move(message)}; }
 
-JwtPtr decode(const std::string& token, const unsigned char* key, int key_len) {
+// libjwt checks the signature with `key` (a secret, or a PEM public key) and the algorithm the
+// header names; the caller has already made sure that algorithm and key belong together.
+JwtPtr decode(const std::string& token, const std::string& key) {
   jwt_t* raw = nullptr;
-  if (jwt_decode(&raw, token.c_str(), key, key_len) != 0) {
+  if (jwt_decode(&raw, token.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
+                 static_cast<int>(key.size())) != 0) {
     if (raw) jwt_free(raw);
     return nullptr;
   }
   return JwtPtr(raw);
+}
+
+jwt_alg_t libjwt_alg(Algorithm a) {
+  switch (a) {
+    case Algorithm::hs256: return JWT_ALG_HS256;
+    case Algorithm::rs256: return JWT_ALG_RS256;
+    case Algorithm::es256: return JWT_ALG_ES256;
+  }
+  return JWT_ALG_INVAL;
+}
+
+bool base64url_chars(std::string_view part) {
+  return std::all_of(part.begin(), part.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+  });
+}
+
+// A base64url part that must hold a JSON object; nullopt with `why` set otherwise.
+std::optional<boost::json::object> json_part(std::string_view part, const char* name,
+                                             std::string& why) {
+  const auto text = base64url_decode(part);
+  if (!text) {
+    why = std::string("malformed token: the ") + name + " is not base64url";
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(*text, ec);
+  if (ec || !v.is_object()) {
+    why = std::string("malformed token: the ") + name + " is not a JSON object";
+    return std::nullopt;
+  }
+  return std::move(v.get_object());
 }
 
 // A NumericDate (RFC 7519 §2): seconds since the epoch, integer or fractional.
@@ -79,23 +111,77 @@ std::optional<std::int64_t> positive_int(const boost::json::value& v) {
   return std::nullopt;
 }
 
+std::string echo(std::string_view s) { return util::quoted_echo(s, limits::kMaxEchoChars); }
+
+// RFC 7519 §4.1.3: `aud` is one string or an array of strings; ours must be one of them.
+std::optional<AuthError> check_audience(const boost::json::object& p, const std::string& want) {
+  const auto* aud = p.if_contains("aud");
+  if (!aud) return invalid("aud claim is required");
+  constexpr const char* kShape = "aud claim must be a string or an array of strings";
+  if (aud->is_string()) {
+    if (aud->get_string() == want) return std::nullopt;
+    return invalid("token audience " + echo(aud->get_string()) + " is not " + echo(want));
+  }
+  if (!aud->is_array()) return invalid(kShape);
+  bool found = false;
+  for (const auto& e : aud->get_array()) {
+    if (!e.is_string()) return invalid(kShape);
+    found = found || e.get_string() == want;
+  }
+  if (!found) return invalid("token audience does not include " + echo(want));
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct JwtVerifier::Cache {
   std::mutex mutex;
   std::unordered_map<std::string, Claims> verified;
+  std::uint64_t generation = 0;  // of the keys the verdicts were reached with
 };
 
 JwtVerifier::JwtVerifier(std::string secret, std::chrono::milliseconds leeway)
-    : secret_(std::move(secret)), leeway_(leeway), cache_(std::make_shared<Cache>()) {}
+    : JwtVerifier(std::make_shared<KeyStore>(KeySources{std::move(secret), "", "", "", {Algorithm::hs256}}),
+                  VerifierOptions{leeway, "", ""}) {}
+
+JwtVerifier::JwtVerifier(std::shared_ptr<KeyStore> keys, VerifierOptions options)
+    : keys_(std::move(keys)), options_(std::move(options)), cache_(std::make_shared<Cache>()) {}
+
+namespace {
+KeySources key_sources(const config::AuthConfig& cfg) {
+  KeySources s{cfg.jwt_secret, cfg.previous_jwt_secret, cfg.public_key_file, cfg.jwks_file, {}};
+  for (const auto& name : cfg.algorithms) {
+    auto alg = algorithm_from_string(name);
+    // config::validate refuses unknown names; a caller that skipped it gets the same message.
+    if (!alg) throw config::ConfigError("auth.algorithms: unsupported algorithm \"" + name + "\"");
+    s.algorithms.push_back(*alg);
+  }
+  return s;
+}
+}  // namespace
+
+JwtVerifier::JwtVerifier(const config::AuthConfig& cfg)
+    : JwtVerifier(std::make_shared<KeyStore>(key_sources(cfg)),
+                  VerifierOptions{cfg.leeway, cfg.issuer, cfg.audience}) {}
+
+std::optional<std::string> JwtVerifier::reload_keys() const { return keys_->reload(); }
 
 boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view token,
                                                              util::TimePoint now) const {
-  if (cache_ && !token.empty()) {
+  // A changed key file is picked up here, on the way, at most once a second.
+  if (auto error = keys_->reload_if_changed(std::chrono::steady_clock::now())) {
+    spdlog::warn("auth: keeping the previous keys: {}", *error);
+  }
+  const std::uint64_t generation = keys_->generation();
+  if (!token.empty()) {
     std::lock_guard lock(cache_->mutex);
+    if (cache_->generation != generation) {
+      cache_->verified.clear();
+      cache_->generation = generation;
+    }
     if (auto it = cache_->verified.find(std::string(token)); it != cache_->verified.end()) {
       const auto& claims = it->second;
-      if (claims.expires_at && now >= *claims.expires_at + leeway_) {
+      if (claims.expires_at && now >= *claims.expires_at + options_.leeway) {
         const auto expired = *claims.expires_at;
         cache_->verified.erase(it);
         return AuthError{ErrorCode::token_expired, "token expired at " + util::iso8601(expired)};
@@ -104,10 +190,14 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view to
     }
   }
   auto result = verify_uncached(token, now);
-  if (result && cache_) {
+  if (result) {
     std::lock_guard lock(cache_->mutex);
-    if (cache_->verified.size() >= limits::kMaxCachedTokens) cache_->verified.clear();
-    cache_->verified.emplace(std::string(token), *result);
+    // Verified with keys that were current when it started: if they changed meanwhile, the
+    // verdict is not kept.
+    if (cache_->generation == generation) {
+      if (cache_->verified.size() >= limits::kMaxCachedTokens) cache_->verified.clear();
+      cache_->verified.emplace(std::string(token), *result);
+    }
   }
   return result;
 }
@@ -115,40 +205,79 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view to
 boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::string_view token_view,
                                                                       util::TimePoint now) const {
   if (token_view.empty()) return AuthError{ErrorCode::missing_token, "token is missing"};
-  // libjwt treats an empty key as "no verification"; never let a misconfiguration turn into
-  // accepting unsigned tokens.
-  if (secret_.empty()) return invalid("server has no JWT secret configured");
-  // libjwt reads a C string: an embedded NUL would silently truncate the token.
-  if (token_view.find('\0') != std::string_view::npos) return invalid("malformed token");
-  const std::string token(token_view);
+  if (token_view.size() > kMaxTokenBytes) {
+    return invalid("token is larger than " + std::to_string(kMaxTokenBytes) + " bytes");
+  }
+  // Three base64url parts (RFC 7515 §7.1). This also keeps NULs (libjwt reads a C string) and
+  // padding or whitespace, which libjwt's decoder would tolerate, away from libjwt.
+  const auto dot1 = token_view.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : token_view.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token_view.find('.', dot2 + 1) != std::string_view::npos ||
+      !base64url_chars(token_view.substr(0, dot1)) ||
+      !base64url_chars(token_view.substr(dot1 + 1, dot2 - dot1 - 1)) ||
+      !base64url_chars(token_view.substr(dot2 + 1))) {
+    return invalid("malformed token: expected three base64url parts separated by '.'");
+  }
+  std::string why;
+  const auto header = json_part(token_view.substr(0, dot1), "header", why);
+  if (!header) return invalid(why);
 
-  // First pass without a key only to read the header, so that a wrong `alg` gets its own message
-  // instead of a generic signature failure. Nothing from this pass is trusted.
-  {
-    JwtPtr unverified = decode(token, nullptr, 0);
-    if (!unverified) return invalid("malformed token or unsupported algorithm");
-    // Read the header text: without a key libjwt reports every algorithm as "none".
-    const char* alg = jwt_get_header(unverified.get(), "alg");
-    if (!alg || std::string_view(alg) != "HS256") {
-      return invalid("token algorithm " + util::quoted_echo(alg ? alg : "", limits::kMaxEchoChars) +
-                     " is not accepted; HS256 is required");
+  // The header is not yet authenticated: it only chooses which key to try, and the key, not the
+  // header, decides what is accepted.
+  const auto* alg_v = header->if_contains("alg");
+  const std::string alg_text = alg_v && alg_v->is_string() ? std::string(alg_v->get_string()) : "";
+  const auto alg = algorithm_from_string(alg_text);
+  const auto& pinned = keys_->sources().algorithms;
+  if (!alg || std::find(pinned.begin(), pinned.end(), *alg) == pinned.end()) {
+    std::string accepted;
+    for (auto a : pinned) accepted += (accepted.empty() ? "" : ", ") + std::string(to_string(a));
+    return invalid("token algorithm " + echo(alg_text) + " is not accepted; accepted: " + accepted);
+  }
+  // RFC 7515 §4.1.11: extensions listed in crit must be understood, else the token is invalid.
+  // The server implements none, and an empty crit is itself malformed.
+  if (header->contains("crit")) {
+    return invalid("token header has a crit parameter; no JWS extension is supported");
+  }
+  if (const auto* typ = header->if_contains("typ")) {
+    // libjwt refuses any typ but JWT; say so rather than fail the signature.
+    const auto is_jwt = [](std::string_view t) {
+      return t.size() == 3 && std::tolower(static_cast<unsigned char>(t[0])) == 'j' &&
+             std::tolower(static_cast<unsigned char>(t[1])) == 'w' &&
+             std::tolower(static_cast<unsigned char>(t[2])) == 't';
+    };
+    if (!typ->is_string() || !is_jwt(typ->get_string())) {
+      return invalid("token typ must be \"JWT\"");
     }
   }
+  std::string kid;
+  if (const auto* kid_v = header->if_contains("kid")) {
+    if (!kid_v->is_string()) return invalid("token kid must be a string");
+    kid = std::string(kid_v->get_string());
+  }
+  const auto payload = json_part(token_view.substr(dot1 + 1, dot2 - dot1 - 1), "payload", why);
+  if (!payload) return invalid(why);
 
-  JwtPtr jwt = decode(token, reinterpret_cast<const unsigned char*>(secret_.data()),
-                      static_cast<int>(secret_.size()));
-  if (!jwt) return invalid("signature verification failed");
-  // Re-check on the verified object: the pinned algorithm is the property that matters, not
-  // what the first pass happened to see.
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256) return invalid("token algorithm is not HS256");
+  auto keys = keys_->candidates(*alg, kid);
+  if (!keys) return invalid(keys.error());
+  const std::string token(token_view);
+  bool verified = false;
+  for (const Key& key : *keys) {
+    // libjwt treats an empty key as "no verification": never let one reach it.
+    if (key.material.empty()) continue;
+    JwtPtr jwt = decode(token, key.material);
+    // The algorithm libjwt verified with must be the one the key was chosen for.
+    if (jwt && jwt_get_alg(jwt.get()) == libjwt_alg(*alg)) {
+      verified = true;
+      break;
+    }
+  }
+  if (!verified) return invalid("signature verification failed");
+  return read_claims(*payload, now);
+}
 
-  CString grants_json(jwt_get_grants_json(jwt.get(), nullptr));
-  if (!grants_json) return invalid("token payload is not a JSON object");
-  boost::system::error_code ec;
-  boost::json::value payload = boost::json::parse(grants_json.get(), ec);
-  if (ec || !payload.is_object()) return invalid("token payload is not a JSON object");
-  const boost::json::object& p = payload.as_object();
-
+boost::system::result<Claims, AuthError> JwtVerifier::read_claims(const boost::json::object& p,
+                                                                  util::TimePoint now) const {
+  const auto& leeway_ = options_.leeway;
   const auto* exp_v = p.if_contains("exp");
   if (!exp_v) return invalid("exp claim is required");
   auto exp = numeric_date(*exp_v);
@@ -219,46 +348,19 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::strin
     claims.device_id = *id;
   }
 
+  if (!options_.issuer.empty()) {
+    const auto* iss = p.if_contains("iss");
+    if (!iss) return invalid("iss claim is required");
+    if (!iss->is_string()) return invalid("iss claim must be a string");
+    if (iss->get_string() != options_.issuer) {
+      return invalid("token issuer " + echo(iss->get_string()) + " is not " + echo(options_.issuer));
+    }
+  }
+  if (!options_.audience.empty()) {
+    if (auto error = check_audience(p, options_.audience)) return *error;
+  }
+
   return claims;
-}
-
-std::string sign_token(const std::string& secret, const Claims& claims, std::chrono::seconds ttl,
-                       util::TimePoint now) {
-  if (secret.empty()) throw std::runtime_error("sign_token: the secret is empty");
-  jwt_t* raw = nullptr;
-  if (jwt_new(&raw) != 0 || !raw) throw std::runtime_error("sign_token: jwt_new failed");
-  JwtPtr jwt(raw);
-
-  const long iat = static_cast<long>(
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-  const long exp = iat + static_cast<long>(ttl.count());
-
-  auto check = [](int rc, const char* what) {
-    if (rc != 0) throw std::runtime_error(std::string("sign_token: cannot set ") + what);
-  };
-  check(jwt_add_grant(jwt.get(), "sub", claims.sub.c_str()), "sub");
-  check(jwt_add_grant(jwt.get(), "role", std::string(to_string(claims.role)).c_str()), "role");
-  if (claims.all_devices) {
-    check(jwt_add_grant(jwt.get(), "devices", "*"), "devices");
-  } else if (!claims.devices.empty()) {
-    boost::json::array ids;
-    for (auto id : claims.devices) ids.push_back(id);
-    const std::string json = boost::json::serialize(boost::json::object{{"devices", ids}});
-    check(jwt_add_grants_json(jwt.get(), json.c_str()), "devices");
-  }
-  if (claims.device_id) {
-    check(jwt_add_grant_int(jwt.get(), "device_id", static_cast<long>(*claims.device_id)),
-          "device_id");
-  }
-  check(jwt_add_grant_int(jwt.get(), "iat", iat), "iat");
-  check(jwt_add_grant_int(jwt.get(), "exp", exp), "exp");
-  check(jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret.data()),
-                    static_cast<int>(secret.size())),
-        "alg");
-
-  CString encoded(jwt_encode_str(jwt.get()));
-  if (!encoded) throw std::runtime_error("sign_token: jwt_encode_str failed");
-  return std::string(encoded.get());
 }
 
 }  // namespace valtronics::auth

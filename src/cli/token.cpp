@@ -1,5 +1,7 @@
 // `valtronics token`: prints a signed token, for scripts, tests and the demo.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "auth/jwt.hpp"
 #include "cli/commands.hpp"
@@ -11,6 +13,7 @@ namespace valtronics::cli {
 namespace {
 struct TokenArgs {
   std::string secret, sub, role = "user", devices, ttl = "1h";
+  std::string key_file, kid, iss, aud;  // RS256/ES256 with a PEM private key
   std::int64_t device_id = 0;
 };
 
@@ -39,18 +42,38 @@ std::vector<std::int64_t> parse_device_list(const std::string& s) {
 
 Runner add_token(CLI::App& app) {
   auto args = std::make_shared<TokenArgs>();
-  auto* cmd = app.add_subcommand("token", "Print a signed JWT (HS256)");
+  auto* cmd = app.add_subcommand("token", "Print a signed JWT (HS256, or RS256/ES256 with --key)");
   cmd->add_option("--secret", args->secret, "Signing secret (or env VALTRONICS_JWT_SECRET)");
   cmd->add_option("--sub", args->sub, "Subject: user name or device name")->required();
   cmd->add_option("--role", args->role, "admin, operator, analyst, user or device");
   cmd->add_option("--devices", args->devices, "Device ids the token covers: 1,2,3 or *");
   cmd->add_option("--device-id", args->device_id, "The device of a device token");
   cmd->add_option("--ttl", args->ttl, "Lifetime, e.g. 30s, 15m, 1h, 24h");
+  cmd->add_option("--key", args->key_file,
+                  "PEM private key: RSA signs RS256, EC P-256 signs ES256 (instead of --secret)");
+  cmd->add_option("--kid", args->kid, "Key id put in the header (the JWKS entry to verify with)");
+  cmd->add_option("--iss", args->iss, "Issuer claim");
+  cmd->add_option("--aud", args->aud, "Audience claim");
   return [args] {
-    if (args->secret.empty())
+    auth::SigningKey key{auth::Algorithm::hs256, "", args->kid, args->iss, args->aud};
+    if (!args->key_file.empty()) {
+      if (!args->secret.empty())
+        throw config::ConfigError("--key and --secret: give one of them, not both");
+      std::ifstream in(args->key_file, std::ios::binary);
+      if (!in) throw config::ConfigError("--key: cannot read '" + args->key_file + "'");
+      std::ostringstream text;
+      text << in.rdbuf();
+      auto pem = auth::parse_private_key_pem(text.str());
+      if (!pem) throw config::ConfigError("--key: '" + args->key_file + "': " + pem.error());
+      key.algorithm = pem->type == auth::KeyType::rsa ? auth::Algorithm::rs256
+                                                      : auth::Algorithm::es256;
+      key.key = pem->pem;
+    }
+    if (key.key.empty() && args->secret.empty())
       if (const char* env = std::getenv("VALTRONICS_JWT_SECRET")) args->secret = env;
-    if (args->secret.empty())
-      throw config::ConfigError("--secret: required (or set VALTRONICS_JWT_SECRET)");
+    if (key.key.empty() && args->secret.empty())
+      throw config::ConfigError("--secret: required (or set VALTRONICS_JWT_SECRET, or give --key)");
+    if (key.key.empty()) key.key = args->secret;
     auth::Claims claims;
     claims.sub = args->sub;
     auto role = auth::role_from_string(args->role);
@@ -68,7 +91,7 @@ Runner add_token(CLI::App& app) {
     auto ttl = util::parse_duration(args->ttl);
     if (!ttl) throw config::ConfigError("--ttl: '" + args->ttl + "' is not a duration like 1h");
     std::printf("%s\n",
-                auth::sign_token(args->secret, claims,
+                auth::sign_token(key, claims,
                                  std::chrono::duration_cast<std::chrono::seconds>(*ttl),
                                  util::Clock::now())
                     .c_str());

@@ -108,11 +108,52 @@ void set_log_level(Config& cfg, const std::string& value, const std::string& key
   cfg.log_level = value;
 }
 
-void set_algorithm(Config& cfg, const std::string& value, const std::string& key) {
-  // The algorithm is a setting so that the file states it explicitly, but only HS256 is
-  // implemented; accepting other names would silently mean HS256 anyway.
-  if (value != "HS256") fail(key + ": only \"HS256\" is supported, got " + in_quotes(value));
-  cfg.auth.algorithm = value;
+// ---- identity providers ----
+bool known_algorithm(const std::string& s) { return s == "HS256" || s == "RS256" || s == "ES256"; }
+
+void set_algorithms(Config& cfg, const std::vector<std::string>& values, const std::string& key) {
+  if (values.empty()) fail(key + ": expected at least one of \"HS256\", \"RS256\", \"ES256\"");
+  for (const auto& v : values) {
+    if (!known_algorithm(v)) {
+      fail(key + ": expected \"HS256\", \"RS256\" or \"ES256\", got " + in_quotes(v));
+    }
+  }
+  cfg.auth.algorithms = values;
+}
+
+bool accepts(const AuthConfig& a, const char* alg) {
+  return std::find(a.algorithms.begin(), a.algorithms.end(), alg) != a.algorithms.end();
+}
+
+void validate_identity_providers(const Config& cfg) {
+  const AuthConfig& a = cfg.auth;
+  if (a.algorithms.empty()) fail("auth.algorithms: expected at least one algorithm");
+  for (const auto& alg : a.algorithms) {
+    if (!known_algorithm(alg)) {
+      fail("auth.algorithms: expected \"HS256\", \"RS256\" or \"ES256\", got " + in_quotes(alg));
+    }
+  }
+  if (accepts(a, "HS256") && a.jwt_secret.empty() && !cfg.demo) {
+    fail("auth.jwt_secret: no JWT secret configured; set --jwt-secret, VALTRONICS_JWT_SECRET or "
+         "[auth] jwt_secret (or run with --demo)");
+  }
+  if (!a.previous_jwt_secret.empty() && a.jwt_secret.empty()) {
+    fail("auth.previous_jwt_secret: set, but there is no auth.jwt_secret to roll over to");
+  }
+  const bool asymmetric = accepts(a, "RS256") || accepts(a, "ES256");
+  if (!a.public_key_file.empty() && !a.jwks_file.empty()) {
+    fail("auth.public_key_file and auth.jwks_file: set one of them, not both");
+  }
+  if (asymmetric && a.public_key_file.empty() && a.jwks_file.empty()) {
+    fail(std::string("auth.algorithms: ") + (accepts(a, "RS256") ? "RS256" : "ES256") +
+         " needs a public key: set auth.public_key_file or auth.jwks_file");
+  }
+  if (!asymmetric && (!a.public_key_file.empty() || !a.jwks_file.empty())) {
+    fail(std::string(a.jwks_file.empty() ? "auth.public_key_file" : "auth.jwks_file") +
+         ": set, but auth.algorithms accepts neither RS256 nor ES256");
+  }
+  // Whether the files can be read and hold keys of the right type is checked when the server
+  // loads them (auth::KeyStore), with the same kind of one-line error naming the file.
 }
 
 using Setter = std::function<void(Config&, const toml::value&, const std::string&)>;
@@ -150,9 +191,6 @@ const std::map<std::string, Section>& sections() {
            {"jwt_secret", [](Config& c, const toml::value& v, const std::string& k) {
               c.auth.jwt_secret = string_value(v, k);
             }},
-           {"algorithm", [](Config& c, const toml::value& v, const std::string& k) {
-              set_algorithm(c, string_value(v, k), k);
-            }},
            {"auth_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.auth.auth_timeout = duration_value(v, k, false);
             }},
@@ -164,6 +202,29 @@ const std::map<std::string, Section>& sections() {
             }},
            {"expiry_warning", [](Config& c, const toml::value& v, const std::string& k) {
               c.auth.expiry_warning = duration_value(v, k, true);
+            }},
+           // ---- identity providers ----
+           {"algorithm", [](Config& c, const toml::value& v, const std::string& k) {
+              // Before RS256/ES256 the file named its one algorithm; it still can.
+              set_algorithms(c, {string_value(v, k)}, k);
+            }},
+           {"algorithms", [](Config& c, const toml::value& v, const std::string& k) {
+              set_algorithms(c, string_array(v, k), k);
+            }},
+           {"previous_jwt_secret", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.previous_jwt_secret = string_value(v, k);
+            }},
+           {"public_key_file", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.public_key_file = string_value(v, k);
+            }},
+           {"jwks_file", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.jwks_file = string_value(v, k);
+            }},
+           {"issuer", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.issuer = string_value(v, k);
+            }},
+           {"audience", [](Config& c, const toml::value& v, const std::string& k) {
+              c.auth.audience = string_value(v, k);
             }},
        }},
       {"limits",
@@ -422,13 +483,7 @@ void set_listen(Config& cfg, const std::string& value, const std::string& key) {
 }
 
 void validate(const Config& cfg) {
-  if (cfg.auth.algorithm != "HS256") {
-    fail("auth.algorithm: only \"HS256\" is supported, got " + in_quotes(cfg.auth.algorithm));
-  }
-  if (cfg.auth.jwt_secret.empty() && !cfg.demo) {
-    fail("auth.jwt_secret: no JWT secret configured; set --jwt-secret, VALTRONICS_JWT_SECRET or "
-         "[auth] jwt_secret (or run with --demo)");
-  }
+  validate_identity_providers(cfg);
   if (cfg.listen_host.empty()) fail("listen: expected HOST:PORT");
   if (cfg.threads == 0 || cfg.threads > kMaxThreads) {
     fail("threads: expected a positive integer at most " + std::to_string(kMaxThreads));

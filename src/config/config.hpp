@@ -15,12 +15,19 @@ namespace valtronics::config {
 using std::chrono::milliseconds;
 
 struct AuthConfig {
-  std::string jwt_secret;                      // required unless demo
-  std::string algorithm = "HS256";             // only HS256 is supported; anything else refused
+  std::string jwt_secret;                      // required when HS256 is accepted, unless demo
   milliseconds auth_timeout{10'000};           // spec: connection must authenticate promptly
   milliseconds leeway{5'000};                  // clock skew tolerated on exp/nbf
   std::vector<std::string> allowed_origins;    // empty: only an Origin equal to Host; "*": any
   milliseconds expiry_warning{60'000};         // token_expiring this long before exp
+  // ---- identity providers (docs/security.md, "Identity providers and key rotation") ----
+  // The JWS algorithms accepted: HS256, RS256, ES256. The old single `algorithm` key sets it.
+  std::vector<std::string> algorithms{"HS256"};
+  std::string previous_jwt_secret;             // also accepted (HS256) during a secret rollover
+  std::string public_key_file;                 // PEM public key or certificate: RS256/ES256
+  std::string jwks_file;                       // JWK Set, key chosen by kid; reloaded on change
+  std::string issuer;                          // when set, `iss` must equal it
+  std::string audience;                        // when set, `aud` must be or contain it
 };
 
 struct LimitsConfig {

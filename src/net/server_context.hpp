@@ -61,7 +61,7 @@ struct Worker {
 struct ServerContext {
   ServerContext(const config::Config& c, hub::Hub& h, engine::Engine& e)
       : cfg(c),
-        verifier(c.auth.jwt_secret, c.auth.leeway),
+        verifier(c.auth),
         registry(c.limits.max_connections, c.limits.max_connections_per_user),
         connection_limiter(c.limits.connections_per_minute),
         hub(h),

@@ -1,7 +1,7 @@
 // Fuzz target: the JWT decoder/verifier (auth::JwtVerifier::verify), with a fixed secret and a
 // fixed `now`, and the signer (auth::sign_token) it must agree with.
 //
-// Input layout: byte 0 (mod 4) picks a mode, the rest is its data.
+// Input layout: byte 0 (mod 8) picks a mode, the rest is its data.
 //   0  token text: the data is the token, verbatim.
 //   1  signed: the data is a header JSON and a payload JSON separated by the first '\n' (no
 //      '\n': header {"alg":"HS256","typ":"JWT"}, the data is the payload). The harness
@@ -10,13 +10,25 @@
 //   2  as 1, signed with another secret: must always be refused.
 //   3  sign_token round trip: data bytes choose the claims (role, devices, device_id, ttl, sub);
 //      what sign_token makes, verify must accept with the same claims.
+//   4  as 1, signed RS256 (kid "rsa") and verified by a verifier whose keys come from a JWKS
+//      file (RS256 and ES256 pinned, keys "rsa" and "ec"): the JWKS/kid/RSA path.
+//   5  token text, verified by that JWKS verifier.
+//   6  the data is a JWK Set and, again, PEM text: the key parsers must not crash and what they
+//      accept is a usable key.
+//   7  as 3, signed ES256 with kid "ec": the EC path, which must accept it.
 // Checked, beyond no crash/UB: an error has an auth error code and a non-empty UTF-8 message;
 // an empty token is missing_token; an accepted token has three parts, an HS256 header and an
 // HMAC-SHA256 signature under the secret (recomputed here with OpenSSL), and claims that say what
 // its payload says, with exp not yet passed; verifying again (a cache hit) gives the same answer,
 // and later on the cached and a fresh verifier agree.
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -26,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +46,7 @@
 
 #include "auth/claims.hpp"
 #include "auth/jwt.hpp"
+#include "auth/keys.hpp"
 #include "config/limits.hpp"
 #include "check.hpp"
 #include "protocol/errors.hpp"
@@ -263,11 +277,141 @@ void sign_round_trip(std::string_view data) {
              "claims changed through sign_token and verify");
 }
 
+
+// ---- RS256 / ES256 through a JWKS (modes 4-7) ----
+struct AsymmetricKeys {
+  EVP_PKEY* rsa = nullptr;
+  std::string ec_private_pem;
+  std::unique_ptr<auth::JwtVerifier> verifier;
+};
+
+std::string bn_bytes(EVP_PKEY* k, const char* name, int pad) {
+  BIGNUM* bn = nullptr;
+  EVP_PKEY_get_bn_param(k, name, &bn);
+  std::string out(static_cast<std::size_t>(pad ? pad : BN_num_bytes(bn)), '\0');
+  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(out.size()));
+  BN_free(bn);
+  return out;
+}
+
+const AsymmetricKeys& asymmetric() {
+  static const AsymmetricKeys keys = [] {
+    AsymmetricKeys k;
+    k.rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+    EVP_PKEY* ec = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    BIO* b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, ec, nullptr, nullptr, 0, nullptr, nullptr);
+    char* d = nullptr;
+    const long n = BIO_get_mem_data(b, &d);
+    k.ec_private_pem.assign(d, static_cast<std::size_t>(n));
+    BIO_free(b);
+    const std::string jwks =
+        R"({"keys":[{"kid":"rsa","kty":"RSA","n":")" + base64url(bn_bytes(k.rsa, OSSL_PKEY_PARAM_RSA_N, 0)) +
+        R"(","e":")" + base64url(bn_bytes(k.rsa, OSSL_PKEY_PARAM_RSA_E, 0)) +
+        R"("},{"kid":"ec","kty":"EC","crv":"P-256","x":")" + base64url(bn_bytes(ec, OSSL_PKEY_PARAM_EC_PUB_X, 32)) +
+        R"(","y":")" + base64url(bn_bytes(ec, OSSL_PKEY_PARAM_EC_PUB_Y, 32)) + R"("}]})";
+    EVP_PKEY_free(ec);
+    const std::string path = "/tmp/fuzz_jwt_jwks_" + std::to_string(::getpid()) + ".json";
+    std::ofstream(path, std::ios::trunc) << jwks;
+    valtronics::config::AuthConfig cfg;
+    cfg.algorithms = {"RS256", "ES256"};
+    cfg.jwks_file = path;
+    cfg.leeway = kLeeway;
+    k.verifier = std::make_unique<auth::JwtVerifier>(cfg);
+    return k;
+  }();
+  return keys;
+}
+
+std::string rs256_sign(std::string_view header, std::string_view payload) {
+  std::string input = base64url(header) + "." + base64url(payload);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::size_t len = 0;
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, asymmetric().rsa);
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::string sig(len, '\0');
+  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_MD_CTX_free(ctx);
+  sig.resize(len);
+  return input + "." + base64url(sig);
+}
+
+// What must hold of the JWKS verifier's verdict: an accepted token names RS256 with kid "rsa"
+// (verified again here with OpenSSL) or ES256 with kid "ec".
+void check_asymmetric_verdict(std::string_view token, const Result& r) {
+  if (!r) {
+    FUZZ_CHECK(!r.error().message.empty() && fuzz::reference_utf8(r.error().message), "bad auth error message");
+    FUZZ_CHECK((r.error().code == ErrorCode::missing_token) == token.empty(), "%s", describe(r).c_str());
+    return;
+  }
+  FUZZ_CHECK(token.size() <= auth::kMaxTokenBytes, "accepted a token over kMaxTokenBytes");
+  const auto dot1 = token.find('.');
+  const auto dot2 = token.find('.', dot1 + 1);
+  const auto header = unbase64url(token.substr(0, dot1));
+  FUZZ_CHECK(header.has_value(), "accepted a header that is not base64url");
+  const auto h = json_object(*header);
+  FUZZ_CHECK(h.has_value() && !h->contains("crit"), "accepted a header without an object or with crit");
+  const auto* alg = h->if_contains("alg");
+  const auto* kid = h->if_contains("kid");
+  FUZZ_CHECK(alg && alg->is_string() && kid && kid->is_string(), "accepted without alg and kid");
+  if (alg->get_string() == "RS256") {
+    FUZZ_CHECK(kid->get_string() == "rsa", "RS256 accepted with kid %s", std::string(kid->get_string()).c_str());
+    const auto sig = unbase64url(token.substr(dot2 + 1));
+    FUZZ_CHECK(sig.has_value(), "signature not base64url");
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, asymmetric().rsa);
+    const std::string_view input = token.substr(0, dot2);
+    const int ok = EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
+                                    reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_MD_CTX_free(ctx);
+    FUZZ_CHECK(ok == 1, "accepted an RS256 token OpenSSL does not verify");
+  } else {
+    FUZZ_CHECK(alg->get_string() == "ES256" && kid->get_string() == "ec", "accepted alg/kid that do not fit");
+  }
+  FUZZ_CHECK(r->expires_at && kNow < *r->expires_at + kLeeway, "accepted an expired token");
+}
+
+void verify_asymmetric(std::string_view token) {
+  const Result r = asymmetric().verifier->verify(token, kNow);
+  check_asymmetric_verdict(token, r);
+  FUZZ_CHECK(same(r, asymmetric().verifier->verify(token, kNow)), "second verify differs");
+}
+
+void parse_keys(std::string_view data) {
+  if (auto keys = auth::parse_jwks(data)) {
+    for (const auto& k : *keys) {
+      FUZZ_CHECK(!k.kid.empty() && k.type != auth::KeyType::hmac, "JWKS key without kid or of type hmac");
+      FUZZ_CHECK(auth::parse_public_key_pem(k.material).has_value(), "a JWKS key's PEM does not parse back");
+    }
+  }
+  if (auto key = auth::parse_public_key_pem(data)) {
+    FUZZ_CHECK(key->type != auth::KeyType::hmac, "PEM gave an hmac key");
+  }
+}
+
+void es256_round_trip(std::string_view data) {
+  if (data.size() < 2) return;
+  auth::Claims claims;
+  claims.role = auth::Role::analyst;
+  claims.sub = std::string(data.substr(2));
+  if (claims.sub.empty() || claims.sub.find('\0') != std::string::npos || !fuzz::reference_utf8(claims.sub)) return;
+  const auto ttl = std::chrono::seconds(1 + static_cast<unsigned char>(data[0]) * 256 + static_cast<unsigned char>(data[1]));
+  const std::string token =
+      auth::sign_token(auth::SigningKey{auth::Algorithm::es256, asymmetric().ec_private_pem, "ec", "", ""}, claims, ttl, kNow);
+  const Result r = asymmetric().verifier->verify(token, kNow);
+  if (token.size() > auth::kMaxTokenBytes) {
+    FUZZ_CHECK(!r, "oversized token accepted");
+    return;
+  }
+  FUZZ_CHECK(r && r->sub == claims.sub, "ES256 token of sign_token refused: %s", describe(r).c_str());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  const unsigned mode = data[0] % 4;
+  const unsigned mode = data[0] % 8;
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (mode) {
     case 0:
@@ -285,6 +429,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 3:
       sign_round_trip(rest);
+      break;
+    case 4: {
+      const auto nl = rest.find('\n');
+      const std::string_view header =
+          nl == std::string_view::npos ? R"({"alg":"RS256","typ":"JWT","kid":"rsa"})" : rest.substr(0, nl);
+      const std::string_view payload = nl == std::string_view::npos ? rest : rest.substr(nl + 1);
+      verify_asymmetric(rs256_sign(header, payload));
+      break;
+    }
+    case 5:
+      verify_asymmetric(rest);
+      break;
+    case 6:
+      parse_keys(rest);
+      break;
+    case 7:
+      es256_round_trip(rest);
       break;
   }
   return 0;

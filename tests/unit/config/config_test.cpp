@@ -112,7 +112,7 @@ min_frequency = "500ms"
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_TRUE(c.demo);
   EXPECT_EQ(c.auth.jwt_secret, "s3cret");
-  EXPECT_EQ(c.auth.algorithm, "HS256");
+  EXPECT_EQ(c.auth.algorithms, (std::vector<std::string>{"HS256"}));
   EXPECT_EQ(c.auth.auth_timeout, 3s);
   EXPECT_EQ(c.auth.leeway, 250ms);
   EXPECT_EQ(c.auth.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
@@ -162,7 +162,7 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
   EXPECT_EQ(c.log_level, d.log_level);
   EXPECT_EQ(c.demo, d.demo);
   EXPECT_EQ(c.auth.jwt_secret, d.auth.jwt_secret);
-  EXPECT_EQ(c.auth.algorithm, d.auth.algorithm);
+  EXPECT_EQ(c.auth.algorithms, d.auth.algorithms);
   EXPECT_EQ(c.auth.auth_timeout, d.auth.auth_timeout);
   EXPECT_EQ(c.auth.leeway, d.auth.leeway);
   EXPECT_EQ(c.auth.allowed_origins, d.auth.allowed_origins);
@@ -196,7 +196,8 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const char* key :
        {"listen =", "threads =", "log_level =", "demo =", "[auth]", "jwt_secret =",
-        "algorithm =", "auth_timeout =", "leeway =", "allowed_origins =", "expiry_warning =",
+        "algorithms =", "previous_jwt_secret =", "public_key_file =", "jwks_file =",
+        "issuer =", "audience =", "auth_timeout =", "leeway =", "allowed_origins =", "expiry_warning =",
         "[limits]", "max_connections =", "max_connections_per_user =", "connections_per_minute =",
         "messages_per_second =", "max_message_bytes =", "max_batch =", "max_batch_bytes =",
         "max_outbound_bytes =", "max_subscriptions =", "flood_close_after =", "[ingest]",
@@ -302,11 +303,13 @@ TEST(ConfigTest, LogLevel) {
   EXPECT_NE(error_of("log_level = \"INFO\"\n"), "");
 }
 
-TEST(ConfigTest, OnlyHs256) {
-  EXPECT_EQ(error_of("[auth]\nalgorithm = \"RS256\"\n"),
-            "auth.algorithm: only \"HS256\" is supported, got \"RS256\"");
-  EXPECT_NE(error_of("[auth]\nalgorithm = \"none\"\n"), "");
+TEST(ConfigTest, OldAlgorithmKeyMapsToTheList) {
+  EXPECT_EQ(load("[auth]\nalgorithm = \"RS256\"\n").auth.algorithms,
+            (std::vector<std::string>{"RS256"}));
+  EXPECT_EQ(error_of("[auth]\nalgorithm = \"none\"\n"),
+            "auth.algorithm: expected \"HS256\", \"RS256\" or \"ES256\", got \"none\"");
   EXPECT_NE(error_of("[auth]\nalgorithm = \"hs256\"\n"), "");
+  EXPECT_NE(error_of("[auth]\nalgorithm = \"HS512\"\n"), "");
 }
 
 TEST(ConfigTest, BadListenInFileNamesTheKey) {
@@ -452,8 +455,8 @@ TEST(ValidateTest, CrossKeyRules) {
   EXPECT_EQ(validate_error(c).rfind("limits.max_batch_bytes: ", 0), 0u);
 
   c = valid_config();
-  c.auth.algorithm = "HS512";
-  EXPECT_EQ(validate_error(c).rfind("auth.algorithm: ", 0), 0u);
+  c.auth.algorithms = {"HS512"};
+  EXPECT_EQ(validate_error(c).rfind("auth.algorithms: ", 0), 0u);
 }
 
 TEST(ValidateTest, ValuesSetByFlagsAreCheckedToo) {
@@ -494,6 +497,58 @@ TEST(SetListenTest, PortZeroMeansAnyFreePort) {
   Config c;
   set_listen(c, "127.0.0.1:0");
   EXPECT_EQ(c.listen_port, 0);
+}
+
+// ---- identity providers ----
+
+TEST(IdentityProvidersConfig, KeysAreRead) {
+  Config c = load(R"([auth]
+algorithms = ["RS256", "ES256"]
+previous_jwt_secret = "old"
+jwks_file = "/etc/jwks.json"
+issuer = "https://idp.example/"
+audience = "valtronics"
+)");
+  EXPECT_EQ(c.auth.algorithms, (std::vector<std::string>{"RS256", "ES256"}));
+  EXPECT_EQ(c.auth.previous_jwt_secret, "old");
+  EXPECT_EQ(c.auth.jwks_file, "/etc/jwks.json");
+  EXPECT_EQ(c.auth.issuer, "https://idp.example/");
+  EXPECT_EQ(c.auth.audience, "valtronics");
+  EXPECT_EQ(load("[auth]\npublic_key_file = \"k.pem\"\n").auth.public_key_file, "k.pem");
+  EXPECT_EQ(error_of("[auth]\nalgorithms = []\n"),
+            "auth.algorithms: expected at least one of \"HS256\", \"RS256\", \"ES256\"");
+  EXPECT_EQ(error_of("[auth]\nalgorithms = [\"RS256\", \"none\"]\n"),
+            "auth.algorithms: expected \"HS256\", \"RS256\" or \"ES256\", got \"none\"");
+  EXPECT_EQ(error_of("[auth]\nalgorithms = \"RS256\"\n"),
+            "auth.algorithms: expected an array of strings, got \"RS256\"");
+}
+
+TEST(IdentityProvidersConfig, CrossKeyRules) {
+  Config c = valid_config();
+  c.auth.algorithms = {"RS256"};
+  EXPECT_EQ(validate_error(c),
+            "auth.algorithms: RS256 needs a public key: set auth.public_key_file or auth.jwks_file");
+  c.auth.public_key_file = "k.pem";
+  EXPECT_EQ(validate_error(c), "");
+  c.auth.jwks_file = "j.json";
+  EXPECT_EQ(validate_error(c), "auth.public_key_file and auth.jwks_file: set one of them, not both");
+
+  // No secret needed when HS256 is not accepted.
+  c = Config{};
+  c.auth.algorithms = {"ES256"};
+  c.auth.jwks_file = "j.json";
+  EXPECT_EQ(validate_error(c), "");
+  // A key file nobody would use is a mistake worth stopping for.
+  c = valid_config();
+  c.auth.public_key_file = "k.pem";
+  EXPECT_EQ(validate_error(c),
+            "auth.public_key_file: set, but auth.algorithms accepts neither RS256 nor ES256");
+  c = Config{};
+  c.auth.previous_jwt_secret = "old";
+  c.auth.algorithms = {"HS256"};
+  c.demo = true;
+  EXPECT_EQ(validate_error(c),
+            "auth.previous_jwt_secret: set, but there is no auth.jwt_secret to roll over to");
 }
 
 }  // namespace
