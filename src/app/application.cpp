@@ -12,7 +12,10 @@ Application::Application(const config::Config& cfg)
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, cfg.demo),
-      signals_(server_.main_context(), SIGINT, SIGTERM) {}
+      signals_(server_.main_context(), SIGINT, SIGTERM),
+      reload_(server_.main_context()) {
+  reload_.on_reload("tls", [this] { server_.reload_tls(); });
+}
 
 Application::~Application() {
   // Nothing may outlive what it refers to: stop the engine (it posts to the threads), then run
@@ -27,6 +30,7 @@ void Application::run() {
     spdlog::info("signal {} received: shutting down", sig);
     shutdown();
   });
+  reload_.start();
   engine_.start();
   sources_.start();
   server_.run(hub_, ctx_, [this] { engine_.stop(); });
@@ -39,6 +43,7 @@ void Application::stop() {
 void Application::shutdown() {
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  reload_.stop();
   sources_.stop();
   server_.stop();
 }

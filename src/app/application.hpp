@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/reload_signal.hpp"
 #include "app/sources.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
@@ -26,8 +27,10 @@ class Application {
   ~Application();
 
   std::uint16_t port() const { return server_.port(); }
+  std::uint16_t plain_port() const { return server_.plain_port(); }
 
   // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
+  // SIGHUP reloads what was read from files (see ReloadSignal).
   void run();
   void stop();  // thread-safe
 
@@ -42,6 +45,7 @@ class Application {
   net::ServerContext ctx_;
   PeriodicSources sources_;
   boost::asio::signal_set signals_;
+  ReloadSignal reload_;  // SIGHUP: files read again (TLS certificate, ...)
 };
 
 }  // namespace valtronics::app

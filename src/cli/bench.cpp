@@ -49,9 +49,10 @@ bench::Address parse_url(const std::string& flag, const std::string& url,
   if (port.empty()) {
     std::string names;
     for (const auto& s : schemes) names += (names.empty() ? "" : ", ") + s.first + "://";
-    throw config::ConfigError(flag + ": '" + url + "' must start with " + names + " (no TLS)");
+    throw config::ConfigError(flag + ": '" + url + "' must start with " + names);
   }
   bench::Address a;
+  a.tls = url.starts_with("wss://");
   auto slash = rest.find('/');
   a.path = slash == std::string::npos ? "/" : rest.substr(slash);
   rest = rest.substr(0, slash);
@@ -79,7 +80,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.http = parse_url("--url", a.url, {{"http", "80"}, {"ws", "80"}});
   o.http.path = "/";
   if (!a.ws_url.empty()) {
-    o.ws = parse_url("--ws-url", a.ws_url, {{"ws", "80"}});
+    o.ws = parse_url("--ws-url", a.ws_url, {{"ws", "80"}, {"wss", "443"}});
   } else if (bench::speaks_ours(o.target)) {
     o.ws = o.http;
     o.ws.path = "/ws";
@@ -125,8 +126,9 @@ void add_common(CLI::App* s, BenchArgs& a, bool payload) {
   s->add_option("--url", a.url, "Our protocol: server base URL (HTTP ingest; WebSocket at /ws)")
       ->capture_default_str();
   s->add_option("--ws-url", a.ws_url,
-                "WebSocket endpoint of the subscribers (default: ws://HOST:PORT/ws of --url; "
-                "mqtt ws://127.0.0.1:9001/; nats ws://127.0.0.1:8080/)");
+                "WebSocket endpoint of the subscribers, ws:// or wss:// (certificate not "
+                "verified; default: ws://HOST:PORT/ws of --url; mqtt ws://127.0.0.1:9001/; nats "
+                "ws://127.0.0.1:8080/)");
   s->add_option("--publish-url", a.publish_url,
                 "mqtt/nats: broker TCP port to publish on (default mqtt://127.0.0.1:1883, "
                 "nats://127.0.0.1:4222)");
