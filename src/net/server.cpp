@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <csignal>
 #include <thread>
 
 #include "net/http_session.hpp"
@@ -41,6 +42,9 @@ Server::Server(const config::Config& cfg)
       workers_(make_workers(cfg.threads)),
       tls_(cfg.tls.enabled() ? std::make_unique<TlsContextStore>(cfg.tls) : nullptr),
       acceptor_(workers_[0]->ioc) {
+  // OpenSSL writes TLS records with write(2), not send(MSG_NOSIGNAL) as the plain paths do: a
+  // peer gone mid-write would raise SIGPIPE and end the process.
+  if (tls_) std::signal(SIGPIPE, SIG_IGN);
   open_listener(acceptor_, cfg.listen_host, cfg.listen_port);
   port_ = acceptor_.local_endpoint().port();
   if (tls_ && !cfg.listen_plain_host.empty()) {

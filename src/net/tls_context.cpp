@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -68,8 +69,16 @@ SslCtxPtr make_server_tls_context(const config::TlsConfig& tls) {
   if (SSL_CTX_use_certificate_chain_file(c, tls.cert.c_str()) != 1)
     throw TlsError("TLS certificate " + tls.cert + ": not a PEM certificate (" + openssl_error() +
                    ")");
-  if (SSL_CTX_use_PrivateKey_file(c, tls.key.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(c, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the pair while loading the key: a mismatch fails here, not below.
+    const unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+        ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH) {
+      ERR_clear_error();
+      throw TlsError("TLS key " + tls.key + " does not match the certificate " + tls.cert);
+    }
     throw TlsError("TLS key " + tls.key + ": not a PEM private key (" + openssl_error() + ")");
+  }
   if (SSL_CTX_check_private_key(c) != 1)
     throw TlsError("TLS key " + tls.key + " does not match the certificate " + tls.cert);
 

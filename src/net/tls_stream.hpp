@@ -69,11 +69,13 @@ class TlsStream {
   auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
     boost::asio::mutable_buffer first;
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it)
-      if (it->size() > 0) {
-        first = *it;
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      const boost::asio::mutable_buffer b = *it;  // Beast's iterators have no operator->
+      if (b.size() > 0) {
+        first = b;
         break;
       }
+    }
     return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
         IoOp<true>{this, first.data(), first.size()}, handler, socket_);
   }
@@ -84,8 +86,9 @@ class TlsStream {
     IoOp<false> op{this, nullptr, 0};
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
          it != boost::asio::buffer_sequence_end(buffers) && op.count < op.iov.size(); ++it) {
-      if (it->size() == 0) continue;
-      op.iov[op.count++] = iovec{const_cast<void*>(it->data()), it->size()};
+      const boost::asio::const_buffer b = *it;  // Beast's iterators have no operator->
+      if (b.size() == 0) continue;
+      op.iov[op.count++] = iovec{const_cast<void*>(b.data()), b.size()};
     }
     return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
         std::move(op), handler, socket_);

@@ -18,6 +18,7 @@ import time
 import unittest
 
 import websockets
+import websockets.exceptions
 
 from cli_clients import Listen
 from harness import BIN, Server, expect_close, recv_json, recv_type, run, subscribe, token
@@ -129,7 +130,8 @@ class TlsClientsTest(TlsTestBase):
                 self.server.https, "POST", "/api/v1/telemetry", reading(41, 21.5), self.admin)
             self.assertEqual(status, 202, body)
             update = await recv_type(ws, "telemetry_update")
-            self.assertEqual(update["data"]["device_id"], 41, update)
+            self.assertEqual(update["device_id"], 41, update)
+            self.assertEqual(update["telemetry"]["temperature"]["value"], 21.5, update)
             await ws.close()
         run(go())
         status, body = self.server.https("GET", "/health")
@@ -220,12 +222,13 @@ class TlsClientsTest(TlsTestBase):
                                              self.admin)
             self.assertEqual(status, 202, body)
             update = l.wait_for(lambda l: l.of_type("telemetry_update"), what="an update")[0]
-            self.assertEqual(update["data"]["device_id"], 42)
-            self.assertEqual(update["data"]["value"], 7.5)
+            self.assertEqual(update["device_id"], 42)
+            self.assertEqual(update["telemetry"]["temperature"]["value"], 7.5)
 
     def test_listen_without_ca_file_fails_verification(self):
         # System CAs only: the handshake fails verification; listen gives up (exit 1) naming it.
-        with Listen(self.server.url, "--token", self.admin, "--json", "--max-attempts", "1",
+        with Listen(self.server.url, "--token", self.admin, "--json", "-s", "alerts",
+                    "--max-attempts", "1",
                     "--backoff-base", "10ms", "--backoff-cap", "10ms") as l:
             l.proc.wait(timeout=15)
             self.assertEqual(l.proc.returncode, 1, l.errors())
@@ -305,7 +308,7 @@ class TlsLifecycleTest(TlsTestBase):
                                                         reading(51, i), self.admin)
                     self.assertEqual(status, 202)
                     update = await recv_type(ws, "telemetry_update")
-                    self.assertEqual(update["data"]["value"], i)
+                    self.assertEqual(update["telemetry"]["temperature"]["value"], i)
 
                 # A broken file: logged at error, the current certificate kept.
                 with open(server.key, "w") as f:
@@ -374,7 +377,8 @@ class TlsLifecycleTest(TlsTestBase):
                                                     reading(61, 3.0), self.admin)
                 self.assertEqual(status, 202)
                 for ws in (plain, secure):
-                    self.assertEqual((await recv_type(ws, "telemetry_update"))["data"]["value"], 3)
+                    update = await recv_type(ws, "telemetry_update")
+                    self.assertEqual(update["telemetry"]["temperature"]["value"], 3)
                     await ws.close()
             run(go())
 

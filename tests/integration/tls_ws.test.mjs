@@ -84,8 +84,8 @@ describe('wss with ws', { timeout: 90_000 }, () => {
         { device_id: 77, telemetry: { temperature: { value: 19.25, unit: 'C' } } }, admin, pki.read('ca.pem'));
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const update = await c.waitFor('telemetry_update');
-      assert.equal(update.data.device_id, 77);
-      assert.equal(update.data.value, 19.25);
+      assert.equal(update.device_id, 77);
+      assert.equal(update.telemetry.temperature.value, 19.25);
       assert.match(ws._socket.getProtocol(), /^TLSv1\.[23]$/);
       ws.close();
     } finally {
