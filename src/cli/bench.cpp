@@ -20,7 +20,7 @@ struct BenchArgs {
   std::string url = "http://127.0.0.1:8000", ws_url, publish_url, token;
   std::string duration = "10s", warmup = "1s", drain = "2s";
   int subscribers = 100, devices = 10, batch = 10, connections = 4, concurrency = 64;
-  int payload_bytes = 300, client_threads = 1;
+  int payload_bytes = 300, client_threads = 1, connect_concurrency = 256;
   double rate = 1000, slow_fraction = 0;
   int server_pid = 0;
   bool json = false;
@@ -106,6 +106,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.http_connections = a.connections;
   o.concurrency = a.concurrency;
   o.pipeline = a.pipeline;
+  o.connect_concurrency = a.connect_concurrency;
   o.payload_bytes = a.payload_bytes;
   o.client_threads = a.client_threads;
   o.duration = duration_flag("--duration", a.duration, false);
@@ -207,6 +208,12 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--connections", a->subscribers, "Connections held (N)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1'000'000));
+    // Set-up concurrency shapes the server's heap (transient handshake memory of the
+    // connections in flight), which matters for the per-connection figure under TLS.
+    s->add_option("--connect-concurrency", a->connect_concurrency,
+                  "Connections being set up at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100'000));
   }
   {
     auto [s, a] = make("connect",
