@@ -21,7 +21,16 @@ Application::Application(const config::Config& cfg)
       ctx_(cfg, hub_, engine_),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, cfg.demo),
       signals_(server_.main_context(), SIGINT, SIGTERM),
-      key_reload_signals_(server_.main_context(), SIGHUP) {}
+      reload_(server_.main_context()) {
+  reload_.on_reload("tls", [this] { server_.reload_tls(); });
+  reload_.on_reload("jwt keys", [this] {
+    if (auto error = ctx_.verifier.reload_keys()) {
+      spdlog::warn("SIGHUP: JWT keys not reloaded, keeping the previous ones: {}", *error);
+    } else {
+      spdlog::info("SIGHUP: JWT keys reloaded");
+    }
+  });
+}
 
 Application::~Application() {
   // Nothing may outlive what it refers to: stop the engine (it posts to the threads), then run
@@ -37,22 +46,10 @@ void Application::run() {
     spdlog::info("signal {} received: shutting down", sig);
     shutdown();
   });
-  watch_key_reload();
+  reload_.start();
   engine_.start();
   sources_.start();
   server_.run(hub_, ctx_, [this] { engine_.stop(); });
-}
-
-void Application::watch_key_reload() {
-  key_reload_signals_.async_wait([this](boost::system::error_code ec, int) {
-    if (ec) return;
-    if (auto error = ctx_.verifier.reload_keys()) {
-      spdlog::warn("SIGHUP: JWT keys not reloaded, keeping the previous ones: {}", *error);
-    } else {
-      spdlog::info("SIGHUP: JWT keys reloaded");
-    }
-    watch_key_reload();
-  });
 }
 
 void Application::stop() {
@@ -63,7 +60,7 @@ void Application::shutdown() {
   watchdog_.arm(shutdown_timeout_);
   boost::system::error_code ignored;
   signals_.cancel(ignored);
-  key_reload_signals_.cancel(ignored);
+  reload_.stop();
   sources_.stop();
   server_.stop();
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "app/shutdown_watchdog.hpp"
+#include "app/reload_signal.hpp"
 #include "app/sources.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
@@ -27,16 +28,17 @@ class Application {
   ~Application();
 
   std::uint16_t port() const { return server_.port(); }
+  std::uint16_t plain_port() const { return server_.plain_port(); }
 
   // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
   // The drain (this and the destructor) is bounded by server.shutdown_timeout: past it the
   // process exits with config::kExitShutdownTimeout (app/shutdown_watchdog.hpp).
+  // SIGHUP reloads what was read from files (see ReloadSignal).
   void run();
   void stop();  // thread-safe
 
  private:
   void shutdown();  // on I/O thread 0
-  void watch_key_reload();  // SIGHUP: re-read the JWT key files (auth::KeyStore::reload)
 
   // Declaration order is lifetime order: the threads' contexts outlive everything that posts to
   // them or is referred to by their handlers. The watchdog first: it outlives the whole drain.
@@ -48,7 +50,7 @@ class Application {
   net::ServerContext ctx_;
   PeriodicSources sources_;
   boost::asio::signal_set signals_;
-  boost::asio::signal_set key_reload_signals_;  // SIGHUP
+  ReloadSignal reload_;  // SIGHUP: files read again (TLS certificate, JWT keys)
 };
 
 }  // namespace valtronics::app

@@ -31,6 +31,7 @@ struct Address {
   std::string host = "127.0.0.1";
   std::string port = "8000";
   std::string path = "/";
+  bool tls = false;  // wss:// (the WebSocket endpoint only)
 };
 
 struct Options {

@@ -52,6 +52,8 @@ std::size_t receive_now(Socket& sock, char* data, std::size_t size, error_code& 
 }
 }  // namespace
 
+// wss://: the same steps through the connection's TLS (see the overloads' users below).
+
 // ---- Fleet -------------------------------------------------------------------------------------
 
 struct Conn {
@@ -70,11 +72,24 @@ struct Conn {
   std::uint64_t received = 0;
   SteadyTime started, phase_since;
   SteadyTime last_data;    // slow consumer, final check: when bytes last came in
+  SslPtr ssl;              // wss:// only
   // What the pending read itself receives. A read (unlike a readiness wait) needs no epoll
   // re-arm when it starts after a short read, which saves one syscall per wake-up; what does
   // not fit is read on into the thread's scratch buffer.
   std::array<char, 512> first;
 };
+
+namespace {
+// A connection's one non-blocking send / receive: through its TLS for wss://.
+std::size_t io_send(Conn* c, const char* data, std::size_t size, error_code& ec) {
+  if (c->ssl) return tls_send(c->ssl.get(), data, size, ec);
+  return send_now(c->sock, data, size, ec);
+}
+std::size_t io_receive(Conn* c, char* data, std::size_t size, error_code& ec) {
+  if (c->ssl) return tls_receive(c->ssl.get(), data, size, ec);
+  return receive_now(c->sock, data, size, ec);
+}
+}  // namespace
 
 struct FrameView {
   unsigned opcode;
@@ -89,6 +104,7 @@ Fleet::Fleet(const Options& o, Mode mode, tcp::endpoint ep, std::vector<tcp::end
       concurrency_(std::max(1, concurrency)), churn_until_(churn_until), scratch_(kScratch),
       timer_(ioc_), stop_timer_(ioc_) {
   std::string host_header = o.ws.host + ":" + o.ws.port;
+  if (o.ws.tls) tls_ = make_client_tls_context();
   upgrade_ = ws::upgrade_request(host_header, o.ws.path,
                                  o.target == Target::mqtt ? "mqtt" : "");
   if (speaks_ours(o.target)) {
@@ -181,10 +197,39 @@ void Fleet::start_conn(Conn* c) {
     if (gen != c->generation) return;
     if (ec) return end(c, "connect: " + ec.message());
     c->sock.set_option(tcp::no_delay(true), ec);
+    if (tls_) {
+      c->sock.non_blocking(true, ec);  // OpenSSL reads and writes the fd itself
+      if (ec) return end(c, "non-blocking: " + ec.message());
+      try {
+        c->ssl = new_client_tls(tls_.get(), c->sock.native_handle());
+      } catch (const std::exception& e) {
+        return end(c, e.what());
+      }
+      return tls_step(c);
+    }
     c->phase = Conn::Phase::upgrading;
     send(c, upgrade_);
     arm(c);
   });
+}
+
+void Fleet::tls_step(Conn* c) {
+  std::string error;
+  const TlsStep step = tls_handshake(c->ssl.get(), error);
+  if (step == TlsStep::failed) return end(c, "TLS handshake: " + error);
+  if (step == TlsStep::done) {
+    c->phase = Conn::Phase::upgrading;
+    send(c, upgrade_);
+    arm(c);
+    return;
+  }
+  unsigned gen = c->generation;
+  c->sock.async_wait(step == TlsStep::want_read ? Socket::wait_read : Socket::wait_write,
+                     [this, c, gen](error_code ec) {
+                       if (gen != c->generation) return;
+                       if (ec) return end(c, "TLS handshake: " + ec.message());
+                       tls_step(c);
+                     });
 }
 
 // Writes now if the socket takes it (set-up messages are small); otherwise queues behind an
@@ -196,7 +241,7 @@ void Fleet::send(Conn* c, std::string_view data) {
     return;
   }
   error_code ec;
-  std::size_t n = send_now(c->sock, data.data(), data.size(), ec);
+  std::size_t n = io_send(c, data.data(), data.size(), ec);
   if (ec && !would_block(ec)) return end(c, "write: " + ec.message());
   if (ec) n = 0;
   if (n == data.size()) return;
@@ -206,6 +251,7 @@ void Fleet::send(Conn* c, std::string_view data) {
 
 void Fleet::flush(Conn* c) {
   c->writing = true;
+  if (c->ssl) return tls_flush(c);
   unsigned gen = c->generation;
   asio::async_write(c->sock, asio::buffer(c->out), [this, c, gen](error_code ec, std::size_t) {
     if (gen != c->generation) return;
@@ -219,8 +265,35 @@ void Fleet::flush(Conn* c) {
   });
 }
 
+// wss://: wait for room, write what is left of `out` (the same bytes first, as OpenSSL needs),
+// then whatever was queued meanwhile.
+void Fleet::tls_flush(Conn* c) {
+  unsigned gen = c->generation;
+  c->sock.async_wait(Socket::wait_write, [this, c, gen](error_code ec) {
+    if (gen != c->generation) return;
+    if (ec) return end(c, "write: " + ec.message());
+    while (!c->out.empty()) {
+      std::size_t n = io_send(c, c->out.data(), c->out.size(), ec);
+      if (would_block(ec)) return tls_flush(c);
+      if (ec) return end(c, "write: " + ec.message());
+      c->out.erase(0, n);
+      if (c->out.empty()) std::swap(c->out, c->queued);
+    }
+    c->writing = false;
+  });
+}
+
 void Fleet::arm(Conn* c) {
   unsigned gen = c->generation;
+  if (c->ssl) {
+    // TLS: wait for readability and read through OpenSSL (records, not the raw stream).
+    c->sock.async_wait(Socket::wait_read, [this, c, gen](error_code ec) {
+      if (gen != c->generation) return;
+      if (ec) return read_failed(c, ec);
+      drain(c, std::nullopt);
+    });
+    return;
+  }
   c->sock.async_read_some(asio::buffer(c->first), [this, c, gen](error_code ec, std::size_t n) {
     if (gen != c->generation) return;
     if (ec) return read_failed(c, ec);
@@ -266,15 +339,18 @@ void Fleet::drain(Conn* c, std::optional<std::size_t> first_n) {
     if (!take(have, *first_n)) return;
     if (*first_n < c->first.size()) return arm(c);  // a short read: the socket is empty
   }
-  for (int round = 0; round < 4; ++round) {
+  // A TLS read returns one record (16 KB at most): more rounds, and only would_block says the
+  // socket is empty.
+  const int rounds = c->ssl ? 16 : 4;
+  for (int round = 0; round < rounds; ++round) {
     std::size_t have = c->carry.size();
     std::memcpy(buf, c->carry.data(), have);
     error_code ec;
-    std::size_t n = receive_now(c->sock, buf + have, kScratch - have, ec);
+    std::size_t n = io_receive(c, buf + have, kScratch - have, ec);
     if (would_block(ec)) break;
     if (ec) return read_failed(c, ec);
     if (!take(have, n)) return;
-    if (have + n < kScratch) break;  // the socket is (very likely) empty
+    if (!c->ssl && have + n < kScratch) break;  // the socket is (very likely) empty
   }
   arm(c);
 }
@@ -557,6 +633,7 @@ void Fleet::delivery(Conn* c, std::string_view msg) {
 void Fleet::close_socket(Conn* c) {
   error_code ignored;
   c->sock.close(ignored);
+  c->ssl.reset();
   c->phase = Conn::Phase::closed;
 }
 

@@ -23,6 +23,7 @@
 #include "bench/bench.hpp"
 #include "bench/histogram.hpp"
 #include "bench/protocols.hpp"
+#include "bench/tls_client.hpp"
 
 namespace valtronics::bench {
 
@@ -104,8 +105,10 @@ class Fleet {
   void launch_next();
   void start_conn(Conn* c);
   void restart_later(Conn* c);
+  void tls_step(Conn* c);  // wss://: the TLS handshake, before the upgrade
   void send(Conn* c, std::string_view data);
   void flush(Conn* c);
+  void tls_flush(Conn* c);
   void arm(Conn* c);
   // `first_n`: bytes the completed read left in the connection's `first` buffer (none: read
   // straight from the socket).
@@ -149,6 +152,7 @@ class Fleet {
   bool stopping_ = false;
   bool checking_slow_ = false;  // shutdown: slow consumers are read again
   std::vector<char> scratch_;
+  std::shared_ptr<SSL_CTX> tls_;  // wss:// (null for ws://)
   std::int64_t now_us_ = 0;
   Totals totals_;
   asio::steady_timer timer_, stop_timer_;

@@ -20,7 +20,7 @@ struct BenchArgs {
   std::string url = "http://127.0.0.1:8000", ws_url, publish_url, token;
   std::string duration = "10s", warmup = "1s", drain = "2s";
   int subscribers = 100, devices = 10, batch = 10, connections = 4, concurrency = 64;
-  int payload_bytes = 300, client_threads = 1;
+  int payload_bytes = 300, client_threads = 1, connect_concurrency = 256;
   double rate = 1000, slow_fraction = 0;
   int server_pid = 0;
   bool json = false;
@@ -49,9 +49,10 @@ bench::Address parse_url(const std::string& flag, const std::string& url,
   if (port.empty()) {
     std::string names;
     for (const auto& s : schemes) names += (names.empty() ? "" : ", ") + s.first + "://";
-    throw config::ConfigError(flag + ": '" + url + "' must start with " + names + " (no TLS)");
+    throw config::ConfigError(flag + ": '" + url + "' must start with " + names);
   }
   bench::Address a;
+  a.tls = url.starts_with("wss://");
   auto slash = rest.find('/');
   a.path = slash == std::string::npos ? "/" : rest.substr(slash);
   rest = rest.substr(0, slash);
@@ -79,7 +80,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.http = parse_url("--url", a.url, {{"http", "80"}, {"ws", "80"}});
   o.http.path = "/";
   if (!a.ws_url.empty()) {
-    o.ws = parse_url("--ws-url", a.ws_url, {{"ws", "80"}});
+    o.ws = parse_url("--ws-url", a.ws_url, {{"ws", "80"}, {"wss", "443"}});
   } else if (bench::speaks_ours(o.target)) {
     o.ws = o.http;
     o.ws.path = "/ws";
@@ -105,6 +106,7 @@ bench::Options to_options(const BenchArgs& a) {
   o.http_connections = a.connections;
   o.concurrency = a.concurrency;
   o.pipeline = a.pipeline;
+  o.connect_concurrency = a.connect_concurrency;
   o.payload_bytes = a.payload_bytes;
   o.client_threads = a.client_threads;
   o.duration = duration_flag("--duration", a.duration, false);
@@ -125,8 +127,9 @@ void add_common(CLI::App* s, BenchArgs& a, bool payload) {
   s->add_option("--url", a.url, "Our protocol: server base URL (HTTP ingest; WebSocket at /ws)")
       ->capture_default_str();
   s->add_option("--ws-url", a.ws_url,
-                "WebSocket endpoint of the subscribers (default: ws://HOST:PORT/ws of --url; "
-                "mqtt ws://127.0.0.1:9001/; nats ws://127.0.0.1:8080/)");
+                "WebSocket endpoint of the subscribers, ws:// or wss:// (certificate not "
+                "verified; default: ws://HOST:PORT/ws of --url; mqtt ws://127.0.0.1:9001/; nats "
+                "ws://127.0.0.1:8080/)");
   s->add_option("--publish-url", a.publish_url,
                 "mqtt/nats: broker TCP port to publish on (default mqtt://127.0.0.1:1883, "
                 "nats://127.0.0.1:4222)");
@@ -205,6 +208,12 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--connections", a->subscribers, "Connections held (N)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1'000'000));
+    // Set-up concurrency shapes the server's heap (transient handshake memory of the
+    // connections in flight), which matters for the per-connection figure under TLS.
+    s->add_option("--connect-concurrency", a->connect_concurrency,
+                  "Connections being set up at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100'000));
   }
   {
     auto [s, a] = make("connect",

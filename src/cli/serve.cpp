@@ -16,6 +16,7 @@ namespace valtronics::cli {
 namespace {
 struct ServeArgs {
   std::string config_file, listen, secret, log_level, db;
+  std::string tls_cert, tls_key, tls_ca_file, listen_plain;
   unsigned threads = 0;
   bool demo = false;
 };
@@ -85,6 +86,13 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--db", args->db, "SQLite database file (default ./valtronics.db; :memory:)");
   cmd->add_option("--log-level", args->log_level,
                   "trace, debug, info, warn, error, critical or off");
+  cmd->add_option("--tls-cert", args->tls_cert,
+                  "PEM certificate chain: serve wss:// and https:// (with --tls-key)");
+  cmd->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--tls-ca-file", args->tls_ca_file,
+                  "PEM CAs of client certificates: require one (mTLS)");
+  cmd->add_option("--listen-plain", args->listen_plain,
+                  "HOST:PORT of a plain (no TLS) listener beside TLS, for local use");
   cmd->add_flag("--demo", args->demo,
                 "Random secret unless given, printed tokens, simulated devices");
   return [args] {
@@ -94,6 +102,11 @@ Runner add_serve(CLI::App& app) {
     if (!args->secret.empty()) cfg.auth.jwt_secret = args->secret;
     if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)
       cfg.auth.jwt_secret = env;
+    if (!args->tls_cert.empty()) cfg.tls.cert = args->tls_cert;
+    if (!args->tls_key.empty()) cfg.tls.key = args->tls_key;
+    if (!args->tls_ca_file.empty()) cfg.tls.ca_file = args->tls_ca_file;
+    if (!args->listen_plain.empty())
+      config::set_listen_plain(cfg, args->listen_plain, "--listen-plain");
     if (args->threads) cfg.threads = args->threads;
     if (!args->db.empty()) cfg.db = args->db;
     if (!args->log_level.empty()) {

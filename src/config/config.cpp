@@ -185,6 +185,21 @@ const std::map<std::string, Section>& sections() {
            {"demo", [](Config& c, const toml::value& v, const std::string& k) {
               c.demo = bool_value(v, k);
             }},
+           {"listen_plain", [](Config& c, const toml::value& v, const std::string& k) {
+              set_listen_plain(c, string_value(v, k), k);
+            }},
+       }},
+      {"tls",
+       {
+           {"cert", [](Config& c, const toml::value& v, const std::string& k) {
+              c.tls.cert = string_value(v, k);  // "": no TLS
+            }},
+           {"key", [](Config& c, const toml::value& v, const std::string& k) {
+              c.tls.key = string_value(v, k);
+            }},
+           {"ca_file", [](Config& c, const toml::value& v, const std::string& k) {
+              c.tls.ca_file = string_value(v, k);
+            }},
        }},
       {"auth",
        {
@@ -264,6 +279,9 @@ const std::map<std::string, Section>& sections() {
             }},
            {"idle_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.idle_timeout = duration_value(v, k, true);
+            }},
+           {"tls_handshake_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.tls_handshake_timeout = duration_value(v, k, false);
             }},
        }},
       {"ingest",
@@ -482,8 +500,40 @@ void set_listen(Config& cfg, const std::string& value, const std::string& key) {
   cfg.listen_port = static_cast<std::uint16_t>(std::stoul(port));
 }
 
+void set_listen_plain(Config& cfg, const std::string& value, const std::string& key) {
+  if (value.empty()) {  // none
+    cfg.listen_plain_host.clear();
+    cfg.listen_plain_port = 0;
+    return;
+  }
+  // Parsed by set_listen's rules on a scratch config, so both listeners accept the same shapes.
+  Config scratch;
+  set_listen(scratch, value, key);
+  cfg.listen_plain_host = scratch.listen_host;
+  cfg.listen_plain_port = scratch.listen_port;
+}
+
+namespace {
+// TLS needs a certificate and its key together; mTLS and the plain listener only make sense
+// with TLS on (without it `listen` is already plain).
+void validate_tls(const Config& cfg) {
+  const TlsConfig& t = cfg.tls;
+  if (t.cert.empty() != t.key.empty())
+    fail(t.cert.empty() ? "tls.cert: tls.key is set but not tls.cert (--tls-cert)"
+                        : "tls.key: tls.cert is set but not tls.key (--tls-key)");
+  if (!t.enabled() && !t.ca_file.empty())
+    fail("tls.ca_file: client certificates need TLS on (tls.cert and tls.key)");
+  if (!t.enabled() && !cfg.listen_plain_host.empty())
+    fail("listen_plain: a plain listener beside TLS needs TLS on (tls.cert and tls.key); "
+         "without TLS, listen is plain already");
+  if (cfg.limits.tls_handshake_timeout.count() <= 0)
+    fail("limits.tls_handshake_timeout: must be positive");
+}
+}  // namespace
+
 void validate(const Config& cfg) {
   validate_identity_providers(cfg);
+  validate_tls(cfg);
   if (cfg.listen_host.empty()) fail("listen: expected HOST:PORT");
   if (cfg.threads == 0 || cfg.threads > kMaxThreads) {
     fail("threads: expected a positive integer at most " + std::to_string(kMaxThreads));

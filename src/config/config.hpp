@@ -47,6 +47,8 @@ struct LimitsConfig {
   // After this long without a byte from the peer the server pings; after as long again without
   // one, it closes with 4010. 0 disables. Below the idle timeouts of common proxies (60 s+).
   milliseconds idle_timeout{45'000};
+  // A TLS handshake not finished within this is cut (slowloris in the handshake).
+  milliseconds tls_handshake_timeout{10'000};
 };
 
 struct IngestConfig {
@@ -86,6 +88,15 @@ struct ServerConfig {
 };
 // Exit code of `serve` when shutdown_timeout was hit (0: a clean drain; 2: a start-up error).
 inline constexpr int kExitShutdownTimeout = 3;
+// Transport security. TLS is on when `cert` and `key` are set: `listen` then speaks only TLS
+// (wss://, https://). `ca_file` turns on client certificates (mTLS): a peer without a
+// certificate signed by one of its CAs is refused in the handshake.
+struct TlsConfig {
+  std::string cert;                            // PEM certificate chain (leaf first)
+  std::string key;                             // PEM private key of the leaf
+  std::string ca_file;                         // PEM CAs of client certificates; empty: no mTLS
+  bool enabled() const { return !cert.empty(); }
+};
 
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -94,6 +105,11 @@ struct Config {
   std::string log_level = "info";
   bool demo = false;
   std::string db = "./valtronics.db";          // SQLite file; ":memory:" for a throwaway store
+  // A second, plain listener beside the TLS one, for local use (e.g. "127.0.0.1:8080");
+  // only with TLS on. Empty: none.
+  std::string listen_plain_host;
+  std::uint16_t listen_plain_port = 0;
+  TlsConfig tls;
   AuthConfig auth;
   LimitsConfig limits;
   IngestConfig ingest;
@@ -117,6 +133,9 @@ Config load_file(const std::string& path, Config base = {});
 
 // Parses "HOST:PORT" (IPv6 as "[::1]:8000") into the config. Throws ConfigError naming `key`.
 void set_listen(Config& cfg, const std::string& value, const std::string& key = "listen");
+// The same for the plain listener beside TLS (`listen_plain`).
+void set_listen_plain(Config& cfg, const std::string& value,
+                      const std::string& key = "listen_plain");
 
 // Checks cross-key rules (e.g. secret present unless demo, min_frequency <= default_frequency).
 void validate(const Config& cfg);

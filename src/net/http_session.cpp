@@ -13,13 +13,16 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
+#include <sstream>
 
 #include "api/errors.hpp"
 #include "api/query.hpp"
 #include "api/routes.hpp"
+#include "net/tls_stream.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/ws_frame.hpp"
+#include "util/socket_io.hpp"
 
 namespace valtronics::net {
 
@@ -85,10 +88,39 @@ std::string_view strip_scheme(std::string_view origin) {
   return origin;
 }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession>, public HttpConnection {
+// What differs between http:// and https:// connections, by overload on the stream type.
+// The end of sending: for TLS, close_notify first.
+void half_close(beast::tcp_stream& s) {
+  error_code ignored;
+  s.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+void half_close(TlsStream& s) {
+  s.channel().shutdown();
+  error_code ignored;
+  s.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+// The WebSocket session taking over the stream's socket (and TLS channel) after a 101.
+std::shared_ptr<WsSession> make_ws_session(beast::tcp_stream& s, Worker& w, ServerContext& ctx,
+                                           WsSession::Options opts) {
+  return std::make_shared<WsSession>(s.release_socket(), w, ctx, std::move(opts));
+}
+std::shared_ptr<WsSession> make_ws_session(TlsStream& s, Worker& w, ServerContext& ctx,
+                                           WsSession::Options opts) {
+  auto socket = s.release_socket();
+  return std::make_shared<WsSession>(std::move(socket), w, ctx, std::move(opts),
+                                     s.release_channel());
+}
+
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
+                    public HttpConnection {
  public:
-  HttpSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx)
-      : stream_(std::move(socket)), worker_(worker), ctx_(ctx) {
+  template <class... StreamArgs>
+  HttpSession(Worker& worker, ServerContext& ctx, asio::ip::tcp::socket socket,
+              StreamArgs&&... stream_args)
+      : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
+        worker_(worker),
+        ctx_(ctx) {
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string();
@@ -101,16 +133,53 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     stream_.socket().close(ignored);  // the pending read fails and the session ends
   }
 
-  void run() { do_read(); }
+  void run() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      // The handshake is bounded like the header read: a peer trickling a ClientHello cannot
+      // hold the socket.
+      stream_.expires_after(ctx_.cfg.limits.tls_handshake_timeout);
+      stream_.async_handshake(
+          [self = this->shared_from_this()](error_code ec) { self->on_handshake(ec); });
+    } else {
+      do_read();
+    }
+  }
 
  private:
+  void on_handshake(error_code ec) {
+    if (!ec) return do_read();
+    if (ec == beast::error::timeout) {
+      spdlog::info("tls handshake timed out peer={}", peer_);
+      return;  // the timer closed the socket
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if (stream_.channel().peer_spoke_http()) {
+        // Plain HTTP on the TLS port: one plain-text 400 saying so, rather than a reset the
+        // caller cannot read.
+        spdlog::info("plain http on the tls port refused peer={}", peer_);
+        std::ostringstream out;
+        out << error_reply(ErrorCode::bad_request,
+                           "this port speaks TLS: use https:// or wss://", 11, false);
+        const std::string text = out.str();
+        iovec iov{const_cast<char*>(text.data()), text.size()};
+        error_code ignored;
+        (void)util::send_now(stream_.socket().native_handle(), &iov, 1, ignored);
+      } else {
+        spdlog::info("tls handshake failed peer={}: {}", peer_, ec.message());
+      }
+    }
+    error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(limits::kMaxHttpHeaderBytes);
     parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
     stream_.expires_after(limits::kHttpRequestTimeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(error_code ec) {
@@ -127,6 +196,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
           ec != http::error::end_of_stream && ec != http::error::partial_message)
         return write(error_reply(ErrorCode::bad_request, ec.message(), 11, false));
       error_code ignored;
+      if constexpr (std::is_same_v<Stream, TlsStream>) stream_.channel().shutdown();
       stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       return;
     }
@@ -146,7 +216,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     // stays alive until then; no further request is read until it is written.
     const api::Request request = to_api(req);
     api::handle(request, ctx_.api,
-                [ref = SessionRef{shared_from_this()}, version,
+                [ref = SessionRef{this->shared_from_this()}, version,
                  keep_alive](api::Response res) mutable {
                   auto self = std::move(ref.session);
                   if (!self) return;  // answered twice: a handler bug; the first answer stands
@@ -178,10 +248,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
   void write(HttpResponse res) {
     auto sp = std::make_shared<HttpResponse>(std::move(res));
     stream_.expires_after(limits::kHttpRequestTimeout);
-    http::async_write(stream_, *sp, [self = shared_from_this(), sp](error_code ec, std::size_t) {
+    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec,
+                                                                         std::size_t) {
       if (ec || !sp->keep_alive()) {
-        error_code ignored;
-        self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        half_close(self->stream_);
         return;
       }
       self->do_read();
@@ -250,7 +320,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
     res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
     res->set(http::field::server, "valtronics");
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, opts = std::move(opts),
+                      [self = this->shared_from_this(), res, opts = std::move(opts),
                        header_token = std::move(header_token)](error_code ec,
                                                                std::size_t) mutable {
                         if (ec) {
@@ -260,14 +330,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
                         self->stream_.expires_never();
                         auto data = self->buffer_.data();
                         std::string early(static_cast<const char*>(data.data()), data.size());
-                        auto session = std::make_shared<WsSession>(
-                            self->stream_.release_socket(), self->worker_, self->ctx_,
-                            std::move(opts));
+                        auto session = make_ws_session(self->stream_, self->worker_,
+                                                       self->ctx_, std::move(opts));
                         session->start(std::move(early), std::move(header_token));
                       });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Worker& worker_;
   ServerContext& ctx_;
   beast::flat_buffer buffer_;
@@ -278,7 +347,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
 }  // namespace
 
 void start_http_session(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx) {
-  std::make_shared<HttpSession>(std::move(socket), worker, ctx)->run();
+  std::make_shared<HttpSession<beast::tcp_stream>>(worker, ctx, std::move(socket))->run();
+}
+
+void start_https_session(asio::ip::tcp::socket socket, SSL_CTX* tls, Worker& worker,
+                         ServerContext& ctx) {
+  std::shared_ptr<HttpSession<TlsStream>> session;
+  try {
+    session = std::make_shared<HttpSession<TlsStream>>(worker, ctx, std::move(socket), tls);
+  } catch (const std::exception& e) {
+    spdlog::error("tls connection refused: {}", e.what());  // out of memory in OpenSSL
+    return;
+  }
+  session->run();
 }
 
 }  // namespace valtronics::net

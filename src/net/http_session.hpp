@@ -8,9 +8,15 @@
 
 #include "net/server_context.hpp"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace valtronics::net {
 
 // Starts serving `socket` (already bound to `worker`'s io_context). Keeps itself alive.
 void start_http_session(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx);
+// The same over TLS: the handshake first (bounded by limits.tls_handshake_timeout), then HTTP
+// and the upgrade as above; the connection keeps a reference to `tls`.
+void start_https_session(boost::asio::ip::tcp::socket socket, SSL_CTX* tls, Worker& worker,
+                         ServerContext& ctx);
 
 }  // namespace valtronics::net

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <csignal>
 #include <thread>
 
 #include "net/http_session.hpp"
@@ -22,19 +23,39 @@ std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
   for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<Worker>(i));
   return out;
 }
+
+void open_listener(asio::ip::tcp::acceptor& acceptor, const std::string& host,
+                   std::uint16_t port) {
+  asio::ip::tcp::endpoint ep{asio::ip::make_address(host), port};
+  acceptor.open(ep.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(ep);
+  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: set once here rather than
+  // once per connection (frames are corked by the server already, Nagle would only delay them).
+  acceptor.set_option(asio::ip::tcp::no_delay(true));
+  acceptor.listen(asio::socket_base::max_listen_connections);
+}
 }  // namespace
 
 Server::Server(const config::Config& cfg)
-    : cfg_(cfg), workers_(make_workers(cfg.threads)), acceptor_(workers_[0]->ioc) {
-  asio::ip::tcp::endpoint ep{asio::ip::make_address(cfg.listen_host), cfg.listen_port};
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: set once here rather than
-  // once per connection (frames are corked by the server already, Nagle would only delay them).
-  acceptor_.set_option(asio::ip::tcp::no_delay(true));
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+    : cfg_(cfg),
+      workers_(make_workers(cfg.threads)),
+      tls_(cfg.tls.enabled() ? std::make_unique<TlsContextStore>(cfg.tls) : nullptr),
+      acceptor_(workers_[0]->ioc) {
+  // OpenSSL writes TLS records with write(2), not send(MSG_NOSIGNAL) as the plain paths do: a
+  // peer gone mid-write would raise SIGPIPE and end the process.
+  if (tls_) std::signal(SIGPIPE, SIG_IGN);
+  open_listener(acceptor_, cfg.listen_host, cfg.listen_port);
   port_ = acceptor_.local_endpoint().port();
+  if (tls_ && !cfg.listen_plain_host.empty()) {
+    plain_acceptor_.emplace(workers_[0]->ioc);
+    open_listener(*plain_acceptor_, cfg.listen_plain_host, cfg.listen_plain_port);
+    plain_port_ = plain_acceptor_->local_endpoint().port();
+  }
+}
+
+void Server::reload_tls() {
+  if (tls_) tls_->reload();
 }
 
 Server::~Server() = default;
@@ -56,8 +77,16 @@ void Server::drain_handlers() {
 void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>& before_drain) {
   ctx_ = &ctx;
   for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub.shard(i);
-  do_accept();
-  spdlog::info("listening on {}:{} with {} I/O thread(s)", cfg_.listen_host, port_, workers_.size());
+  do_accept(acceptor_, tls_ != nullptr);
+  // Tests and scripts read the (first) port from the "listening on" line.
+  spdlog::info("listening on {}:{} with {} I/O thread(s){}", cfg_.listen_host, port_,
+               workers_.size(),
+               tls_ ? cfg_.tls.ca_file.empty() ? " (TLS)" : " (TLS, client certificates required)"
+                    : "");
+  if (plain_acceptor_) {
+    do_accept(*plain_acceptor_, false);
+    spdlog::info("plain listener on {}:{} (no TLS)", cfg_.listen_plain_host, plain_port_);
+  }
   spdlog::default_logger()->flush();  // tests and scripts read the port from this line
 
   std::vector<std::thread> threads;
@@ -91,24 +120,28 @@ void Server::stop() {
   asio::post(workers_[0]->ioc, [this] { shutdown(); });
 }
 
-void Server::do_accept() {
+void Server::do_accept(asio::ip::tcp::acceptor& acceptor, bool tls) {
   Worker& target = *workers_[next_worker_++ % workers_.size()];
-  acceptor_.async_accept(target.ioc, [this, &target](error_code ec, asio::ip::tcp::socket s) {
+  acceptor.async_accept(target.ioc, [this, &acceptor, tls, &target](error_code ec,
+                                                                    asio::ip::tcp::socket s) {
     if (stopping_) return;
     if (!ec) {
       // The session belongs to its worker from the first instant: it registers itself in that
-      // worker's sets, which only the worker's own thread may touch.
-      asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
-        start_http_session(std::move(s), target, *ctx_);
+      // worker's sets, which only the worker's own thread may touch. A TLS connection takes the
+      // context current at its accept (a reload after it does not change it).
+      SslCtxPtr ctx = tls ? tls_->current() : nullptr;
+      asio::post(target.ioc, [this, &target, s = std::move(s), ctx = std::move(ctx)]() mutable {
+        if (ctx) start_https_session(std::move(s), ctx.get(), target, *ctx_);
+        else start_http_session(std::move(s), target, *ctx_);
       });
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: back off briefly instead of spinning on accept.
       spdlog::warn("accept: {}", ec.message());
       auto t = std::make_shared<asio::steady_timer>(workers_[0]->ioc, std::chrono::milliseconds(100));
-      t->async_wait([this, t](error_code) { do_accept(); });
+      t->async_wait([this, t, &acceptor, tls](error_code) { do_accept(acceptor, tls); });
       return;
     }
-    do_accept();
+    do_accept(acceptor, tls);
   });
 }
 
@@ -117,6 +150,7 @@ void Server::shutdown() {
   stopping_ = true;
   error_code ignored;
   acceptor_.close(ignored);
+  if (plain_acceptor_) plain_acceptor_->close(ignored);
   for (auto& w : workers_) {
     asio::post(w->ioc, [w = w.get()] {
       // Copy: close() may end a session synchronously and erase it from the set.

@@ -7,18 +7,21 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "config/config.hpp"
 #include "hub/hub.hpp"
 #include "net/server_context.hpp"
+#include "net/tls_context.hpp"
 
 namespace valtronics::net {
 
 class Server {
  public:
   // Makes the I/O threads' contexts and binds the listening socket (throws std::system_error
-  // naming the address if it cannot). Nothing is accepted before run().
+  // naming the address if it cannot), and with TLS on the plain one beside it if configured
+  // and the TLS context (throws TlsError naming the file). Nothing is accepted before run().
   explicit Server(const config::Config& cfg);
   ~Server();
 
@@ -28,6 +31,12 @@ class Server {
   // handler and periodic sources there too.
   boost::asio::io_context& main_context() { return workers_[0]->ioc; }
   std::uint16_t port() const { return port_; }
+  // The plain listener's port beside TLS (0: none).
+  std::uint16_t plain_port() const { return plain_port_; }
+
+  // Reads the TLS certificate and key again (SIGHUP): new connections use them, open ones keep
+  // theirs; a bad file is logged and the old context kept. No-op without TLS. Thread-safe.
+  void reload_tls();
 
   // Serves until stop(): accepts, runs every thread's loop. Then calls `before_drain` (the
   // engine stops there and posts its last replies and events to the threads), lets closing
@@ -42,12 +51,16 @@ class Server {
   void drain_handlers();
 
  private:
-  void do_accept();
+  // Accepts on `acceptor`; `tls`: its connections speak TLS.
+  void do_accept(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
   void shutdown();  // on thread 0
 
   const config::Config& cfg_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<TlsContextStore> tls_;  // null without TLS
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::optional<boost::asio::ip::tcp::acceptor> plain_acceptor_;  // beside TLS, if configured
+  std::uint16_t plain_port_ = 0;
   ServerContext* ctx_ = nullptr;
   std::size_t next_worker_ = 0;
   std::uint16_t port_ = 0;

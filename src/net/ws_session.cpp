@@ -18,8 +18,9 @@ using boost::system::error_code;
 using State = session::Connection::State;
 
 WsSession::WsSession(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx,
-                     Options opts)
+                     Options opts, std::unique_ptr<TlsChannel> tls)
     : socket_(std::move(socket)),
+      tls_(std::move(tls)),
       worker_(worker),
       ctx_(ctx),
       core_(*this, ctx.session, *worker.shard, std::move(opts)) {}
@@ -32,7 +33,11 @@ void WsSession::start(std::string early_bytes, std::optional<std::string> header
   // writes pass MSG_DONTWAIT: no per-connection setsockopt or ioctl (connection set-up is ~20
   // syscalls, each one counts; docs/benchmarks.md).
   core_.start(early_bytes, std::move(header_token));
-  if (core_.state() != State::closed) do_read();
+  if (core_.state() == State::closed) return;
+  // Over TLS, OpenSSL may already hold decrypted bytes of the next record that the socket will
+  // not announce again: read them first.
+  if (tls_) on_readable({});
+  else do_read();
 }
 
 void WsSession::close(std::uint16_t code, std::string reason) { core_.close(code, std::move(reason)); }
@@ -57,7 +62,7 @@ void WsSession::on_readable(error_code ec) {
   }
   auto& buf = worker_.read_buffer;
   for (;;) {
-    const std::size_t n = util::receive_now(socket_.native_handle(), buf.data(), buf.size(), ec);
+    const std::size_t n = receive(buf.data(), buf.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
       // EOF or reset: the peer is gone (or finished the close handshake we started).
@@ -66,7 +71,9 @@ void WsSession::on_readable(error_code ec) {
     }
     core_.on_bytes(buf.data(), n);  // once closing, the core discards what the peer sends
     if (core_.state() == State::closed) return;
-    if (n < buf.size()) break;  // the kernel had no more: wait again rather than spin
+    // The kernel had no more: wait again rather than spin. (TLS reads return one record at a
+    // time, so only would_block says the socket is empty.)
+    if (!tls_ && n < buf.size()) break;
   }
   do_read();
 }
@@ -111,7 +118,7 @@ void WsSession::write_now() {
     iov.clear();
     out.gather(iov, limits::kMaxFramesPerWrite);
     error_code ec;
-    const std::size_t n = util::send_now(socket_.native_handle(), iov.data(), iov.size(), ec);
+    const std::size_t n = send(iov.data(), iov.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       // The socket buffer is full: wait until the peer has read some (bounded by the core's
       // write-stall deadline).
@@ -131,8 +138,19 @@ void WsSession::write_now() {
   after_drained();
 }
 
+std::size_t WsSession::receive(char* data, std::size_t size, error_code& ec) {
+  if (tls_) return tls_->read(data, size, ec);
+  return util::receive_now(socket_.native_handle(), data, size, ec);
+}
+
+std::size_t WsSession::send(const iovec* iov, std::size_t count, error_code& ec) {
+  if (tls_) return tls_->write(iov, count, ec);
+  return util::send_now(socket_.native_handle(), iov, count, ec);
+}
+
 void WsSession::after_drained() {
   if (core_.state() != State::closing) return;
+  if (tls_) tls_->shutdown();  // close_notify after our close frame
   error_code ignored;
   if (core_.peer_closed())
     // Our close frame answered the peer's: the handshake is complete, and RFC 6455 (7.1.1)

@@ -15,6 +15,7 @@
 
 #include "net/deadlines.hpp"
 #include "net/server_context.hpp"
+#include "net/tls_channel.hpp"
 #include "session/connection.hpp"
 
 namespace valtronics::net {
@@ -26,7 +27,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   using Options = session::Connection::Options;
 
   // `socket` has completed the upgrade and holds a slot from ConnectionRegistry::try_open.
-  WsSession(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx, Options opts);
+  // `tls`: the connection's TLS channel on that socket (wss://), or null (ws://).
+  WsSession(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx, Options opts,
+            std::unique_ptr<TlsChannel> tls = nullptr);
   ~WsSession();
 
   // `early_bytes`: bytes read past the upgrade request (pipelined frames); `header_token`:
@@ -59,10 +62,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   static void post_flush(Worker& w, int deferrals);
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
   void on_writable(boost::system::error_code ec);
+  // One non-blocking read or gathered write, through TLS when the connection has it.
+  std::size_t receive(char* data, std::size_t size, boost::system::error_code& ec);
+  std::size_t send(const iovec* iov, std::size_t count, boost::system::error_code& ec);
   void after_drained();  // the queue is empty: finish a close
   void finish();         // the socket is gone: unregister everything once
 
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsChannel> tls_;
   Worker& worker_;
   ServerContext& ctx_;
   session::Connection core_;

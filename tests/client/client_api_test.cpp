@@ -25,9 +25,17 @@ std::string env(const char* name) {
   return v;
 }
 
+// wss:// and https:// (test_tls.py): the CA of the server's test certificate.
+TlsOptions tls_options() {
+  TlsOptions t;
+  if (const char* ca = std::getenv("VALTRONICS_CA_FILE")) t.ca_file = ca;
+  return t;
+}
+
 Options options(const std::string& token) {
   Options o;
   o.url = env("VALTRONICS_URL") + "/ws";
+  o.tls = tls_options();
   o.token = token;
   o.backoff.base = 50ms;
   o.backoff.cap = 200ms;
@@ -36,7 +44,7 @@ Options options(const std::string& token) {
 
 void ingest(std::int64_t device, double temperature) {
   auto url = parse_url(env("VALTRONICS_HTTP"));
-  HttpClient http(*url, TlsOptions{});
+  HttpClient http(*url, tls_options());
   std::string body = R"({"device_id":)" + std::to_string(device) +
                      R"(,"telemetry":{"temperature":{"value":)" + std::to_string(temperature) +
                      R"(,"unit":"°C"}}})";
