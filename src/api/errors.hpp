@@ -33,6 +33,7 @@ enum class ErrorCode {
   headers_too_large,    // 431
   internal_error,       // 500
   service_unavailable,  // 503
+  expectation_failed,   // 417 (last: added with the abuse limits of issue 10)
 };
 
 struct ErrorEntry {
