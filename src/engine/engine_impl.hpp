@@ -89,7 +89,10 @@ struct Engine::Impl {
   void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
   void latest_telemetry(std::int64_t id, auth::Claims claims,
                         Reply<model::Result<std::vector<model::MetricValue>>> reply);
-  void write_latest_values();  // the coalesced write of latest values and last_seen
+  void write_latest_values();
+  // The refusal of a request that would take a device past ingest.max_metrics_per_device.
+  std::optional<model::DomainError> metrics_over_cap(
+      const std::vector<model::TelemetryEvent>& events) const;  // the coalesced write of latest values and last_seen
   std::string unit_of(std::int64_t device, const std::string& metric) const;
 
   // ---- alerts (alerts.cpp) ----
