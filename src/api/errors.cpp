@@ -16,7 +16,10 @@ constexpr std::array<ErrorEntry, 16> kCatalogue{{
      "a parameter or body field is invalid; details.field names it (details.index the item of a "
      "batch)"},
     {bad_request, "BAD_REQUEST", 400,
-     "malformed HTTP, or a WebSocket upgrade without Sec-WebSocket-Key"},
+     "malformed HTTP, ambiguous request framing (Transfer-Encoding other than chunked, both "
+     "Content-Length and Transfer-Encoding, a repeated or negative Content-Length), or a "
+     "WebSocket upgrade whose Sec-WebSocket-Key is not the base64 of 16 bytes; the connection "
+     "is closed"},
     {unauthorized, "UNAUTHORIZED", 401, "no, malformed, invalid or expired bearer token"},
     {forbidden, "FORBIDDEN", 403,
      "the token's role or devices do not allow the request; a WebSocket upgrade from an origin "
@@ -42,10 +45,13 @@ constexpr std::array<ErrorEntry, 16> kCatalogue{{
     {headers_too_large, "HEADERS_TOO_LARGE", 431, "the request headers exceed their limit"},
     {internal_error, "INTERNAL_ERROR", 500, "a fault of the server (a failed read)"},
     {service_unavailable, "SERVICE_UNAVAILABLE", 503,
-     "the server is at limits.max_connections WebSockets, or cannot take the request now"},
+     "the server is at limits.max_connections WebSockets or limits.max_http_connections HTTP "
+     "connections, or cannot take the request now"},
     {storage_unavailable, "STORAGE_UNAVAILABLE", 503,
      "the database refuses writes (disk full, I/O error, locked): readings are not accepted; "
      "retry after Retry-After seconds"},
+    {expectation_failed, "EXPECTATION_FAILED", 417,
+     "an Expect header other than 100-continue; the connection is closed"},
 }};
 
 }  // namespace

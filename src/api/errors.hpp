@@ -34,6 +34,7 @@ enum class ErrorCode {
   internal_error,       // 500
   service_unavailable,  // 503
   storage_unavailable,  // 503, with Retry-After
+  expectation_failed,   // 417 (last: added with the abuse limits of issue 10)
 };
 
 struct ErrorEntry {

@@ -25,6 +25,16 @@ namespace {
 constexpr std::size_t kMaxDepth = 20;
 // Client-supplied names are echoed in messages; a long one must not blow up the reply.
 constexpr std::size_t kMaxEchoedName = 80;
+// A unit is copied into every telemetry update and into alert messages: bounded as the
+// platform bounds it (20 characters), so that no stored reading can make an alert frame large.
+constexpr std::size_t kMaxUnitChars = 20;
+
+// UTF-8 code points of `s` (the body passed Boost.JSON's UTF-8 check).
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
 
 using Result = IngestResult;
 using Error = std::optional<model::DomainError>;
@@ -110,6 +120,9 @@ Error read_optional_fields(const json::object& o, ItemIndex index,
                                                 model::MetricReading& out) {
   if (const json::value* u = optional_field(o, "unit")) {
     if (!u->is_string()) return validation_error(index, prefix + "unit", "must be a string");
+    if (code_points(u->get_string()) > kMaxUnitChars)
+      return validation_error(index, prefix + "unit",
+                              "must be at most " + std::to_string(kMaxUnitChars) + " characters");
     out.unit = std::string(u->get_string());
   }
   out.timestamp = default_ts;
@@ -315,7 +328,19 @@ Result parse_batch(std::string_view body, std::size_t max_items, util::TimePoint
     for (std::size_t i = 0; i < items->size(); ++i) {
       if (auto err = parse_item((*items)[i], i, now, merger)) return std::move(*err);
     }
-    return merger.take();
+    // max_items bounds readings (what costs: one item may carry many metrics), not items.
+    auto events = merger.take();
+    std::size_t readings = 0;
+    for (const auto& e : events) readings += e.readings.size();
+    if (readings > max_items) {
+      auto e = validation_error(std::nullopt, "telemetry_data",
+                                "has " + std::to_string(readings) + " readings; at most " +
+                                    std::to_string(max_items) + " are allowed per request");
+      e.details["max_items"] = max_items;
+      e.details["count"] = readings;
+      return e;
+    }
+    return events;
   });
 }
 

@@ -34,8 +34,9 @@ using IngestResult = model::Result<std::vector<model::TelemetryEvent>>;
 // A single item (form 1 or 2).
 IngestResult parse_single(std::string_view body, util::TimePoint now);
 
-// {"telemetry_data":[...]} or a bare array of up to `max_items` items (an empty list is a
-// VALIDATION_ERROR). details.index names the failing item.
+// {"telemetry_data":[...]} or a bare array carrying up to `max_items` readings in all (an item
+// of form 2 carries one reading per metric; an empty list is a VALIDATION_ERROR). details.index
+// names the failing item. A unit is at most 20 characters.
 IngestResult parse_batch(std::string_view body, std::size_t max_items, util::TimePoint now);
 
 }  // namespace valtronics::api

@@ -282,6 +282,16 @@ const std::map<std::string, Section>& sections() {
             }},
            {"tls_handshake_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.tls_handshake_timeout = duration_value(v, k, false);
+             }},
+           // ---- abuse limits (issue 10)
+           {"max_http_connections", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_http_connections = positive_size(v, k);
+            }},
+           {"header_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.header_timeout = duration_value(v, k, false);
+            }},
+           {"body_timeout", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.body_timeout = duration_value(v, k, false);
             }},
        }},
       {"ingest",
@@ -294,6 +304,9 @@ const std::map<std::string, Section>& sections() {
             }},
            {"auto_register", [](Config& c, const toml::value& v, const std::string& k) {
               c.ingest.auto_register = bool_value(v, k);
+            }},
+           {"max_metrics_per_device", [](Config& c, const toml::value& v, const std::string& k) {
+              c.ingest.max_metrics_per_device = positive_size(v, k);
             }},
        }},
       {"devices",
@@ -573,6 +586,11 @@ void validate(const Config& cfg) {
     fail("limits.max_batch_bytes: must be at least limits.max_message_bytes (" +
          std::to_string(l.max_batch_bytes) + " < " + std::to_string(l.max_message_bytes) + ")");
   }
+  // ---- abuse limits (issue 10)
+  positive(l.max_http_connections, "limits.max_http_connections");
+  positive(cfg.ingest.max_metrics_per_device, "ingest.max_metrics_per_device");
+  if (l.header_timeout.count() <= 0) fail("limits.header_timeout: must be positive");
+  if (l.body_timeout.count() <= 0) fail("limits.body_timeout: must be positive");
   if (cfg.system.min_frequency.count() <= 0) fail("system.min_frequency: must be positive");
   if (cfg.system.default_frequency < cfg.system.min_frequency) {
     fail("system.default_frequency: must not be below system.min_frequency (" +

@@ -49,12 +49,21 @@ struct LimitsConfig {
   milliseconds idle_timeout{45'000};
   // A TLS handshake not finished within this is cut (slowloris in the handshake).
   milliseconds tls_handshake_timeout{10'000};
+  // ---- abuse limits (issue 10) ----
+  // Plain HTTP connections open at once (requests and upgrades in progress); beyond, 503.
+  std::size_t max_http_connections = 1000;
+  // Slowloris cuts, per phase of an HTTP request: the request line and headers (also the wait
+  // for the next request on a kept-alive connection), then the body.
+  milliseconds header_timeout{10'000};
+  milliseconds body_timeout{30'000};
 };
 
 struct IngestConfig {
   std::size_t max_items = 1000;                // readings per batch request
   std::size_t max_body_bytes = 1 << 20;        // 413 beyond
   bool auto_register = true;                   // telemetry for an unknown device registers it
+  // Distinct metric names one device may have; a reading naming a new metric beyond is refused.
+  std::size_t max_metrics_per_device = 1000;
 };
 
 struct DevicesConfig {

@@ -44,8 +44,8 @@ inline constexpr auto kTelemetryMinFrequency = std::chrono::milliseconds(100);
 inline constexpr std::size_t kMaxEchoChars = 64;
 
 // ---- HTTP (net/http_session, api/) ----
-// Time allowed to send a whole request (headers and body) before the connection is dropped.
-inline constexpr auto kHttpRequestTimeout = std::chrono::seconds(30);
+// (The time allowed for a request's head and for its body are configuration keys:
+// limits.header_timeout and limits.body_timeout.)
 // Request line and headers; Beast's default (8 KB) is too tight for long bearer tokens.
 inline constexpr std::size_t kMaxHttpHeaderBytes = 16 * 1024;
 // Pagination: the default and largest page, and the largest page number (keeps offsets far

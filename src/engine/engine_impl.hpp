@@ -99,6 +99,9 @@ struct Engine::Impl {
   void write_committed(std::vector<model::MetricValue> values,
                        const std::set<std::int64_t>& touched, util::TimePoint now,
                        std::size_t readings, Reply<model::Result<std::size_t>> reply);
+  // The refusal of a request that would take a device past ingest.max_metrics_per_device.
+  std::optional<model::DomainError> metrics_over_cap(
+      const std::vector<model::TelemetryEvent>& events) const;
   std::string unit_of(std::int64_t device, const std::string& metric) const;
 
   // ---- alerts (alerts.cpp) ----

@@ -46,6 +46,7 @@ void Engine::Impl::ingest_with(std::vector<model::TelemetryEvent> events,
       }
     }
   }
+  if (auto refused = metrics_over_cap(events)) return reply(std::move(*refused));
   const auto now = util::Clock::now();
   std::size_t readings = 0;
   std::vector<MetricValue> values;
@@ -107,6 +108,33 @@ void Engine::Impl::write_committed(std::vector<MetricValue> values,
                                    "the readings were applied but could not be stored", {}, {}});
         });
       });
+}
+
+// ingest.max_metrics_per_device: one device token could otherwise create any number of distinct
+// metrics, each costing memory for good (latest values, rule state). A request that would take a
+// device past the cap is refused whole, before anything is applied.
+std::optional<model::DomainError> Engine::Impl::metrics_over_cap(
+    const std::vector<model::TelemetryEvent>& events) const {
+  const std::size_t cap = cfg.ingest.max_metrics_per_device;
+  std::map<std::int64_t, std::set<std::string>> added;
+  for (const auto& e : events) {
+    const auto known = latest.find(e.device_id);
+    auto& fresh = added[e.device_id];
+    for (const auto& r : e.readings)
+      if (known == latest.end() || !known->second.count(r.name)) fresh.insert(r.name);
+    const std::size_t total = (known == latest.end() ? 0 : known->second.size()) + fresh.size();
+    if (total > cap) {
+      model::DomainError err = model::invalid(
+          "metric_name", "device " + std::to_string(e.device_id) + " would have " +
+                             std::to_string(total) + " distinct metrics; at most " +
+                             std::to_string(cap) + " are allowed (ingest.max_metrics_per_device)");
+      err.details["field"] = "metric_name";
+      err.details["device_id"] = e.device_id;
+      err.details["max_metrics_per_device"] = cap;
+      return err;
+    }
+  }
+  return std::nullopt;
 }
 
 // However fast readings come and however slow the disk, what waits to be written is bounded by

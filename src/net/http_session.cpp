@@ -19,6 +19,7 @@
 #include "api/query.hpp"
 #include "api/routes.hpp"
 #include "net/tls_stream.hpp"
+#include "net/request_guard.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/ws_frame.hpp"
@@ -125,8 +126,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string();
     worker_.http_connections.insert(this);
+    has_slot_ = ctx_.http_cap.try_acquire();
   }
-  ~HttpSession() override { worker_.http_connections.erase(this); }
+  ~HttpSession() override {
+    worker_.http_connections.erase(this);
+    if (has_slot_) ctx_.http_cap.release();
+  }
 
   void close_now() override {
     error_code ignored;
@@ -141,13 +146,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       stream_.async_handshake(
           [self = this->shared_from_this()](error_code ec) { self->on_handshake(ec); });
     } else {
-      do_read();
+      begin();
     }
   }
 
  private:
+  // Over limits.max_http_connections: one answer, then the connection goes (after the TLS
+  // handshake on a TLS port, so the answer is readable).
+  void begin() {
+    if (!has_slot_) {
+      spdlog::warn("http connection refused peer={}: at limits.max_http_connections ({})", peer_,
+                   ctx_.http_cap.max());
+      return write(error_reply(ErrorCode::service_unavailable,
+                               "server is at max_http_connections (" +
+                                   std::to_string(ctx_.http_cap.max()) + ")",
+                               11, false));
+    }
+    do_read();
+  }
+
   void on_handshake(error_code ec) {
-    if (!ec) return do_read();
+    if (!ec) return begin();
     if (ec == beast::error::timeout) {
       spdlog::info("tls handshake timed out peer={}", peer_);
       return;  // the timer closed the socket
@@ -173,11 +192,47 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     stream_.socket().close(ignored);
   }
 
+  // A request is read in two phases, each with its own slowloris cut: the head within
+  // limits.header_timeout (also the wait for a kept-alive connection's next request), then,
+  // once the head passed the request guard, the body within limits.body_timeout.
   void do_read() {
     parser_.emplace();
     parser_->header_limit(limits::kMaxHttpHeaderBytes);
     parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
-    stream_.expires_after(limits::kHttpRequestTimeout);
+    stream_.expires_after(ctx_.cfg.limits.header_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(error_code ec) {
+    if (ec) return on_read(ec);
+    const auto& head = parser_->get();
+    if (auto problem = framing_problem(head)) {
+      spdlog::warn("http request refused peer={}: {}", peer_, *problem);
+      return write(error_reply(ErrorCode::bad_request, *problem, 11, false));
+    }
+    const auto expect = expectation(head);
+    if (expect == Expectation::unsupported)
+      return write(error_reply(ErrorCode::expectation_failed,
+                               "only \"Expect: 100-continue\" is supported", 11, false));
+    if (auto length = parser_->content_length();
+        length && *length > ctx_.cfg.ingest.max_body_bytes)
+      return on_read(http::error::body_limit);  // 413 now, before the client sends the body
+    stream_.expires_after(ctx_.cfg.limits.body_timeout);
+    if (expect == Expectation::continue_100 && !parser_->is_done()) {
+      // The client waits for this before it sends the body (RFC 9110 section 10.1.1).
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = this->shared_from_this()](error_code ec, std::size_t) {
+                                 if (ec) return self->on_read(ec);
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -247,9 +302,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
 
   void write(HttpResponse res) {
     auto sp = std::make_shared<HttpResponse>(std::move(res));
-    stream_.expires_after(limits::kHttpRequestTimeout);
-    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec,
-                                                                         std::size_t) {
+    stream_.expires_after(ctx_.cfg.limits.body_timeout);
+    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec, std::size_t) {
       if (ec || !sp->keep_alive()) {
         half_close(self->stream_);
         return;
@@ -293,7 +347,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       return write(std::move(res));
     }
     const std::string key{req[http::field::sec_websocket_key]};
-    if (key.empty()) return refuse(req, ErrorCode::bad_request, "missing Sec-WebSocket-Key");
+    if (!valid_websocket_key(key))
+      return refuse(req, ErrorCode::bad_request,
+                    key.empty() ? "missing Sec-WebSocket-Key"
+                                : "Sec-WebSocket-Key must be the base64 of 16 bytes");
     if (!origin_allowed(req)) return refuse(req, ErrorCode::forbidden, "origin not allowed");
     if (!ctx_.connection_limiter.allow(peer_, std::chrono::steady_clock::now()))
       return refuse(req, ErrorCode::too_many_requests,
@@ -342,6 +399,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
+  bool has_slot_ = false;  // holds a slot of limits.max_http_connections
 };
 
 }  // namespace

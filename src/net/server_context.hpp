@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "hub/hub.hpp"
 #include "session/connection_registry.hpp"
+#include "net/connection_cap.hpp"
 #include "net/deadlines.hpp"
 #include "protocol/parse.hpp"
 #include "session/connection.hpp"
@@ -85,6 +86,8 @@ struct ServerContext {
   std::atomic<std::int64_t> newest_alert_id{0};
   // What every connection's protocol core shares (refers to the members above).
   session::Context session{cfg, verifier, registry, parse_options, newest_alert_id};
+  // Plain HTTP connections open at once (limits.max_http_connections).
+  ConnectionCap http_cap{cfg.limits.max_http_connections};
   // What the HTTP API needs (refers to the members above).
   api::Context api{cfg, verifier, *engine, registry, hub};
 };

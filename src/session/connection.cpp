@@ -78,10 +78,15 @@ void Connection::drain_frames() {
                              "binary frames are not supported: send JSON in text frames"));
         break;
       case Opcode::ping:
-        if (!out_.push_reliable(std::make_shared<const std::string>(r.payload), Opcode::pong))
-          close(close_code::slow_consumer, "outbound queue full");
-        else
-          queued();
+        // RFC 6455 (5.5.3) allows answering only the most recent ping: while a pong waits in
+        // the queue, a newer ping is only remembered (one payload, at most 125 bytes) and
+        // answered once the queue drained. A peer that floods pings and never reads costs one
+        // queued pong, not one per ping.
+        if (pong_in_queue_) {
+          unanswered_ping_ = std::string(r.payload);
+          break;
+        }
+        queue_pong(std::string(r.payload));
         break;
       case Opcode::close: {
         peer_closed_ = true;
@@ -213,9 +218,25 @@ void Connection::send_update(const Bytes& bytes, Channel channel) {
   queued();
 }
 
+void Connection::queue_pong(std::string payload) {
+  if (!out_.push_reliable(std::make_shared<const std::string>(std::move(payload)), Opcode::pong)) {
+    close(close_code::slow_consumer, "outbound queue full");
+    return;
+  }
+  pong_in_queue_ = true;
+  queued();
+}
+
 void Connection::on_written(std::size_t n) {
   if (n == 0) return;
   ctx_.registry.count_sent(out_.consumed_bytes(n));
+  if (out_.empty() && pong_in_queue_) {
+    pong_in_queue_ = false;  // written: the newest ping since then gets its answer now
+    if (unanswered_ping_ && state_ == State::open) {
+      queue_pong(std::move(*unanswered_ping_));
+      unanswered_ping_.reset();
+    }
+  }
   set_timer(Timer::write_stall, SteadyTime::max());  // the peer reads
   // A replay is fed as the client reads, a quarter of the budget at a time.
   if (replay_ && out_.queued_bytes() < ctx_.cfg.limits.max_outbound_bytes / 4) pump_replay();

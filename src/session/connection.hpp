@@ -228,6 +228,10 @@ class Connection final : public hub::Subscriber {
   SteadyTime deadline_ = SteadyTime::max();
   SteadyTime last_heard_;     // the peer's last bytes (keepalive)
   bool ping_outstanding_ = false;
+  // Pings: at most one pong queued; the newest ping received meanwhile waits here for it.
+  bool pong_in_queue_ = false;
+  std::optional<std::string> unanswered_ping_;
+  void queue_pong(std::string payload);
 };
 
 }  // namespace valtronics::session

@@ -21,7 +21,7 @@ using Kind = model::DomainError::Kind;
 
 TEST(HttpErrorCatalogue, HasEveryCodeOnceInEnumOrder) {
   const auto cat = error_catalogue();
-  ASSERT_EQ(cat.size(), static_cast<std::size_t>(ErrorCode::storage_unavailable) + 1);
+  ASSERT_EQ(cat.size(), static_cast<std::size_t>(ErrorCode::expectation_failed) + 1);
   for (std::size_t i = 0; i < cat.size(); ++i)
     EXPECT_EQ(static_cast<std::size_t>(cat[i].code), i) << cat[i].name;
 }
@@ -59,6 +59,7 @@ TEST(HttpErrorCatalogue, WireCodesAndStatusesClientsRelyOn) {
       {ErrorCode::internal_error, {"INTERNAL_ERROR", 500}},
       {ErrorCode::service_unavailable, {"SERVICE_UNAVAILABLE", 503}},
       {ErrorCode::storage_unavailable, {"STORAGE_UNAVAILABLE", 503}},
+      {ErrorCode::expectation_failed, {"EXPECTATION_FAILED", 417}},
   };
   for (const auto& [code, wire] : expected) {
     EXPECT_EQ(to_string(code), wire.first);

@@ -499,4 +499,26 @@ TEST(IngestEnvelope, ValueThrowsOnError) {
 }
 
 }  // namespace
+// --- abuse bounds (issue 10) -------------------------------------------------------------------
+
+TEST(IngestAbuse, UnitIsAtMost20Characters) {
+  EXPECT_TRUE(parse_single(R"({"device_id":1,"metric_name":"t","metric_value":1,"unit":"12345678901234567890"})", kNow));
+  EXPECT_TRUE(parse_single(R"({"device_id":1,"metric_name":"t","metric_value":1,"unit":"°°°°°°°°°°°°°°°°°°°°"})", kNow));
+  auto e = single_error(R"({"device_id":1,"metric_name":"t","metric_value":1,"unit":"123456789012345678901"})");
+  EXPECT_EQ(e.field, "unit");
+  auto n = single_error(std::string(R"({"device_id":1,"telemetry":{"t":{"value":1,"unit":")") +
+                        std::string(1'000'000, 'u') + R"("}}})");
+  EXPECT_EQ(n.field, "telemetry.t.unit");
+}
+
+TEST(IngestAbuse, MaxItemsCountsReadings) {
+  // 2 items of 3 metrics each: 6 readings, over a limit of 5 although only 2 items.
+  const std::string body = R"([{"device_id":1,"telemetry":{"a":{"value":1},"b":{"value":2},"c":{"value":3}}},
+                               {"device_id":2,"telemetry":{"a":{"value":1},"b":{"value":2},"c":{"value":3}}}])";
+  auto e = batch_error(body, 5);
+  EXPECT_EQ(e.field, "telemetry_data");
+  EXPECT_EQ(e.details.at("count").to_number<std::size_t>(), 6u);
+  EXPECT_TRUE(parse_batch(body, 6, kNow));
+}
+
 }  // namespace valtronics::api

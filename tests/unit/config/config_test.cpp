@@ -207,6 +207,31 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
   }
 }
 
+// ---- abuse limits (issue 10)
+TEST(ConfigTest, AbuseLimitKeys) {
+  const Config d;
+  EXPECT_EQ(d.limits.max_http_connections, 1000u);
+  EXPECT_EQ(d.limits.header_timeout, 10s);
+  EXPECT_EQ(d.limits.body_timeout, 30s);
+  EXPECT_EQ(d.ingest.max_metrics_per_device, 1000u);
+  Config c = load(
+      "[limits]\nmax_http_connections = 7\nheader_timeout = \"2s\"\nbody_timeout = \"3s\"\n"
+      "[ingest]\nmax_metrics_per_device = 9\n");
+  EXPECT_EQ(c.limits.max_http_connections, 7u);
+  EXPECT_EQ(c.limits.header_timeout, 2s);
+  EXPECT_EQ(c.limits.body_timeout, 3s);
+  EXPECT_EQ(c.ingest.max_metrics_per_device, 9u);
+  EXPECT_EQ(error_of("[limits]\nmax_http_connections = 0\n"),
+            "limits.max_http_connections: expected a positive integer");
+  EXPECT_NE(error_of("[limits]\nheader_timeout = \"0s\"\n").find("limits.header_timeout"),
+            std::string::npos);
+  Config e = load_file(example_path());
+  EXPECT_EQ(e.limits.max_http_connections, d.limits.max_http_connections);
+  EXPECT_EQ(e.limits.header_timeout, d.limits.header_timeout);
+  EXPECT_EQ(e.limits.body_timeout, d.limits.body_timeout);
+  EXPECT_EQ(e.ingest.max_metrics_per_device, d.ingest.max_metrics_per_device);
+}
+
 TEST(ConfigTest, UnknownKeys) {
   EXPECT_EQ(error_of("[limits]\nfoo = 1\n"), "unknown key 'limits.foo'");
   EXPECT_EQ(error_of("colour = \"blue\"\n"), "unknown key 'colour'");
