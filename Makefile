@@ -35,7 +35,8 @@ unit: build
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
 SANITIZER_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVALTRONICS_FUZZ=OFF
-TSAN_TARGETS = valtronics unit_tests client_api_test valtronics_client_example exception_ptr_release_demo
+TSAN_TARGETS = valtronics unit_tests client_api_test valtronics_client_example \
+               exception_ptr_release_demo
 # Narrows test-asan if it outgrows CI's budget, e.g. ASAN_CTEST_ARGS="-L unit|threads"; empty: all.
 ASAN_CTEST_ARGS ?=
 

@@ -1,4 +1,4 @@
-// Why tests/sanitizers/tsan.supp suppresses races in std::__exception_ptr::exception_ptr::_M_release
+// Why tests/sanitizers/tsan.supp suppresses races in exception_ptr::_M_release
 // (docs/security.md, "Sanitizers and fuzzing"); run by check-tsan-suppression under TSan.
 //
 // The C++ client SDK settles a std::promise with an exception on its I/O thread while the
