@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test unit fuzz clean
+.PHONY: all deps configure build demo test unit test-asan test-tsan fuzz clean
 
 all: build
 
@@ -26,6 +26,29 @@ test: build
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+# The suite under sanitizers (docs/security.md, "Sanitizers and fuzzing"), each build in a
+# directory of its own at -O1 -g; tests/sanitizers/run-ctest fails on any sanitizer report, which
+# it collects in <dir>/sanitizer-reports. test-asan: every test under AddressSanitizer +
+# UndefinedBehaviorSanitizer (the fuzz targets have their own ASan build: make test, make fuzz).
+# test-tsan: the tests labelled unit or threads under ThreadSanitizer.
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+SANITIZER_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVALTRONICS_FUZZ=OFF
+TSAN_TARGETS = valtronics unit_tests client_api_test valtronics_client_example \
+               exception_ptr_release_demo
+# Narrows test-asan if it outgrows CI's budget, e.g. ASAN_CTEST_ARGS="-L unit|threads"; empty: all.
+ASAN_CTEST_ARGS ?=
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_DIR) $(SANITIZER_CMAKE) -DVALTRONICS_SANITIZE=address >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	@tests/sanitizers/run-ctest address $(ASAN_DIR) -j 2 --timeout 900 $(ASAN_CTEST_ARGS)
+
+test-tsan: deps
+	@cmake -S . -B $(TSAN_DIR) $(SANITIZER_CMAKE) -DVALTRONICS_SANITIZE=thread >/dev/null
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target $(TSAN_TARGETS)
+	@tests/sanitizers/run-ctest thread $(TSAN_DIR) -L 'unit|threads' -j 2 --timeout 900
 
 # Runs each fuzz target (tests/fuzz/, docs/fuzzing.md) for FUZZ_SECONDS on its seed corpus, new
 # inputs kept in $(BUILD_DIR)/fuzz/<target>/corpus across runs; fails naming any crashing input.
