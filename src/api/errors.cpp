@@ -11,7 +11,7 @@ namespace {
 
 using enum ErrorCode;
 
-constexpr std::array<ErrorEntry, 16> kCatalogue{{
+constexpr std::array<ErrorEntry, 17> kCatalogue{{
     {validation_error, "VALIDATION_ERROR", 400,
      "a parameter or body field is invalid; details.field names it (details.index the item of a "
      "batch)"},
