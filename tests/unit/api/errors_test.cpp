@@ -70,7 +70,7 @@ TEST(HttpErrorCatalogue, WireCodesAndStatusesClientsRelyOn) {
 // docs/rest.md lists every code of the catalogue as a table row "| `CODE` | status | ...",
 // located from this source file so that the test works from any build directory.
 TEST(HttpErrorCatalogue, EveryCodeIsDocumentedWithItsStatus) {
-  const auto docs = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / ".." / "docs" /
+  const auto docs = std::filesystem::path(VALTRONICS_SOURCE_DIR) / "docs" /
                     "rest.md";
   std::ifstream in(docs);
   ASSERT_TRUE(in) << docs << " not found";

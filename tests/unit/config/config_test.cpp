@@ -48,7 +48,7 @@ std::string error_of(const std::string& content) {
 }
 
 std::string example_path() {
-  return (fs::path(__FILE__).parent_path() / ".." / ".." / ".." / "config" /
+  return (fs::path(VALTRONICS_SOURCE_DIR) / "config" /
           "valtronics.example.toml")
       .string();
 }
