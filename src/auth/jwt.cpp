@@ -6,6 +6,7 @@
 // returns 0 for a string), and so that a malformed part gets its own message.
 
 #include "auth/jwt.hpp"
+#include "auth/libjwt_alg.hpp"
 #include "config/limits.hpp"
 #include "util/text.hpp"
 
@@ -47,15 +48,6 @@ JwtPtr decode(const std::string& token, const std::string& key) {
     return nullptr;
   }
   return JwtPtr(raw);
-}
-
-jwt_alg_t libjwt_alg(Algorithm a) {
-  switch (a) {
-    case Algorithm::hs256: return JWT_ALG_HS256;
-    case Algorithm::rs256: return JWT_ALG_RS256;
-    case Algorithm::es256: return JWT_ALG_ES256;
-  }
-  return JWT_ALG_INVAL;
 }
 
 bool base64url_chars(std::string_view part) {

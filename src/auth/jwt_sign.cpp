@@ -2,6 +2,7 @@
 // with a PEM private key, through libjwt.
 
 #include "auth/jwt.hpp"
+#include "auth/libjwt_alg.hpp"
 
 #include <jwt.h>
 
@@ -24,15 +25,6 @@ struct MallocDeleter {
   void operator()(char* p) const { std::free(p); }
 };
 using CString = std::unique_ptr<char, MallocDeleter>;
-
-jwt_alg_t libjwt_alg(Algorithm a) {
-  switch (a) {
-    case Algorithm::hs256: return JWT_ALG_HS256;
-    case Algorithm::rs256: return JWT_ALG_RS256;
-    case Algorithm::es256: return JWT_ALG_ES256;
-  }
-  return JWT_ALG_INVAL;
-}
 
 }  // namespace
 
