@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench.hpp"
+#include "bench/scenarios.hpp"
 #include "bench/histogram.hpp"
 #include "bench/protocols.hpp"
 #include "bench/tls_client.hpp"

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "bench/bench.hpp"
+#include "bench/scenarios.hpp"
 #include "bench/clients.hpp"
 
 namespace valtronics::bench {

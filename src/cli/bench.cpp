@@ -1,12 +1,12 @@
 // `valtronics bench <scenario>`: load generators that measure a server from the outside, ours or
-// a peer (see src/bench/bench.hpp). This file only parses flags.
+// a peer (see src/bench/scenarios.hpp). This file only parses flags.
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <vector>
 
-#include "bench/bench.hpp"
+#include "bench/scenarios.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "util/time.hpp"
