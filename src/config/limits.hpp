@@ -72,6 +72,26 @@ inline constexpr auto kConnectionRateWindow = std::chrono::seconds(60);
 // the time a bucket of one second's burst needs to refill.
 inline constexpr auto kFloodQuiet = std::chrono::seconds(1);
 
+// ---- abuse bookkeeping per client address (auth/abuse_monitor, auth/ban_list) ----
+// Every map keyed by client address is bounded, so that an attacker with many addresses (an
+// IPv6 /64 has 2^64) costs the server a fixed amount of memory, about 100 bytes an entry:
+// Addresses banned at once. A ban needs limits.auth_failures_before_ban bad tokens from one
+// address, so filling 10 000 slots takes 100 000 failed verifications at the default; beyond,
+// the ban ending first is evicted (about 1 MB at most).
+inline constexpr std::size_t kMaxBannedAddresses = 10'000;
+// Addresses whose recent auth failures are counted (limits.auth_failure_window); when full, the
+// count whose window ends first is forgotten. As many as can be banned.
+inline constexpr std::size_t kMaxTrackedFailureAddresses = 10'000;
+// Suspicious-pattern warn lines: at most one per address per period, and at most
+// kMaxSuspiciousLinesPerPeriod for all addresses together (the rest are counted and the count
+// is logged with the next line), so that the log cannot be flooded from many addresses either.
+inline constexpr auto kSuspiciousLogPeriod = std::chrono::seconds(60);
+inline constexpr std::size_t kMaxSuspiciousLinesPerPeriod = 100;
+inline constexpr std::size_t kMaxThrottledLogKeys = 10'000;
+// An event is "repeated", hence suspicious and logged, from its second occurrence from one
+// address within kSuspiciousLogPeriod: one mistyped token or one 429 is not an attack.
+inline constexpr std::uint64_t kSuspiciousRepeats = 2;
+
 // ---- engine and server timers ----
 // Offline checks and rule `duration` ticks: the resolution of devices.offline_after and of rule
 // durations.
