@@ -16,6 +16,7 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "util/ip_network.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::config {
@@ -93,6 +94,15 @@ std::vector<std::string> string_array(const toml::value& v, const std::string& k
     out.push_back(e.as_string().str);
   }
   return out;
+}
+
+// Every entry an address or a CIDR network (net/client_address parses them again).
+void check_trusted_proxies(const std::vector<std::string>& entries) {
+  for (const auto& entry : entries)
+    if (!util::IpNetwork::parse(entry))
+      fail("server.trusted_proxies: " + in_quotes(entry) +
+           " is not an IP address or CIDR network (e.g. \"10.0.0.0/8\", \"192.0.2.7\", "
+           "\"fd00::/8\"; no host names, no bits set past the prefix)");
 }
 
 bool valid_log_level(const std::string& s) {
@@ -293,6 +303,20 @@ const std::map<std::string, Section>& sections() {
            {"body_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.body_timeout = duration_value(v, k, false);
             }},
+           {"auth_failures_before_ban", [](Config& c, const toml::value& v, const std::string& k) {
+              if (!v.is_integer() || v.as_integer() < 0)
+                fail(k + ": expected a non-negative integer (0 disables bans), got " + describe(v));
+              c.limits.auth_failures_before_ban = static_cast<std::size_t>(v.as_integer());
+            }},
+           {"auth_failure_window", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.auth_failure_window = duration_value(v, k, false);
+            }},
+           {"ban_duration", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.ban_duration = duration_value(v, k, false);
+            }},
+           {"max_unauthenticated", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.max_unauthenticated = positive_size(v, k);
+            }},
        }},
       {"ingest",
        {
@@ -344,6 +368,10 @@ const std::map<std::string, Section>& sections() {
        {
            {"shutdown_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.server.shutdown_timeout = duration_value(v, k, false);
+            }},
+           {"trusted_proxies", [](Config& c, const toml::value& v, const std::string& k) {
+              c.server.trusted_proxies = string_array(v, k);
+              check_trusted_proxies(c.server.trusted_proxies);
             }},
        }},
       {"system",
@@ -591,6 +619,10 @@ void validate(const Config& cfg) {
   positive(cfg.ingest.max_metrics_per_device, "ingest.max_metrics_per_device");
   if (l.header_timeout.count() <= 0) fail("limits.header_timeout: must be positive");
   if (l.body_timeout.count() <= 0) fail("limits.body_timeout: must be positive");
+  if (l.auth_failure_window.count() <= 0) fail("limits.auth_failure_window: must be positive");
+  if (l.ban_duration.count() <= 0) fail("limits.ban_duration: must be positive");
+  positive(l.max_unauthenticated, "limits.max_unauthenticated");
+  check_trusted_proxies(cfg.server.trusted_proxies);
   if (cfg.system.min_frequency.count() <= 0) fail("system.min_frequency: must be positive");
   if (cfg.system.default_frequency < cfg.system.min_frequency) {
     fail("system.default_frequency: must not be below system.min_frequency (" +

@@ -56,6 +56,14 @@ struct LimitsConfig {
   // for the next request on a kept-alive connection), then the body.
   milliseconds header_timeout{10'000};
   milliseconds body_timeout{30'000};
+  // Bans: an address with this many bad tokens (WebSocket auth, handshake bearer, REST bearer)
+  // within auth_failure_window is refused (403 ADDRESS_BANNED) for ban_duration; 0: no bans.
+  std::size_t auth_failures_before_ban = 10;
+  milliseconds auth_failure_window{60'000};
+  milliseconds ban_duration{5 * 60'000};
+  // WebSocket connections open but not yet authenticated; beyond, an upgrade is answered 503.
+  // Each holds a socket and buffers for up to auth.auth_timeout without proving anything.
+  std::size_t max_unauthenticated = 256;
 };
 
 struct IngestConfig {
@@ -94,6 +102,9 @@ struct ServerConfig {
   // SIGTERM/SIGINT drain (close 1001 to every client, commit every queued write) gets this long;
   // past it the process logs what was still pending and exits with kExitShutdownTimeout.
   milliseconds shutdown_timeout{5'000};
+  // Peers (addresses or CIDR networks, IPv4 or IPv6) whose X-Forwarded-For / Forwarded headers
+  // name the client's address (net/client_address.hpp). Empty: every header is ignored.
+  std::vector<std::string> trusted_proxies;
 };
 // Exit code of `serve` when shutdown_timeout was hit (0: a clean drain; 2: a start-up error).
 inline constexpr int kExitShutdownTimeout = 3;

@@ -202,7 +202,9 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
         "messages_per_second =", "max_message_bytes =", "max_batch =", "max_batch_bytes =",
         "max_outbound_bytes =", "max_subscriptions =", "flood_close_after =", "[ingest]",
         "max_items =", "max_body_bytes =", "[telemetry]", "[alerts]", "replay_max_alerts =",
-        "replay_max_age =", "[system]", "default_frequency =", "min_frequency ="}) {
+        "replay_max_age =", "[system]", "default_frequency =", "min_frequency =",
+        "max_unauthenticated =", "auth_failures_before_ban =", "auth_failure_window =",
+        "ban_duration =", "[server]", "trusted_proxies ="}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
 }
@@ -574,6 +576,70 @@ TEST(IdentityProvidersConfig, CrossKeyRules) {
   c.demo = true;
   EXPECT_EQ(validate_error(c),
             "auth.previous_jwt_secret: set, but there is no auth.jwt_secret to roll over to");
+}
+
+}  // namespace
+}  // namespace valtronics::config
+
+// ---- bans, the unauthenticated cap, trusted proxies (issue 10)
+namespace valtronics::config {
+namespace {
+
+TEST(ConfigTest, BanAndUnauthenticatedKeys) {
+  const Config d;
+  EXPECT_EQ(d.limits.auth_failures_before_ban, 10u);
+  EXPECT_EQ(d.limits.auth_failure_window, 60s);
+  EXPECT_EQ(d.limits.ban_duration, 300s);
+  EXPECT_EQ(d.limits.max_unauthenticated, 256u);
+  EXPECT_TRUE(d.server.trusted_proxies.empty());
+  Config c = load(
+      "[limits]\nauth_failures_before_ban = 3\nauth_failure_window = \"10s\"\n"
+      "ban_duration = \"2s\"\nmax_unauthenticated = 5\n");
+  EXPECT_EQ(c.limits.auth_failures_before_ban, 3u);
+  EXPECT_EQ(c.limits.auth_failure_window, 10s);
+  EXPECT_EQ(c.limits.ban_duration, 2s);
+  EXPECT_EQ(c.limits.max_unauthenticated, 5u);
+  // 0 disables bans; negative is refused, as is a zero cap or window.
+  EXPECT_EQ(load("[limits]\nauth_failures_before_ban = 0\n").limits.auth_failures_before_ban, 0u);
+  EXPECT_EQ(error_of("[limits]\nauth_failures_before_ban = -1\n"),
+            "limits.auth_failures_before_ban: expected a non-negative integer (0 disables bans), "
+            "got -1");
+  EXPECT_EQ(error_of("[limits]\nmax_unauthenticated = 0\n"),
+            "limits.max_unauthenticated: expected a positive integer");
+  EXPECT_NE(error_of("[limits]\nban_duration = \"0s\"\n").find("limits.ban_duration"),
+            std::string::npos);
+  EXPECT_NE(error_of("[limits]\nauth_failure_window = 5\n").find("limits.auth_failure_window"),
+            std::string::npos);
+  Config e = load_file(example_path());
+  EXPECT_EQ(e.limits.auth_failures_before_ban, d.limits.auth_failures_before_ban);
+  EXPECT_EQ(e.limits.auth_failure_window, d.limits.auth_failure_window);
+  EXPECT_EQ(e.limits.ban_duration, d.limits.ban_duration);
+  EXPECT_EQ(e.limits.max_unauthenticated, d.limits.max_unauthenticated);
+  EXPECT_EQ(e.server.trusted_proxies, d.server.trusted_proxies);
+}
+
+TEST(ConfigTest, TrustedProxies) {
+  Config c = load("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\", "
+                  "\"::1\"]\n");
+  EXPECT_EQ(c.server.trusted_proxies,
+            (std::vector<std::string>{"10.0.0.0/8", "192.0.2.7", "fd00::/8", "::1"}));
+  c.auth.jwt_secret = "x";
+  EXPECT_NO_THROW(validate(c));
+  const std::string bad_tail =
+      " is not an IP address or CIDR network (e.g. \"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\"; "
+      "no host names, no bits set past the prefix)";
+  for (const char* bad : {"proxy.example", "10.0.0.0/33", "10.0.0.1/8", "fd00::/129", "10.0.0.0/",
+                          "1.2.3", ""}) {
+    EXPECT_EQ(error_of(std::string("[server]\ntrusted_proxies = [\"") + bad + "\"]\n"),
+              std::string("server.trusted_proxies: \"") + bad + "\"" + bad_tail)
+        << bad;
+    Config v;
+    v.auth.jwt_secret = "x";
+    v.server.trusted_proxies = {bad};
+    EXPECT_THROW(validate(v), ConfigError) << bad;
+  }
+  EXPECT_NE(error_of("[server]\ntrusted_proxies = \"10.0.0.1\"\n").find("server.trusted_proxies"),
+            std::string::npos);
 }
 
 }  // namespace
