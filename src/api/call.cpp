@@ -2,6 +2,8 @@
 #include "api/call.hpp"
 
 #include "api/body_fields.hpp"
+
+#include <chrono>
 #include "util/time.hpp"
 
 namespace valtronics::api {
@@ -34,6 +36,11 @@ model::Result<void> authorize(const auth::Claims& c, auth::Action a) {
 std::optional<auth::Claims> authenticated(Call& c) {
   auto claims = authenticate(c.request, c.ctx.verifier);
   if (!claims) {
+    // A request without credentials is no attack (a browser, a health probe); a bad one is
+    // counted towards a ban of its address.
+    if (c.request.authorization)
+      c.ctx.abuse.auth_failure(c.request.client_address, "rest: " + claims.error().message,
+                               std::chrono::steady_clock::now());
     c.fail(claims.error());
     return std::nullopt;
   }

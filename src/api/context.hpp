@@ -2,6 +2,7 @@
 // nothing of net/.
 #pragma once
 
+#include "auth/abuse_monitor.hpp"
 #include "auth/jwt.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
@@ -16,6 +17,7 @@ struct Context {
   engine::Engine& engine;              // devices, rules, alerts, ingest
   const session::ConnectionRegistry& connections;  // /health and /api/v1/ws/stats figures
   const hub::Hub& hub;                 // events published, for /api/v1/ws/stats
+  auth::AbuseMonitor& abuse;           // bad bearer tokens; the abuse figures of the stats
 };
 
 }  // namespace valtronics::api

@@ -11,7 +11,7 @@ namespace {
 
 using enum ErrorCode;
 
-constexpr std::array<ErrorEntry, 17> kCatalogue{{
+constexpr std::array<ErrorEntry, 18> kCatalogue{{
     {validation_error, "VALIDATION_ERROR", 400,
      "a parameter or body field is invalid; details.field names it (details.index the item of a "
      "batch)"},
@@ -45,13 +45,18 @@ constexpr std::array<ErrorEntry, 17> kCatalogue{{
     {headers_too_large, "HEADERS_TOO_LARGE", 431, "the request headers exceed their limit"},
     {internal_error, "INTERNAL_ERROR", 500, "a fault of the server (a failed read)"},
     {service_unavailable, "SERVICE_UNAVAILABLE", 503,
-     "the server is at limits.max_connections WebSockets or limits.max_http_connections HTTP "
-     "connections, or cannot take the request now"},
+     "the server is at limits.max_connections WebSockets, limits.max_unauthenticated "
+     "WebSockets not yet authenticated, or limits.max_http_connections HTTP connections, or "
+     "cannot take the request now"},
     {storage_unavailable, "STORAGE_UNAVAILABLE", 503,
      "the database refuses writes (disk full, I/O error, locked): readings are not accepted; "
      "retry after Retry-After seconds"},
     {expectation_failed, "EXPECTATION_FAILED", 417,
      "an Expect header other than 100-continue; the connection is closed"},
+    {address_banned, "ADDRESS_BANNED", 403,
+     "the client's address is banned after limits.auth_failures_before_ban bad tokens within "
+     "limits.auth_failure_window (any request and WebSocket upgrade, before anything else); "
+     "retry after Retry-After seconds, with a valid token"},
 }};
 
 }  // namespace

@@ -34,7 +34,8 @@ enum class ErrorCode {
   internal_error,       // 500
   service_unavailable,  // 503
   storage_unavailable,  // 503, with Retry-After
-  expectation_failed,   // 417 (last: added with the abuse limits of issue 10)
+  expectation_failed,   // 417 (these last two: added with the abuse limits of issue 10)
+  address_banned,       // 403, with Retry-After
 };
 
 struct ErrorEntry {

@@ -21,6 +21,9 @@ struct Request {
   std::string path;   // the target before '?', not decoded
   std::string query;  // the target after the first '?', not decoded ("" when none)
   std::optional<std::string> authorization;  // the Authorization header, when sent
+  // The client's address (net/client_address: the peer, or what a trusted proxy forwarded):
+  // bad bearer tokens are counted against it (bans).
+  std::string client_address;
   std::string body;
   unsigned version = 11;  // 10 or 11: what the response is written in
   bool keep_alive = true;

@@ -1,5 +1,6 @@
 // GET /api/v1/ws/stats: the spec's ConnectionMonitor figures, for admins.
 #include <boost/json/object.hpp>
+#include <chrono>
 
 #include "api/handlers.hpp"
 
@@ -8,6 +9,7 @@ namespace valtronics::api::stats {
 void get(Call& c) {
   if (!admit(c, auth::Action::view_stats)) return;
   const auto s = c.ctx.connections.stats();
+  const auto a = c.ctx.abuse.stats(std::chrono::steady_clock::now());
   boost::json::object data{
       {"totalConnections", s.total_connections},
       {"activeConnections", s.active_connections},
@@ -17,6 +19,13 @@ void get(Call& c) {
       {"messagesPerConnection", s.messages_per_connection},
       {"eventsPublished", c.ctx.hub.published()},
       {"writeTimeouts", s.write_timeouts},
+      // Abuse (docs/security.md, "Bans, the unauthenticated cap and suspicious patterns").
+      {"unauthenticatedConnections", s.unauthenticated_connections},
+      {"authFailures", a.auth_failures},
+      {"bans", a.bans},
+      {"bannedAddresses", a.banned_addresses},
+      {"bannedRefusals", a.banned_refusals},
+      {"limitViolations", a.limit_violations},
   };
   c.respond(data_response(200, std::move(data)));
 }

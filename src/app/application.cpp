@@ -19,7 +19,7 @@ Application::Application(const config::Config& cfg)
       hub_(server_.contexts()),
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
-      sources_(server_.main_context(), hub_, engine_, ctx_.registry, cfg.demo),
+      sources_(server_.main_context(), hub_, engine_, ctx_.registry, ctx_.abuse, cfg.demo),
       signals_(server_.main_context(), SIGINT, SIGTERM),
       reload_(server_.main_context()) {
   reload_.on_reload("tls", [this] { server_.reload_tls(); });

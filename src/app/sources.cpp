@@ -12,8 +12,14 @@ using boost::system::error_code;
 
 PeriodicSources::PeriodicSources(boost::asio::io_context& ioc, hub::Hub& hub,
                                  engine::Engine& engine,
-                                 const session::ConnectionRegistry& registry, bool demo)
-    : hub_(hub), engine_(engine), registry_(registry), system_timer_(ioc), demo_timer_(ioc) {
+                                 const session::ConnectionRegistry& registry,
+                                 auth::AbuseMonitor& abuse, bool demo)
+    : hub_(hub),
+      engine_(engine),
+      registry_(registry),
+      abuse_(abuse),
+      system_timer_(ioc),
+      demo_timer_(ioc) {
   if (demo) simulator_ = std::make_unique<engine::DemoSimulator>();
 }
 
@@ -35,7 +41,12 @@ void PeriodicSources::tick_system() {
   // through the heap, which glibc keeps mapped otherwise (the RSS would then report the burst,
   // not what is in use).
   if (++system_ticks_ % 10 == 0) malloc_trim(0);
-  hub_.publish(sampler_.sample(registry_.active(), util::Clock::now()));
+  const auto a = abuse_.stats(std::chrono::steady_clock::now());
+  engine::ServerFigures figures{registry_.active(),  registry_.unauthenticated(),
+                                a.auth_failures,     a.bans,
+                                a.banned_addresses,  a.banned_refusals,
+                                a.limit_violations};
+  hub_.publish(sampler_.sample(figures, util::Clock::now()));
   system_timer_.expires_after(limits::kSystemSamplePeriod);
   system_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_system();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "auth/abuse_monitor.hpp"
 #include "engine/engine.hpp"
 #include "engine/simulator.hpp"
 #include "engine/system_metrics.hpp"
@@ -20,7 +21,8 @@ class PeriodicSources {
  public:
   // `demo`: also run the device simulator (the engine seeds its devices at start()).
   PeriodicSources(boost::asio::io_context& ioc, hub::Hub& hub, engine::Engine& engine,
-                  const session::ConnectionRegistry& registry, bool demo);
+                  const session::ConnectionRegistry& registry, auth::AbuseMonitor& abuse,
+                  bool demo);
 
   void start();
   void stop();  // on the context's thread
@@ -32,6 +34,7 @@ class PeriodicSources {
   hub::Hub& hub_;
   engine::Engine& engine_;
   const session::ConnectionRegistry& registry_;
+  auth::AbuseMonitor& abuse_;
   boost::asio::steady_timer system_timer_, demo_timer_;
   engine::SystemSampler sampler_;
   std::unique_ptr<engine::DemoSimulator> simulator_;

@@ -94,13 +94,16 @@ const std::vector<std::string>& system_metric_names() {
   static const std::vector<std::string> names = {
       "cpu_usage",       "memory_usage",   "disk_usage",     "active_connections",
       "load_average_1m", "process_rss_mb", "uptime_seconds",
+      // the abuse figures (issue 10)
+      "unauthenticated_connections", "auth_failures", "bans", "banned_addresses",
+      "banned_refusals", "limit_violations",
   };
   return names;
 }
 
 SystemSampler::SystemSampler(std::string disk_path) : disk_path_(std::move(disk_path)) {}
 
-model::SystemEvent SystemSampler::sample(std::uint64_t active_connections, util::TimePoint now) {
+model::SystemEvent SystemSampler::sample(const ServerFigures& server, util::TimePoint now) {
   model::SystemEvent ev;
   ev.timestamp = now;
   auto& m = ev.metrics;
@@ -118,12 +121,19 @@ model::SystemEvent SystemSampler::sample(std::uint64_t active_connections, util:
   }
   if (auto mem = read_memory_usage()) m.emplace_back("memory_usage", round_to(*mem, 1));
   if (auto disk = read_disk_usage(disk_path_)) m.emplace_back("disk_usage", round_to(*disk, 1));
-  m.emplace_back("active_connections", static_cast<double>(active_connections));
+  m.emplace_back("active_connections", static_cast<double>(server.active_connections));
   if (auto load = read_first_double("/proc/loadavg"))
     m.emplace_back("load_average_1m", round_to(*load, 2));
   if (auto rss = read_rss_mb()) m.emplace_back("process_rss_mb", round_to(*rss, 1));
   if (auto up = read_first_double("/proc/uptime"))
     m.emplace_back("uptime_seconds", std::floor(*up));
+  m.emplace_back("unauthenticated_connections",
+                 static_cast<double>(server.unauthenticated_connections));
+  m.emplace_back("auth_failures", static_cast<double>(server.auth_failures));
+  m.emplace_back("bans", static_cast<double>(server.bans));
+  m.emplace_back("banned_addresses", static_cast<double>(server.banned_addresses));
+  m.emplace_back("banned_refusals", static_cast<double>(server.banned_refusals));
+  m.emplace_back("limit_violations", static_cast<double>(server.limit_violations));
   return ev;
 }
 

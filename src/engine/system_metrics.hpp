@@ -15,14 +15,27 @@ namespace valtronics::engine {
 // The metric names the system channel knows; a subscription naming another is invalid_filter.
 const std::vector<std::string>& system_metric_names();
 
+// The server's own figures a sample carries: connections, and the abuse counters
+// (auth/abuse_monitor; the same figures as /api/v1/ws/stats, in snake_case).
+struct ServerFigures {
+  std::uint64_t active_connections = 0;
+  std::uint64_t unauthenticated_connections = 0;
+  std::uint64_t auth_failures = 0;
+  std::uint64_t bans = 0;
+  std::uint64_t banned_addresses = 0;
+  std::uint64_t banned_refusals = 0;
+  std::uint64_t limit_violations = 0;
+};
+
 class SystemSampler {
  public:
   explicit SystemSampler(std::string disk_path = "/");
 
   // Takes one sample. cpu_usage is the busy share (%) of all CPUs since the previous call (since
   // boot on the first). Metrics (all percentages rounded to 0.1): cpu_usage, memory_usage,
-  // disk_usage, active_connections, load_average_1m, process_rss_mb, uptime_seconds.
-  model::SystemEvent sample(std::uint64_t active_connections, util::TimePoint now);
+  // disk_usage, active_connections, load_average_1m, process_rss_mb, uptime_seconds, then the
+  // other ServerFigures under their field names.
+  model::SystemEvent sample(const ServerFigures& server, util::TimePoint now);
 
  private:
   std::string disk_path_;

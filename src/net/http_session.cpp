@@ -18,6 +18,7 @@
 #include "api/errors.hpp"
 #include "api/query.hpp"
 #include "api/routes.hpp"
+#include "net/client_address.hpp"
 #include "net/tls_stream.hpp"
 #include "net/request_guard.hpp"
 #include "net/ws_session.hpp"
@@ -51,7 +52,7 @@ api::Method method_of(http::verb v) {
 }
 
 // The API's view of a request; the body is moved out of `req`.
-api::Request to_api(HttpRequest& req) {
+api::Request to_api(HttpRequest& req, const std::string& client_address) {
   api::Request r;
   r.method = method_of(req.method());
   const auto target = api::split_target(req.target());
@@ -61,8 +62,19 @@ api::Request to_api(HttpRequest& req) {
     r.authorization = std::string(it->value());
   r.version = req.version();
   r.keep_alive = req.keep_alive();
+  r.client_address = client_address;
   r.body = std::move(req.body());
   return r;
+}
+
+// The forwarding headers of a request head, for net/client_address.
+ForwardingHeaders forwarding_headers(const http::request_header<>& head) {
+  ForwardingHeaders h;
+  for (const auto& f : head) {
+    if (beast::iequals(f.name_string(), "X-Forwarded-For")) h.x_forwarded_for.push_back(f.value());
+    else if (beast::iequals(f.name_string(), "Forwarded")) h.forwarded.push_back(f.value());
+  }
+  return h;
 }
 
 // An api::Response on the wire: JSON body, Server and Content-Type, its extra headers.
@@ -125,6 +137,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string();
+    client_ = client_address(peer_, {}, ctx_.trusted_proxies);  // until a request names one
     worker_.http_connections.insert(this);
     has_slot_ = ctx_.http_cap.try_acquire();
   }
@@ -155,6 +168,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   // handshake on a TLS port, so the answer is readable).
   void begin() {
     if (!has_slot_) {
+      ctx_.abuse.limit_violation(client_, "limits.max_http_connections (503)",
+                                 std::chrono::steady_clock::now());
       spdlog::warn("http connection refused peer={}: at limits.max_http_connections ({})", peer_,
                    ctx_.http_cap.max());
       return write(error_reply(ErrorCode::service_unavailable,
@@ -208,8 +223,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   void on_header(error_code ec) {
     if (ec) return on_read(ec);
     const auto& head = parser_->get();
+    // Each request names its client afresh: a trusted proxy's kept-alive connection carries
+    // many clients' requests. A banned client is refused before anything else is looked at.
+    client_ = client_address(peer_, forwarding_headers(head), ctx_.trusted_proxies);
+    if (auto left = ctx_.abuse.refuse_if_banned(client_, std::chrono::steady_clock::now()))
+      return write(banned_reply(*left, head.version()));
     if (auto problem = framing_problem(head)) {
-      spdlog::warn("http request refused peer={}: {}", peer_, *problem);
+      spdlog::warn("http request refused peer={}: {}", client_, *problem);
       return write(error_reply(ErrorCode::bad_request, *problem, 11, false));
     }
     const auto expect = expectation(head);
@@ -258,7 +278,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     HttpRequest req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
-                  peer_);
+                  client_);
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     std::string_view path = api::split_target(req.target()).path;
@@ -269,7 +289,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     // The API may answer at once (on this thread) or later from the engine's thread: either way
     // the response is posted back to this session's executor before it is written. The session
     // stays alive until then; no further request is read until it is written.
-    const api::Request request = to_api(req);
+    const api::Request request = to_api(req, client_);
     api::handle(request, ctx_.api,
                 [ref = SessionRef{this->shared_from_this()}, version,
                  keep_alive](api::Response res) mutable {
@@ -312,10 +332,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     });
   }
 
-  void refuse(const HttpRequest& req, ErrorCode code, std::string_view message) {
-    spdlog::info("ws upgrade refused peer={} status={} reason={}", peer_, api::http_status(code),
-                 message);
-    write(error_reply(code, message, req.version(), false));
+  void refuse(const HttpRequest& req, ErrorCode code, std::string_view message,
+              boost::json::object details = {}) {
+    spdlog::info("ws upgrade refused peer={} status={} reason={}", client_,
+                 api::http_status(code), message);
+    write(to_http(api::error_response(code, message, std::move(details)), req.version(), false));
+  }
+
+  // 403 ADDRESS_BANNED with Retry-After (whole seconds, rounded up), then the connection goes.
+  static HttpResponse banned_reply(std::chrono::milliseconds left, unsigned version) {
+    const auto seconds = (left.count() + 999) / 1000;
+    auto r = api::error_response(
+        ErrorCode::address_banned,
+        "this address is banned for repeated authentication failures; retry after " +
+            std::to_string(seconds) + " s with a valid token",
+        {{"retry_after_s", seconds}});
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return to_http(r, version, false);
   }
 
   bool origin_allowed(const HttpRequest& req) const {
@@ -352,18 +385,37 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                     key.empty() ? "missing Sec-WebSocket-Key"
                                 : "Sec-WebSocket-Key must be the base64 of 16 bytes");
     if (!origin_allowed(req)) return refuse(req, ErrorCode::forbidden, "origin not allowed");
-    if (!ctx_.connection_limiter.allow(peer_, std::chrono::steady_clock::now()))
+    const auto now = std::chrono::steady_clock::now();
+    if (!ctx_.connection_limiter.allow(client_, now)) {
+      ctx_.abuse.limit_violation(client_, "limits.connections_per_minute (429)", now);
       return refuse(req, ErrorCode::too_many_requests,
                     "more than " + std::to_string(ctx_.cfg.limits.connections_per_minute) +
                         " new connections per minute from this address");
-    if (!ctx_.registry.try_open())
-      return refuse(req, ErrorCode::service_unavailable,
-                    "server is at max_connections (" +
-                        std::to_string(ctx_.cfg.limits.max_connections) + ")");
+    }
+    using Admission = session::ConnectionRegistry::Admission;
+    switch (ctx_.registry.try_open()) {
+      case Admission::ok:
+        break;
+      case Admission::at_max_connections:
+        ctx_.abuse.limit_violation(client_, "limits.max_connections (503)", now);
+        return refuse(req, ErrorCode::service_unavailable,
+                      "server is at max_connections (" +
+                          std::to_string(ctx_.cfg.limits.max_connections) + ")",
+                      {{"limit", "max_connections"},
+                       {"max", ctx_.cfg.limits.max_connections}});
+      case Admission::at_max_unauthenticated:
+        ctx_.abuse.limit_violation(client_, "limits.max_unauthenticated (503)", now);
+        return refuse(req, ErrorCode::service_unavailable,
+                      "server is at max_unauthenticated (" +
+                          std::to_string(ctx_.cfg.limits.max_unauthenticated) +
+                          " WebSocket connections not yet authenticated)",
+                      {{"limit", "max_unauthenticated"},
+                       {"max", ctx_.cfg.limits.max_unauthenticated}});
+    }
 
     WsSession::Options opts;
     opts.endpoint_channel = channel;
-    opts.peer = peer_;
+    opts.peer = client_;
     std::optional<std::string> header_token;
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string_view v = it->value();
@@ -381,7 +433,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                        header_token = std::move(header_token)](error_code ec,
                                                                std::size_t) mutable {
                         if (ec) {
-                          self->ctx_.registry.close(std::chrono::steady_clock::duration::zero());
+                          self->ctx_.registry.close(std::chrono::steady_clock::duration::zero(),
+                                                    false);
                           return;
                         }
                         self->stream_.expires_never();
@@ -398,7 +451,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   ServerContext& ctx_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string peer_;
+  std::string peer_;    // the socket's remote address
+  std::string client_;  // the current request's client (net/client_address)
   bool has_slot_ = false;  // holds a slot of limits.max_http_connections
 };
 

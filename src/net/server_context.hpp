@@ -13,11 +13,13 @@
 #include <sys/uio.h>
 
 #include "api/context.hpp"
+#include "auth/abuse_monitor.hpp"
 #include "auth/jwt.hpp"
 #include "auth/rate_limit.hpp"
 #include "config/config.hpp"
 #include "hub/hub.hpp"
 #include "session/connection_registry.hpp"
+#include "net/client_address.hpp"
 #include "net/connection_cap.hpp"
 #include "net/deadlines.hpp"
 #include "protocol/parse.hpp"
@@ -63,8 +65,12 @@ struct ServerContext {
   ServerContext(const config::Config& c, hub::Hub& h, engine::Engine& e)
       : cfg(c),
         verifier(c.auth),
-        registry(c.limits.max_connections, c.limits.max_connections_per_user),
+        registry(c.limits.max_connections, c.limits.max_connections_per_user,
+                 c.limits.max_unauthenticated),
         connection_limiter(c.limits.connections_per_minute),
+        trusted_proxies(c.server.trusted_proxies),
+        abuse({c.limits.auth_failures_before_ban, c.limits.auth_failure_window,
+               c.limits.ban_duration}),
         hub(h),
         engine(&e) {
     parse_options.max_batch = c.limits.max_batch;
@@ -75,6 +81,10 @@ struct ServerContext {
   auth::JwtVerifier verifier;
   session::ConnectionRegistry registry;
   auth::ConnectionRateLimiter connection_limiter;
+  // Peers whose forwarding headers are believed (server.trusted_proxies; net/client_address).
+  TrustedProxies trusted_proxies;
+  // Bad tokens, bans and limit violations per client address (thread-safe).
+  auth::AbuseMonitor abuse;
   hub::Hub& hub;
   protocol::ParseOptions parse_options;
   // The domain engine (devices, rules, alerts).
@@ -85,11 +95,11 @@ struct ServerContext {
   // what a client receives.
   std::atomic<std::int64_t> newest_alert_id{0};
   // What every connection's protocol core shares (refers to the members above).
-  session::Context session{cfg, verifier, registry, parse_options, newest_alert_id};
+  session::Context session{cfg, verifier, registry, parse_options, newest_alert_id, abuse};
   // Plain HTTP connections open at once (limits.max_http_connections).
   ConnectionCap http_cap{cfg.limits.max_http_connections};
   // What the HTTP API needs (refers to the members above).
-  api::Context api{cfg, verifier, *engine, registry, hub};
+  api::Context api{cfg, verifier, *engine, registry, hub, abuse};
 };
 
 }  // namespace valtronics::net

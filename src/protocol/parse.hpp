@@ -21,7 +21,9 @@ struct ParseOptions {
   // any other name is invalid_filter.
   std::vector<std::string> system_metrics{"cpu_usage",        "memory_usage",   "disk_usage",
                                           "active_connections", "load_average_1m", "process_rss_mb",
-                                          "uptime_seconds"};
+                                          "uptime_seconds", "unauthenticated_connections",
+                                          "auth_failures", "bans", "banned_addresses",
+                                          "banned_refusals", "limit_violations"};
 };
 
 // Parses one text frame. `id` is read first so that errors echo it when possible.

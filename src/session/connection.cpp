@@ -115,11 +115,13 @@ void Connection::on_text(std::string_view text) {
     case auth::MessageRateGuard::Verdict::allow:
       break;
     case auth::MessageRateGuard::Verdict::reject:
+      ctx_.abuse.limit_violation(opts_.peer, "limits.messages_per_second", ctx_.steady_now());
       send(protocol::error(std::nullopt, ErrorCode::rate_limited,
                            "more than " + std::to_string(int(limits.messages_per_second)) +
                                " messages per second: message dropped"));
       return;
     case auth::MessageRateGuard::Verdict::close:
+      ctx_.abuse.limit_violation(opts_.peer, "message flood (4008)", ctx_.steady_now());
       close(close_code::rate_limit_abuse, "message rate limit exceeded for too long");
       return;
   }
@@ -272,7 +274,7 @@ void Connection::finish() {
   subs_.clear();
   if (!counted_user_.empty()) ctx_.registry.remove_user(counted_user_);
   counted_user_.clear();
-  ctx_.registry.close(ctx_.steady_now() - opened_at_);
+  ctx_.registry.close(ctx_.steady_now() - opened_at_, claims_.has_value());
   timers_.fill(SteadyTime::max());
   if (deadline_ != SteadyTime::max()) {
     deadline_ = SteadyTime::max();

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/abuse_monitor.hpp"
 #include "auth/claims.hpp"
 #include "auth/jwt.hpp"
 #include "auth/rate_limit.hpp"
@@ -43,8 +44,8 @@
 
 namespace valtronics::session {
 
-// What every connection of the server shares (read-only but for the registry and the newest
-// alert id, which are thread-safe).
+// What every connection of the server shares (read-only but for the registry, the newest
+// alert id and the abuse monitor, which are thread-safe).
 struct Context {
   const config::Config& cfg;
   const auth::JwtVerifier& verifier;
@@ -53,6 +54,8 @@ struct Context {
   // The newest alert id known to be stored, shared by every connection: where the query for
   // `last_alert_id` starts (it only makes that query cheap; it never decides what is sent).
   std::atomic<std::int64_t>& newest_alert_id;
+  // Bad tokens and limit violations, per client address (Options::peer): bans, stats, logs.
+  auth::AbuseMonitor& abuse;
   // The clocks, replaceable by tests (steady for deadlines and rates, wall for token times).
   SteadyTime (*steady_now)() = &std::chrono::steady_clock::now;
   util::TimePoint (*wall_now)() = &util::Clock::now;
@@ -62,7 +65,9 @@ class Connection final : public hub::Subscriber {
  public:
   struct Options {
     std::optional<model::Channel> endpoint_channel;  // /ws/<channel>: only that channel
-    std::string peer;                                // client address, for logs
+    // The client's address (net/client_address: the peer, or the address a trusted proxy
+    // forwarded): logs, and the abuse monitor's per-address counts.
+    std::string peer;
   };
   enum class State : std::uint8_t {
     open,     // reading requests, delivering events

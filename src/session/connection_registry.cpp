@@ -9,22 +9,32 @@ double steady_seconds() {
 }
 }  // namespace
 
-ConnectionRegistry::ConnectionRegistry(std::size_t max_connections, std::size_t max_per_user)
-    : max_connections_(max_connections), max_per_user_(max_per_user) {}
+ConnectionRegistry::ConnectionRegistry(std::size_t max_connections, std::size_t max_per_user,
+                                       std::size_t max_unauthenticated)
+    : max_connections_(max_connections),
+      max_per_user_(max_per_user),
+      max_unauthenticated_(max_unauthenticated) {}
 
-bool ConnectionRegistry::try_open() {
+ConnectionRegistry::Admission ConnectionRegistry::try_open() {
   std::lock_guard lock(mutex_);
-  if (active_.load() >= max_connections_) return false;
+  if (active_.load() >= max_connections_) return Admission::at_max_connections;
+  if (unauthenticated_.load() >= max_unauthenticated_) return Admission::at_max_unauthenticated;
   active_.fetch_add(1);
+  unauthenticated_.fetch_add(1);
   total_.fetch_add(1);
   open_start_sum_s_ += steady_seconds();
-  return true;
+  return Admission::ok;
 }
 
-void ConnectionRegistry::close(std::chrono::steady_clock::duration lived) {
+void ConnectionRegistry::authenticated() {
+  unauthenticated_.fetch_sub(1);
+}
+
+void ConnectionRegistry::close(std::chrono::steady_clock::duration lived, bool was_authenticated) {
   std::lock_guard lock(mutex_);
   const double s = std::chrono::duration<double>(lived).count();
   active_.fetch_sub(1);
+  if (!was_authenticated) unauthenticated_.fetch_sub(1);
   closed_duration_s_ += s;
   ++closed_;
   open_start_sum_s_ -= steady_seconds() - s;
@@ -63,6 +73,7 @@ ConnectionRegistry::Stats ConnectionRegistry::stats() const {
           ? double(s.messages_received + s.messages_sent) / double(s.total_connections)
           : 0.0;
   s.write_timeouts = write_timeouts_.load();
+  s.unauthenticated_connections = unauthenticated_.load();
   return s;
 }
 

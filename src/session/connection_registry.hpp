@@ -1,5 +1,7 @@
 // Admission bookkeeping shared by every I/O thread: total connections (503 beyond the limit),
-// connections per user (4029 beyond), and the counters behind /api/v1/ws/stats (the spec's
+// connections not yet authenticated (limits.max_unauthenticated, 503 beyond: each holds a
+// socket for up to auth.auth_timeout without proving anything), connections per user (4029
+// beyond), and the counters behind /api/v1/ws/stats (the spec's
 // ConnectionMonitor figures). Touched at connect, auth and close only, never per delivery;
 // message counters are relaxed atomics.
 #pragma once
@@ -15,12 +17,18 @@ namespace valtronics::session {
 
 class ConnectionRegistry {
  public:
-  ConnectionRegistry(std::size_t max_connections, std::size_t max_per_user);
+  ConnectionRegistry(std::size_t max_connections, std::size_t max_per_user,
+                     std::size_t max_unauthenticated);
 
-  // Reserves a slot for a new WebSocket connection; false when max_connections are open.
-  bool try_open();
-  // Releases the slot taken by try_open, recording how long the connection lived.
-  void close(std::chrono::steady_clock::duration lived);
+  enum class Admission { ok, at_max_connections, at_max_unauthenticated };
+  // Reserves a slot for a new WebSocket connection, counted as unauthenticated until
+  // authenticated(); nothing is taken unless `ok`.
+  Admission try_open();
+  // The connection's first successful auth: its unauthenticated slot is free again.
+  void authenticated();
+  // Releases the slot taken by try_open (and its unauthenticated slot unless
+  // `was_authenticated`), recording how long the connection lived.
+  void close(std::chrono::steady_clock::duration lived, bool was_authenticated);
 
   // Counts one more connection for `user`; false (nothing counted) when the user is at the limit.
   bool try_add_user(const std::string& user);
@@ -32,17 +40,20 @@ class ConnectionRegistry {
   void count_write_timeout() { write_timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
   std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
+  std::uint64_t unauthenticated() const { return unauthenticated_.load(std::memory_order_relaxed); }
 
   struct Stats {
     std::uint64_t total_connections, active_connections, messages_received, messages_sent;
     double average_connection_duration_s;  // over closed and still open connections
     double messages_per_connection;        // (received + sent) / total
     std::uint64_t write_timeouts;          // closed for reading nothing for write_timeout
+    std::uint64_t unauthenticated_connections;  // open, not yet authenticated
   };
   Stats stats() const;
 
  private:
-  std::size_t max_connections_, max_per_user_;
+  std::size_t max_connections_, max_per_user_, max_unauthenticated_;
+  std::atomic<std::uint64_t> unauthenticated_{0};
   std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0}, write_timeouts_{0};
   mutable std::mutex mutex_;  // guards the maps and duration sums below
   std::unordered_map<std::string, std::size_t> per_user_;

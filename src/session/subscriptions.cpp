@@ -17,12 +17,15 @@ namespace close_code = protocol::close_code;
 
 void Connection::handle_auth(const protocol::Request& req, const protocol::AuthRequest& a) {
   if (a.malformed) {
+    ctx_.abuse.auth_failure(opts_.peer, "websocket auth: 'token' not a string", ctx_.steady_now());
     send(protocol::auth_failure(req.id, ErrorCode::invalid_token, "'token' must be a string"));
     close(close_code::auth_failed, "authentication failed");
     return;
   }
   auto verified = ctx_.verifier.verify(a.token, ctx_.wall_now());
   if (!verified) {
+    ctx_.abuse.auth_failure(opts_.peer, "websocket auth: " + verified.error().message,
+                            ctx_.steady_now());
     send(protocol::auth_failure(req.id, verified.error().code, verified.error().message));
     close(close_code::auth_failed, "authentication failed");
     return;
@@ -30,6 +33,8 @@ void Connection::handle_auth(const protocol::Request& req, const protocol::AuthR
   auth::Claims claims = std::move(*verified);
   if (claims.sub != counted_user_) {
     if (!ctx_.registry.try_add_user(claims.sub)) {
+      ctx_.abuse.limit_violation(opts_.peer, "limits.max_connections_per_user (4029)",
+                                 ctx_.steady_now());
       send(protocol::auth_failure(req.id, ErrorCode::too_many_connections,
                                   "too many connections for user '" + claims.sub + "' (limit " +
                                       std::to_string(ctx_.cfg.limits.max_connections_per_user) +
@@ -41,6 +46,7 @@ void Connection::handle_auth(const protocol::Request& req, const protocol::AuthR
     counted_user_ = claims.sub;
   }
   const bool first = !claims_;
+  if (first) ctx_.registry.authenticated();  // no longer counts for limits.max_unauthenticated
   // What the alerts subscriptions delivered so far covers the devices the old token saw: with
   // more devices visible now, their covers no longer say what the connection has.
   if (!first && alerts_ && auth::sees_more(claims, *claims_)) alerts_->forget_all();
@@ -120,6 +126,7 @@ void Connection::handle_subscribe(const protocol::Request& req,
     for (auto d : s.filters.device_ids) added += subs_.count({s.channel, d}) ? 0 : 1;
   }
   if (subs_.size() + added > ctx_.cfg.limits.max_subscriptions) {
+    ctx_.abuse.limit_violation(opts_.peer, "limits.max_subscriptions", ctx_.steady_now());
     send(protocol::error(req.id, ErrorCode::too_many_subscriptions,
                          "at most " + std::to_string(ctx_.cfg.limits.max_subscriptions) +
                              " subscriptions per connection"));

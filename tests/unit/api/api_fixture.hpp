@@ -88,7 +88,10 @@ class ApiTest : public ::testing::Test {
     engine.reset();
     engine = std::make_unique<engine::Engine>(cfg, hub);
     engine->start();
-    ctx = std::make_unique<Context>(Context{cfg, verifier, *engine, connections, hub});
+    abuse = std::make_unique<auth::AbuseMonitor>(auth::AbuseMonitor::Options{
+        cfg.limits.auth_failures_before_ban, cfg.limits.auth_failure_window,
+        cfg.limits.ban_duration});
+    ctx = std::make_unique<Context>(Context{cfg, verifier, *engine, connections, hub, *abuse});
   }
 
   // One request through the route table; waits for its response.
@@ -129,7 +132,8 @@ class ApiTest : public ::testing::Test {
   store::TempDbFile file;
   config::Config cfg;
   auth::JwtVerifier verifier{kSecret, std::chrono::seconds(5)};
-  session::ConnectionRegistry connections{10, 10};
+  session::ConnectionRegistry connections{10, 10, 10};
+  std::unique_ptr<auth::AbuseMonitor> abuse;  // made by start() from cfg.limits
   boost::asio::io_context hub_ioc;
   hub::Hub hub{{&hub_ioc}};
   std::unique_ptr<engine::Engine> engine;

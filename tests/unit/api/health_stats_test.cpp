@@ -14,7 +14,7 @@ namespace json = boost::json;
 using HealthStatsTest = ApiTest;
 
 TEST_F(HealthStatsTest, HealthNeedsNoTokenAndCountsConnections) {
-  ASSERT_TRUE(connections.try_open());
+  ASSERT_EQ(connections.try_open(), session::ConnectionRegistry::Admission::ok);
   for (Method m : {Method::get, Method::head}) {
     auto r = call(m, "/health");
     EXPECT_EQ(r.status, 200);
@@ -31,7 +31,7 @@ TEST_F(HealthStatsTest, HealthNeedsNoTokenAndCountsConnections) {
 }
 
 TEST_F(HealthStatsTest, StatsForAdminsOnly) {
-  ASSERT_TRUE(connections.try_open());
+  ASSERT_EQ(connections.try_open(), session::ConnectionRegistry::Admission::ok);
   connections.count_received(3);
   auto r = call(Method::get, "/api/v1/ws/stats", token_for(Role::admin));
   EXPECT_EQ(r.status, 200);
@@ -39,9 +39,12 @@ TEST_F(HealthStatsTest, StatsForAdminsOnly) {
   const auto& d = r.data().as_object();
   for (const char* key : {"totalConnections", "activeConnections", "messagesReceived",
                           "messagesSent", "averageConnectionDuration", "messagesPerConnection",
-                          "eventsPublished", "writeTimeouts"})
+                          "eventsPublished", "writeTimeouts", "unauthenticatedConnections",
+                          "authFailures", "bans", "bannedAddresses", "bannedRefusals",
+                          "limitViolations"})
     EXPECT_TRUE(d.contains(key)) << key;
-  EXPECT_EQ(d.size(), 8u);
+  EXPECT_EQ(d.size(), 14u);
+  EXPECT_EQ(d.at("unauthenticatedConnections"), 1);  // the open slot above never authenticated
   EXPECT_EQ(d.at("activeConnections"), 1);
   EXPECT_EQ(d.at("messagesReceived"), 3);
   EXPECT_EQ(d.at("eventsPublished"), hub.published());
@@ -52,6 +55,40 @@ TEST_F(HealthStatsTest, StatsForAdminsOnly) {
     EXPECT_EQ(f.status, 403) << auth::to_string(role);
     EXPECT_EQ(f.message(), "admin token required");
   }
+}
+
+// (issue 10) A bad bearer token counts against the request's client address, up to a ban; a
+// request without a token does not; the stats show the abuse figures.
+TEST_F(HealthStatsTest, BadBearerTokensCountAndShowInTheStats) {
+  cfg.limits.auth_failures_before_ban = 2;
+  start();
+  Request anonymous;
+  anonymous.method = Method::get;
+  anonymous.path = "/api/v1/devices";
+  anonymous.client_address = "198.51.100.20";
+  EXPECT_EQ(send(anonymous).response.status, 401);
+  const auto now = std::chrono::steady_clock::now();
+  EXPECT_EQ(abuse->stats(now).auth_failures, 0u);
+  Request bad = anonymous;
+  bad.authorization = "Bearer not.a.jwt";
+  EXPECT_EQ(send(bad).response.status, 401);
+  Request basic = anonymous;
+  basic.authorization = "Basic YWRtaW46YWRtaW4=";
+  EXPECT_EQ(send(basic).response.status, 401);
+  EXPECT_EQ(abuse->stats(now).auth_failures, 2u);
+  EXPECT_TRUE(abuse->refuse_if_banned("198.51.100.20", std::chrono::steady_clock::now()));
+  EXPECT_FALSE(abuse->refuse_if_banned("198.51.100.21", std::chrono::steady_clock::now()));
+  abuse->limit_violation("198.51.100.22", "test", now);
+
+  auto r = call(Method::get, "/api/v1/ws/stats", token_for(Role::admin));
+  ASSERT_EQ(r.status, 200);
+  const auto& d = r.data().as_object();
+  EXPECT_EQ(d.at("authFailures"), 2);
+  EXPECT_EQ(d.at("bans"), 1);
+  EXPECT_EQ(d.at("bannedAddresses"), 1);
+  EXPECT_EQ(d.at("bannedRefusals"), 1);
+  EXPECT_EQ(d.at("limitViolations"), 1);
+  EXPECT_EQ(d.at("unauthenticatedConnections"), 0);
 }
 
 }  // namespace

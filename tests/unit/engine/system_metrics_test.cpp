@@ -45,7 +45,7 @@ TEST(SystemMetrics, TheParserAcceptsExactlyTheSampledNames) {
 TEST(SystemMetrics, SampleHasEveryMetricInRange) {
   SystemSampler sampler;
   auto now = util::Clock::now();
-  auto ev = sampler.sample(42, now);
+  auto ev = sampler.sample({.active_connections = 42}, now);
   EXPECT_EQ(ev.timestamp, now);
   auto m = as_map(ev);
   // Every sampled metric is one the channel advertises, and on Linux all of them are readable.
@@ -73,7 +73,7 @@ TEST(SystemMetrics, SampleHasEveryMetricInRange) {
 TEST(SystemMetrics, BackToBackSamplesStayValid) {
   SystemSampler sampler;
   for (int i = 0; i < 5; ++i) {
-    auto m = as_map(sampler.sample(0, util::Clock::now()));
+    auto m = as_map(sampler.sample({}, util::Clock::now()));
     ASSERT_TRUE(m.count("cpu_usage"));
     EXPECT_GE(m["cpu_usage"], 0.0);
     EXPECT_LE(m["cpu_usage"], 100.0);
@@ -82,10 +82,30 @@ TEST(SystemMetrics, BackToBackSamplesStayValid) {
 
 TEST(SystemMetrics, UnreadableDiskPathIsLeftOut) {
   SystemSampler sampler("/nonexistent/valtronics/path");
-  auto m = as_map(sampler.sample(1, util::Clock::now()));
+  auto m = as_map(sampler.sample({.active_connections = 1}, util::Clock::now()));
   EXPECT_FALSE(m.count("disk_usage"));
   EXPECT_TRUE(m.count("cpu_usage"));
   EXPECT_EQ(m["active_connections"], 1.0);
+}
+
+// (issue 10) The abuse figures, under the snake_case names of the stats' fields.
+TEST(SystemMetrics, CarriesTheServerFigures) {
+  SystemSampler sampler;
+  const ServerFigures f{.active_connections = 1,
+                        .unauthenticated_connections = 2,
+                        .auth_failures = 3,
+                        .bans = 4,
+                        .banned_addresses = 5,
+                        .banned_refusals = 6,
+                        .limit_violations = 7};
+  auto m = as_map(sampler.sample(f, util::Clock::now()));
+  EXPECT_EQ(m["active_connections"], 1.0);
+  EXPECT_EQ(m["unauthenticated_connections"], 2.0);
+  EXPECT_EQ(m["auth_failures"], 3.0);
+  EXPECT_EQ(m["bans"], 4.0);
+  EXPECT_EQ(m["banned_addresses"], 5.0);
+  EXPECT_EQ(m["banned_refusals"], 6.0);
+  EXPECT_EQ(m["limit_violations"], 7.0);
 }
 
 }  // namespace

@@ -434,10 +434,13 @@ class SessionHarness {
   explicit SessionHarness(config::Config c = default_config())
       : cfg((FakeClock::reset(), std::move(c))),
         verifier(cfg.auth.jwt_secret, cfg.auth.leeway),
-        registry(cfg.limits.max_connections, cfg.limits.max_connections_per_user),
+        registry(cfg.limits.max_connections, cfg.limits.max_connections_per_user,
+                 cfg.limits.max_unauthenticated),
         parse_options(make_parse_options(cfg)),
-        ctx{cfg, verifier, registry, parse_options, newest_alert_id, &FakeClock::steady_now,
-            &FakeClock::wall_now} {}
+        abuse({cfg.limits.auth_failures_before_ban, cfg.limits.auth_failure_window,
+               cfg.limits.ban_duration}),
+        ctx{cfg, verifier, registry, parse_options, newest_alert_id, abuse,
+            &FakeClock::steady_now, &FakeClock::wall_now} {}
 
   // ---- tokens
   std::string token(const TokenSpec& spec) const {
@@ -464,7 +467,7 @@ class SessionHarness {
   std::unique_ptr<TestClient> connect(Connection::Options opts = {},
                                       std::optional<std::string> header_token = std::nullopt,
                                       std::string_view early_bytes = {}) {
-    EXPECT_TRUE(registry.try_open());
+    EXPECT_EQ(registry.try_open(), ConnectionRegistry::Admission::ok);
     auto c = std::make_unique<TestClient>(ctx, shard, std::move(opts));
     c->conn.start(early_bytes, std::move(header_token));
     return c;
@@ -496,6 +499,7 @@ class SessionHarness {
   ConnectionRegistry registry;
   protocol::ParseOptions parse_options;
   std::atomic<std::int64_t> newest_alert_id{0};
+  auth::AbuseMonitor abuse;
   Context ctx;
   hub::Shard shard;
   std::uint64_t last_event_id = 0;
