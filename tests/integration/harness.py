@@ -88,9 +88,12 @@ class Server:
     it a mount namespace of its own; it must exec the server in the same process (the PID is
     the server's)."""
 
-    # Every test connects from 127.0.0.1: lift the per-address connection rate unless a test
-    # is about that limit (it then sets limits.connections_per_minute itself).
-    DEFAULTS = {"limits": {"connections_per_minute": 100000}}
+    # Every test connects from 127.0.0.1: lift the per-address connection rate and the ban
+    # after repeated auth failures (the auth and identity-provider tests fail on purpose far
+    # more than 10 times a minute), and the cap on connections not yet authenticated (the
+    # handshake storms), unless a test is about that limit (it then sets the key itself).
+    DEFAULTS = {"limits": {"connections_per_minute": 100000, "auth_failures_before_ban": 1000000,
+                           "max_unauthenticated": 100000}}
 
     def __init__(self, config=None, extra_args=(), secret=SECRET, demo=False, port=0,
                  wrapper=()):

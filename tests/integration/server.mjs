@@ -57,8 +57,11 @@ function toml(config) {
   return out;
 }
 
-// Every test connects from 127.0.0.1: lift the per-address connection rate (as harness.py does).
-const DEFAULTS = { limits: { connections_per_minute: 100000 } };
+// Every test connects from 127.0.0.1: lift the per-address connection rate, the ban after
+// repeated auth failures and the unauthenticated cap (as harness.py does, which says why).
+const DEFAULTS = {
+  limits: { connections_per_minute: 100000, auth_failures_before_ban: 1000000, max_unauthenticated: 100000 },
+};
 
 /**
  * Starts `valtronics serve --config TMP --listen 127.0.0.1:PORT [--jwt-secret S] [--demo] ...extraArgs`
