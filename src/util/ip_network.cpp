@@ -47,6 +47,9 @@ std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
   auto address = IpAddress::parse(text.substr(0, slash));
   if (!address) return std::nullopt;
   const unsigned max_prefix = address->v6 ? 128 : 32;
+  // An IPv4-mapped base ("::ffff:10.0.0.0/104") was read as IPv4: its prefix counts the 96
+  // mapping bits.
+  const bool mapped = !address->v6 && text.substr(0, slash).find(':') != std::string_view::npos;
   IpNetwork n;
   n.base_ = *address;
   n.prefix_ = max_prefix;
@@ -54,14 +57,12 @@ std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
     const auto digits = text.substr(slash + 1);
     if (digits.empty() || digits.size() > 3) return std::nullopt;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n.prefix_);
-    if (ec != std::errc() || end != digits.data() + digits.size() || n.prefix_ > max_prefix)
-      return std::nullopt;
-    // An IPv4-mapped base ("::ffff:10.0.0.0/104") was read as IPv4: its prefix counted the
-    // 96 mapping bits.
-    if (!address->v6 && text.substr(0, slash).find(':') != std::string_view::npos) {
-      if (n.prefix_ < 96) return std::nullopt;
+    if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    if (mapped) {
+      if (n.prefix_ < 96 || n.prefix_ > 128) return std::nullopt;
       n.prefix_ -= 96;
     }
+    if (n.prefix_ > max_prefix) return std::nullopt;
   }
   // No bits past the prefix.
   for (unsigned bit = n.prefix_; bit < max_prefix; ++bit)

@@ -21,7 +21,7 @@ std::map<std::string, double> as_map(const model::SystemEvent& ev) {
 
 TEST(SystemMetricsTiming, CpuIsADeltaBetweenSamples) {
   SystemSampler sampler;
-  (void)sampler.sample(0, util::Clock::now());  // since boot
+  (void)sampler.sample({}, util::Clock::now());  // since boot
 
   // Keep one core busy, then sample again: the delta covers only the busy interval.
   std::atomic<bool> stop{false};
@@ -30,7 +30,7 @@ TEST(SystemMetricsTiming, CpuIsADeltaBetweenSamples) {
     while (!stop.load(std::memory_order_relaxed)) x = x + 1;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto busy = as_map(sampler.sample(0, util::Clock::now()));
+  auto busy = as_map(sampler.sample({}, util::Clock::now()));
   stop = true;
   burner.join();
 

@@ -102,7 +102,7 @@ TEST(ClientAddressTest, ForwardedNodeShapes) {
 TEST(TrustedProxiesTest, BadEntryThrows) {
   EXPECT_THROW(TrustedProxies({"10.0.0.0/33"}), std::invalid_argument);
   EXPECT_THROW(TrustedProxies({"proxy.local"}), std::invalid_argument);
-  EXPECT_TRUE(TrustedProxies({}).empty());
+  EXPECT_TRUE(TrustedProxies(std::vector<std::string>{}).empty());
 }
 
 }  // namespace

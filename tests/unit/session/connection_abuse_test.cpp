@@ -121,14 +121,15 @@ TEST(SessionAbuse, RateLimitRejectionsAndTheFloodCloseAreLimitViolations) {
   cfg.limits.messages_per_second = 2;
   SessionHarness h(cfg);
   auto c = h.authed(h.admin_token(), from("198.51.100.10"));
-  for (int i = 0; i < 5; ++i) c->send(R"({"type":"ping"})");  // 2 pass, 3 rejected
-  EXPECT_EQ(h.abuse.stats(FakeClock::steady_now()).limit_violations, 3u);
+  // The bucket holds 2; the auth message took one: one ping passes, four are rejected.
+  for (int i = 0; i < 5; ++i) c->send(R"({"type":"ping"})");
+  EXPECT_EQ(h.abuse.stats(FakeClock::steady_now()).limit_violations, 4u);
   for (int step = 0; step < 12 && c->conn.state() == Connection::State::open; ++step) {
     for (int i = 0; i < 3; ++i) c->send(R"({"type":"ping"})");
     FakeClock::advance(500ms);
   }
   ASSERT_NE(c->conn.state(), Connection::State::open);
-  EXPECT_GT(h.abuse.stats(FakeClock::steady_now()).limit_violations, 3u);
+  EXPECT_GT(h.abuse.stats(FakeClock::steady_now()).limit_violations, 4u);
 }
 
 }  // namespace
