@@ -74,10 +74,12 @@ inline constexpr auto kFloodQuiet = std::chrono::seconds(1);
 
 // ---- abuse bookkeeping per client address (auth/abuse_monitor, auth/ban_list) ----
 // Every map keyed by client address is bounded, so that an attacker with many addresses (an
-// IPv6 /64 has 2^64) costs the server a fixed amount of memory, about 100 bytes an entry:
+// IPv6 /64 has 2^64) costs the server a fixed amount of memory: about 250 bytes an entry (the
+// key twice, a hash node and a tree node); tests/abuse/test_bans.py measured 7 MB of RSS for
+// bans from 20 000 addresses, with the ban list and the log throttle at their bounds.
 // Addresses banned at once. A ban needs limits.auth_failures_before_ban bad tokens from one
 // address, so filling 10 000 slots takes 100 000 failed verifications at the default; beyond,
-// the ban ending first is evicted (about 1 MB at most).
+// the ban ending first is evicted.
 inline constexpr std::size_t kMaxBannedAddresses = 10'000;
 // Addresses whose recent auth failures are counted (limits.auth_failure_window); when full, the
 // count whose window ends first is forgotten. As many as can be banned.

@@ -108,12 +108,96 @@ class Bans(AbuseTestCase):
             self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
             close_at = frames.index(b"\x88")
             self.assertEqual(frames[close_at + 2:close_at + 4], (4001).to_bytes(2, "big"))
-            status, headers, body, _ = http_exchange(
-                self.server.port, upgrade_request(extra=f"X-Forwarded-For: {attacker}\r\n"))
-            self.assert_banned(status, headers, json.loads(body))
+            # Banned: it keeps trying for a second (refused each time, before any work) while
+            # the bystander gets its readings.
+            refused = 0
+            t_end = time.monotonic() + 1.0
+            while time.monotonic() < t_end:
+                status, headers, body, _ = http_exchange(
+                    self.server.port, upgrade_request(extra=f"X-Forwarded-For: {attacker}\r\n"))
+                self.assert_banned(status, headers, json.loads(body))
+                refused += 1
             self.assertGreaterEqual(self.stats()["bannedAddresses"], 1)
+            print(f"\n  [banned WebSocket client] {refused} upgrades refused in 1 s")
             b.stop()  # waits for the readings in flight
             b.assert_on_time(self, "banned WebSocket client")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_pipelined(s, n, buf):
+    """The statuses of `n` responses read from `s` (after the bytes `buf` already read), and
+    the bytes read past them."""
+    statuses = []
+    while len(statuses) < n:
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = buf[:head_end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                k, _, v = line.partition(":")
+                if k.strip().lower() == "content-length":
+                    length = int(v)
+            if len(buf) >= head_end + 4 + length:
+                statuses.append(int(head[0].split()[1]))
+                buf = buf[head_end + 4 + length:]
+                continue
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+    return statuses, buf
+
+
+class ManyAddresses(AbuseTestCase):
+    """Bans from more addresses than the ban list holds (limits::kMaxBannedAddresses, 10 000):
+    the list stays at its bound (the bans ending first are evicted), memory stays bounded."""
+    config = {"server": {"trusted_proxies": ["127.0.0.1"]},
+              "limits": {"auth_failures_before_ban": 1, "ban_duration": "5m"}}
+    ADDRESSES = 20_000
+    MAX_BANNED = 10_000
+
+    def test_ban_list_is_bounded(self):
+        pid = self.server.proc.pid
+        before = rss_kib(pid)
+        with self.bystander() as b:
+            t0 = time.monotonic()
+            s = raw_connect(self.server.port, timeout=10)
+            batch = 200
+            answered = 0
+            pending = b""
+            for start in range(0, self.ADDRESSES, batch):
+                reqs = b"".join(
+                    (f"GET /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer bad\r\n"
+                     f"X-Forwarded-For: 2001:db8::{i:x}\r\n\r\n").encode()
+                    for i in range(start, start + batch))
+                s.sendall(reqs)
+                statuses, pending = read_pipelined(s, batch, pending)
+                self.assertEqual(statuses, [401] * batch)
+                answered += batch
+            s.close()
+            elapsed = time.monotonic() - t0
+            b.stop()  # waits for the readings in flight
+            b.assert_on_time(self, "bans from 20 000 addresses")
+        grown = rss_kib(pid) - before
+        stats = self.server.request("GET", "/api/v1/ws/stats", token_=self.admin)[1]["data"]
+        print(f"\n  [many addresses] {answered} bad tokens from distinct addresses in "
+              f"{elapsed:.1f} s: bans {stats['bans']}, banned now {stats['bannedAddresses']}, "
+              f"server RSS grew {grown} KiB")
+        self.assertEqual(stats["bans"], self.ADDRESSES)
+        self.assertEqual(stats["bannedAddresses"], self.MAX_BANNED)
+        # The oldest bans went first: the first address is free again, the last is banned.
+        status, _, _ = rest(self.server.port, "2001:db8::0", self.admin)
+        self.assertEqual(status, 200)
+        status, _, body = rest(self.server.port, f"2001:db8::{self.ADDRESSES - 1:x}", self.admin)
+        self.assertEqual(status, 403, body)
+        self.assertLess(grown, 16 * 1024, f"RSS grew {grown} KiB")
 
 
 if __name__ == "__main__":
