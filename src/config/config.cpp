@@ -317,6 +317,9 @@ const std::map<std::string, Section>& sections() {
            {"max_unauthenticated", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.max_unauthenticated = positive_size(v, k);
             }},
+           {"control_frames_per_second", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.control_frames_per_second = positive_number(v, k);
+            }},
        }},
       {"ingest",
        {
@@ -623,6 +626,9 @@ void validate(const Config& cfg) {
   if (l.ban_duration.count() <= 0) fail("limits.ban_duration: must be positive");
   positive(l.max_unauthenticated, "limits.max_unauthenticated");
   check_trusted_proxies(cfg.server.trusted_proxies);
+  if (!(l.control_frames_per_second > 0) || !std::isfinite(l.control_frames_per_second)) {
+    fail("limits.control_frames_per_second: expected a positive number");
+  }
   if (cfg.system.min_frequency.count() <= 0) fail("system.min_frequency: must be positive");
   if (cfg.system.default_frequency < cfg.system.min_frequency) {
     fail("system.default_frequency: must not be below system.min_frequency (" +

@@ -64,6 +64,10 @@ struct LimitsConfig {
   // WebSocket connections open but not yet authenticated; beyond, an upgrade is answered 503.
   // Each holds a socket and buffers for up to auth.auth_timeout without proving anything.
   std::size_t max_unauthenticated = 256;
+  // Pings and pongs a client may send per second (token bucket, one second's burst): beyond, they
+  // are ignored, and a client that keeps it up for flood_close_after is closed with 4008, as for
+  // messages. Browsers and libraries send one ping every few seconds at most.
+  double control_frames_per_second = 20;
 };
 
 struct IngestConfig {

@@ -17,6 +17,11 @@ namespace valtronics::limits {
 // Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
 // (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
 inline constexpr std::size_t kMaxFramesPerWrite = 256;
+// Socket reads (of the thread's 64 KB buffer) one readiness of a connection gets before it
+// waits behind the thread's other work: 256 KB at a time. Without it a flooder keeping its
+// socket full held the I/O thread for as long as it sent (a bystander's reading on the same
+// thread waited ~0.8 s behind a ping flood).
+inline constexpr int kMaxReadsPerWakeup = 4;
 // How many times a flush steps aside for events already queued behind it: a steady stream of
 // events cannot hold writes back for longer than this many loop turns.
 inline constexpr int kMaxFlushDeferrals = 16;
@@ -34,6 +39,16 @@ inline constexpr std::size_t kMaxOtherSentAlerts = 1'000;
 // connection; above this, an emptied read buffer gives its memory back.
 inline constexpr std::size_t kFrameReaderRetainBytes = 256 * 1024;
 
+// What one queued control frame (pong, ping, close) counts against limits.max_outbound_bytes,
+// besides its payload: its real heap cost, not its 2-127 wire bytes. Measured with glibc's
+// mallinfo2 over 16 384 queued pongs (tests/unit/session/outbound_queue_test.cpp,
+// ControlFrameCostCoversTheHeap): 152 bytes each for an empty or short payload (the queue slot,
+// 88, and the shared payload string with its control block, 64), 296 with 125 bytes of payload;
+// right after the queue's array doubled, up to 88 more per frame (240 and 384). 192 = 152 plus
+// part of that slack. Counting the wire size let a peer queue ~75 bytes of heap per byte
+// counted (issue 10, defect 1).
+inline constexpr std::size_t kQueuedControlFrameBytes = 192;
+
 // ---- client messages (protocol/parse) ----
 // Deep enough for every legal message (a batch element's filters sit at depth 4), shallow enough
 // that a hostile frame cannot exhaust the stack or the allocator.
@@ -42,6 +57,27 @@ inline constexpr std::size_t kMaxJsonDepth = 32;
 inline constexpr auto kTelemetryMinFrequency = std::chrono::milliseconds(100);
 // Client text echoed in error messages is cut so a reply stays small whatever was sent.
 inline constexpr std::size_t kMaxEchoChars = 64;
+
+// ---- stored text (api/ request bodies, engine/alert_text) ----
+// Every string a client can store is bounded, in characters (UTF-8 code points), and refused
+// beyond with 400 VALIDATION_ERROR naming the field (docs/rest.md, "Field bounds"). Alert
+// frames are built from these parts only (engine/alert_text), which bounds the largest stored
+// message (engine/message_bounds): limits.max_outbound_bytes is refused at start-up below it.
+// Metric names: [a-z0-9_.-]{1,64} (the platform allows 100 characters; ours are stricter).
+inline constexpr std::size_t kMaxMetricChars = 64;
+// Units: the platform's 20 characters. A unit is copied into telemetry updates and alert text.
+inline constexpr std::size_t kMaxUnitChars = 20;
+// Device and rule names (a rule's name is its alerts' title).
+inline constexpr std::size_t kMaxNameChars = 200;
+// A device's location, manufacturer, model and firmware_version.
+inline constexpr std::size_t kMaxDeviceTextChars = 200;
+// A status report's reason (it becomes the offline alert's text when it takes a device offline).
+inline constexpr std::size_t kMaxReasonChars = 1000;
+// An alert's acknowledge/resolve notes (REST only; never in a WebSocket frame).
+inline constexpr std::size_t kMaxNotesChars = 2000;
+// A device's metadata object, serialized (REST only); also the bound after a status report
+// merged its metadata in.
+inline constexpr std::size_t kMaxMetadataBytes = 8 * 1024;
 
 // ---- HTTP (net/http_session, api/) ----
 // (The time allowed for a request's head and for its body are configuration keys:

@@ -389,8 +389,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     if (!ctx_.connection_limiter.allow(client_, now)) {
       ctx_.abuse.limit_violation(client_, "limits.connections_per_minute (429)", now);
       return refuse(req, ErrorCode::too_many_requests,
-                    "more than " + std::to_string(ctx_.cfg.limits.connections_per_minute) +
-                        " new connections per minute from this address");
+                    "more than limits.connections_per_minute (" +
+                        std::to_string(ctx_.cfg.limits.connections_per_minute) +
+                        ") new WebSocket connections per minute from this address");
     }
     using Admission = session::ConnectionRegistry::Admission;
     switch (ctx_.registry.try_open()) {
@@ -399,14 +400,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       case Admission::at_max_connections:
         ctx_.abuse.limit_violation(client_, "limits.max_connections (503)", now);
         return refuse(req, ErrorCode::service_unavailable,
-                      "server is at max_connections (" +
+                      "server is at limits.max_connections (" +
                           std::to_string(ctx_.cfg.limits.max_connections) + ")",
                       {{"limit", "max_connections"},
                        {"max", ctx_.cfg.limits.max_connections}});
       case Admission::at_max_unauthenticated:
         ctx_.abuse.limit_violation(client_, "limits.max_unauthenticated (503)", now);
         return refuse(req, ErrorCode::service_unavailable,
-                      "server is at max_unauthenticated (" +
+                      "server is at limits.max_unauthenticated (" +
                           std::to_string(ctx_.cfg.limits.max_unauthenticated) +
                           " WebSocket connections not yet authenticated)",
                       {{"limit", "max_unauthenticated"},

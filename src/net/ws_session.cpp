@@ -61,7 +61,18 @@ void WsSession::on_readable(error_code ec) {
     return;
   }
   auto& buf = worker_.read_buffer;
-  for (;;) {
+  for (int reads = 0;; ++reads) {
+    if (reads == limits::kMaxReadsPerWakeup) {
+      // A peer that keeps the socket full (a flood) gets this many reads, then waits behind
+      // the thread's other work: it cannot hold the I/O thread, and every other connection
+      // on it, for as long as it sends. Over TLS OpenSSL may hold decrypted bytes the socket
+      // will not announce again: come back through the queue rather than the socket.
+      if (tls_)
+        asio::post(worker_.ioc, [self = shared_from_this()] { self->on_readable({}); });
+      else
+        do_read();
+      return;
+    }
     const std::size_t n = receive(buf.data(), buf.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
@@ -71,6 +82,11 @@ void WsSession::on_readable(error_code ec) {
     }
     core_.on_bytes(buf.data(), n);  // once closing, the core discards what the peer sends
     if (core_.state() == State::closed) return;
+    if (!core_.wants_reads()) {
+      // Closed for abuse: no more reads (the close linger or a write error ends the session).
+      reads_stopped_ = true;
+      return;
+    }
     // The kernel had no more: wait again rather than spin. (TLS reads return one record at a
     // time, so only would_block says the socket is empty.)
     if (!tls_ && n < buf.size()) break;
@@ -188,6 +204,7 @@ void WsSession::on_deadline() {
 void WsSession::abort_transport() {
   error_code ignored;
   socket_.close(ignored);  // the pending read wait fails and calls finish()
+  if (reads_stopped_) finish();  // no read is pending: finish here
 }
 
 void WsSession::finish() {

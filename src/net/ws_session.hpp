@@ -76,6 +76,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   bool writing_ = false;        // waiting for the socket to become writable
   bool flush_pending_ = false;  // in worker_.dirty
   bool finished_ = false;
+  bool reads_stopped_ = false;  // closed for abuse: no read is pending (core wants_reads())
 };
 
 }  // namespace valtronics::net

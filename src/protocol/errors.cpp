@@ -61,6 +61,8 @@ static_assert(kErrors.back().code == ErrorCode::internal_error,
 constexpr std::array kCloses{
     CloseInfo{close_code::normal, "normal", "Normal closure."},
     CloseInfo{close_code::going_away, "going_away", "The server is shutting down."},
+    CloseInfo{close_code::unsupported_data, "unsupported_data",
+              "A binary frame: every message is JSON in a text frame."},
     CloseInfo{close_code::too_big, "too_big",
               "A frame exceeded max_message_bytes (or max_batch_bytes for a batch)."},
     CloseInfo{close_code::auth_failed, "auth_failed",
@@ -68,7 +70,8 @@ constexpr std::array kCloses{
     CloseInfo{close_code::token_expired, "token_expired",
               "The token expired and was not refreshed."},
     CloseInfo{close_code::rate_limit_abuse, "rate_limit_abuse",
-              "The client kept exceeding the message rate for 5 seconds after being rate limited."},
+              "The client kept exceeding the message rate, or the control frame (ping/pong) rate, "
+              "for flood_close_after after being rate limited."},
     CloseInfo{close_code::slow_consumer, "slow_consumer",
               "An alert or status change could not be queued for a slow client, or the client "
               "read nothing for write_timeout; reconnect."},

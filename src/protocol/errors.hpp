@@ -46,6 +46,7 @@ std::string_view describe(ErrorCode code);
 namespace close_code {
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;        // server shutting down
+inline constexpr std::uint16_t unsupported_data = 1003;  // a binary frame: the protocol is JSON text
 inline constexpr std::uint16_t too_big = 1009;           // frame over max_message_bytes / max_batch_bytes
 inline constexpr std::uint16_t auth_failed = 4001;       // failed auth or none within auth_timeout
 inline constexpr std::uint16_t token_expired = 4003;     // token expired without refresh

@@ -26,6 +26,8 @@ Connection::Connection(Host& host, const Context& ctx, hub::Shard& shard, Option
       out_(ctx.cfg.limits.max_outbound_bytes),
       rate_(ctx.cfg.limits.messages_per_second, ctx.cfg.limits.flood_close_after,
             ctx.steady_now()),
+      control_rate_(ctx.cfg.limits.control_frames_per_second, ctx.cfg.limits.flood_close_after,
+                    ctx.steady_now()),
       opened_at_(ctx.steady_now()),
       last_heard_(opened_at_) {
   timers_.fill(SteadyTime::max());
@@ -65,7 +67,8 @@ void Connection::drain_frames() {
     auto r = reader_.next();
     if (r.kind == Kind::need_more) return;
     if (r.kind == Kind::error) {
-      close(r.close_code, r.reason);
+      // Malformed framing, invalid UTF-8, oversized messages: nothing more it sends is read.
+      close_for_abuse(r.close_code, r.reason);
       return;
     }
     switch (r.opcode) {
@@ -73,20 +76,14 @@ void Connection::drain_frames() {
         on_text(r.payload);
         break;
       case Opcode::binary:
+        // Every message is JSON text (RFC 6455 7.4.1: 1003, a type of data it cannot accept).
         ctx_.registry.count_received();
-        send(protocol::error(std::nullopt, ErrorCode::invalid_message,
-                             "binary frames are not supported: send JSON in text frames"));
+        close_for_abuse(close_code::unsupported_data,
+                        "binary frames are not supported: send JSON in text frames");
         break;
       case Opcode::ping:
-        // RFC 6455 (5.5.3) allows answering only the most recent ping: while a pong waits in
-        // the queue, a newer ping is only remembered (one payload, at most 125 bytes) and
-        // answered once the queue drained. A peer that floods pings and never reads costs one
-        // queued pong, not one per ping.
-        if (pong_in_queue_) {
-          unanswered_ping_ = std::string(r.payload);
-          break;
-        }
-        queue_pong(std::string(r.payload));
+      case Opcode::pong:
+        on_control(r.opcode, r.payload);
         break;
       case Opcode::close: {
         peer_closed_ = true;
@@ -97,17 +94,41 @@ void Connection::drain_frames() {
         close(code == 1005 ? close_code::normal : code, "");
         break;
       }
-      default:  // pong (any bytes count as liveness), continuation (never returned alone)
+      default:  // continuation (never returned alone)
         break;
     }
   }
+}
+
+void Connection::on_control(Opcode opcode, std::string_view payload) {
+  // Control frames are rate limited like messages, with their own bucket: within the rate a
+  // ping is answered, beyond it the frame is ignored, and a peer still over it after
+  // limits.flood_close_after is closed with 4008 (the message flood's rule and code).
+  switch (control_rate_.on_message(ctx_.steady_now())) {
+    case auth::MessageRateGuard::Verdict::allow:
+      break;
+    case auth::MessageRateGuard::Verdict::reject:
+      return;
+    case auth::MessageRateGuard::Verdict::close:
+      close_for_flood("control frame (ping/pong) rate limit exceeded for too long");
+      return;
+  }
+  if (opcode != Opcode::ping) return;  // a pong: its bytes already counted as liveness
+  // RFC 6455 (5.5.3) allows answering only the most recent ping: while a pong waits in the
+  // queue, a newer ping is only remembered (one payload, at most 125 bytes) and answered once
+  // the queue drained. A peer that pings and never reads costs one queued pong, not one per ping.
+  if (pong_in_queue_) {
+    unanswered_ping_ = std::string(payload);
+    return;
+  }
+  queue_pong(std::string(payload));
 }
 
 void Connection::on_text(std::string_view text) {
   ctx_.registry.count_received();
   const auto& limits = ctx_.cfg.limits;
   if (text.size() > limits.max_message_bytes && !protocol::is_batch_frame(text)) {
-    close(close_code::too_big, "message exceeds max_message_bytes (" +
+    close_for_abuse(close_code::too_big, "message exceeds max_message_bytes (" +
                                    std::to_string(limits.max_message_bytes) + ")");
     return;
   }
@@ -121,8 +142,7 @@ void Connection::on_text(std::string_view text) {
                                " messages per second: message dropped"));
       return;
     case auth::MessageRateGuard::Verdict::close:
-      ctx_.abuse.limit_violation(opts_.peer, "message flood (4008)", ctx_.steady_now());
-      close(close_code::rate_limit_abuse, "message rate limit exceeded for too long");
+      close_for_flood("message rate limit exceeded for too long");
       return;
   }
   auto parsed = protocol::parse_request(text, ctx_.parse_options);
@@ -265,6 +285,18 @@ void Connection::close(std::uint16_t code, std::string reason) {
   phase_ = Phase::close_linger;
   set_timer(Timer::phase, ctx_.steady_now() + limits::kCloseLinger);
   queued();
+}
+
+void Connection::close_for_abuse(std::uint16_t code, std::string reason) {
+  if (state_ != State::open) return;
+  abusive_close_ = true;
+  close(code, std::move(reason));
+}
+
+void Connection::close_for_flood(std::string reason) {
+  // One place for every flood (messages, control frames): one close code, one rule.
+  ctx_.abuse.limit_violation(opts_.peer, "flood (4008): " + reason, ctx_.steady_now());
+  close_for_abuse(close_code::rate_limit_abuse, std::move(reason));
 }
 
 void Connection::finish() {

@@ -107,10 +107,19 @@ class Connection final : public hub::Subscriber {
   // Server-initiated close (shutdown, errors): queues a close frame with `code` (the last frame
   // ever queued) and waits, bounded, for the peer's close.
   void close(std::uint16_t code, std::string reason);
+  // A close for abuse (floods, protocol violations): the same, and the peer is not read any more.
+  void close_for_abuse(std::uint16_t code, std::string reason);
+  // A flood of messages or of control frames: 4008.
+  void close_for_flood(std::string reason);
   // The transport is gone (EOF, reset, closed): unregisters everything, once.
   void finish();
 
   State state() const { return state_; }
+  // Whether the host should still read from the peer. False once the connection is closing
+  // for abuse (a flood, a protocol violation): during the close linger nothing it sends is
+  // processed or even read, so a flooder costs neither CPU nor bandwidth while it lasts; its
+  // socket buffer fills and TCP pushes back on it.
+  bool wants_reads() const { return state_ == State::open || (state_ == State::closing && !abusive_close_); }
   bool peer_closed() const { return peer_closed_; }  // the peer sent its close frame
   bool authenticated() const { return claims_.has_value(); }
   std::size_t subscription_count() const { return subs_.size(); }
@@ -122,6 +131,7 @@ class Connection final : public hub::Subscriber {
 
   // ---- reading and requests (connection.cpp)
   void drain_frames();
+  void on_control(protocol::ws::Opcode opcode, std::string_view payload);
   void on_text(std::string_view text);
   void run(Item& item);  // a request, or a parse error to answer
   void execute(protocol::Request& req);
@@ -190,10 +200,14 @@ class Connection final : public hub::Subscriber {
   OutboundQueue out_;
   State state_ = State::open;
   bool peer_closed_ = false;
+  bool abusive_close_ = false;  // closed by close_for_abuse: stop reading (wants_reads)
 
   std::optional<auth::Claims> claims_;
   std::string counted_user_;  // sub counted in the per-user limit
   auth::MessageRateGuard rate_;
+  // Pings and pongs from the peer (limits.control_frames_per_second): the same flood rule as
+  // messages, with its own bucket so that keepalive pongs never cost a message token.
+  auth::MessageRateGuard control_rate_;
   Subscriptions subs_;
   Throttles throttles_;
   SteadyTime system_next_due_{};

@@ -7,11 +7,16 @@
 #include <charconv>
 #include <string_view>
 
+#include "config/limits.hpp"
 #include "protocol/serialize.hpp"
 
 namespace valtronics::session {
 
 using protocol::ws::Opcode;
+
+std::size_t OutboundQueue::Frame::cost() const {
+  return data ? size() : limits::kQueuedControlFrameBytes + payload->size();
+}
 
 OutboundQueue::OutboundQueue(std::size_t max_bytes)
     : max_bytes_(max_bytes), soft_bytes_(max_bytes / 4 * 3) {}
@@ -35,12 +40,14 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
     len += f.suffix_len - 1;
   }
   f.header_len = static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len));
-  bytes_ += f.size();
+  bytes_ += f.cost();
   frames_.push_back(std::move(f));
 }
 
 bool OutboundQueue::push_reliable(Bytes payload, Opcode opcode) {
-  if (bytes_ + payload->size() > max_bytes_) return false;
+  const std::size_t cost = payload->size() +
+                           (opcode == Opcode::text ? 0 : limits::kQueuedControlFrameBytes);
+  if (bytes_ + cost > max_bytes_) return false;
   push(std::move(payload), opcode);
   return true;
 }
@@ -103,7 +110,7 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
   std::size_t data = 0;
   for (; frames > 0 && !empty(); --frames) {
     auto& f = frames_[head_++];
-    bytes_ -= f.size();
+    bytes_ -= f.cost();
     data += f.data ? 1 : 0;
     f.payload.reset();  // the shared bytes may go now, not when the slot is reused
   }

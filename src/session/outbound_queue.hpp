@@ -30,7 +30,9 @@ class OutboundQueue {
   // alerts and replies keep a quarter of the budget to themselves.
   explicit OutboundQueue(std::size_t max_bytes);
 
-  // Replies and control frames. False (nothing queued) past the hard limit.
+  // Replies and control frames. False (nothing queued) past the hard limit. A control frame
+  // counts limits::kQueuedControlFrameBytes plus its payload, what it really costs, not its
+  // wire size.
   bool push_reliable(Bytes payload, protocol::ws::Opcode opcode = protocol::ws::Opcode::text);
 
   // An update that must not be dropped (alert, device status, snapshot, replay), sent with
@@ -66,6 +68,7 @@ class OutboundQueue {
   std::size_t consumed_bytes(std::size_t n);
 
   bool empty() const { return head_ == frames_.size(); }
+  // What the queued frames count against max_bytes (see Frame::cost).
   std::size_t queued_bytes() const { return bytes_; }
   std::size_t pending_conflated() const {
     return conflation_ ? conflation_->telemetry.size() + (conflation_->system ? 1 : 0) : 0;
@@ -82,6 +85,11 @@ class OutboundQueue {
     std::uint8_t suffix_len = 0;
     std::array<char, 56> suffix;
     std::size_t size() const { return header_len + payload->size() + (suffix_len ? suffix_len - 1 : 0); }
+    // What the frame counts against max_bytes: its wire size for data frames (their payload,
+    // shared with other connections, dominates); for a control frame (pong, ping, close) its
+    // real heap cost, far above its few wire bytes (limits::kQueuedControlFrameBytes plus its
+    // payload).
+    std::size_t cost() const;
   };
   struct Conflated {
     std::map<std::string, model::MetricReading> latest;

@@ -10,6 +10,7 @@ and print the measured numbers."""
 
 import asyncio
 import base64
+import http.client
 import json
 import os
 import socket
@@ -17,7 +18,6 @@ import struct
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import harness  # noqa: E402
@@ -172,6 +172,7 @@ class Bystander:
         self.received = {}  # value -> monotonic time received
         self.errors = []
         self._stop = threading.Event()
+        self._stopped_at = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -185,6 +186,7 @@ class Bystander:
         self.stop()
 
     def stop(self):
+        self._stopped_at = time.monotonic()
         self._stop.set()
         self._thread.join(15)
 
@@ -207,7 +209,9 @@ class Bystander:
                 try:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
                 except asyncio.TimeoutError:
-                    if self._stop.is_set():
+                    # After stop, readings still on their way get ON_TIME to arrive (one
+                    # posted just before stop is not "never delivered" for 0.5 s of silence).
+                    if self._stop.is_set() and time.monotonic() - self._stopped_at > ON_TIME:
                         break
                     continue
                 if msg.get("type") != "telemetry_update":
@@ -219,22 +223,36 @@ class Bystander:
             await ws.close()
 
     def _feed(self):
+        # One keep-alive connection, as a device posting readings would hold: opened before
+        # the abuse starts, it is not refused by caps the abuse fills (max_http_connections).
+        # Reopened once if the server closed it between two readings.
+        conn = None
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + self.token}
         n = 0
         while not self._stop.is_set():
             n += 1
             body = json.dumps({"device_id": self.device_id,
                                "telemetry": {"seq_value": {"value": n}}}).encode()
-            req = urllib.request.Request(self.server.http + "/api/v1/telemetry", data=body,
-                                         method="POST")
-            req.add_header("Content-Type", "application/json")
-            req.add_header("Authorization", "Bearer " + self.token)
             self.sent[n] = time.monotonic()
-            try:
-                with urllib.request.urlopen(req, timeout=10) as r:
-                    r.read()
-            except Exception as e:
-                self.errors.append(f"post {n}: {e!r}")
+            for attempt in (1, 2):
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", self.server.port,
+                                                          timeout=10)
+                    conn.request("POST", "/api/v1/telemetry", body=body, headers=headers)
+                    r = conn.getresponse()
+                    reply = r.read()
+                    if r.status != 202:
+                        self.errors.append(f"post {n}: {r.status} {reply[:200]!r}")
+                    break
+                except (http.client.HTTPException, OSError) as e:
+                    conn.close()
+                    conn = None
+                    if attempt == 2:
+                        self.errors.append(f"post {n}: {e!r}")
             self._stop.wait(self.period)
+        if conn is not None:
+            conn.close()
 
     def report(self):
         """(count sent, count received, max latency s, missing values)."""

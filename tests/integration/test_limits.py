@@ -267,19 +267,12 @@ class MessageLimitsTest(unittest.TestCase):
                 await expect_close(ws, 1009)
             run(main())
 
-    def test_binary_frame_gets_invalid_message(self):
+    def test_binary_frame_closes_1003(self):
         with Server() as s:
             async def main():
                 ws = await connect(s, token_=token())
                 await ws.send(b'{"type":"ping"}')
-                reply = await recv_json(ws)
-                self.assertEqual(reply["type"], "error", reply)
-                self.assertEqual(reply["error"], "invalid_message", reply)
-                # The connection stays usable.
-                await ws.send(json.dumps({"type": "ping", "id": 7}))
-                reply = await recv_json(ws)
-                self.assertEqual((reply["type"], reply["id"]), ("pong", 7))
-                await ws.close()
+                await expect_close(ws, 1003)
             run(main())
 
 

@@ -234,6 +234,21 @@ TEST(ConfigTest, AbuseLimitKeys) {
   EXPECT_EQ(e.ingest.max_metrics_per_device, d.ingest.max_metrics_per_device);
 }
 
+TEST(ConfigTest, ControlFramesPerSecond) {
+  EXPECT_DOUBLE_EQ(Config{}.limits.control_frames_per_second, 20.0);
+  EXPECT_DOUBLE_EQ(load("[limits]\ncontrol_frames_per_second = 2.5\n").limits.control_frames_per_second,
+                   2.5);
+  EXPECT_DOUBLE_EQ(load("[limits]\ncontrol_frames_per_second = 50\n").limits.control_frames_per_second,
+                   50.0);
+  EXPECT_EQ(error_of("[limits]\ncontrol_frames_per_second = 0\n"),
+            "limits.control_frames_per_second: expected a positive number");
+  EXPECT_EQ(error_of("[limits]\ncontrol_frames_per_second = \"20\"\n"),
+            "limits.control_frames_per_second: expected a positive number");
+  EXPECT_EQ(error_of("[limits]\ncontrol_frames_per_second = inf\n"),
+            "limits.control_frames_per_second: expected a positive number");
+  EXPECT_DOUBLE_EQ(load_file(example_path()).limits.control_frames_per_second, 20.0);
+}
+
 TEST(ConfigTest, UnknownKeys) {
   EXPECT_EQ(error_of("[limits]\nfoo = 1\n"), "unknown key 'limits.foo'");
   EXPECT_EQ(error_of("colour = \"blue\"\n"), "unknown key 'colour'");

@@ -58,6 +58,7 @@ TEST(ErrorCatalogue, WireNamesOfWellKnownCodes) {
 TEST(CloseCatalogue, ListsEveryCloseCodeOnce) {
   const std::set<std::uint16_t> expected{
       close_code::normal,        close_code::going_away,          close_code::too_big,
+      close_code::unsupported_data,
       close_code::auth_failed,   close_code::token_expired,       close_code::rate_limit_abuse,
       close_code::slow_consumer, close_code::idle_timeout,        close_code::too_many_connections};
   std::set<std::uint16_t> seen;
@@ -78,6 +79,7 @@ TEST(CloseCatalogue, ValuesFromTheIssue) {
   EXPECT_EQ(close_code::idle_timeout, 4010);
   EXPECT_EQ(close_code::too_many_connections, 4029);
   EXPECT_EQ(close_code::too_big, 1009);
+  EXPECT_EQ(close_code::unsupported_data, 1003);
 }
 
 TEST(CloseCatalogue, ApplicationCodesInTheApplicationRange) {

@@ -112,13 +112,27 @@ TEST(SessionErrors, InvalidFilterValuesEchoTheId) {
   EXPECT_EQ(c->host.pending_queries(), 0u);
 }
 
-TEST(SessionErrors, BinaryFrameIsInvalidMessage) {
+TEST(SessionErrors, BinaryFrameCloses1003AndIsNotReadFurther) {
   SessionHarness h;
   auto c = h.admin();
   c->send_frame(Opcode::binary, R"({"type":"ping"})");
-  EXPECT_EQ(c->read_one(), obj(R"({"type":"error","error":"invalid_message",
-      "message":"binary frames are not supported: send JSON in text frames"})"));
-  EXPECT_EQ(c->conn.state(), Connection::State::open);
+  auto frames = c->read_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].close_code(), close_code::unsupported_data);
+  EXPECT_EQ(frames[0].close_reason(), "binary frames are not supported: send JSON in text frames");
+  EXPECT_EQ(c->conn.state(), Connection::State::closing);
+  EXPECT_FALSE(c->conn.wants_reads()) << "closed for abuse: the host stops reading";
+}
+
+TEST(SessionErrors, ProtocolViolationsStopReadsButAPeerCloseDoesNot) {
+  SessionHarness h;
+  auto c = h.admin();
+  c->send_raw(std::string("\x81\x02", 2) + "{}");  // unmasked
+  EXPECT_EQ(c->read_frames().at(0).close_code(), 1002);
+  EXPECT_FALSE(c->conn.wants_reads());
+  auto d = h.admin();
+  d->conn.close(close_code::going_away, "bye");
+  EXPECT_TRUE(d->conn.wants_reads()) << "a normal close still waits for the peer's close frame";
 }
 
 TEST(SessionErrors, UnmaskedFrameCloses1002) {
@@ -325,6 +339,52 @@ TEST(SessionLimits, SustainedFloodCloses4008AfterFloodCloseAfter) {
   EXPECT_EQ(frames.back().close_reason(), "message rate limit exceeded for too long");
 }
 
+// Control frames (issue 10, defect 1): limits.control_frames_per_second, one second's burst;
+// beyond, pings are not answered; still over it after flood_close_after: 4008, and no more reads.
+TEST(SessionLimits, ControlFramesBeyondTheirRateAreIgnoredThenClose4008) {
+  auto cfg = SessionHarness::default_config();
+  cfg.limits.control_frames_per_second = 4;
+  SessionHarness h(cfg);
+  auto c = h.admin();
+  std::size_t pongs = 0;
+  for (int i = 0; i < 10; ++i) {
+    c->send_frame(Opcode::ping, "p" + std::to_string(i));
+    for (const auto& f : c->read_frames()) pongs += f.opcode == Opcode::pong ? 1 : 0;
+  }
+  EXPECT_EQ(pongs, 4u) << "the burst is answered, the rest ignored";
+  c->send(R"({"type":"ping","id":1})");
+  EXPECT_EQ(c->read_one().at("type"), "pong") << "messages have their own bucket";
+  const auto start = FakeClock::steady;
+  // Ten pings every half second, for flood_close_after: then 4008.
+  while (c->conn.state() == Connection::State::open) {
+    ASSERT_LE(FakeClock::steady - start, h.cfg.limits.flood_close_after) << "never closed";
+    FakeClock::advance(500ms);
+    for (int i = 0; i < 10; ++i) c->send_frame(Opcode::pong, "");
+  }
+  EXPECT_EQ(FakeClock::steady - start, h.cfg.limits.flood_close_after);
+  auto frames = c->read_frames();
+  ASSERT_GE(frames.size(), 1u);
+  EXPECT_EQ(frames.back().close_code(), close_code::rate_limit_abuse);
+  EXPECT_EQ(frames.back().close_reason(),
+            "control frame (ping/pong) rate limit exceeded for too long");
+  EXPECT_FALSE(c->conn.wants_reads());
+}
+
+TEST(SessionLimits, ControlFramesWithinTheRateAreAlwaysAnswered) {
+  auto cfg = SessionHarness::default_config();
+  cfg.limits.control_frames_per_second = 4;
+  SessionHarness h(cfg);
+  auto c = h.admin();
+  for (int i = 0; i < 40; ++i) {  // 4 a second for 10 s: never over the rate
+    c->send_frame(Opcode::ping, "k");
+    auto frames = c->read_frames();
+    ASSERT_EQ(frames.size(), 1u) << i;
+    EXPECT_EQ(frames[0].opcode, Opcode::pong);
+    FakeClock::advance(250ms);
+  }
+  EXPECT_EQ(c->conn.state(), Connection::State::open);
+}
+
 TEST(SessionLimits, ABatchCountsAsOneMessage) {
   auto cfg = SessionHarness::default_config();
   cfg.limits.messages_per_second = 2;
@@ -425,7 +485,7 @@ TEST(SessionLimits, RegistryCountsMessagesReceivedAndSent) {
   c->read_frames();
   const auto s = h.registry.stats();
   EXPECT_EQ(s.messages_received, 3u);  // auth, ping, binary
-  EXPECT_EQ(s.messages_sent, 3u);      // auth_response, pong, error
+  EXPECT_EQ(s.messages_sent, 2u);      // auth_response, pong (the binary frame closed: 1003)
   EXPECT_EQ(s.total_connections, 1u);
   EXPECT_EQ(s.active_connections, 1u);
 }

@@ -2,8 +2,13 @@
 // telemetry and system updates past the soft limit (latest value per device and metric wins).
 #include "session/outbound_queue.hpp"
 
+#include <malloc.h>
+
 #include <boost/json.hpp>
+#include <cstdio>
 #include <gtest/gtest.h>
+
+#include "config/limits.hpp"
 
 namespace valtronics::session {
 namespace {
@@ -65,7 +70,8 @@ TEST(OutboundQueue, ReliableFramesAreRefusedPastTheHardLimit) {
   EXPECT_FALSE(q.push_reliable(bytes(600)));  // would exceed 1000: caller closes with 4009
   EXPECT_EQ(q.queued_bytes(), 604u);
   q.push_final(bytes(10), protocol::ws::Opcode::close);  // the close frame always fits
-  EXPECT_EQ(q.queued_bytes(), 616u);
+  EXPECT_EQ(q.queued_bytes(), 604u + limits::kQueuedControlFrameBytes + 10)
+      << "a control frame counts its heap cost";
 }
 
 TEST(OutboundQueue, TelemetryConflatesPastTheSoftLimitLatestValueWins) {
@@ -184,6 +190,53 @@ TEST(OutboundQueue, PartialWritesResumeMidFrame) {
   ASSERT_EQ(wire.size(), 2 + first.size() + 2 + second.size());
   EXPECT_EQ(wire.substr(2, first.size()), first);
   EXPECT_EQ(wire.substr(4 + first.size()), second);
+}
+
+// ---- control frames: counted at their heap cost (issue 10, defect 1)
+
+TEST(OutboundQueue, ControlFramesCountTheirHeapCostNotTheirWireSize) {
+  constexpr auto kCost = limits::kQueuedControlFrameBytes;
+  OutboundQueue q(3 * kCost + 128);
+  ASSERT_TRUE(q.push_reliable(bytes(0), protocol::ws::Opcode::pong));
+  EXPECT_EQ(q.queued_bytes(), kCost) << "2 wire bytes, counted as what they cost";
+  ASSERT_TRUE(q.push_reliable(bytes(125), protocol::ws::Opcode::ping));
+  EXPECT_EQ(q.queued_bytes(), 2 * kCost + 125);
+  ASSERT_TRUE(q.push_reliable(bytes(3), protocol::ws::Opcode::pong));
+  EXPECT_FALSE(q.push_reliable(bytes(0), protocol::ws::Opcode::pong)) << "the budget is full";
+  EXPECT_TRUE(q.push_reliable(bytes(0))) << "an empty text frame still fits: it costs its size";
+  drain(q);
+  EXPECT_EQ(q.queued_bytes(), 0u) << "written frames give back exactly what they counted";
+}
+
+// Where kQueuedControlFrameBytes comes from: the heap that queued control frames really hold
+// (glibc's in-use bytes, chunk headers and mmapped blocks included), per frame, for payloads
+// of 0 (the defect's empty pings), 15 (the longest kept inside std::string), 16 and 125 bytes
+// (the largest). Taken when the frame array is full (16384 frames): the array's growth doubles
+// it, so right after a doubling (8193 frames) up to half of it is spare, a transient printed too.
+TEST(OutboundQueue, ControlFrameCostCoversTheHeap) {
+  auto in_use = [] {
+    const auto m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  auto per_frame = [&](std::size_t payload, std::size_t n) {
+    const auto before = in_use();
+    auto q = std::make_unique<OutboundQueue>(std::size_t{1} << 40);
+    for (std::size_t i = 0; i < n; ++i)
+      q->push_reliable(std::make_shared<const std::string>(payload, 'p'),
+                       protocol::ws::Opcode::pong);
+    return static_cast<double>(in_use() - before) / static_cast<double>(n);
+  };
+  for (std::size_t payload : {0u, 15u, 16u, 125u}) {
+    for (std::size_t n : {8193u, 16384u}) {
+      const double cost = per_frame(payload, n);
+      std::printf("control frame, payload %zu B, %zu queued: %.1f heap bytes each\n", payload, n,
+                  cost);
+      if (n == 16384) {
+        EXPECT_LE(cost, double(limits::kQueuedControlFrameBytes + payload))
+            << "a queued control frame costs more than it is counted";
+      }
+    }
+  }
 }
 
 }  // namespace
