@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/body_fields.hpp"
+#include "config/limits.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api {
@@ -13,7 +14,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::size_t kMaxNotes = 2000;
+constexpr std::size_t kMaxNotes = limits::kMaxNotesChars;  // config/limits.hpp, "stored text"
 constexpr std::string_view kNotesFields[] = {"notes"};
 
 json::value time_or_null(const std::optional<util::TimePoint>& t) {

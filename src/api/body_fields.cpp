@@ -2,8 +2,10 @@
 #include "api/body_fields.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cmath>
 
+#include "config/limits.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api::body {
@@ -13,7 +15,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t kMaxEchoedKey = 64;
-constexpr std::size_t kMaxMetric = 64;
+constexpr std::size_t kMaxMetric = limits::kMaxMetricChars;  // config/limits.hpp
 constexpr double kMaxDurationSeconds = 365.0 * 24 * 3600;  // one year
 
 double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
@@ -130,9 +132,14 @@ Error read_positive_id(const json::value& v, std::string_view field, std::int64_
   return std::nullopt;
 }
 
-Error read_object(const json::value& v, std::string_view field, json::object& out) {
+Error read_object(const json::value& v, std::string_view field, json::object& out,
+                  std::size_t max_bytes) {
   if (!v.is_object())
     return model::invalid(std::string(field), std::string(field) + " must be an object");
+  if (json::serialize(v).size() > max_bytes)
+    return model::invalid(std::string(field), std::string(field) + " must be at most " +
+                                                   std::to_string(max_bytes) +
+                                                   " bytes of JSON");
   out = v.get_object();
   return std::nullopt;
 }

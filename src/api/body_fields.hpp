@@ -47,7 +47,9 @@ Error read_text(const boost::json::value& v, std::string_view field, std::size_t
                 bool non_empty, std::string& out);
 // A JSON integer > 0 (1.0 and "1" are refused).
 Error read_positive_id(const boost::json::value& v, std::string_view field, std::int64_t& out);
-Error read_object(const boost::json::value& v, std::string_view field, boost::json::object& out);
+// An object of at most `max_bytes` serialized (limits::kMaxMetadataBytes for metadata).
+Error read_object(const boost::json::value& v, std::string_view field, boost::json::object& out,
+                  std::size_t max_bytes);
 // A finite JSON number.
 std::optional<double> finite_number(const boost::json::value& v);
 // A non-negative number of seconds, or a duration string ("30s", "5m", "500ms", "0"), at most

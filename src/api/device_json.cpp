@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/body_fields.hpp"
+#include "config/limits.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api {
@@ -18,9 +19,10 @@ using body::is_explicit_null;
 
 namespace {
 
-constexpr std::size_t kMaxName = 200;
-constexpr std::size_t kMaxText = 200;
-constexpr std::size_t kMaxReason = 1000;
+// Bounds: config/limits.hpp, "stored text".
+constexpr std::size_t kMaxName = limits::kMaxNameChars;
+constexpr std::size_t kMaxText = limits::kMaxDeviceTextChars;
+constexpr std::size_t kMaxReason = limits::kMaxReasonChars;
 
 constexpr std::string_view kDeviceFields[] = {
     "id",    "name",             "device_type", "location", "manufacturer",
@@ -54,7 +56,7 @@ Error read_device_fields(const json::object& o, bool patch, Device& d) {
   }
   if (patch && is_explicit_null(o, "metadata")) d.metadata.clear();
   if (const json::value* v = given(o, "metadata"))
-    if (auto e = body::read_object(*v, "metadata", d.metadata)) return e;
+    if (auto e = body::read_object(*v, "metadata", d.metadata, limits::kMaxMetadataBytes)) return e;
   return std::nullopt;
 }
 
@@ -126,7 +128,7 @@ model::Result<model::StatusReport> status_report_from_json(const json::value& b)
   if (const json::value* v = given(o, "reason"))
     if (auto e = body::read_text(*v, "reason", kMaxReason, false, r.reason)) return *e;
   if (const json::value* v = given(o, "metadata"))
-    if (auto e = body::read_object(*v, "metadata", r.metadata)) return *e;
+    if (auto e = body::read_object(*v, "metadata", r.metadata, limits::kMaxMetadataBytes)) return *e;
   return r;
 }
 

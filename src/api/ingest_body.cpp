@@ -13,6 +13,8 @@
 #include <utility>
 
 #include "api/body_fields.hpp"
+#include "config/limits.hpp"
+#include "util/text.hpp"
 
 namespace valtronics::api {
 
@@ -27,14 +29,9 @@ constexpr std::size_t kMaxDepth = 20;
 constexpr std::size_t kMaxEchoedName = 80;
 // A unit is copied into every telemetry update and into alert messages: bounded as the
 // platform bounds it (20 characters), so that no stored reading can make an alert frame large.
-constexpr std::size_t kMaxUnitChars = 20;
+constexpr std::size_t kMaxUnitChars = limits::kMaxUnitChars;
 
-// UTF-8 code points of `s` (the body passed Boost.JSON's UTF-8 check).
-std::size_t code_points(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
+using util::code_points;  // the body passed Boost.JSON's UTF-8 check
 
 using Result = IngestResult;
 using Error = std::optional<model::DomainError>;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "api/body_fields.hpp"
+#include "config/limits.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api {
@@ -20,7 +21,7 @@ using body::is_explicit_null;
 
 namespace {
 
-constexpr std::size_t kMaxName = 200;
+constexpr std::size_t kMaxName = limits::kMaxNameChars;  // config/limits.hpp, "stored text"
 
 constexpr std::string_view kRuleFields[] = {
     "name",     "device_id",  "device_type", "metric",   "condition", "threshold",

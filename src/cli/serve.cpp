@@ -9,11 +9,25 @@
 #include "auth/jwt.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "engine/message_bounds.hpp"
 #include "app/application.hpp"
 
 namespace valtronics::cli {
 
 namespace {
+
+// No stored message (alert, replay item, status change) may be larger than a connection's
+// budget: one that does not fit closes the connection with 4009, and a client resuming below
+// it would be closed again on every attempt (issue 10, defect 3). Its largest size follows from
+// the bounds of its parts (engine/message_bounds), so a smaller budget is a configuration error.
+void check_outbound_budget(const config::Config& cfg) {
+  const std::size_t largest = engine::largest_stored_message_bytes();
+  if (cfg.limits.max_outbound_bytes < largest)
+    throw config::ConfigError(
+        "limits.max_outbound_bytes: must be at least " + std::to_string(largest) +
+        " bytes, the largest single stored message (an alert or device status frame); got " +
+        std::to_string(cfg.limits.max_outbound_bytes));
+}
 struct ServeArgs {
   std::string config_file, listen, secret, log_level, db;
   std::string tls_cert, tls_key, tls_ca_file, listen_plain;
@@ -119,6 +133,7 @@ Runner add_serve(CLI::App& app) {
     if (args->demo) cfg.demo = true;
     if (cfg.demo && cfg.auth.jwt_secret.empty()) cfg.auth.jwt_secret = random_secret();
     config::validate(cfg);
+    check_outbound_budget(cfg);
 
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
     raise_open_files_limit(cfg.limits.max_connections);

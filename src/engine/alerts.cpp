@@ -6,7 +6,10 @@
 #include <cstdio>
 
 #include "auth/policy.hpp"
+#include "config/limits.hpp"
+#include "engine/alert_text.hpp"
 #include "engine/engine_impl.hpp"
+#include "util/text.hpp"
 
 namespace valtronics::engine {
 
@@ -14,27 +17,6 @@ using model::Alert;
 using model::AlertStatus;
 using model::Severity;
 
-namespace {
-
-std::string_view condition_words(model::Condition c) {
-  switch (c) {
-    case model::Condition::gt: return "above";
-    case model::Condition::gte: return "at or above";
-    case model::Condition::lt: return "below";
-    case model::Condition::lte: return "at or below";
-    case model::Condition::eq: return "equal to";
-    case model::Condition::ne: return "not equal to";
-  }
-  return "?";
-}
-
-std::string format_number(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-}  // namespace
 
 bool restrict_to_claims(std::vector<std::int64_t>& device_ids, const auth::Claims& claims) {
   if (auth::sees_every_device(claims)) return true;
@@ -123,17 +105,15 @@ void Engine::Impl::apply_rule_decisions(const std::vector<RuleDecision>& decisio
       a.device_id = d.device_id;
       a.severity = d.rule.severity;
       a.alert_type = d.rule.alert_type;
-      a.title = d.rule.name;
-      const auto unit = unit_of(d.device_id, d.rule.metric);
-      a.message = d.rule.metric + " is " + format_number(d.value) +
-                  (unit.empty() ? "" : " " + unit) + ", " +
-                  std::string(condition_words(d.rule.condition)) + " threshold " +
-                  format_number(d.rule.threshold);
+      // Bounded parts only (engine/alert_text): a rule's name, its metric, the reading's unit.
+      a.title = util::cut_utf8(d.rule.name, limits::kMaxNameChars);
+      a.message = alert_text::threshold(d.rule.metric, d.value, unit_of(d.device_id, d.rule.metric),
+                                        d.rule.condition, d.rule.threshold);
       a.timestamp = d.at;
       a.rule_id = d.rule.id;
       a.metadata = {{"threshold_value", d.rule.threshold},
                     {"actual_value", d.value},
-                    {"metric", d.rule.metric},
+                    {"metric", util::cut_utf8(d.rule.metric, limits::kMaxMetricChars)},
                     {"rule_id", d.rule.id},
                     {"condition", model::to_string(d.rule.condition)}};
       open_rule_alerts[key] = raise_alert(std::move(a));

@@ -4,8 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 
 #include "auth/policy.hpp"
+#include "config/limits.hpp"
+#include "engine/alert_text.hpp"
 #include "engine/engine_impl.hpp"
 
 namespace valtronics::engine {
@@ -125,6 +128,16 @@ void Engine::Impl::report_status(std::int64_t id, model::StatusReport report,
                                  Reply<model::Result<Device>> reply) {
   auto it = devices.find(id);
   if (it == devices.end()) return reply(model::not_found("device", id));
+  // Reports merge their metadata into the device's: bounded after the merge too, else many
+  // reports with new keys would grow it without end.
+  if (!report.metadata.empty()) {
+    auto merged = it->second.metadata;
+    for (const auto& [k, v] : report.metadata) merged[k] = v;
+    if (boost::json::serialize(merged).size() > limits::kMaxMetadataBytes)
+      return reply(model::invalid(
+          "metadata", "metadata: the device's metadata would exceed " +
+                          std::to_string(limits::kMaxMetadataBytes) + " bytes of JSON"));
+  }
   auto t = tracker.on_report(id, report.status, report.reason, util::Clock::now());
   if (t && !report.metadata.empty()) {
     for (const auto& [k, v] : report.metadata) it->second.metadata[k] = v;
@@ -166,7 +179,7 @@ void Engine::Impl::apply_status_transition(const std::optional<StatusTransition>
   e.device_id = c.device_id;
   e.old_status = c.old_status;
   e.new_status = c.new_status;
-  e.reason = c.reason;
+  e.reason = alert_text::reason(c.reason);  // bounded (engine/message_bounds)
   e.timestamp = c.timestamp;
   e.last_seen = t->last_seen;
   hub.publish(std::move(e));
@@ -177,10 +190,10 @@ void Engine::Impl::apply_status_transition(const std::optional<StatusTransition>
     a.severity = model::Severity::warning;
     a.alert_type = model::AlertType::device;
     a.title = "Device Offline";
-    a.message = it->second.name + ": " + c.reason;
+    a.message = alert_text::offline(it->second.name, c.reason);  // bounded parts
     a.timestamp = c.timestamp;
     if (t->last_seen) a.metadata["last_seen"] = util::iso8601(*t->last_seen);
-    a.metadata["reason"] = c.reason;
+    a.metadata["reason"] = alert_text::reason(c.reason);
     open_offline_alerts[c.device_id] = raise_alert(std::move(a));
   } else if (c.old_status == DeviceStatus::offline && c.new_status != DeviceStatus::offline) {
     if (auto o = open_offline_alerts.find(c.device_id); o != open_offline_alerts.end()) {
