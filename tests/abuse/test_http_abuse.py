@@ -1,7 +1,7 @@
 """Abuse of the HTTP layer, from raw sockets: request smuggling shapes (RFC 9112 section 6.3),
 `Expect: 100-continue`, the WebSocket key check (RFC 6455 section 4.2.1), the plain HTTP
-connection cap and the per-phase slowloris timeouts. Each test also checks that a well-behaved
-bystander keeps receiving its readings on time meanwhile."""
+connection cap (the per-phase slowloris timeouts are in test_timeouts.py). Each test also
+checks that a well-behaved bystander keeps receiving its readings on time meanwhile."""
 
 import json
 import socket
@@ -50,13 +50,15 @@ class RequestSmuggling(AbuseTestCase):
     def test_both_lengths_duplicates_and_negative(self):
         cases = [(["chunked"], ["5"]), ([], ["5", "5"]), ([], ["5, 5"]), ([], ["-5"]),
                  ([], ["abc"]), (["chunked", "chunked"], [])]
-        for i, (te, cl) in enumerate(cases):
-            status, _, body, closed = http_exchange(self.server.port,
-                                                    smuggle(self.admin, te, cl, 720 + i))
-            self.assertEqual(status, 400, (te, cl, body))
-            self.assertIn("error", json.loads(body))
-            self.assertTrue(closed, (te, cl))
-            self.assertFalse(self.device_has_metric(720 + i, "smuggled"), (te, cl))
+        with self.bystander() as b:
+            for i, (te, cl) in enumerate(cases):
+                status, _, body, closed = http_exchange(self.server.port,
+                                                        smuggle(self.admin, te, cl, 720 + i))
+                self.assertEqual(status, 400, (te, cl, body))
+                self.assertIn("error", json.loads(body))
+                self.assertTrue(closed, (te, cl))
+                self.assertFalse(self.device_has_metric(720 + i, "smuggled"), (te, cl))
+            b.assert_on_time(self, "length smuggling")
 
     def test_plain_chunked_still_works(self):
         body = json.dumps({"device_id": 760, "telemetry": {"t": {"value": 2}}}).encode()
@@ -118,54 +120,26 @@ class HttpConnectionCap(AbuseTestCase):
     config = {"limits": {"max_http_connections": 8}}
 
     def test_idle_http_connections_are_capped(self):
-        held = [raw_connect(self.server.port) for _ in range(8)]
-        try:
-            time.sleep(0.3)
-            status, _, body, closed = http_exchange(self.server.port,
-                                                    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            self.assertEqual(status, 503, body)
-            self.assertIn("max_http_connections", json.loads(body)["error"]["message"])
-            self.assertTrue(closed)
-        finally:
-            for s in held:
-                s.close()
+        # The bystander's WebSocket left the HTTP count at its upgrade; its feeder's keep-alive
+        # connection holds one of the 8 slots, the attacker takes the other 7.
+        with self.bystander() as b:
+            time.sleep(0.5)  # the feeder's connection is open
+            held = [raw_connect(self.server.port) for _ in range(7)]
+            try:
+                time.sleep(0.3)
+                status, _, body, closed = http_exchange(
+                    self.server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(status, 503, body)
+                self.assertIn("max_http_connections", json.loads(body)["error"]["message"])
+                self.assertTrue(closed)
+                time.sleep(1)  # the bystander's readings keep coming through its own connection
+            finally:
+                for s in held:
+                    s.close()
+            b.assert_on_time(self, "HTTP connection cap")
         time.sleep(0.3)
         status, _ = self.server.request("GET", "/health")
         self.assertEqual(status, 200)
-
-
-class SlowlorisPhases(AbuseTestCase):
-    config = {"limits": {"header_timeout": "1s", "body_timeout": "2s"}}
-
-    def dropped_after(self, s, limit):
-        t0 = time.monotonic()
-        s.settimeout(limit)
-        try:
-            while s.recv(4096):
-                pass
-        except (socket.timeout, ConnectionResetError):
-            return None
-        return time.monotonic() - t0
-
-    def test_headers_cut_after_header_timeout(self):
-        with self.bystander() as b:
-            s = raw_connect(self.server.port)
-            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finished
-            took = self.dropped_after(s, 5)
-            s.close()
-            b.assert_on_time(self, "slow headers")
-        self.assertIsNotNone(took, "not dropped")
-        self.assertGreater(took, 0.8)
-        self.assertLess(took, 2.5)
-
-    def test_body_cut_after_body_timeout(self):
-        s = raw_connect(self.server.port)
-        s.sendall(b"POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-        took = self.dropped_after(s, 6)
-        s.close()
-        self.assertIsNotNone(took, "not dropped")
-        self.assertGreater(took, 1.5)
-        self.assertLess(took, 4)
 
 
 if __name__ == "__main__":
