@@ -206,21 +206,28 @@ class MessageLimitsTest(unittest.TestCase):
                 self.assertGreaterEqual(pongs, 19)
                 self.assertLess(pongs, 40)
                 self.assertEqual(pongs + limited, 100)
-                # Keep flooding: after flood_close_after (1 s) the server closes with 4008.
+                # Keep flooding at 5x the rate, whatever the server's speed (a slow build
+                # answers late; the flood must not slow down with it), while reading every
+                # reply: after flood_close_after (1 s) the server closes with 4008.
                 started = time.monotonic()
-                code = None
-                while time.monotonic() - started < 5:
+
+                async def flood():
                     try:
-                        for _ in range(20):
-                            await ws.send(json.dumps({"type": "ping"}))
-                        # Drain replies so the client's own queue never stalls.
                         while True:
-                            await asyncio.wait_for(ws.recv(), 0.05)
-                    except asyncio.TimeoutError:
-                        continue
-                    except websockets.exceptions.ConnectionClosed as e:
-                        code = e.rcvd.code if e.rcvd else None
-                        break
+                            await ws.send(json.dumps({"type": "ping"}))
+                            await asyncio.sleep(0.01)
+                    except websockets.exceptions.ConnectionClosed:
+                        pass
+                sender = asyncio.create_task(flood())
+                code = None
+                try:
+                    while time.monotonic() - started < 8:
+                        await asyncio.wait_for(ws.recv(), 8)
+                except websockets.exceptions.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                except asyncio.TimeoutError:
+                    pass
+                sender.cancel()
                 elapsed = time.monotonic() - started
                 self.assertEqual(code, 4008, "flooding connection not closed with 4008")
                 self.assertGreaterEqual(elapsed, 0.8, "closed before flood_close_after")
