@@ -70,6 +70,7 @@ struct Conn {
   bool writing = false;
   bool slow = false;       // slow consumer: not read once subscribed (see Fleet)
   std::uint64_t received = 0;
+  SubscriberTally tally;   // reading subscribers: conflation and the final value
   SteadyTime started, phase_since;
   SteadyTime last_data;    // slow consumer, final check: when bytes last came in
   SslPtr ssl;              // wss:// only
@@ -145,7 +146,7 @@ void Fleet::note_error(std::string what) {
 std::vector<Fleet::Held> Fleet::per_connection() const {
   std::vector<Held> out;
   out.reserve(conns_.size());
-  for (const auto& c : conns_) out.push_back({c->device, c->received, c->slow});
+  for (const auto& c : conns_) out.push_back({c->device, c->received, c->slow, c->tally});
   return out;
 }
 
@@ -622,6 +623,7 @@ void Fleet::delivery(Conn* c, std::string_view msg) {
   }
   auto sent_us = static_cast<std::int64_t>(std::llround(*value));
   ++c->received;
+  c->tally.received(sent_us, conflated_count(msg));
   totals_.bytes += msg.size();
   total_.store(total_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (sent_us >= measure_from_us_.load(std::memory_order_relaxed)) {
@@ -777,14 +779,14 @@ void Fleet::close_all() {
 // ---- Publisher ---------------------------------------------------------------------------------
 
 struct PubConn {
-  explicit PubConn(asio::io_context& ioc) : sock(ioc.get_executor()), rbuf(64 * 1024) {}
+  PubConn(asio::io_context& ioc, int pipeline)
+      : sock(ioc.get_executor()), rbuf(64 * 1024), in_flight(pipeline) {}
   Socket sock;
-  bool up = false, busy = false, writing = false, synced = false;
+  bool up = false, writing = false, synced = false;
   std::string out, queued;  // being written, waiting
   std::string in;           // unparsed reply bytes
   std::vector<char> rbuf;
-  std::uint64_t k = 0;      // HTTP: batch in flight
-  SteadyTime sent_at;
+  InFlight in_flight;       // HTTP: requests awaiting their reply, oldest first
   unsigned generation = 0;
 };
 
@@ -793,19 +795,27 @@ Publisher::Publisher(const Options& o, Mode mode, tcp::endpoint ep, const BenchC
                      SteadyTime end)
     : o_(o), mode_(mode), http_(speaks_ours(o.target)), ep_(ep), clock_(clock), shape_(shape),
       t0_(t0), measure_from_(measure_from), end_(end), timer_(ioc_), deadline_(ioc_),
-      accepted_(o.devices + 1, 0), measured_sent_(o.devices + 1, 0), seq_(o.devices + 1, 0) {
+      accepted_(o.devices + 1, 0), measured_sent_(o.devices + 1, 0), seq_(o.devices + 1, 0),
+      last_accepted_(o.devices) {
   interval_ns_ = 1e9 * o.batch / o.rate;
   if (mode == Mode::open_loop) {
     auto total_ns = std::chrono::duration<double, std::nano>(end - t0).count();
     total_requests_ = static_cast<std::uint64_t>(std::ceil(total_ns / interval_ns_));
   }
-  http_prefix_ = "POST /api/v1/telemetry/batch HTTP/1.1\r\nHost: " + o.http.host + ":" +
+  // One-reading devices post the reading itself to /api/v1/telemetry (same 202 reply).
+  single_ = o.batch == 1;
+  http_prefix_ = std::string("POST ") +
+                 (single_ ? "/api/v1/telemetry" : "/api/v1/telemetry/batch") +
+                 " HTTP/1.1\r\nHost: " + o.http.host + ":" +
                  o.http.port + "\r\nAuthorization: Bearer " + o.token +
                  "\r\nContent-Type: application/json\r\nContent-Length: ";
   topics_.resize(o.devices + 1);
   for (int d = 1; d <= o.devices; ++d)
     topics_[d] = o.target == Target::mqtt ? mqtt::topic(d) : nats::subject(d);
-  for (int i = 0; i < o.http_connections; ++i) conns_.push_back(std::make_unique<PubConn>(ioc_));
+  // Pipelining is an HTTP matter: MQTT/NATS publishes are never answered one by one.
+  int pipeline = http_ ? o.publish_pipeline : 1;
+  for (int i = 0; i < o.http_connections; ++i)
+    conns_.push_back(std::make_unique<PubConn>(ioc_, pipeline));
 }
 
 Publisher::~Publisher() = default;
@@ -872,7 +882,7 @@ void Publisher::start() {
     deadline_.async_wait([this](error_code ec) {
       if (ec || done_) return;
       for (auto& c : conns_)
-        if (c->busy || (!http_ && !c->synced)) ++transport_errors_;
+        if (!c->in_flight.empty() || (!http_ && !c->synced)) ++transport_errors_;
       if (first_error.empty()) first_error = "replies missing 10 s after the end";
       finish();
     });
@@ -918,12 +928,16 @@ std::string Publisher::http_request(std::uint64_t k, SteadyTime stamp_time) {
   auto stamp = std::to_string(clock_.us(stamp_time));
   std::string body;
   body.reserve(32 + static_cast<std::size_t>(o_.batch) * (shape_.update_bytes + 16));
-  body = "{\"telemetry_data\":[";
-  for (int j = 0; j < o_.batch; ++j) {
-    if (j) body += ',';
-    append_ingest_item(body, device_of(k * o_.batch + j), stamp, shape_);
+  if (single_) {
+    append_ingest_item(body, device_of(k), stamp, shape_);
+  } else {
+    body = "{\"telemetry_data\":[";
+    for (int j = 0; j < o_.batch; ++j) {
+      if (j) body += ',';
+      append_ingest_item(body, device_of(k * o_.batch + j), stamp, shape_);
+    }
+    body += "]}";
   }
-  body += "]}";
   std::string req;
   req.reserve(http_prefix_.size() + 16 + body.size());
   req = http_prefix_;
@@ -935,8 +949,7 @@ std::string Publisher::http_request(std::uint64_t k, SteadyTime stamp_time) {
 
 void Publisher::dispatch(std::uint64_t k, SteadyTime due) {
   if (http_) {
-    for (auto& c : conns_)
-      if (c->up && !c->busy) return send_http(*c, k, due, http_request(k, due));
+    if (PubConn* c = free_connection()) return send_http(*c, k, due, http_request(k, due));
     pending_.emplace_back(k, due);
     return;
   }
@@ -955,6 +968,7 @@ void Publisher::dispatch(std::uint64_t k, SteadyTime due) {
     if (o_.target == Target::mqtt) mqtt::append_publish(out, topics_[d], payload);
     else nats::append_pub(out, topics_[d], payload);
     ++accepted_[d];
+    last_accepted_.accepted(d, stamp_us);
   }
   readings_accepted += o_.batch;
   progress_accepted_.store(readings_accepted, std::memory_order_relaxed);
@@ -981,18 +995,37 @@ void Publisher::stream_flush(PubConn& c) {
   });
 }
 
+PubConn* Publisher::free_connection() {
+  PubConn* best = nullptr;
+  for (auto& c : conns_)
+    if (c->up && c->in_flight.has_room() && (!best || c->in_flight.size() < best->in_flight.size()))
+      best = c.get();
+  return best;
+}
+
+// Pipelined requests go out behind the one being written (one write at a time per socket).
 void Publisher::send_http(PubConn& c, std::uint64_t k, SteadyTime due, std::string request) {
   count_sent(k, due);
-  c.busy = true;
-  c.k = k;
-  c.sent_at = SteadyClock::now();
+  c.in_flight.sent({k, clock_.us(due), SteadyClock::now()});
+  if (c.writing) {
+    c.queued += request;
+    return;
+  }
   c.out = std::move(request);
+  http_flush(c);
+}
+
+void Publisher::http_flush(PubConn& c) {
   c.writing = true;
   unsigned gen = c.generation;
   asio::async_write(c.sock, asio::buffer(c.out), [this, &c, gen](error_code ec, std::size_t) {
     if (gen != c.generation) return;
     c.writing = false;
+    c.out.clear();
     if (ec) return broken(c, "write: " + ec.message());
+    if (c.queued.empty()) return;
+    std::swap(c.out, c.queued);
+    http_flush(c);
   });
 }
 
@@ -1067,38 +1100,50 @@ void Publisher::stream_write(PubConn& c, std::string_view data) {
   if (!c.writing) stream_flush(c);
 }
 
+void Publisher::count_accepted(std::uint64_t k, std::int64_t stamp) {
+  ++requests_ok;
+  readings_accepted += o_.batch;
+  for (int j = 0; j < o_.batch; ++j) {
+    int d = device_of(k * o_.batch + j);
+    ++accepted_[d];
+    last_accepted_.accepted(d, stamp);
+  }
+  progress_accepted_.store(readings_accepted, std::memory_order_relaxed);
+}
+
+// Replies come in request order on a connection (HTTP/1.1): each answers the oldest request.
 void Publisher::on_http_reply(PubConn& c, int status, std::string_view body) {
-  if (!c.busy) return;
+  auto request = c.in_flight.answered();
+  if (!request) return;
   auto now = SteadyClock::now();
   request_latency_us.record_signed(
-      std::chrono::duration_cast<std::chrono::microseconds>(now - c.sent_at).count());
-  if (status == 202) {
-    ++requests_ok;
-    readings_accepted += o_.batch;
-    for (int j = 0; j < o_.batch; ++j) ++accepted_[device_of(c.k * o_.batch + j)];
-    progress_accepted_.store(readings_accepted, std::memory_order_relaxed);
+      std::chrono::duration_cast<std::chrono::microseconds>(now - request->sent_at).count());
+  // 202 (both routes); 200 would be ?sync=true: any 2xx is accepted.
+  if (status >= 200 && status < 300) {
+    count_accepted(request->k, request->stamp);
   } else {
     ++http_errors;
     if (first_error.empty()) first_error = "HTTP " + std::to_string(status) + " " + std::string(body.substr(0, 300));
   }
-  c.busy = false;
   next_for(c);
 }
 
+// Fills the connection's pipeline: the next closed-loop requests, or open-loop batches that
+// were due while every connection was full.
 void Publisher::next_for(PubConn& c) {
-  if (done_ || !c.up || c.busy) return;
-  if (mode_ == Mode::closed_loop) {
-    auto now = SteadyClock::now();
-    if (now < end_) {
+  if (done_ || !c.up) return;
+  while (c.in_flight.has_room()) {
+    if (mode_ == Mode::closed_loop) {
+      auto now = SteadyClock::now();
+      if (now >= end_) break;
       std::uint64_t k = next_k_++;
-      return send_http(c, k, now, http_request(k, now));
+      send_http(c, k, now, http_request(k, now));
+      continue;
     }
-    return maybe_finish();
-  }
-  if (!pending_.empty()) {
+    if (pending_.empty()) break;
     auto [k, due] = pending_.front();
     pending_.pop_front();
-    return send_http(c, k, due, http_request(k, due));
+    send_http(c, k, due, http_request(k, due));
   }
   maybe_finish();
 }
@@ -1107,7 +1152,7 @@ void Publisher::broken(PubConn& c, const std::string& what) {
   if (done_ || !c.up) return;
   ++transport_errors_;
   if (first_error.empty()) first_error = what;
-  c.busy = false;
+  c.in_flight.clear();  // their replies will never come: not accepted
   if (http_) return reconnect(c);
   // MQTT/NATS: readings queued on this connection are lost; the others carry on.
   ++c.generation;
@@ -1123,7 +1168,10 @@ void Publisher::reconnect(PubConn& c) {
   error_code ignored;
   c.sock.close(ignored);
   c.up = false;
-  c.busy = false;
+  c.in_flight.clear();
+  c.writing = false;
+  c.out.clear();
+  c.queued.clear();
   c.in.clear();
   if (done_) return;
   unsigned gen = c.generation;
@@ -1149,7 +1197,7 @@ void Publisher::maybe_finish() {
   if (mode_ == Mode::closed_loop && SteadyClock::now() < end_) return;
   if (http_) {
     for (auto& c : conns_)
-      if (c->busy) return;
+      if (!c->in_flight.empty()) return;
     return finish();
   }
   // MQTT/NATS: once everything is written, a PINGREQ/PING on each connection; its reply comes

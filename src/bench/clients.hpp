@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/accounting.hpp"
 #include "bench/scenarios.hpp"
 #include "bench/histogram.hpp"
 #include "bench/protocols.hpp"
@@ -93,11 +94,13 @@ class Fleet {
     std::string slow_disconnect_reason;             // the first one's
   };
   const Totals& totals() const { return totals_; }
-  // Every held connection: its device, what it received, whether it is a slow consumer.
+  // Every held connection: its device, what it received, whether it is a slow consumer, and
+  // (reading subscribers) the telemetry tally: conflated frames and the final value.
   struct Held {
     int device = 0;
     std::uint64_t received = 0;
     bool slow = false;
+    SubscriberTally tally;
   };
   std::vector<Held> per_connection() const;
 
@@ -186,6 +189,8 @@ class Publisher {
   Histogram request_latency_us;  // HTTP: from send to reply
 
   std::uint64_t transport_errors() const { return transport_errors_; }
+  // Per device, the stamp of the last reading accepted (HTTP 2xx; MQTT/NATS: written).
+  const LastAccepted& last_accepted() const { return last_accepted_; }
   bool synced() const { return synced_; }  // MQTT/NATS: the broker acknowledged the last publish
   const std::vector<std::uint64_t>& accepted_per_device() const { return accepted_; }
   const std::vector<std::uint64_t>& measured_sent_per_device() const { return measured_sent_; }
@@ -203,7 +208,11 @@ class Publisher {
   void schedule_next();
   void dispatch(std::uint64_t k, SteadyTime due);
   std::string http_request(std::uint64_t k, SteadyTime stamp_time);
+  // The connection with the fewest requests in flight that has room for one more, if any.
+  PubConn* free_connection();
   void send_http(PubConn& c, std::uint64_t k, SteadyTime due, std::string request);
+  void http_flush(PubConn& c);
+  void count_accepted(std::uint64_t k, std::int64_t stamp);
   void read_loop(PubConn& c);
   void on_bytes(PubConn& c);
   void on_http_reply(PubConn& c, int status, std::string_view body);
@@ -224,6 +233,7 @@ class Publisher {
   const BenchClock& clock_;
   const PayloadShape& shape_;
   std::string http_prefix_;
+  bool single_ = false;  // --batch 1: POST /api/v1/telemetry with one reading, not a batch of one
   SteadyTime t0_, measure_from_, end_;
   double interval_ns_ = 0;
   std::uint64_t total_requests_ = 0, next_k_ = 0, transport_errors_ = 0;
@@ -231,6 +241,7 @@ class Publisher {
   std::vector<std::unique_ptr<PubConn>> conns_;
   std::deque<std::pair<std::uint64_t, SteadyTime>> pending_;
   std::vector<std::uint64_t> accepted_, measured_sent_, seq_;
+  LastAccepted last_accepted_;
   std::vector<std::string> topics_;
   std::atomic<std::uint64_t> progress_sent_{0}, progress_accepted_{0};
   bool done_ = false, synced_ = false, syncing_ = false;

@@ -503,4 +503,19 @@ std::optional<double> bench_value(std::string_view msg) {
   return v;
 }
 
+std::uint64_t conflated_count(std::string_view msg) {
+  constexpr std::string_view key = "\"conflated\":";
+  // `,"seq":S,"conflated":n}`: the key sits within the last few dozen bytes.
+  constexpr std::size_t kTail = 48;
+  std::string_view tail = msg.substr(msg.size() > kTail ? msg.size() - kTail : 0);
+  auto k = tail.rfind(key);
+  if (k == std::string_view::npos) return 1;
+  const char* p = tail.data() + k + key.size();
+  const char* end = tail.data() + tail.size();
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(p, end, n);
+  if (ec != std::errc{} || n == 0) return 1;
+  return n;
+}
+
 }  // namespace valtronics::bench

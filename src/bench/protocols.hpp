@@ -137,4 +137,9 @@ std::string iso_timestamp(std::int64_t us);
 // The value of bench_seq in a telemetry_update, found without building a DOM.
 std::optional<double> bench_value(std::string_view msg);
 
+// How many updates a telemetry_update stands for: n when it ends `,"conflated":n}` (the server
+// merged n updates of the device into this one, values the latest), else 1. Only the tail is
+// looked at, where the server's queue splices the suffix in.
+std::uint64_t conflated_count(std::string_view msg);
+
 }  // namespace valtronics::bench

@@ -17,6 +17,7 @@
 
 #include "bench/scenarios.hpp"
 #include "bench/clients.hpp"
+#include "bench/floor.hpp"
 
 namespace valtronics::bench {
 
@@ -284,21 +285,27 @@ std::vector<bool> pick_slow(int subscribers, int devices, double fraction) {
 }
 
 // Loss accounting: each held connection that reads expects every accepted reading of its
-// device (slow consumers are left out).
+// device (slow consumers are left out), delivered or covered by a conflated frame; its last
+// update must carry the device's last accepted reading.
 struct Deliveries {
   std::uint64_t expected = 0, received = 0, loss = 0, excess = 0, offered = 0;
+  std::uint64_t conflated_frames = 0, conflated_updates = 0, final_value_mismatches = 0;
 };
 Deliveries account(const Fleets& fleets, const std::vector<std::uint64_t>& accepted,
-                   const std::vector<std::uint64_t>* measured_sent) {
+                   const std::vector<std::uint64_t>* measured_sent, const LastAccepted& last) {
   Deliveries d;
-  for (auto [device, received, slow] : fleets.per_connection()) {
-    if (slow) continue;
-    std::uint64_t want = accepted[device];
-    if (measured_sent) d.offered += (*measured_sent)[device];
+  for (const auto& held : fleets.per_connection()) {
+    if (held.slow) continue;
+    std::uint64_t want = accepted[held.device];
+    if (measured_sent) d.offered += (*measured_sent)[held.device];
     d.expected += want;
-    d.received += received;
-    if (received < want) d.loss += want - received;
-    else d.excess += received - want;
+    d.received += held.received;
+    d.conflated_frames += held.tally.conflated_frames;
+    d.conflated_updates += held.tally.conflated_updates;
+    auto t = tally_delivery(held.tally, want, last.of(held.device));
+    d.loss += t.loss;
+    d.excess += t.excess;
+    if (t.final_mismatch) ++d.final_value_mismatches;
   }
   return d;
 }
@@ -318,9 +325,18 @@ json::object server_json(int pid, const ProcSample& a, const ProcSample& b, doub
 
 // ---- fanout ------------------------------------------------------------------------------------
 
+// Where the publisher posts (our protocol): one reading alone, as one-reading devices do, or a
+// batch.
+std::string publish_path(const Options& o) {
+  if (!speaks_ours(o.target)) return "";
+  return o.batch == 1 ? "/api/v1/telemetry" : "/api/v1/telemetry/batch";
+}
+
 Report run_fanout(const Options& o) {
   if (o.subscribers < 1 || o.rate <= 0)
     throw std::invalid_argument("fanout: subscribers and rate must be positive");
+  if (o.publish_pipeline < 1 || o.publish_pipeline > 1024)
+    throw std::invalid_argument("fanout: --pipeline must be within 1..1024");
   if (!(o.slow_fraction >= 0 && o.slow_fraction <= 0.5))
     throw std::invalid_argument("fanout: --slow-fraction must be within 0..0.5");
   auto slow = pick_slow(o.subscribers, o.devices, o.slow_fraction);
@@ -387,7 +403,8 @@ Report run_fanout(const Options& o) {
     std::fprintf(stderr, "valtronics bench: publisher: %s\n", pub.first_error.c_str());
 
   auto totals = fleets.totals();
-  auto d = account(fleets, pub.accepted_per_device(), &pub.measured_sent_per_device());
+  auto d = account(fleets, pub.accepted_per_device(), &pub.measured_sent_per_device(),
+                   pub.last_accepted());
   if (totals.errors_after_ready)
     std::fprintf(stderr, "valtronics bench: %s\n", fleets.first_error().c_str());
   double offered_per_s = static_cast<double>(pub.measured_readings) / seconds(o.duration);
@@ -405,6 +422,8 @@ Report run_fanout(const Options& o) {
   r.parameters["slow_fraction"] = o.slow_fraction;
   r.parameters["batch"] = o.batch;
   r.parameters["connections"] = o.http_connections;
+  r.parameters["pipeline"] = speaks_ours(o.target) ? o.publish_pipeline : 1;
+  r.parameters["publish_path"] = publish_path(o);
   r.parameters["payload_bytes"] = o.payload_bytes;
   r.parameters["duration_s"] = seconds(o.duration);
   r.parameters["warmup_s"] = seconds(o.warmup);
@@ -432,14 +451,27 @@ Report run_fanout(const Options& o) {
   x["offered_deliveries_per_s"] = offered_deliveries_per_s;
   x["expected"] = d.expected;
   x["received"] = d.received;
+  // Frames carrying "conflated":n, and the n they stand for: covered, not lost.
+  x["conflated_frames"] = d.conflated_frames;
+  x["conflated_updates"] = d.conflated_updates;
   x["loss"] = d.loss;
   x["excess"] = d.excess;
+  // Reading subscriber x device pairs whose last update is not the last accepted reading.
+  x["final_value_mismatches"] = d.final_value_mismatches;
   x["other_messages"] = totals.other;
   x["subscriber_errors"] = totals.errors_after_ready;
   x["measured_deliveries"] = totals.measured;
   x["delivered_per_s"] = delivered_per_s;
   x["update_bytes"] = update_bytes;
   x["latency_ms"] = latency_json(totals.latency_us);
+  // The latency is measured from the reading's scheduled send time: it is the update's age on
+  // receipt (of a conflated frame: the age of the latest reading it carries).
+  const auto& h = totals.latency_us;
+  x["age_p50_ms"] = static_cast<double>(h.percentile(50)) / 1000.0;
+  x["age_p90_ms"] = static_cast<double>(h.percentile(90)) / 1000.0;
+  x["age_p99_ms"] = static_cast<double>(h.percentile(99)) / 1000.0;
+  x["age_p999_ms"] = static_cast<double>(h.percentile(99.9)) / 1000.0;
+  x["age_max_ms"] = static_cast<double>(h.max()) / 1000.0;
   x["server"] = nullptr;
   if (before && after) {
     auto s = server_json(*o.server_pid, *before, *after, between(window_start, window_end),
@@ -453,9 +485,13 @@ Report run_fanout(const Options& o) {
 
   std::string& t = r.table;
   t += fmt::format("fanout [{}]: {} subscribers over {} devices, {} readings/s offered for {}s "
-                   "(warmup {}s, batch {}, {} publisher connections, ~{} B updates)\n",
+                   "(warmup {}s, batch {}, {} publisher connections{}, ~{} B updates)\n",
                    to_string(o.target), o.subscribers, o.devices, o.rate, seconds(o.duration),
-                   seconds(o.warmup), o.batch, o.http_connections, o.payload_bytes);
+                   seconds(o.warmup), o.batch, o.http_connections,
+                   speaks_ours(o.target) && o.publish_pipeline > 1
+                       ? fmt::format(" pipelining {}", o.publish_pipeline)
+                       : "",
+                   o.payload_bytes);
   t += row("setup", fmt::format("{:.2f} s for {} subscribers", setup_s, o.subscribers));
   if (o.slow_fraction > 0)
     t += row("slow consumers",
@@ -481,7 +517,12 @@ Report run_fanout(const Options& o) {
                                    ? fmt::format(", {} subscriber connections lost",
                                                  totals.errors_after_ready)
                                    : ""));
-  t += row("latency ms", latency_line(totals.latency_us));
+  t += row("conflated", fmt::format("{} frames standing for {} updates", d.conflated_frames,
+                                    d.conflated_updates));
+  t += row("final values", fmt::format("{} subscriber x device mismatches (last update received "
+                                       "vs last reading accepted)",
+                                       d.final_value_mismatches));
+  t += row("age ms", latency_line(totals.latency_us));
   if (x["server"].is_object()) {
     const auto& s = x["server"].as_object();
     t += row(fmt::format("server pid {}", *o.server_pid),
@@ -749,7 +790,7 @@ Report run_ingest(const Options& o) {
   std::string delivery_lines;
   if (fleets) {
     auto totals = fleets->totals();
-    auto d = account(*fleets, pub.accepted_per_device(), nullptr);
+    auto d = account(*fleets, pub.accepted_per_device(), nullptr, pub.last_accepted());
     double delivered_per_s = static_cast<double>(received_at_end - received_before) / window;
     x["delivery"] = json::object{{"setup_s", setup_s},
                                  {"expected", d.expected},
@@ -807,6 +848,7 @@ std::uint64_t raise_fd_limit() {
 }
 
 Report run(const Options& o) {
+  if (o.scenario == "floor") return run_floor(o);  // no server, no token: checks of its own
   if (o.devices < 1 || o.batch < 1 || o.http_connections < 1 || o.duration.count() <= 0 ||
       o.client_threads < 1 || o.payload_bytes < 0)
     throw std::invalid_argument("devices, batch, connections, client threads and duration must "

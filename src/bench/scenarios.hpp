@@ -10,6 +10,8 @@
 //   connect  connection set-up rate: handshake + auth + subscribe acknowledged, then close.
 //   ingest   closed-loop batched HTTP ingest over K connections (our protocol only), optionally
 //            checked by subscribers.
+//   floor    no server: the kernel's cost of writing one frame to each of N loopback sockets
+//            (sendmsg or io_uring), the floor fan-out figures are compared with (floor.hpp).
 // Every reading carries its scheduled send time (µs since the epoch) as the value of metric
 // `bench_seq`, so subscribers measure end-to-end latency on receipt.
 //
@@ -35,7 +37,7 @@ struct Address {
 };
 
 struct Options {
-  std::string scenario = "fanout";       // fanout | idle | connect | ingest
+  std::string scenario = "fanout";       // fanout | idle | connect | ingest | floor
   Target target = Target::valtronics;
   Address http;                          // our protocol: HTTP ingest (POST /api/v1/telemetry/batch)
   Address ws;                            // WebSocket endpoint of the subscribers
@@ -51,6 +53,9 @@ struct Options {
   // Set-up requests sent back to back without waiting for each reply (our auth + subscribe,
   // MQTT CONNECT + SUBSCRIBE), as clients with a send queue do; NATS clients always do.
   bool pipeline = false;
+  // fanout/ingest, our protocol: HTTP requests a publisher connection may have outstanding
+  // (sent back to back, replies matched in order); 1 waits for each reply.
+  int publish_pipeline = 1;
   int connect_concurrency = 256;         // held connections being set up at once
   int payload_bytes = 300;               // approximate size of each delivered update
   int client_threads = 1;                // subscriber event-loop threads
@@ -59,6 +64,11 @@ struct Options {
   std::chrono::milliseconds drain{2'000};
   std::optional<int> server_pid;         // sample /proc/PID: CPU and RSS
   bool progress = false;                 // live line on stderr
+  // floor (no server): N = subscribers sockets, B = payload_bytes.
+  int rounds = 200;                      // measured rounds of N writes
+  int frames_per_write = 1;              // K frames gathered in one sendmsg
+  bool io_uring = false;                 // a round's N sends as one batch of io_uring SQEs
+  int reader_cpu = -1;                   // pin the reader process to this CPU (-1: inherit)
 };
 
 // One run: what was asked and what came out. `table` is the human rendering.

@@ -24,7 +24,10 @@ struct BenchArgs {
   double rate = 1000, slow_fraction = 0;
   int server_pid = 0;
   bool json = false;
-  bool pipeline = false;
+  bool pipeline = false;   // connect: set-up requests back to back
+  int publish_pipeline = 1;  // fanout: HTTP requests outstanding per publisher connection
+  int rounds = 200, frames_per_write = 1, reader_cpu = -1;  // floor
+  bool io_uring = false;                                     // floor
 };
 
 // "0", "0s", "0ms" or a positive duration such as "500ms", "10s".
@@ -106,6 +109,11 @@ bench::Options to_options(const BenchArgs& a) {
   o.http_connections = a.connections;
   o.concurrency = a.concurrency;
   o.pipeline = a.pipeline;
+  o.publish_pipeline = a.publish_pipeline;
+  o.rounds = a.rounds;
+  o.frames_per_write = a.frames_per_write;
+  o.io_uring = a.io_uring;
+  o.reader_cpu = a.reader_cpu;
   o.connect_concurrency = a.connect_concurrency;
   o.payload_bytes = a.payload_bytes;
   o.client_threads = a.client_threads;
@@ -198,6 +206,12 @@ Runner add_bench(CLI::App& app) {
                   "Publisher connections (HTTP keep-alive, or broker TCP for mqtt/nats)")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
+    // An integer here; connect's --pipeline is a flag (each subcommand has its own options).
+    s->add_option("--pipeline", a->publish_pipeline,
+                  "Our protocol: HTTP requests each publisher connection may have outstanding "
+                  "(sent back to back, replies matched in order; 1 waits for each reply)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
   }
   {
     auto [s, a] = make("idle",
@@ -246,6 +260,35 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--warmup", a->warmup, "Load before measuring")->capture_default_str();
     s->add_option("--drain", a->drain, "With subscribers: wait before counting loss")
         ->capture_default_str();
+  }
+
+  {
+    auto [s, a] = make("floor",
+                       "No server: the kernel's cost of writing one WebSocket frame to each of N "
+                       "loopback sockets per round (sendmsg, or io_uring with --io-uring), the "
+                       "floor of every fan-out figure");
+    a->subscribers = 1000;
+    s->add_option("--subscribers", a->subscribers,
+                  "Loopback connections written to (N); the readers live in a child process, "
+                  "so each process holds N sockets")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100'000));
+    s->add_option("--payload-bytes", a->payload_bytes, "Payload of each frame (B)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 60'000));
+    s->add_option("--rounds", a->rounds, "Measured rounds of N writes (after 3 warm-up rounds)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1'000'000));
+    s->add_option("--frames-per-write", a->frames_per_write,
+                  "Frames gathered in each write (K, 1..256)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    s->add_flag("--io-uring", a->io_uring,
+                "Submit a round's N sends as one batch of io_uring SENDMSG SQEs, then reap");
+    s->add_option("--reader-cpu", a->reader_cpu,
+                  "Pin the reader process to this CPU (default: the bench's own affinity)")
+        ->check(CLI::Range(0, 1023));
+    s->add_flag("--json", a->json, "Print one JSON object instead of a table");
   }
 
   return [subs] {
