@@ -19,6 +19,10 @@ void get(Call& c) {
       {"messagesPerConnection", s.messages_per_connection},
       {"eventsPublished", c.ctx.hub.published()},
       {"writeTimeouts", s.write_timeouts},
+      // Fan-out (docs/architecture.md, "Corked writes"): messages per write is
+      // messagesSent / socketWrites; updates the shards merged because they were behind.
+      {"socketWrites", s.socket_writes},
+      {"conflatedUpdates", c.ctx.hub.conflated()},
       // Abuse (docs/security.md, "Bans, the unauthenticated cap and suspicious patterns").
       {"unauthenticatedConnections", s.unauthenticated_connections},
       {"authFailures", a.auth_failures},

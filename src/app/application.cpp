@@ -16,7 +16,7 @@ Application::Application(const config::Config& cfg)
       }),
       shutdown_timeout_(cfg.server.shutdown_timeout),
       server_(cfg),
-      hub_(server_.contexts()),
+      hub_(server_.contexts(), cfg.limits.conflate_after),
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, ctx_.abuse, cfg.demo),

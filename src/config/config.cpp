@@ -320,6 +320,9 @@ const std::map<std::string, Section>& sections() {
            {"control_frames_per_second", [](Config& c, const toml::value& v, const std::string& k) {
               c.limits.control_frames_per_second = positive_number(v, k);
             }},
+           {"conflate_after", [](Config& c, const toml::value& v, const std::string& k) {
+              c.limits.conflate_after = duration_value(v, k, true);
+            }},
        }},
       {"ingest",
        {

@@ -68,6 +68,10 @@ struct LimitsConfig {
   // are ignored, and a client that keeps it up for flood_close_after is closed with 4008, as for
   // messages. Browsers and libraries send one ping every few seconds at most.
   double control_frames_per_second = 20;
+  // Fan-out behind: when an I/O thread finds events that waited longer than this for it, it
+  // sends each subscriber the latest value per device and metric (`"conflated":n`) instead of
+  // every queued update. Alerts and status changes are never conflated. 0: never.
+  milliseconds conflate_after{20};
 };
 
 struct IngestConfig {

@@ -22,9 +22,17 @@ inline constexpr std::size_t kMaxFramesPerWrite = 256;
 // socket full held the I/O thread for as long as it sent (a bystander's reading on the same
 // thread waited ~0.8 s behind a ping flood).
 inline constexpr int kMaxReadsPerWakeup = 4;
-// How many times a flush steps aside for events already queued behind it: a steady stream of
-// events cannot hold writes back for longer than this many loop turns.
-inline constexpr int kMaxFlushDeferrals = 16;
+// How long a thread's socket writes may wait for more frames (net/flusher.hpp): while its loop
+// still has input to handle, events queued for it or ingest in flight whose events will reach
+// it. Far below a dashboard's notice; long enough that under load each write carries the
+// updates of many requests. Light load never waits for it: the loop is idle at once.
+inline constexpr std::chrono::microseconds kMaxCorkDelay{1000};
+// One turn of a flush writes sockets for at most this long, then lets the loop read (ingest
+// keeps being read and answered during a 10 000-socket flush) and goes on.
+inline constexpr std::chrono::microseconds kFlushSlice{2000};
+// Loop turns a flush waits for HTTP sessions busy with a request (net/flusher.hpp): a pipelined
+// request takes about four (answer written, head and body read, handed to the engine).
+inline constexpr int kMaxBusyTurns = 32;
 // Live events held per channel while a snapshot or replay is on its way; a client whose
 // catch-up takes longer than this many events is told to reconnect (4009).
 inline constexpr std::size_t kMaxHeldEvents = 100'000;

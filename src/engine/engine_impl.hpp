@@ -86,9 +86,12 @@ struct Engine::Impl {
   void apply_status_transition(const std::optional<StatusTransition>& t);
 
   // ---- telemetry (telemetry.cpp) ----
-  void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply);
+  // `ticket` (hub.hpp) ends when the call returns, after the events were published and the
+  // reply given: the I/O threads holding their writes for this ingest may write then.
+  void ingest(std::vector<model::TelemetryEvent> events, Reply<model::Result<std::size_t>> reply,
+              hub::Hub::IngestTicket ticket);
   void ingest_committed(std::vector<model::TelemetryEvent> events,
-                        Reply<model::Result<std::size_t>> reply);
+                        Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket ticket);
   // Both ingests: applies the readings and publishes them; `committed` chooses how they are
   // written and when `reply` comes.
   void ingest_with(std::vector<model::TelemetryEvent> events,

@@ -10,12 +10,13 @@ using model::MetricValue;
 
 void Engine::ingest(std::vector<model::TelemetryEvent> events,
                     Reply<model::Result<std::size_t>> reply) {
-  impl_->call(&Impl::ingest, std::move(events), std::move(reply));
+  impl_->call(&Impl::ingest, std::move(events), std::move(reply), impl_->hub.start_ingest());
 }
 
 void Engine::ingest_committed(std::vector<model::TelemetryEvent> events,
                               Reply<model::Result<std::size_t>> reply) {
-  impl_->call(&Impl::ingest_committed, std::move(events), std::move(reply));
+  impl_->call(&Impl::ingest_committed, std::move(events), std::move(reply),
+              impl_->hub.start_ingest());
 }
 
 void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
@@ -24,12 +25,13 @@ void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
 }
 
 void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
-                          Reply<model::Result<std::size_t>> reply) {
+                          Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket) {
   ingest_with(std::move(events), std::move(reply), false);
 }
 
 void Engine::Impl::ingest_committed(std::vector<model::TelemetryEvent> events,
-                                    Reply<model::Result<std::size_t>> reply) {
+                                    Reply<model::Result<std::size_t>> reply,
+                                    hub::Hub::IngestTicket) {
   ingest_with(std::move(events), std::move(reply), true);
 }
 

@@ -3,6 +3,7 @@
 // with every shard, and serialized once per distinct projection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,12 @@ struct Event {
   model::EventBody body;
   // Full serialization (no projection), made once at publish and shared by every receiver.
   std::shared_ptr<const std::string> full_bytes;
+  // When it was published: a shard that finds it waited longer than limits.conflate_after is
+  // behind, and conflates telemetry (hub/conflation.hpp).
+  std::chrono::steady_clock::time_point published_at{};
+  // The updates it stands for: 1, or n > 1 for a telemetry event a shard merged from n updates
+  // of one device (sent with `"conflated":n`).
+  std::uint32_t merged = 1;
 
   std::int64_t device_id() const { return model::device_of(body); }  // 0 for system events
 };

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "hub/conflation.hpp"
+
 namespace valtronics::hub {
 
 std::vector<Subscriber*>& Shard::bucket(model::Channel channel, std::int64_t device) {
@@ -53,6 +55,31 @@ void Shard::dispatch(const EventPtr& event) {
     if (auto it = ci.by_device.find(device); it != ci.by_device.end()) deliver(it->second);
   }
   deliver(ci.all_devices);
+}
+
+bool Shard::enqueue(std::span<const EventPtr> events) {
+  std::lock_guard lock(inbox_mutex_);
+  const bool was_empty = inbox_.empty();
+  inbox_.insert(inbox_.end(), events.begin(), events.end());
+  queued_.store(true, std::memory_order_release);
+  return was_empty;
+}
+
+void Shard::drain(SteadyTime now) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    draining_.swap(inbox_);
+    queued_.store(false, std::memory_order_release);
+  }
+  if (draining_.empty()) return;
+  // Behind: the oldest waiting event is older than conflate_after. Every subscriber then gets
+  // the latest value of each device with `"conflated":n` instead of n frames it would receive
+  // ever later (the slow-consumer path does the same per connection).
+  if (conflate_after_.count() > 0 && draining_.size() > 1 &&
+      now - draining_.front()->published_at > conflate_after_)
+    conflated_.fetch_add(conflate_telemetry(draining_), std::memory_order_relaxed);
+  for (const auto& e : draining_) dispatch(e);
+  draining_.clear();
 }
 
 }  // namespace valtronics::hub

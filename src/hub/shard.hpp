@@ -1,12 +1,18 @@
 // One shard of the subscription index: the subscriptions of the connections living on one I/O
-// thread, indexed by channel and device. Only that thread touches it, so matching and enqueueing
-// take no lock (uWebSockets: one loop per thread; nats-server sublist for the index idea).
+// thread, indexed by channel and device. Only that thread touches the index, so matching and
+// enqueueing take no lock (uWebSockets: one loop per thread; nats-server sublist for the index
+// idea). Events reach it through its inbox: publishers append, the thread drains everything
+// waiting in one go, conflating telemetry when it finds itself behind.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +25,13 @@ inline constexpr std::int64_t kAllDevices = 0;  // device ids are positive: 0 is
 
 class Shard {
  public:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // `conflate_after`: a drain whose oldest event waited longer than this conflates telemetry
+  // (limits.conflate_after); zero never does.
+  explicit Shard(std::chrono::milliseconds conflate_after = std::chrono::milliseconds::zero())
+      : conflate_after_(conflate_after) {}
+
   // Registers `s` for events of `channel` about `device` (kAllDevices: every device; system
   // events have no device and reach the kAllDevices list). Registering twice is harmless.
   void add(Subscriber* s, model::Channel channel, std::int64_t device);
@@ -27,16 +40,28 @@ class Shard {
   // Hands `event` to every registered subscriber of its channel and device, each at most once.
   void dispatch(const EventPtr& event);
 
+  // ---- the inbox
+  // Any thread: appends `events` (in order). True when the inbox was empty: the caller posts one
+  // drain() to the shard's thread for everything appended until it runs.
+  bool enqueue(std::span<const EventPtr> events);
+  // The shard's thread: dispatches everything waiting, in order. When the oldest waited longer
+  // than conflate_after (the thread is behind its publishers), the telemetry updates of a device
+  // waiting together go out as one (hub/conflation.hpp).
+  void drain(SteadyTime now);
+  // Events appended and not yet drained: the thread holds its socket writes while this is true,
+  // so that they join this turn's writes.
+  bool has_queued() const { return queued_.load(std::memory_order_acquire); }
+  // Telemetry updates absorbed by conflation so far (any thread).
+  std::uint64_t conflated() const { return conflated_.load(std::memory_order_relaxed); }
+
+  // ---- waiting for ingest in flight (hub.hpp: Hub::park)
+  // Set once, before the thread runs: posts a flush back to the shard's thread.
+  void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
+
   std::size_t registrations() const { return registrations_; }
 
-  // Dispatches posted to this shard's thread and not yet run. The publisher counts them up and
-  // the dispatch counts them down, so the thread can tell whether more events are already
-  // waiting (and hold its socket writes until they are queued too).
-  void posted(std::size_t n = 1) { pending_.fetch_add(n, std::memory_order_relaxed); }
-  void ran(std::size_t n = 1) { pending_.fetch_sub(n, std::memory_order_relaxed); }
-  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
-
  private:
+  friend class Hub;
   struct ChannelIndex {
     std::unordered_map<std::int64_t, std::vector<Subscriber*>> by_device;
     std::vector<Subscriber*> all_devices;
@@ -46,7 +71,17 @@ class Shard {
   std::array<ChannelIndex, model::kChannelCount> index_;
   ProjectionCache cache_;
   std::size_t registrations_ = 0;
-  std::atomic<std::size_t> pending_{0};
+  std::chrono::milliseconds conflate_after_;
+
+  // The inbox: a short critical section per publish and per drain (a swap), never per delivery.
+  std::mutex inbox_mutex_;
+  std::vector<EventPtr> inbox_;
+  std::vector<EventPtr> draining_;  // the drained batch; its capacity is reused
+  std::atomic<bool> queued_{false};
+  std::atomic<std::uint64_t> conflated_{0};
+
+  std::atomic<bool> parked_{false};
+  std::function<void()> wake_;
 };
 
 }  // namespace valtronics::hub

@@ -142,6 +142,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     has_slot_ = ctx_.http_cap.try_acquire();
   }
   ~HttpSession() override {
+    set_busy(false);
     worker_.http_connections.erase(this);
     if (has_slot_) ctx_.http_cap.release();
   }
@@ -221,6 +222,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   }
 
   void on_header(error_code ec) {
+    worker_.flusher.input();  // the loop is busy: socket writes wait a turn (net/flusher.hpp)
     if (ec) return on_read(ec);
     const auto& head = parser_->get();
     // Each request names its client afresh: a trusted proxy's kept-alive connection carries
@@ -239,6 +241,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     if (auto length = parser_->content_length();
         length && *length > ctx_.cfg.ingest.max_body_bytes)
       return on_read(http::error::body_limit);  // 413 now, before the client sends the body
+    // Busy (the thread's socket writes wait for this request) only while the rest of it is
+    // already here: a body still to come from the socket is not worth waiting for.
+    const auto length = parser_->content_length();
+    set_busy(parser_->is_done() || (length && buffer_.size() >= *length));
     stream_.expires_after(ctx_.cfg.limits.body_timeout);
     if (expect == Expectation::continue_100 && !parser_->is_done()) {
       // The client waits for this before it sends the body (RFC 9110 section 10.1.1).
@@ -277,6 +283,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     }
     HttpRequest req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+    set_busy(true);  // until it is answered: its events are on their way
     spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
                   client_);
     const unsigned version = req.version();
@@ -321,6 +328,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   };
 
   void write(HttpResponse res) {
+    // Answered: still busy only if the next pipelined request is already here.
+    set_busy(res.keep_alive() && holds_request_head());
     auto sp = std::make_shared<HttpResponse>(std::move(res));
     stream_.expires_after(ctx_.cfg.limits.body_timeout);
     http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec, std::size_t) {
@@ -447,6 +456,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                       });
   }
 
+  // The thread's flush waits for busy sessions (net/flusher.hpp): a request read and not yet
+  // answered, or a pipelined one waiting in the buffer, will publish events shortly.
+  void set_busy(bool busy) {
+    if (busy == busy_) return;
+    busy_ = busy;
+    worker_.flusher.busy(busy);
+  }
+  bool holds_request_head() const {
+    const auto data = buffer_.data();
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    return bytes.find("\r\n\r\n") != std::string_view::npos;
+  }
+
   Stream stream_;
   Worker& worker_;
   ServerContext& ctx_;
@@ -455,6 +477,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   std::string peer_;    // the socket's remote address
   std::string client_;  // the current request's client (net/client_address)
   bool has_slot_ = false;  // holds a slot of limits.max_http_connections
+  bool busy_ = false;      // counted in worker_.flusher (set_busy)
 };
 
 }  // namespace

@@ -68,7 +68,7 @@ std::vector<asio::io_context*> Server::contexts() {
 
 void Server::drain_handlers() {
   for (auto& w : workers_) {
-    w->dirty.clear();
+    w->flusher.clear();
     w->ioc.restart();
     w->ioc.poll();
   }
@@ -76,7 +76,13 @@ void Server::drain_handlers() {
 
 void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>& before_drain) {
   ctx_ = &ctx;
-  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->shard = &hub.shard(i);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    w->shard = &hub.shard(i);
+    w->flusher.attach(hub, i);
+    // Called by whichever thread finishes the last ingest in flight: back to this thread.
+    w->shard->set_wake([w] { asio::post(w->ioc, [w] { w->flusher.on_wake(); }); });
+  }
   do_accept(acceptor_, tls_ != nullptr);
   // Tests and scripts read the (first) port from the "listening on" line.
   spdlog::info("listening on {}:{} with {} I/O thread(s){}", cfg_.listen_host, port_,

@@ -22,6 +22,7 @@
 #include "net/client_address.hpp"
 #include "net/connection_cap.hpp"
 #include "net/deadlines.hpp"
+#include "net/flusher.hpp"
 #include "protocol/parse.hpp"
 #include "session/connection.hpp"
 
@@ -40,7 +41,10 @@ class HttpConnection {
 // that thread touches `sessions`; shutdown walks it from there).
 struct Worker {
   explicit Worker(std::size_t i) : deadlines(&ioc), ioc(1), index(i) {}
-  ~Worker() { deadlines.stop(); }  // its timer goes before the io_context
+  ~Worker() {  // their timers and sessions go before the io_context
+    deadlines.stop();
+    flusher.stop();
+  }
   // Declared before the io_context so they outlive it: handlers destroyed with the context may
   // end sessions, which unregister themselves here.
   std::unordered_set<WsSession*> sessions;
@@ -51,10 +55,8 @@ struct Worker {
   // into one buffer and gathered into one iovec list, so an idle connection owns neither.
   std::array<char, 64 * 1024> read_buffer;
   std::vector<iovec> write_iov;
-  // Sessions with queued frames: written once per loop turn, after every event of the turn was
-  // queued (many frames, one syscall).
-  std::vector<std::shared_ptr<WsSession>> dirty;
-  bool flush_posted = false;
+  // Sessions with queued frames and when they are written (the cork, net/flusher.hpp).
+  Flusher flusher{ioc};
 
   boost::asio::io_context ioc;
   std::size_t index;

@@ -80,6 +80,7 @@ void WsSession::on_readable(error_code ec) {
       finish();
       return;
     }
+    worker_.flusher.input();
     core_.on_bytes(buf.data(), n);  // once closing, the core discards what the peer sends
     if (core_.state() == State::closed) return;
     if (!core_.wants_reads()) {
@@ -97,33 +98,16 @@ void WsSession::on_readable(error_code ec) {
 // ---------------------------------------------------------------------------------- writing
 
 void WsSession::wants_write() {
-  // Cork: frames queued during this loop turn (every event of the turn, every reply of a batch)
-  // leave in one write, issued after the turn's other handlers ran.
+  // Cork: frames queued while more are on their way (every event of the turn, every reply of a
+  // batch, the events of requests still being handled) leave in one write (net/flusher.hpp).
   if (writing_ || flush_pending_ || finished_) return;
   flush_pending_ = true;
-  worker_.dirty.push_back(shared_from_this());
-  if (worker_.flush_posted) return;
-  worker_.flush_posted = true;
-  post_flush(worker_, 0);
+  worker_.flusher.dirty(shared_from_this());
 }
 
-void WsSession::post_flush(Worker& w, int deferrals) {
-  asio::post(w.ioc, [&w, deferrals] {
-    // More events already wait for this thread (the server is behind): let them queue their
-    // frames first, so each connection gets one write for all of them. Bounded, so a steady
-    // stream of events cannot hold writes back for long.
-    if (deferrals < limits::kMaxFlushDeferrals && w.shard->pending() > 0) {
-      post_flush(w, deferrals + 1);
-      return;
-    }
-    w.flush_posted = false;
-    auto dirty = std::move(w.dirty);
-    w.dirty.clear();
-    for (auto& s : dirty) {
-      s->flush_pending_ = false;
-      s->write_now();
-    }
-  });
+void WsSession::flush() {
+  flush_pending_ = false;
+  write_now();
 }
 
 void WsSession::write_now() {

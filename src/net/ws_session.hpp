@@ -37,6 +37,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void start(std::string early_bytes, std::optional<std::string> header_token);
   // Server-initiated close (shutdown): sends a close frame with `code`, then closes.
   void close(std::uint16_t code, std::string reason);
+  // The thread's flush (net/flusher.hpp) writes this session's queued frames.
+  void flush();
 
  private:
   // session::Host
@@ -59,7 +61,6 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   void do_read();
   void on_readable(boost::system::error_code ec);
-  static void post_flush(Worker& w, int deferrals);
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
   void on_writable(boost::system::error_code ec);
   // One non-blocking read or gathered write, through TLS when the connection has it.
@@ -74,7 +75,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   ServerContext& ctx_;
   session::Connection core_;
   bool writing_ = false;        // waiting for the socket to become writable
-  bool flush_pending_ = false;  // in worker_.dirty
+  bool flush_pending_ = false;  // waiting in the thread's flusher
   bool finished_ = false;
   bool reads_stopped_ = false;  // closed for abuse: no read is pending (core wants_reads())
 };

@@ -251,7 +251,7 @@ void Connection::queue_pong(std::string payload) {
 
 void Connection::on_written(std::size_t n) {
   if (n == 0) return;
-  ctx_.registry.count_sent(out_.consumed_bytes(n));
+  ctx_.registry.count_sent(out_.consumed_bytes(n), 1);
   if (out_.empty() && pong_in_queue_) {
     pong_in_queue_ = false;  // written: the newest ping since then gets its answer now
     if (unanswered_ping_ && state_ == State::open) {

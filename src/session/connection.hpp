@@ -177,7 +177,11 @@ class Connection final : public hub::Subscriber {
   void send_reliable(const Bytes& bytes);  // 4009 if it does not fit
   // An update that is never dropped (alert, status, snapshot, replay), numbered on `channel`.
   void send_update(const Bytes& bytes, model::Channel channel);
-  std::uint64_t next_seq(model::Channel c) { return ++seq_[static_cast<std::size_t>(c)]; }
+  // The seq of the next update on `c`; `n` > 1 for an update standing for n (conflated): seq
+  // jumps by n, as it does for the outbound queue's own conflation.
+  std::uint64_t next_seq(model::Channel c, std::uint64_t n = 1) {
+    return seq_[static_cast<std::size_t>(c)] += n;
+  }
   void queued();  // frames were queued: ask the host to write
 
   // ---- deadlines (connection.cpp): one per concern, the host keeps only the earliest

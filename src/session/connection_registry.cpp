@@ -73,6 +73,7 @@ ConnectionRegistry::Stats ConnectionRegistry::stats() const {
           ? double(s.messages_received + s.messages_sent) / double(s.total_connections)
           : 0.0;
   s.write_timeouts = write_timeouts_.load();
+  s.socket_writes = socket_writes_.load();
   s.unauthenticated_connections = unauthenticated_.load();
   return s;
 }

@@ -35,7 +35,11 @@ class ConnectionRegistry {
   void remove_user(const std::string& user);
 
   void count_received(std::uint64_t n = 1) { received_.fetch_add(n, std::memory_order_relaxed); }
-  void count_sent(std::uint64_t n = 1) { sent_.fetch_add(n, std::memory_order_relaxed); }
+  // `n` messages sent in `writes` socket writes (the cork's measure: messages per write).
+  void count_sent(std::uint64_t n = 1, std::uint64_t writes = 0) {
+    sent_.fetch_add(n, std::memory_order_relaxed);
+    if (writes) socket_writes_.fetch_add(writes, std::memory_order_relaxed);
+  }
   // A connection closed because it read nothing for limits.write_timeout.
   void count_write_timeout() { write_timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -48,13 +52,15 @@ class ConnectionRegistry {
     double messages_per_connection;        // (received + sent) / total
     std::uint64_t write_timeouts;          // closed for reading nothing for write_timeout
     std::uint64_t unauthenticated_connections;  // open, not yet authenticated
+    std::uint64_t socket_writes;                // writes that sent WebSocket frames
   };
   Stats stats() const;
 
  private:
   std::size_t max_connections_, max_per_user_, max_unauthenticated_;
   std::atomic<std::uint64_t> unauthenticated_{0};
-  std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0}, write_timeouts_{0};
+  std::atomic<std::uint64_t> active_{0}, total_{0}, received_{0}, sent_{0}, write_timeouts_{0},
+      socket_writes_{0};
   mutable std::mutex mutex_;  // guards the maps and duration sums below
   std::unordered_map<std::string, std::size_t> per_user_;
   double closed_duration_s_ = 0;

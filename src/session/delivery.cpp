@@ -98,7 +98,8 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
     return;
   }
   if (plan.metrics.empty()) {
-    out_.push_telemetry(event.full_bytes, t.device_id, t.readings, next_seq(Channel::telemetry));
+    out_.push_telemetry(event.full_bytes, t.device_id, t.readings,
+                        next_seq(Channel::telemetry, event.merged), event.merged);
     queued();
     return;
   }
@@ -112,7 +113,8 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
   for (const auto& r : t.readings)
     if (std::binary_search(plan.metrics.begin(), plan.metrics.end(), r.name))
       projected.push_back(r);
-  out_.push_telemetry(*bytes, t.device_id, projected, next_seq(Channel::telemetry));
+  out_.push_telemetry(*bytes, t.device_id, projected, next_seq(Channel::telemetry, event.merged),
+                      event.merged);
   queued();
 }
 

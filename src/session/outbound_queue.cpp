@@ -59,9 +59,10 @@ bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
 }
 
 void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
-                                   std::span<const model::MetricReading> readings, std::uint64_t seq) {
+                                   std::span<const model::MetricReading> readings, std::uint64_t seq,
+                                   std::uint64_t merged) {
   if ((!conflation_ || conflation_->telemetry.empty()) && bytes_ + payload->size() <= soft_bytes_) {
-    push(payload, Opcode::text, seq);
+    push(payload, Opcode::text, seq, merged);
     return;
   }
   auto& cf = conflation();
@@ -69,9 +70,9 @@ void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
   for (const auto& r : readings) c.latest.insert_or_assign(r.name, r);
   if (c.seq) cf.by_seq.erase(c.seq);
   c.seq = seq;
-  ++c.merged;
+  c.merged += merged;
   cf.by_seq[seq] = device;
-  ++conflated_total_;
+  conflated_total_ += merged;
 }
 
 void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {

@@ -47,9 +47,12 @@ class OutboundQueue {
   // limit; merged into the conflation table otherwise (or while the table holds anything, so
   // nothing older overtakes a newer value). A conflated update goes out with the seq of the
   // newest update merged into it and `"conflated":n`, the number of updates it stands for, so
-  // the client knows why seq jumped. Conflated updates leave in seq order.
+  // the client knows why seq jumped. Conflated updates leave in seq order. `merged` > 1: the
+  // update already stands for that many (the hub's shard conflated them, hub/conflation.hpp)
+  // and goes out with `"conflated":merged`.
   void push_telemetry(const Bytes& payload, std::int64_t device,
-                      std::span<const model::MetricReading> readings, std::uint64_t seq);
+                      std::span<const model::MetricReading> readings, std::uint64_t seq,
+                      std::uint64_t merged = 1);
 
   // A system update: queued below the soft limit, else it replaces any conflated system update
   // (sent with its seq and `"conflated":n`).

@@ -33,6 +33,7 @@ TEST_F(HealthStatsTest, HealthNeedsNoTokenAndCountsConnections) {
 TEST_F(HealthStatsTest, StatsForAdminsOnly) {
   ASSERT_EQ(connections.try_open(), session::ConnectionRegistry::Admission::ok);
   connections.count_received(3);
+  connections.count_sent(7, 2);  // seven messages in two socket writes
   auto r = call(Method::get, "/api/v1/ws/stats", token_for(Role::admin));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.at("success"), true);
@@ -41,12 +42,15 @@ TEST_F(HealthStatsTest, StatsForAdminsOnly) {
                           "messagesSent", "averageConnectionDuration", "messagesPerConnection",
                           "eventsPublished", "writeTimeouts", "unauthenticatedConnections",
                           "authFailures", "bans", "bannedAddresses", "bannedRefusals",
-                          "limitViolations"})
+                          "limitViolations", "socketWrites", "conflatedUpdates"})
     EXPECT_TRUE(d.contains(key)) << key;
-  EXPECT_EQ(d.size(), 14u);
+  EXPECT_EQ(d.size(), 16u);
   EXPECT_EQ(d.at("unauthenticatedConnections"), 1);  // the open slot above never authenticated
   EXPECT_EQ(d.at("activeConnections"), 1);
   EXPECT_EQ(d.at("messagesReceived"), 3);
+  EXPECT_EQ(d.at("messagesSent"), 7);
+  EXPECT_EQ(d.at("socketWrites"), 2);
+  EXPECT_EQ(d.at("conflatedUpdates"), 0);
   EXPECT_EQ(d.at("eventsPublished"), hub.published());
 
   EXPECT_EQ(call(Method::get, "/api/v1/ws/stats").status, 401);

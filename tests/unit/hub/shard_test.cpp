@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+
+#include "hub/hub.hpp"
+
 namespace valtronics::hub {
 namespace {
 
@@ -78,6 +82,118 @@ TEST(Shard, SystemEventsReachAllDevicesSubscribers) {
   e->body = model::SystemEvent{};
   shard.dispatch(e);
   EXPECT_EQ(s.seen, std::vector<std::uint64_t>{9});
+}
+
+// ---- the inbox
+
+EventPtr telemetry_at(std::uint64_t id, std::int64_t device, double value,
+                      std::chrono::steady_clock::time_point at) {
+  auto e = std::make_shared<Event>();
+  e->id = id;
+  e->channel = model::Channel::telemetry;
+  model::MetricReading r;
+  r.name = "t";
+  r.value = value;
+  e->body = model::TelemetryEvent{device, {r}};
+  e->full_bytes = std::make_shared<const std::string>("{}");
+  e->published_at = at;
+  return e;
+}
+
+struct MergeRecorder : Subscriber {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> seen;  // id, merged
+  void on_event(const EventPtr& e, ProjectionCache&) override { seen.emplace_back(e->id, e->merged); }
+};
+
+TEST(ShardInbox, OnePostPerBurstAndEverythingDrainedInOrder) {
+  Shard shard(std::chrono::milliseconds(20));
+  MergeRecorder s;
+  shard.add(&s, model::Channel::telemetry, 1);
+  const auto now = std::chrono::steady_clock::now();
+  EventPtr a = telemetry_at(1, 1, 1, now), b = telemetry_at(2, 1, 2, now);
+  EXPECT_FALSE(shard.has_queued());
+  EXPECT_TRUE(shard.enqueue({&a, 1}));   // was empty: the caller posts a drain
+  EXPECT_FALSE(shard.enqueue({&b, 1}));  // a drain is already on its way
+  EXPECT_TRUE(shard.has_queued());
+  shard.drain(now + std::chrono::milliseconds(5));  // not behind: every update on its own
+  EXPECT_FALSE(shard.has_queued());
+  EXPECT_EQ(s.seen, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{1, 1}, {2, 1}}));
+  EXPECT_EQ(shard.conflated(), 0u);
+  EXPECT_TRUE(shard.enqueue({&a, 1}));  // empty again
+}
+
+TEST(ShardInbox, ConflatesOnlyWhenTheOldestWaitedLongerThanConflateAfter) {
+  Shard shard(std::chrono::milliseconds(20));
+  MergeRecorder s;
+  shard.add(&s, model::Channel::telemetry, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<EventPtr> batch{telemetry_at(1, 1, 1, t0), telemetry_at(2, 1, 2, t0),
+                              telemetry_at(3, 1, 3, t0)};
+  shard.enqueue(batch);
+  shard.drain(t0 + std::chrono::milliseconds(25));
+  EXPECT_EQ(s.seen, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{3, 3}}));
+  EXPECT_EQ(shard.conflated(), 2u);
+}
+
+TEST(ShardInbox, ZeroNeverConflates) {
+  Shard shard;  // limits.conflate_after = 0
+  MergeRecorder s;
+  shard.add(&s, model::Channel::telemetry, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<EventPtr> batch{telemetry_at(1, 1, 1, t0), telemetry_at(2, 1, 2, t0)};
+  shard.enqueue(batch);
+  shard.drain(t0 + std::chrono::seconds(10));
+  EXPECT_EQ(s.seen.size(), 2u);
+}
+
+// ---- ingest in flight: park and wake
+
+TEST(HubIngest, ParkWaitsForTheLastTicketAndWakesOnce) {
+  boost::asio::io_context ioc;
+  Hub hub({&ioc});
+  int wakes = 0;
+  hub.shard(0).set_wake([&] { ++wakes; });
+  EXPECT_FALSE(hub.park(0));  // nothing in flight: write now
+  {
+    auto t1 = hub.start_ingest();
+    auto t2 = hub.start_ingest();
+    EXPECT_TRUE(hub.ingest_in_flight());
+    EXPECT_TRUE(hub.park(0));
+    { auto moved = std::move(t1); }  // one still in flight
+    EXPECT_EQ(wakes, 0);
+  }
+  EXPECT_EQ(wakes, 1);  // the last ticket's end woke the shard
+  EXPECT_FALSE(hub.unpark(0));  // the wake took the wait: no second writer
+  EXPECT_FALSE(hub.ingest_in_flight());
+}
+
+TEST(HubIngest, UnparkTakesTheWaitBackSoTheWakeDoesNotRun) {
+  boost::asio::io_context ioc;
+  Hub hub({&ioc});
+  int wakes = 0;
+  hub.shard(0).set_wake([&] { ++wakes; });
+  {
+    auto t = hub.start_ingest();
+    EXPECT_TRUE(hub.park(0));
+    EXPECT_TRUE(hub.unpark(0));  // the cork's timer ended the wait first
+  }
+  EXPECT_EQ(wakes, 0);
+}
+
+TEST(HubIngest, PublishAppendsToEveryShardAndPostsOneDrain) {
+  boost::asio::io_context a, b;
+  Hub hub({&a, &b});
+  MergeRecorder sa, sb;
+  hub.shard(0).add(&sa, model::Channel::telemetry, kAllDevices);
+  hub.shard(1).add(&sb, model::Channel::telemetry, kAllDevices);
+  hub.publish(model::TelemetryEvent{1, {}});
+  hub.publish_many({model::TelemetryEvent{1, {}}, model::TelemetryEvent{2, {}}});
+  EXPECT_TRUE(hub.shard(0).has_queued());
+  EXPECT_EQ(a.poll(), 1u);  // one drain for the three events
+  EXPECT_EQ(b.poll(), 1u);
+  EXPECT_EQ(sa.seen.size(), 3u);
+  EXPECT_EQ(sb.seen.size(), 3u);
+  EXPECT_EQ(hub.published(), 3u);
 }
 
 }  // namespace

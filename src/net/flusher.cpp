@@ -1,0 +1,113 @@
+// The cork's decisions (see flusher.hpp) and the sliced write of a flush round.
+#include "net/flusher.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "config/limits.hpp"
+#include "hub/hub.hpp"
+#include "net/ws_session.hpp"
+
+namespace valtronics::net {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+void Flusher::attach(hub::Hub& hub, std::size_t shard) {
+  hub_ = &hub;
+  index_ = shard;
+  shard_ = &hub.shard(shard);
+  cork_timer_.emplace(ioc_);
+}
+
+void Flusher::stop() {
+  clear();
+  cork_timer_.reset();
+}
+
+void Flusher::dirty(std::shared_ptr<WsSession> s) {
+  dirty_.push_back(std::move(s));
+  schedule();
+}
+
+void Flusher::schedule() {
+  if (posted_) return;
+  posted_ = true;
+  corked_at_ = Clock::now();
+  input_seen_ = input_;
+  busy_turns_ = 0;
+  asio::post(ioc_, [this] { run(); });
+}
+
+void Flusher::repost() {
+  asio::post(ioc_, [this] { run(); });
+}
+
+void Flusher::on_wake() {
+  if (cork_timer_) cork_timer_->cancel();
+  run();
+}
+
+void Flusher::clear() {
+  dirty_.clear();
+  round_.clear();
+  round_next_ = 0;
+}
+
+// True when this run should not write yet (it arranged to run again).
+bool Flusher::should_wait() {
+  if (!cork_timer_ || Clock::now() - corked_at_ >= limits::kMaxCorkDelay) return false;
+  if (shard_->has_queued()) {
+    repost();  // the drain posted ahead of this run queues its frames first
+    return true;
+  }
+  if (busy_ > 0 && busy_turns_ < limits::kMaxBusyTurns) {
+    ++busy_turns_;
+    repost();
+    return true;
+  }
+  if (input_ != input_seen_) {
+    input_seen_ = input_;
+    repost();
+    return true;
+  }
+  if (hub_->ingest_in_flight() && hub_->park(index_)) {
+    // The hub posts on_wake once the ingest is done; the timer ends the wait if it is not done
+    // within the cork's bound (a steady stream of requests may never leave none in flight).
+    cork_timer_->expires_at(corked_at_ + limits::kMaxCorkDelay);
+    cork_timer_->async_wait([this](boost::system::error_code ec) {
+      if (!ec && hub_->unpark(index_)) run();
+    });
+    return true;
+  }
+  return false;
+}
+
+void Flusher::run() {
+  if (round_next_ == round_.size()) {
+    // No round in progress: start one, unless more frames are on their way.
+    round_.clear();
+    round_next_ = 0;
+    if (dirty_.empty()) {
+      posted_ = false;
+      return;
+    }
+    if (should_wait()) return;
+    round_.swap(dirty_);
+  }
+  const auto slice_end = Clock::now() + limits::kFlushSlice;
+  for (std::size_t n = 1; round_next_ < round_.size(); ++n) {
+    auto s = std::move(round_[round_next_++]);
+    s->flush();
+    // The clock is read every few sockets: a write costs a few microseconds.
+    if (n % 16 == 0 && round_next_ < round_.size() && Clock::now() >= slice_end) {
+      repost();  // the rest of the round after the loop's other work
+      return;
+    }
+  }
+  round_.clear();
+  round_next_ = 0;
+  posted_ = false;
+  if (!dirty_.empty()) schedule();  // sessions given frames while the round was written
+}
+
+}  // namespace valtronics::net
