@@ -29,7 +29,7 @@ inline constexpr int kMaxReadsPerWakeup = 4;
 inline constexpr std::chrono::microseconds kMaxCorkDelay{1000};
 // One turn of a flush writes sockets for at most this long, then lets the loop read (ingest
 // keeps being read and answered during a 10 000-socket flush) and goes on.
-inline constexpr std::chrono::microseconds kFlushSlice{2000};
+inline constexpr std::chrono::microseconds kFlushSlice{1000};
 // Loop turns a flush waits for HTTP sessions busy with a request (net/flusher.hpp): a pipelined
 // request takes about four (answer written, head and body read, handed to the engine).
 inline constexpr int kMaxBusyTurns = 32;

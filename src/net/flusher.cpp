@@ -93,6 +93,11 @@ void Flusher::run() {
     }
     if (should_wait()) return;
     round_.swap(dirty_);
+  } else if (should_wait()) {
+    // Between two slices of a round: requests read meanwhile are handled and answered first
+    // (a request takes several loop turns to reach the engine and be answered; without this
+    // wait a publisher waiting for its answer would get one step per slice).
+    return;
   }
   const auto slice_end = Clock::now() + limits::kFlushSlice;
   for (std::size_t n = 1; round_next_ < round_.size(); ++n) {
@@ -100,7 +105,12 @@ void Flusher::run() {
     s->flush();
     // The clock is read every few sockets: a write costs a few microseconds.
     if (n % 16 == 0 && round_next_ < round_.size() && Clock::now() >= slice_end) {
-      repost();  // the rest of the round after the loop's other work
+      // The rest of the round once the loop's other work is done, waited for as a new flush
+      // is (and as long at most).
+      corked_at_ = Clock::now();
+      input_seen_ = input_;
+      busy_turns_ = 0;
+      repost();
       return;
     }
   }

@@ -13,8 +13,9 @@
 // for nothing (the loop is idle at once); a heavy one gets one write per connection for the
 // updates of many requests, whichever connections they came over, pipelined or not.
 //
-// A flush writes for at most limits::kFlushSlice per loop turn, so reading and answering
-// ingest goes on during a long one (10 000 sockets).
+// A flush writes for at most limits::kFlushSlice per loop turn, then waits as a new one would
+// (for requests read meanwhile to be handled and answered) before it goes on: reading and
+// answering ingest goes ahead of fan-out, also during a long flush (10 000 sockets).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
