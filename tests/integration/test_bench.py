@@ -55,6 +55,23 @@ class BenchFanoutTest(unittest.TestCase):
         self.assertGreater(r["server"]["rss_kib"], 0, r)
         self.assertGreater(r["server"]["deliveries"], 0, r)
 
+    def test_single_readings_pipelined_are_all_delivered_with_final_values(self):
+        # One reading per POST /api/v1/telemetry, up to 8 outstanding on one connection (so the
+        # final value check is exact): every reading once to each of its subscribers, and each
+        # subscriber's last value is the device's last accepted reading.
+        with Server(LIMITS) as s:
+            p, r = bench(s, "fanout", "--subscribers", "10", "--devices", "2", "--rate", "400",
+                         "--batch", "1", "--connections", "1", "--pipeline", "8",
+                         "--duration", "2s", "--warmup", "300ms")
+        self.assertEqual(r["http_errors"], 0, r)
+        self.assertEqual(r["readings_accepted"], r["requests_ok"], r)
+        self.assertEqual(r["expected"], r["readings_accepted"] * 5, r)
+        self.assertEqual(r["loss"], 0, r)
+        self.assertEqual(r["excess"], 0, r)
+        self.assertEqual(r["final_value_mismatches"], 0, r)
+        self.assertEqual(r["conflated_frames"], 0, r)
+        self.assertEqual(r["age_p99_ms"], r["latency_ms"]["p99"], r)
+
     def test_slow_consumers_are_left_out_of_the_figures(self):
         # 10% of 20 subscribers stop reading once subscribed: 2 of them, one on each device. The
         # 18 that read get everything; the server (which conflates telemetry for slow consumers)
@@ -180,6 +197,29 @@ class BenchIngestTest(unittest.TestCase):
         self.assertEqual(r["http_errors"], 0, r)
         self.assertEqual(r["readings_accepted"], r["requests_ok"], r)
         self.assertIsNone(r["delivery"])
+
+
+class BenchFloorTest(unittest.TestCase):
+    def test_floor_writes_one_frame_per_socket_per_round(self):
+        # No server: the bench's own loopback sockets. Every write is whole (nothing short or
+        # refused at this size), and the figures are per write and per round of N writes.
+        proc = subprocess.run([BIN, "bench", "floor", "--subscribers", "50", "--payload-bytes",
+                               "300", "--rounds", "20", "--json"],
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        r = json.loads(proc.stdout)["results"]
+        self.assertEqual(r["writes"], 50 * 20, r)
+        self.assertEqual(r["frames"], r["writes"], r)
+        self.assertEqual(r["short_writes"], 0, r)
+        self.assertGreater(r["cpu_us_per_write"], 0, r)
+        self.assertGreater(r["n_write_ms"]["p99"], 0, r)
+        self.assertLessEqual(r["n_write_ms"]["p50"], r["n_write_ms"]["max"], r)
+
+    def test_floor_refuses_bad_options(self):
+        proc = subprocess.run([BIN, "bench", "floor", "--subscribers", "0"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertTrue(proc.stderr.strip())
 
 
 if __name__ == "__main__":
