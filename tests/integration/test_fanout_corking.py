@@ -6,11 +6,13 @@ nothing here is timed. Readings are posted as pipelined HTTP/1.1 requests over r
 reading per request, as devices that post single readings do."""
 import asyncio
 import json
+import os
 import unittest
 
 from harness import ServerTestCase, connect, recv_json, run, subscribe
 
 SINGLE = "/api/v1/telemetry"
+SANITIZED = bool(os.environ.get("VALTRONICS_SANITIZER"))
 
 
 def one_reading_request(port, tok, device_id, value):
@@ -117,11 +119,13 @@ class CorkedWritesTest(ServerTestCase):
         # Without the cork every request costs each subscriber a write of its own (300 writes
         # each). Corked, a write carries the updates of every request handled since the last
         # one: measured 60-64 writes each (about 5 updates per write); a quarter of the
-        # requests is "well below", with room for a slow (sanitizer) build.
+        # requests is "well below". Under a sanitizer (tests/sanitizers/run-ctest) a request
+        # takes several times longer to reach the engine, against the cork's fixed 1 ms bound:
+        # half the requests is still a cork at work.
         per_subscriber = writes / subscribers
         print(f"{requests} one-reading requests: {per_subscriber:.1f} socket writes per "
               f"subscriber ({sent / max(writes, 1):.1f} messages per write)")
-        self.assertLess(per_subscriber, requests / 4)
+        self.assertLess(per_subscriber, requests / (2 if SANITIZED else 4))
 
 
 class ConflationUnderOverloadTest(ServerTestCase):
