@@ -82,10 +82,13 @@ class ApiTest : public ::testing::Test {
 
   void SetUp() override { start(); }
 
-  // Tests may adjust `cfg` and restart.
-  void start() {
+  // Tests adjust `cfg` only after stop() (the engine's thread reads it), then start() again.
+  void stop() {
     ctx.reset();
     engine.reset();
+  }
+  void start() {
+    stop();
     engine = std::make_unique<engine::Engine>(cfg, hub);
     engine->start();
     abuse = std::make_unique<auth::AbuseMonitor>(auth::AbuseMonitor::Options{

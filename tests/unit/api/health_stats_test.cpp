@@ -64,6 +64,7 @@ TEST_F(HealthStatsTest, StatsForAdminsOnly) {
 // (issue 10) A bad bearer token counts against the request's client address, up to a ban; a
 // request without a token does not; the stats show the abuse figures.
 TEST_F(HealthStatsTest, BadBearerTokensCountAndShowInTheStats) {
+  stop();  // the engine's thread reads cfg
   cfg.limits.auth_failures_before_ban = 2;
   start();
   Request anonymous;

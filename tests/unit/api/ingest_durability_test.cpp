@@ -35,6 +35,7 @@ class IngestDurabilityApiTest : public ApiTest {
 };
 
 TEST_F(IngestDurabilityApiTest, SyncAnswers200WithWhatWasStoredOnceCommitted) {
+  stop();  // the engine's thread reads cfg
   cfg.telemetry.retention = std::chrono::hours(1);
   start();
   auto r = call(Method::post, "/api/v1/telemetry?sync=true", token_for(Role::admin),

@@ -69,6 +69,7 @@ TEST_F(IngestApiTest, DeviceTokenOutsideItsDevice403AppliesNothing) {
 }
 
 TEST_F(IngestApiTest, UnknownDeviceWithoutAutoRegistration404AppliesNothing) {
+  stop();  // the engine's thread reads cfg
   cfg.ingest.auto_register = false;
   start();
   ok(Method::post, "/api/v1/devices", R"({"id":1,"name":"Known"})");
