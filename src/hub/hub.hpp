@@ -38,7 +38,6 @@ class Hub {
   void publish_many(std::vector<model::EventBody> bodies);
 
   Shard& shard(std::size_t i) { return *shards_[i]; }
-  std::size_t shard_count() const { return shards_.size(); }
   std::uint64_t published() const { return next_id_.load(std::memory_order_relaxed) - 1; }
   // Telemetry updates absorbed by conflation, summed over the shards.
   std::uint64_t conflated() const;
