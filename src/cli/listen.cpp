@@ -3,10 +3,12 @@
 // reconnecting on its own. Exit codes (docs/cli.md): 0 on SIGINT/SIGTERM, 1 when reconnecting
 // gave up (--max-attempts), 2 bad arguments, 3 authentication failed, 4 a subscription refused.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/stop_signal.hpp"
@@ -40,15 +42,24 @@ std::chrono::milliseconds duration_flag(const std::string& flag, const std::stri
 
 // The token file is read again before every authentication, so that a token rotated on disk by
 // another process is what the next auth (a reconnect or a refresh on token_expiring) presents.
+// A rotator that rewrites the file in place (`echo $T > file`) leaves it empty for a moment
+// between the truncate and the write, so an empty file is read again for up to half a second
+// before it counts as an error (CI once read it in that gap).
 std::string read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read token file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.empty()) throw std::runtime_error("token file " + path + " is empty");
-  return t;
+  constexpr int kEmptyRetries = 20;
+  constexpr auto kEmptyPause = std::chrono::milliseconds(25);
+  for (int attempt = 0;; ++attempt) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read token file " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string t = ss.str();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (!t.empty()) return t;
+    if (attempt == kEmptyRetries)
+      throw std::runtime_error("token file " + path + " is empty");
+    std::this_thread::sleep_for(kEmptyPause);
+  }
 }
 
 void print_line(const std::string& line) {

@@ -7,6 +7,7 @@ import pty
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -361,6 +362,36 @@ class TokenRefreshTest(unittest.TestCase):
                 errors = l.errors()
             self.assertTrue(all(m["success"] for m in l.of_type("auth_response")))
             self.assertFalse([e for e in errors if "connection lost" in e], errors)
+
+    def test_file_empty_for_a_moment_is_waited_for(self):
+        """A rotator that rewrites the file in place leaves it empty between the truncate and
+        the write; listen reads it again for up to half a second instead of giving up."""
+        with Server() as s, tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "token")
+            open(path, "w").close()
+            writer = threading.Timer(0.2, lambda: open(path, "w").write(
+                token("late", "admin") + "\n"))
+            writer.start()
+            try:
+                with Listen(s.url, "--token-file", path, "--json", "-s", "telemetry") as l:
+                    l.wait_for(lambda l: l.of_type("subscribed"), what="subscribed")
+                    self.assertEqual(l.of_type("auth_response")[0]["user"], "late")
+            finally:
+                writer.join()
+
+    def test_file_that_stays_empty_at_start_exits_2(self):
+        """Unreadable at start is a bad argument (exit 2, docs/cli.md); on a refresh it would
+        be an authentication failure (exit 3)."""
+        with Server() as s, tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "token")
+            open(path, "w").close()
+            l = Listen(s.url, "--token-file", path, "-s", "telemetry")
+            try:
+                self.assertEqual(l.proc.wait(timeout=10), 2)
+            finally:
+                l.stop()
+            self.assertTrue(any(f"token file {path} is empty" in e for e in l.errors()),
+                            l.errors())
 
 
 if __name__ == "__main__":
