@@ -27,9 +27,9 @@
 #include <string>
 #include <thread>
 
-#ifdef VALTRONICS_HAVE_LIBURING
-#include <liburing.h>
-#endif
+#include <boost/asio/error.hpp>
+
+#include "util/batch_send.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -232,37 +232,40 @@ RoundResult round_sendmsg(const std::vector<int>& fds, const Message& m) {
   return r;
 }
 
-#ifdef VALTRONICS_HAVE_LIBURING
-// The N sends of a round as SENDMSG SQEs, submitted in one io_uring_enter (or one per
-// kIoUringMaxEntries), then the completions reaped. MSG_DONTWAIT: a full socket completes with
-// -EAGAIN instead of being retried in the background, as with sendmsg.
+// The N sends of a round submitted together through util::BatchSender (one io_uring_enter per
+// kIoUringMaxEntries sockets), each flagged MSG_DONTWAIT as with sendmsg: the server's flush
+// with `server.io_uring` on.
 class UringSender {
  public:
   explicit UringSender(std::size_t n) {
-    entries_ = static_cast<unsigned>(std::min<std::size_t>(n, kIoUringMaxEntries));
-    int rc = ::io_uring_queue_init(entries_, &ring_, 0);
-    if (rc < 0) throw std::runtime_error(std::string("floor: io_uring unavailable: ") +
-                                         std::strerror(-rc));
+    std::string why;
+    sender_ = util::BatchSender::open(std::min<std::size_t>(n, kIoUringMaxEntries), why);
+    if (!sender_) throw std::runtime_error("floor: --io-uring: " + why);
+    sends_.resize(sender_->batch());
   }
-  ~UringSender() { ::io_uring_queue_exit(&ring_); }
-  UringSender(const UringSender&) = delete;
-  UringSender& operator=(const UringSender&) = delete;
 
   RoundResult round(const std::vector<int>& fds, const Message& m) {
     RoundResult r;
     double cpu0 = thread_cpu_seconds();
     auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t start = 0; start < fds.size(); start += entries_) {
-      std::size_t count = std::min<std::size_t>(entries_, fds.size() - start);
+    for (std::size_t start = 0; start < fds.size(); start += sends_.size()) {
+      std::size_t count = std::min(sends_.size(), fds.size() - start);
       for (std::size_t i = 0; i < count; ++i) {
-        io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-        // The msghdr is only read by the kernel: one for every socket.
-        ::io_uring_prep_sendmsg(sqe, fds[start + i], &m.msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        sends_[i].fd = fds[start + i];
+        sends_[i].msg = m.msg;  // the kernel only reads it: every socket gets the same frames
       }
-      int rc = ::io_uring_submit_and_wait(&ring_, static_cast<unsigned>(count));
-      if (rc < 0) throw std::runtime_error(std::string("floor: io_uring_submit: ") +
-                                           std::strerror(-rc));
-      reap(count, m.bytes, r);
+      sender_->send(sends_.data(), count);
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto& s = sends_[i];
+        if (s.ec == boost::asio::error::would_block || s.ec == boost::asio::error::try_again)
+          ++r.would_block;
+        else if (s.ec)
+          throw sys_error("io_uring sendmsg", s.ec.value());
+        else {
+          if (s.bytes < m.bytes) ++r.short_writes;
+          r.bytes += s.bytes;
+        }
+      }
     }
     r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.cpu_s = thread_cpu_seconds() - cpu0;
@@ -270,32 +273,9 @@ class UringSender {
   }
 
  private:
-  void reap(std::size_t count, std::size_t want, RoundResult& r) {
-    std::size_t seen = 0;
-    while (seen < count) {
-      io_uring_cqe* cqe = nullptr;
-      int rc = ::io_uring_wait_cqe(&ring_, &cqe);
-      if (rc < 0) throw std::runtime_error(std::string("floor: io_uring_wait_cqe: ") +
-                                           std::strerror(-rc));
-      unsigned head = 0, n = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++n;
-        if (cqe->res == -EAGAIN) ++r.would_block;
-        else if (cqe->res < 0) throw sys_error("io_uring sendmsg", -cqe->res);
-        else {
-          if (static_cast<std::size_t>(cqe->res) < want) ++r.short_writes;
-          r.bytes += static_cast<std::uint64_t>(cqe->res);
-        }
-      }
-      ::io_uring_cq_advance(&ring_, n);
-      seen += n;
-    }
-  }
-
-  io_uring ring_{};
-  unsigned entries_ = 0;
+  std::unique_ptr<util::BatchSender> sender_;
+  std::vector<util::BatchSender::Send> sends_;
 };
-#endif
 
 // Waits until the reader has received `bytes` in all (it keeps up: the next round then finds
 // every socket buffer empty). Sleeps in short steps so as not to take the reader's CPU.
@@ -391,11 +371,6 @@ void validate(const Options& o) {
     throw std::invalid_argument(fmt::format(
         "floor: {} connections need about {} open files per process; this process may open {} "
         "(ulimit -n)", o.subscribers, need, limit));
-#ifndef VALTRONICS_HAVE_LIBURING
-  if (o.io_uring)
-    throw std::runtime_error("floor: --io-uring: this build has no liburing (install "
-                             "liburing-dev and rebuild)");
-#endif
 }
 
 }  // namespace
@@ -427,14 +402,10 @@ Report run_floor(const Options& o) {
   const int n = o.subscribers;
   Message message(o.payload_bytes, o.frames_per_write);
   Pairs pairs(n, o.reader_cpu);
-#ifdef VALTRONICS_HAVE_LIBURING
   std::optional<UringSender> uring;
   if (o.io_uring) uring.emplace(static_cast<std::size_t>(n));
-#endif
   auto one_round = [&] {
-#ifdef VALTRONICS_HAVE_LIBURING
     if (uring) return uring->round(pairs.writers(), message);
-#endif
     return round_sendmsg(pairs.writers(), message);
   };
 

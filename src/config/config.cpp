@@ -372,6 +372,9 @@ const std::map<std::string, Section>& sections() {
       // (issue 10, durability)
       {"server",
        {
+           {"io_uring", [](Config& c, const toml::value& v, const std::string& k) {
+              c.server.io_uring = bool_value(v, k);
+            }},
            {"shutdown_timeout", [](Config& c, const toml::value& v, const std::string& k) {
               c.server.shutdown_timeout = duration_value(v, k, false);
             }},

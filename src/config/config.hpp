@@ -113,6 +113,10 @@ struct ServerConfig {
   // Peers (addresses or CIDR networks, IPv4 or IPv6) whose X-Forwarded-For / Forwarded headers
   // name the client's address (net/client_address.hpp). Empty: every header is ignored.
   std::vector<std::string> trusted_proxies;
+  // (issue 11) Each I/O thread hands its flush's socket writes to the kernel in batches through
+  // io_uring (net/flusher.hpp), when the build has liburing and the kernel allows a ring;
+  // false: one sendmsg per connection.
+  bool io_uring = true;
 };
 // Exit code of `serve` when shutdown_timeout was hit (0: a clean drain; 2: a start-up error).
 inline constexpr int kExitShutdownTimeout = 3;

@@ -16,6 +16,12 @@
 // A flush writes for at most limits::kFlushSlice per loop turn, then waits as a new one would
 // (for requests read meanwhile to be handled and answered) before it goes on: reading and
 // answering ingest goes ahead of fan-out, also during a long flush (10 000 sockets).
+//
+// With `server.io_uring` (the default) a round's writes go to the kernel in batches of
+// kWritesPerSubmit, one system call per batch (util::BatchSender) instead of one sendmsg per
+// connection; a connection whose batched write left frames queued, and every TLS connection,
+// is written on its own as before. Without io_uring (not built, refused by the kernel, or
+// switched off) every write is a sendmsg.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -24,7 +30,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
+
+#include "util/batch_send.hpp"
 
 namespace valtronics::hub {
 class Hub;
@@ -41,8 +50,15 @@ class Flusher {
   // with the io_context still find it): nothing here touches it before attach().
   explicit Flusher(boost::asio::io_context& ioc) : ioc_(ioc) {}
 
-  // Once, before the thread runs: the hub and this thread's shard index.
-  void attach(hub::Hub& hub, std::size_t shard);
+  // Sockets written per io_uring submission: enough to spread the system call's cost (a few
+  // microseconds here) thin, few enough that the slice's clock is read often.
+  static constexpr std::size_t kWritesPerSubmit = 64;
+
+  // Once, before the thread runs: the hub and this thread's shard index; `batched_writes`
+  // asks for io_uring (server.io_uring).
+  void attach(hub::Hub& hub, std::size_t shard, bool batched_writes);
+  // How this thread writes, for the start-up log: "io_uring, ..." or "sendmsg, ...".
+  const std::string& write_method() const { return write_method_; }
   // Before the io_context goes: drops the timer and every pending session.
   void stop();
   // `s` has frames queued and is not yet in a flush: it is written in the thread's next one.
@@ -61,6 +77,7 @@ class Flusher {
   void repost();    // look again after one more loop turn
   void run();
   bool should_wait();
+  void write_batch();  // the next kWritesPerSubmit sessions of the round, in one submission
 
   boost::asio::io_context& ioc_;
   std::optional<boost::asio::steady_timer> cork_timer_;  // bounds a wait for ingest in flight
@@ -75,6 +92,14 @@ class Flusher {
   std::uint64_t input_ = 0, input_seen_ = 0;
   int busy_ = 0;        // HTTP sessions busy with a request
   int busy_turns_ = 0;  // loop turns this flush waited for them
+  // io_uring (null: one sendmsg per session) and the scratch of one batch: the sessions, their
+  // sends, and every iovec they gathered (msg_iov points into it once all are gathered).
+  std::unique_ptr<util::BatchSender> sender_;
+  std::string write_method_ = "sendmsg per connection";
+  std::vector<std::shared_ptr<WsSession>> batch_;
+  std::vector<util::BatchSender::Send> sends_;
+  std::vector<std::pair<std::size_t, std::size_t>> spans_;  // (first iovec, count) per send
+  std::vector<iovec> iovs_;
 };
 
 }  // namespace valtronics::net

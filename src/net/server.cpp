@@ -79,7 +79,7 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     w->shard = &hub.shard(i);
-    w->flusher.attach(hub, i);
+    w->flusher.attach(hub, i, cfg_.server.io_uring);
     // Called by whichever thread finishes the last ingest in flight: back to this thread.
     w->shard->set_wake([w] { asio::post(w->ioc, [w] { w->flusher.on_wake(); }); });
   }
@@ -93,6 +93,7 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
     do_accept(*plain_acceptor_, false);
     spdlog::info("plain listener on {}:{} (no TLS)", cfg_.listen_plain_host, plain_port_);
   }
+  spdlog::info("socket writes: {}", workers_.front()->flusher.write_method());
   spdlog::default_logger()->flush();  // tests and scripts read the port from this line
 
   std::vector<std::thread> threads;

@@ -119,23 +119,44 @@ void WsSession::write_now() {
     out.gather(iov, limits::kMaxFramesPerWrite);
     error_code ec;
     const std::size_t n = send(iov.data(), iov.size(), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      // The socket buffer is full: wait until the peer has read some (bounded by the core's
-      // write-stall deadline).
-      writing_ = true;
-      core_.on_write_blocked();
-      socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                         [self = shared_from_this()](error_code ec) { self->on_writable(ec); });
-      return;
-    }
-    if (ec) {
-      error_code ignored;
-      socket_.close(ignored);  // the pending read wait fails and calls finish()
-      return;
-    }
-    core_.on_written(n);
+    if (!on_sent(n, ec)) return;
   }
   after_drained();
+}
+
+bool WsSession::on_sent(std::size_t n, error_code ec) {
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    // The socket buffer is full: wait until the peer has read some (bounded by the core's
+    // write-stall deadline).
+    writing_ = true;
+    core_.on_write_blocked();
+    socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                       [self = shared_from_this()](error_code ec) { self->on_writable(ec); });
+    return false;
+  }
+  if (ec) {
+    error_code ignored;
+    socket_.close(ignored);  // the pending read wait fails and calls finish()
+    return false;
+  }
+  core_.on_written(n);
+  return true;
+}
+
+bool WsSession::gather_for_batch(std::vector<iovec>& iov) {
+  if (tls_ || writing_ || finished_ || core_.outbound().empty()) return false;
+  flush_pending_ = false;
+  core_.outbound().gather(iov, limits::kMaxFramesPerWrite);
+  return true;
+}
+
+void WsSession::batch_sent(std::size_t n, error_code ec) {
+  if (on_sent(n, ec)) write_now();  // the rest, if any; then a close's next step
+}
+
+void WsSession::abort_batch() {
+  flush_pending_ = false;
+  abort_transport();
 }
 
 std::size_t WsSession::receive(char* data, std::size_t size, error_code& ec) {

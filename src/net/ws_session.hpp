@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/deadlines.hpp"
 #include "net/server_context.hpp"
@@ -39,6 +40,15 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void close(std::uint16_t code, std::string reason);
   // The thread's flush (net/flusher.hpp) writes this session's queued frames.
   void flush();
+  // The same write, batched with other sessions' (io_uring): gather_for_batch() appends the
+  // queued frames' iovecs, or returns false when this session must be written with flush()
+  // (TLS, a write already waiting for room, nothing queued); batch_sent() takes the result
+  // (bytes, or would_block or an error, as util::send_now returns them) and writes what is
+  // left. abort_batch(): the batch's outcome is unknown; the connection is closed.
+  bool gather_for_batch(std::vector<iovec>& iov);
+  void batch_sent(std::size_t n, boost::system::error_code ec);
+  void abort_batch();
+  int native_handle() { return socket_.native_handle(); }
 
  private:
   // session::Host
@@ -62,6 +72,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void do_read();
   void on_readable(boost::system::error_code ec);
   void write_now();  // non-blocking writes until the queue is empty or the socket is full
+  // Takes one write's result; false when writing stops (the socket is full: a wait for room is
+  // set up; or it failed: the connection is closing).
+  bool on_sent(std::size_t n, boost::system::error_code ec);
   void on_writable(boost::system::error_code ec);
   // One non-blocking read or gathered write, through TLS when the connection has it.
   std::size_t receive(char* data, std::size_t size, boost::system::error_code& ec);

@@ -1,4 +1,5 @@
-"""Fan-out under load (issue 11): one-reading requests share socket writes (the cork), and a
+"""Fan-out under load (issue 11): one-reading requests share socket writes (the cork), with
+io_uring batches and with sendmsg (server.io_uring = false), and a
 thread behind its publishers conflates telemetry while alerts are never conflated or lost.
 
 Counts come from the server (/api/v1/ws/stats: messagesSent, socketWrites, conflatedUpdates);
@@ -7,6 +8,7 @@ reading per request, as devices that post single readings do."""
 import asyncio
 import json
 import os
+import time
 import unittest
 
 from harness import ServerTestCase, connect, recv_json, run, subscribe
@@ -78,9 +80,28 @@ def one_thread_config(conflate_after):
                                            "messages_per_second": 100000}}
 
 
+def socket_writes_line(server, timeout=5):
+    """The server's start-up line saying how its flush writes (it follows "listening on")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(server.output):
+            if "socket writes: " in line:
+                return line.split("socket writes: ", 1)[1].strip()
+        time.sleep(0.05)
+    raise AssertionError("no 'socket writes:' line in the server's log:\n" + "".join(server.output))
+
+
 class CorkedWritesTest(ServerTestCase):
+    """With the default `server.io_uring = true`: a round's writes go out in io_uring batches
+    (or, where the kernel refuses a ring, with sendmsg, and the log says why)."""
     # Conflation off: every reading must reach every subscriber, so the counts are exact.
     config = one_thread_config("0s")
+
+    def test_log_says_how_sockets_are_written(self):
+        method = socket_writes_line(self.server)
+        self.assertTrue(method.startswith("io_uring, 64 sockets per submission") or
+                        method.startswith("sendmsg per connection (io_uring unavailable: "),
+                        method)
 
     def test_pipelined_single_readings_share_socket_writes(self):
         subscribers, connections, per_connection = 20, 2, 150
@@ -127,6 +148,15 @@ class CorkedWritesTest(ServerTestCase):
         print(f"{requests} one-reading requests: {per_subscriber:.1f} socket writes per "
               f"subscriber ({sent / max(writes, 1):.1f} messages per write)")
         self.assertLess(per_subscriber, requests * (2 / 3 if SANITIZED else 1 / 2))
+
+
+class SendmsgCorkedWritesTest(CorkedWritesTest):
+    """The same with `server.io_uring = false`: one sendmsg per connection, corked alike."""
+    config = {**one_thread_config("0s"), "server": {"io_uring": False}}
+
+    def test_log_says_how_sockets_are_written(self):
+        self.assertEqual(socket_writes_line(self.server),
+                         "sendmsg per connection (server.io_uring = false)")
 
 
 class ConflationUnderOverloadTest(ServerTestCase):

@@ -204,7 +204,7 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
         "max_items =", "max_body_bytes =", "[telemetry]", "[alerts]", "replay_max_alerts =",
         "replay_max_age =", "[system]", "default_frequency =", "min_frequency =",
         "max_unauthenticated =", "auth_failures_before_ban =", "auth_failure_window =",
-        "ban_duration =", "[server]", "trusted_proxies ="}) {
+        "ban_duration =", "[server]", "trusted_proxies =", "io_uring ="}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
 }
@@ -533,6 +533,15 @@ TEST(ServerConfigTest, ShutdownTimeoutDefaultsToFiveSecondsAndMustBePositive) {
   Config c = valid_config();
   c.server.shutdown_timeout = 0ms;
   EXPECT_EQ(validate_error(c), "server.shutdown_timeout: must be positive");
+}
+
+// (issue 11) server.io_uring: the flush's writes go out in io_uring batches unless turned off.
+TEST(ServerConfigTest, IoUringIsOnByDefaultAndTakesABool) {
+  EXPECT_TRUE(Config{}.server.io_uring);
+  EXPECT_FALSE(load("[server]\nio_uring = false\n").server.io_uring);
+  EXPECT_TRUE(load("[server]\nio_uring = true\n").server.io_uring);
+  EXPECT_EQ(error_of("[server]\nio_uring = \"off\"\n"),
+            "server.io_uring: expected true or false, got \"off\"");
 }
 
 TEST(SetListenTest, PortZeroMeansAnyFreePort) {
