@@ -8,6 +8,7 @@
 #include "engine/engine.hpp"
 #include "hub/hub.hpp"
 #include "session/connection_registry.hpp"
+#include "util/link_status.hpp"
 
 namespace valtronics::api {
 
@@ -18,6 +19,8 @@ struct Context {
   const session::ConnectionRegistry& connections;  // /health and /api/v1/ws/stats figures
   const hub::Hub& hub;                 // events published, for /api/v1/ws/stats
   auth::AbuseMonitor& abuse;           // bad bearer tokens; the abuse figures of the stats
+  // The MQTT ingest link (issue 12) for /health and the stats; null when [mqtt] url is unset.
+  const util::LinkStatus* mqtt = nullptr;
 };
 
 }  // namespace valtronics::api

@@ -17,17 +17,32 @@ boost::json::object storage_state(const engine::Engine& engine) {
   if (!h.available) out["error"] = h.last_error;
   return out;
 }
+// The MQTT ingest link (issue 12): "degraded" too while it is not connected, for the same
+// reason (devices publishing over MQTT are not heard, everything else works).
+boost::json::object link_state(const util::LinkStatus& link) {
+  const auto s = link.snapshot();
+  boost::json::object out{{"state", util::LinkStatus::name(s.state)},
+                          {"broker", s.endpoint},
+                          {"since", util::iso8601(s.since)},
+                          {"connects", s.connects}};
+  if (!s.error.empty() && s.state != util::LinkStatus::State::connected) out["error"] = s.error;
+  return out;
+}
 }  // namespace
 
 void get(Call& c) {
   auto storage = storage_state(c.ctx.engine);
-  const bool writable = storage["writable"].as_bool();
-  c.respond(Response{200,
-                     boost::json::object{{"status", writable ? "ok" : "degraded"},
-                                         {"active_connections", c.ctx.connections.active()},
-                                         {"storage", std::move(storage)},
-                                         {"time", util::iso8601(util::Clock::now())}},
-                     {}});
+  bool healthy = storage["writable"].as_bool();
+  boost::json::object body{{"status", "ok"},
+                           {"active_connections", c.ctx.connections.active()},
+                           {"storage", std::move(storage)}};
+  if (c.ctx.mqtt) {
+    healthy = healthy && c.ctx.mqtt->snapshot().state == util::LinkStatus::State::connected;
+    body["mqtt"] = link_state(*c.ctx.mqtt);
+  }
+  if (!healthy) body["status"] = "degraded";
+  body["time"] = util::iso8601(util::Clock::now());
+  c.respond(Response{200, std::move(body), {}});
 }
 
 }  // namespace valtronics::api::health

@@ -220,7 +220,10 @@ Error parse_nested(const json::object& o, std::int64_t device_id, ItemIndex inde
   return std::nullopt;
 }
 
-Error parse_item(const json::value& item, ItemIndex index, util::TimePoint now, Merger& merger) {
+// `topic_device`: the device named outside the body (an MQTT topic); the body may then leave
+// device_id out, and one it gives must be the same.
+Error parse_item(const json::value& item, ItemIndex index, util::TimePoint now, Merger& merger,
+                 std::optional<std::int64_t> topic_device = std::nullopt) {
   if (!item.is_object()) {
     if (!index) return body_error("body must be a JSON object");
     model::DomainError e;
@@ -231,7 +234,15 @@ Error parse_item(const json::value& item, ItemIndex index, util::TimePoint now, 
   }
   const json::object& o = item.get_object();
   std::int64_t device_id = 0;
-  if (auto err = read_device_id(o, index, device_id)) return err;
+  if (topic_device && !o.contains("device_id")) {
+    device_id = *topic_device;
+  } else {
+    if (auto err = read_device_id(o, index, device_id)) return err;
+    if (topic_device && device_id != *topic_device)
+      return validation_error(index, "device_id",
+                              "is " + std::to_string(device_id) + " but the topic names device " +
+                                  std::to_string(*topic_device));
+  }
 
   bool nested = optional_field(o, "telemetry") != nullptr;
   bool flat = o.contains("metric_name") || o.contains("metric_value");
@@ -287,6 +298,49 @@ Result parse_single(std::string_view body, util::TimePoint now) {
     Merger merger;
     if (auto err = parse_item(v, std::nullopt, now, merger)) return std::move(*err);
     return merger.take();
+  });
+}
+
+Result parse_for_device(std::string_view body, std::int64_t device_id, util::TimePoint now) {
+  return guarded([&]() -> Result {
+    auto parsed = parse_json(body);
+    if (!parsed) return parsed.error();
+    if (parsed->is_array()) return body_error("body must be a JSON object");
+    Merger merger;
+    if (auto err = parse_item(*parsed, std::nullopt, now, merger, device_id))
+      return std::move(*err);
+    return merger.take();
+  });
+}
+
+Result parse_metric(std::string_view body, std::int64_t device_id, std::string_view metric,
+                    util::TimePoint now) {
+  return guarded([&]() -> Result {
+    if (!body::valid_metric_name(metric))
+      return validation_error(std::nullopt, "metric_name",
+                              "must match [a-z0-9_.-]{1,64}, got \"" + echo_name(metric) + "\"");
+    auto parsed = parse_json(body);
+    if (!parsed) return parsed.error();
+    model::MetricReading r;
+    r.name = std::string(metric);
+    r.timestamp = now;
+    if (const json::object* o = parsed->if_object()) {
+      const json::value* v = o->if_contains("value");
+      if (v == nullptr) return validation_error(std::nullopt, "value", "is required");
+      auto value = body::finite_number(*v);
+      if (!value) return validation_error(std::nullopt, "value", "must be a finite number");
+      r.value = *value;
+      if (auto err = read_optional_fields(*o, std::nullopt, "", now, r)) return std::move(*err);
+    } else {
+      auto value = body::finite_number(*parsed);
+      if (!value)
+        return body_error("body must be a finite number or an object with a \"value\"");
+      r.value = *value;
+    }
+    model::TelemetryEvent ev;
+    ev.device_id = device_id;
+    ev.readings.push_back(std::move(r));
+    return std::vector<model::TelemetryEvent>{std::move(ev)};
   });
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -38,5 +39,15 @@ IngestResult parse_single(std::string_view body, util::TimePoint now);
 // of form 2 carries one reading per metric; an empty list is a VALIDATION_ERROR). details.index
 // names the failing item. A unit is at most 20 characters.
 IngestResult parse_batch(std::string_view body, std::size_t max_items, util::TimePoint now);
+
+// MQTT ingest (issue 12), where the topic names the device:
+// `{prefix}/devices/{id}/telemetry`: one item of form 1 or 2 whose device_id may be left out
+// (when given, it must equal `device_id`).
+IngestResult parse_for_device(std::string_view body, std::int64_t device_id, util::TimePoint now);
+// `{prefix}/devices/{id}/telemetry/{metric}`: a bare number (`21.5`) or
+// {"value":21.5,"unit":"°C","timestamp":"...","metadata":{...}} (all but value optional).
+// Errors name the field ("value", "unit", "metric_name" for a bad name in the topic, "body").
+IngestResult parse_metric(std::string_view body, std::int64_t device_id, std::string_view metric,
+                          util::TimePoint now);
 
 }  // namespace valtronics::api

@@ -31,6 +31,15 @@ void get(Call& c) {
       {"bannedRefusals", a.banned_refusals},
       {"limitViolations", a.limit_violations},
   };
+  // MQTT ingest (issue 12; docs/mqtt.md): messages taken from the broker, what they applied,
+  // and the messages refused (bad topic or payload, unknown device).
+  if (const auto* m = c.ctx.mqtt) {
+    data["mqtt"] = boost::json::object{{"state", util::LinkStatus::name(m->snapshot().state)},
+                                       {"messages", m->messages.load()},
+                                       {"readings", m->readings.load()},
+                                       {"statusReports", m->statuses.load()},
+                                       {"rejected", m->rejected.load()}};
+  }
   c.respond(data_response(200, std::move(data)));
 }
 

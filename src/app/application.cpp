@@ -19,9 +19,11 @@ Application::Application(const config::Config& cfg)
       hub_(server_.contexts(), cfg.limits.conflate_after),
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
+      mqtt_(cfg.mqtt.enabled() ? std::make_unique<mqtt::IngestLink>(cfg, engine_) : nullptr),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, ctx_.abuse, cfg.demo),
       signals_(server_.main_context(), SIGINT, SIGTERM),
       reload_(server_.main_context()) {
+  if (mqtt_) ctx_.api.mqtt = &mqtt_->status();
   reload_.on_reload("tls", [this] { server_.reload_tls(); });
   reload_.on_reload("jwt keys", [this] {
     if (auto error = ctx_.verifier.reload_keys()) {
@@ -35,6 +37,7 @@ Application::Application(const config::Config& cfg)
 Application::~Application() {
   // Nothing may outlive what it refers to: stop the engine (it posts to the threads), then run
   // what is left of every handler while the hub and the context still exist.
+  if (mqtt_) mqtt_->stop(std::chrono::milliseconds(0));  // if run() never ran or returned early
   engine_.stop();
   server_.drain_handlers();
   watchdog_.forget_pending();  // the engine is destroyed next
@@ -48,6 +51,7 @@ void Application::run() {
   });
   reload_.start();
   engine_.start();
+  if (mqtt_) mqtt_->start();
   sources_.start();
   server_.run(hub_, ctx_, [this] { engine_.stop(); });
 }
@@ -61,6 +65,8 @@ void Application::shutdown() {
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   reload_.stop();
+  // What the link read before the signal is applied (and written by the engine's drain).
+  if (mqtt_) mqtt_->stop(shutdown_timeout_ / 2);
   sources_.stop();
   server_.stop();
 }

@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "hub/hub.hpp"
+#include "mqtt/ingest_link.hpp"
 #include "net/server.hpp"
 #include "net/server_context.hpp"
 
@@ -48,6 +49,8 @@ class Application {
   hub::Hub hub_;
   engine::Engine engine_;  // after the hub: it publishes there until stopped
   net::ServerContext ctx_;
+  // MQTT ingest (mqtt.url; null without): after the engine it feeds, stopped before it.
+  std::unique_ptr<mqtt::IngestLink> mqtt_;
   PeriodicSources sources_;
   boost::asio::signal_set signals_;
   ReloadSignal reload_;  // SIGHUP: files read again (TLS certificate, JWT keys)

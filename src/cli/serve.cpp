@@ -30,7 +30,7 @@ void check_outbound_budget(const config::Config& cfg) {
 }
 struct ServeArgs {
   std::string config_file, listen, secret, log_level, db;
-  std::string tls_cert, tls_key, tls_ca_file, listen_plain;
+  std::string tls_cert, tls_key, tls_ca_file, listen_plain, mqtt_url;
   unsigned threads = 0;
   bool demo = false;
 };
@@ -107,6 +107,9 @@ Runner add_serve(CLI::App& app) {
                   "PEM CAs of client certificates: require one (mTLS)");
   cmd->add_option("--listen-plain", args->listen_plain,
                   "HOST:PORT of a plain (no TLS) listener beside TLS, for local use");
+  cmd->add_option("--mqtt-url", args->mqtt_url,
+                  "Ingest what devices publish to this MQTT broker: mqtt://HOST[:PORT] or "
+                  "mqtts://... (docs/mqtt.md)");
   cmd->add_flag("--demo", args->demo,
                 "Random secret unless given, printed tokens, simulated devices");
   return [args] {
@@ -121,6 +124,7 @@ Runner add_serve(CLI::App& app) {
     if (!args->tls_ca_file.empty()) cfg.tls.ca_file = args->tls_ca_file;
     if (!args->listen_plain.empty())
       config::set_listen_plain(cfg, args->listen_plain, "--listen-plain");
+    if (!args->mqtt_url.empty()) cfg.mqtt.url = args->mqtt_url;
     if (args->threads) cfg.threads = args->threads;
     if (!args->db.empty()) cfg.db = args->db;
     if (!args->log_level.empty()) {

@@ -61,4 +61,26 @@ SimFleet::Tick SimFleet::tick(util::TimePoint now, std::size_t max_items) {
   return out;
 }
 
+std::vector<SimFleet::Message> SimFleet::messages(util::TimePoint now, const std::string& prefix) {
+  std::vector<Message> out;
+  const std::string ts = util::iso8601(now);
+  for (auto& d : devices_) {
+    for (const auto& r : d.model->sample(now, rng_)) {
+      Message m;
+      m.topic = prefix + "/devices/" + std::to_string(d.id) + "/telemetry/" + r.name;
+      m.payload = "{\"value\":";
+      protocol::append_json_double(m.payload, r.value);
+      if (!r.unit.empty()) {
+        m.payload += ",\"unit\":";
+        protocol::append_json_string(m.payload, r.unit);
+      }
+      m.payload += ",\"timestamp\":";
+      protocol::append_json_string(m.payload, ts);
+      m.payload += '}';
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
 }  // namespace valtronics::cli

@@ -36,6 +36,14 @@ class SimFleet {
   // up to ingest.max_items = 1000 per request; fewer keeps each body far below 1 MiB).
   Tick tick(util::TimePoint now, std::size_t max_items = 500);
 
+  // One MQTT message per reading (docs/mqtt.md), as a sensor publishes:
+  //   topic   {prefix}/devices/{id}/telemetry/{metric}
+  //   payload {"value":21.5,"unit":"°C","timestamp":"...Z"}
+  struct Message {
+    std::string topic, payload;
+  };
+  std::vector<Message> messages(util::TimePoint now, const std::string& prefix);
+
   const std::vector<Device>& devices() const { return devices_; }
 
  private:

@@ -1,8 +1,10 @@
 // `valtronics simulate --url http://HOST:PORT --token T --devices N --interval 1s`: a fleet of
 // simulated devices (cli/sim_fleet, the --demo models) posting their readings through the
-// ingest API, one batch per interval over one kept-alive connection. A progress line on a
-// terminal; a summary at the end. Exit codes (docs/cli.md): 0 done or stopped, 1 no batch was
-// accepted or the server rejected a batch (4xx), 2 bad arguments, 3 the token was refused.
+// ingest API, one batch per interval over one kept-alive connection. With `--mqtt URL` they
+// publish to an MQTT broker instead, one reading per PUBLISH (docs/mqtt.md), for a server
+// started with --mqtt-url. A progress line on a terminal; a summary at the end. Exit codes
+// (docs/cli.md): 0 done or stopped, 1 no batch was accepted or the server rejected a batch
+// (4xx), or the broker could not be reached, 2 bad arguments, 3 the token was refused.
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
@@ -11,9 +13,11 @@
 #include <random>
 
 #include "cli/commands.hpp"
+#include "cli/mqtt_publisher.hpp"
 #include "cli/sim_fleet.hpp"
 #include "cli/stop_signal.hpp"
 #include "client/http_client.hpp"
+#include "mqtt/broker_url.hpp"
 #include "config/config.hpp"
 
 namespace valtronics::cli {
@@ -32,6 +36,8 @@ constexpr int kRetries = 2;
 
 struct SimulateArgs {
   std::string url, token, interval = "1s", duration, ca_file;
+  std::string mqtt, mqtt_prefix = "valtronics";
+  int qos = 1;
   int devices = 5;
   std::int64_t first_id = 1;
   std::uint64_t count = 0, seed = 0;
@@ -84,12 +90,94 @@ void progress(const Totals& t, SteadyClock::time_point start, util::Millis inter
   std::fflush(stdout);
 }
 
+// The next tick of a fixed schedule (start + k * interval): a slow tick delays one batch, not
+// every later one; when a whole interval was missed, it skips ahead instead of sending a burst.
+SteadyClock::time_point next_due(SteadyClock::time_point due, util::Millis interval) {
+  due += interval;
+  const auto now = SteadyClock::now();
+  while (due < now) due += interval;
+  return due;
+}
+
+void summary(const Totals& t, SteadyClock::time_point start, const char* unit) {
+  const double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  std::printf("simulate: %llu readings sent in %llu %s over %.1fs, %llu errors\n",
+              static_cast<unsigned long long>(t.readings),
+              static_cast<unsigned long long>(t.batches), unit, secs,
+              static_cast<unsigned long long>(t.errors));
+}
+
+// --mqtt: every reading of a tick is one PUBLISH on its device's metric topic. A reading is
+// counted once the broker acknowledged it (QoS 1, 2) or it was sent (QoS 0); readings
+// published while the connection is down are errors (the library reconnects by itself).
+int simulate_mqtt(const SimulateArgs& a, util::Millis interval,
+                  std::optional<util::Millis> duration) {
+  std::string why;
+  auto broker = mqtt::parse_broker_url(a.mqtt, why);
+  if (!broker) throw config::ConfigError("--mqtt: '" + a.mqtt + "' " + why);
+  if (a.qos < 0 || a.qos > 2) throw config::ConfigError("--qos: must be 0, 1 or 2");
+  if (a.mqtt_prefix.empty() || a.mqtt_prefix.find_first_of("+#") != std::string::npos)
+    throw config::ConfigError("--mqtt-prefix: '" + a.mqtt_prefix + "' must be a topic without "
+                              "wildcards (+ #)");
+  install_stop_signals();
+  std::uint64_t seed = a.seed != 0 ? a.seed : std::random_device{}();
+  SimFleet fleet(a.first_id, a.devices, seed);
+  MqttPublisher publisher(*broker, a.ca_file, a.qos);
+  try {
+    publisher.connect(10s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "simulate: %s\n", e.what());
+    return kExitFailed;
+  }
+  const bool tty = !a.quiet && isatty(STDOUT_FILENO) == 1;
+  Totals t;
+  bool failing = false;
+  const auto start = SteadyClock::now();
+  auto due = start;
+  while (!stop_requested()) {
+    if (a.count != 0 && t.ticks >= a.count) break;
+    if (duration && SteadyClock::now() - start >= *duration) break;
+    ++t.ticks;
+    std::uint64_t lost = 0;
+    for (const auto& m : fleet.messages(util::Clock::now(), a.mqtt_prefix))
+      if (!publisher.publish(m.topic, m.payload)) ++lost;
+    ++t.batches;
+    t.errors += lost;
+    if (lost && !failing)
+      std::fprintf(stderr, "%ssimulate: the broker connection is down (reconnecting)\n",
+                   tty ? "\n" : "");
+    else if (!lost && failing)
+      std::fprintf(stderr, "%ssimulate: publishing again\n", tty ? "\n" : "");
+    failing = lost != 0;
+    t.readings = publisher.acknowledged();
+    if (tty) progress(t, start, interval, false);
+    due = next_due(due, interval);
+    if (a.count != 0 && t.ticks >= a.count) break;
+    if (duration && due - start > *duration) break;
+    sleep_or_stop(std::chrono::duration_cast<std::chrono::milliseconds>(due - SteadyClock::now()));
+  }
+  if (const auto left = publisher.wait_acknowledged(10s))
+    std::fprintf(stderr, "%ssimulate: %llu message(s) not acknowledged by the broker\n",
+                 tty ? "\n" : "", static_cast<unsigned long long>(left));
+  t.readings = publisher.acknowledged();
+  if (!a.quiet) {
+    if (tty) progress(t, start, interval, true);
+    else summary(t, start, "ticks");
+  }
+  return t.readings == 0 && t.errors > 0 ? kExitFailed : 0;
+}
+
 }  // namespace
 
 Runner add_simulate(CLI::App& app) {
   auto a = std::make_shared<SimulateArgs>();
   auto* cmd = app.add_subcommand("simulate", "Simulated devices posting readings to the ingest API");
-  cmd->add_option("--url", a->url, "http://HOST:PORT or https://... of the server")->required();
+  cmd->add_option("--url", a->url, "http://HOST:PORT or https://... of the server");
+  cmd->add_option("--mqtt", a->mqtt,
+                  "Publish to this MQTT broker instead (mqtt://HOST:PORT, mqtts://...), one "
+                  "reading per message");
+  cmd->add_option("--mqtt-prefix", a->mqtt_prefix, "Topic prefix with --mqtt (default valtronics)");
+  cmd->add_option("--qos", a->qos, "QoS of the messages with --mqtt: 0, 1 or 2 (default 1)");
   cmd->add_option("--token", a->token, "admin or operator JWT (or env VALTRONICS_TOKEN)");
   cmd->add_option("--devices", a->devices, "Number of devices (default 5)");
   cmd->add_option("--first-id", a->first_id, "Id of the first device (default 1)");
@@ -103,19 +191,11 @@ Runner add_simulate(CLI::App& app) {
   cmd->add_flag("--quiet,-q", a->quiet, "No progress line and no summary");
 
   return [a]() -> int {
-    std::string url_error;
-    auto url = client::parse_url(a->url, &url_error);
-    if (!url) throw config::ConfigError("--url: " + url_error);
-    if (url->scheme != "http" && url->scheme != "https")
-      throw config::ConfigError("--url: expected http:// or https://, got " + url->scheme + "://");
-    if (a->token.empty())
-      if (const char* env = std::getenv("VALTRONICS_TOKEN")) a->token = env;
-    if (a->token.empty()) throw config::ConfigError("--token: required (or env VALTRONICS_TOKEN)");
+    if (a->url.empty() == a->mqtt.empty())
+      throw config::ConfigError("--url or --mqtt: give one (the server's HTTP URL, or a broker)");
     if (a->devices < 1 || a->devices > 1000000)
       throw config::ConfigError("--devices: must be between 1 and 1000000");
     if (a->first_id < 1) throw config::ConfigError("--first-id: must be a positive device id");
-    if (a->batch_size < 1 || a->batch_size > 1000)
-      throw config::ConfigError("--batch-size: must be between 1 and 1000 (ingest.max_items)");
     auto interval = util::parse_duration(a->interval);
     if (!interval)
       throw config::ConfigError("--interval: '" + a->interval + "' is not a duration like 1s");
@@ -125,6 +205,17 @@ Runner add_simulate(CLI::App& app) {
       if (!duration)
         throw config::ConfigError("--duration: '" + a->duration + "' is not a duration like 30s");
     }
+    if (!a->mqtt.empty()) return simulate_mqtt(*a, *interval, duration);
+    std::string url_error;
+    auto url = client::parse_url(a->url, &url_error);
+    if (!url) throw config::ConfigError("--url: " + url_error);
+    if (url->scheme != "http" && url->scheme != "https")
+      throw config::ConfigError("--url: expected http:// or https://, got " + url->scheme + "://");
+    if (a->token.empty())
+      if (const char* env = std::getenv("VALTRONICS_TOKEN")) a->token = env;
+    if (a->token.empty()) throw config::ConfigError("--token: required (or env VALTRONICS_TOKEN)");
+    if (a->batch_size < 1 || a->batch_size > 1000)
+      throw config::ConfigError("--batch-size: must be between 1 and 1000 (ingest.max_items)");
     client::TlsOptions tls;
     tls.ca_file = a->ca_file;
     tls.verify_peer = !a->insecure;
@@ -142,13 +233,7 @@ Runner add_simulate(CLI::App& app) {
     auto finish = [&](int code) {
       if (!a->quiet) {
         if (tty) progress(t, start, *interval, true);
-        else {
-          double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
-          std::printf("simulate: %llu readings sent in %llu batches over %.1fs, %llu errors\n",
-                      static_cast<unsigned long long>(t.readings),
-                      static_cast<unsigned long long>(t.batches), secs,
-                      static_cast<unsigned long long>(t.errors));
-        }
+        else summary(t, start, "batches");
       }
       return code;
     };
@@ -198,14 +283,10 @@ Runner add_simulate(CLI::App& app) {
         }
       }
       if (tty) progress(t, start, *interval, false);
-      // Fixed schedule (start + k * interval): a slow POST delays one batch, not every later
-      // one; when a whole interval was missed, skip ahead instead of sending a burst.
-      due += *interval;
-      auto now = SteadyClock::now();
-      while (due < now) due += *interval;
+      due = next_due(due, *interval);
       if (a->count != 0 && t.ticks >= a->count) break;
       if (duration && due - start > *duration) break;
-      sleep_or_stop(std::chrono::duration_cast<std::chrono::milliseconds>(due - now));
+      sleep_or_stop(std::chrono::duration_cast<std::chrono::milliseconds>(due - SteadyClock::now()));
     }
     return finish(t.batches == 0 && t.errors > 0 ? kExitFailed : 0);
   };

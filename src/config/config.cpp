@@ -199,6 +199,32 @@ const std::map<std::string, Section>& sections() {
               set_listen_plain(c, string_value(v, k), k);
             }},
        }},
+      {"mqtt",
+       {
+           {"url", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.url = string_value(v, k);  // "": no MQTT ingest
+            }},
+           {"username", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.username = string_value(v, k);
+            }},
+           {"password", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.password = string_value(v, k);
+            }},
+           {"client_id", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.client_id = string_value(v, k);
+            }},
+           {"topic_prefix", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.topic_prefix = string_value(v, k);
+            }},
+           {"qos", [](Config& c, const toml::value& v, const std::string& k) {
+              if (!v.is_integer() || v.as_integer() < 0 || v.as_integer() > 2)
+                fail(k + ": expected 0, 1 or 2, got " + describe(v));
+              c.mqtt.qos = static_cast<int>(v.as_integer());
+            }},
+           {"ca_file", [](Config& c, const toml::value& v, const std::string& k) {
+              c.mqtt.ca_file = string_value(v, k);
+            }},
+       }},
       {"tls",
        {
            {"cert", [](Config& c, const toml::value& v, const std::string& k) {
@@ -581,9 +607,23 @@ void validate_tls(const Config& cfg) {
 }
 }  // namespace
 
+// (issue 12) The URL itself is parsed by the MQTT link (mqtt/broker_url.hpp), at start-up.
+void validate_mqtt(const MqttConfig& m) {
+  if (m.qos < 0 || m.qos > 2) fail("mqtt.qos: expected 0, 1 or 2, got " + std::to_string(m.qos));
+  const auto& p = m.topic_prefix;
+  if (p.empty() || p.front() == '/' || p.back() == '/' ||
+      p.find_first_of(std::string("+#\0", 3)) != std::string::npos)
+    fail("mqtt.topic_prefix: " + in_quotes(p) +
+         " must be a topic without wildcards (+ #) or a leading or trailing /, e.g. "
+         "\"valtronics\" or \"site1/valtronics\"");
+  if (!m.ca_file.empty() && !m.url.starts_with("mqtts://"))
+    fail("mqtt.ca_file: set, but mqtt.url is not mqtts:// (TLS)");
+}
+
 void validate(const Config& cfg) {
   validate_identity_providers(cfg);
   validate_tls(cfg);
+  validate_mqtt(cfg.mqtt);
   if (cfg.listen_host.empty()) fail("listen: expected HOST:PORT");
   if (cfg.threads == 0 || cfg.threads > kMaxThreads) {
     fail("threads: expected a positive integer at most " + std::to_string(kMaxThreads));

@@ -130,6 +130,18 @@ struct TlsConfig {
   bool enabled() const { return !cert.empty(); }
 };
 
+// (issue 12) MQTT ingest: the server subscribes to a broker and ingests what devices publish
+// there (mqtt/ingest_link.hpp). Off while `url` is empty.
+struct MqttConfig {
+  std::string url;                      // mqtt://HOST[:PORT] (1883) or mqtts://HOST[:PORT] (8883)
+  std::string username, password;       // broker credentials; empty: anonymous
+  std::string client_id;                // empty: "valtronics-" + host name + "-" + listen port
+  std::string topic_prefix = "valtronics";  // {prefix}/devices/{id}/telemetry[/{metric}], /status
+  int qos = 1;                          // of the subscriptions: 0, 1 or 2
+  std::string ca_file;                  // mqtts: PEM CAs of the broker; empty: the system's
+  bool enabled() const { return !url.empty(); }
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
@@ -150,6 +162,7 @@ struct Config {
   TelemetryConfig telemetry;
   AlertsConfig alerts;
   ServerConfig server;  // (issue 10, durability)
+  MqttConfig mqtt;      // (issue 12)
 };
 
 // A configuration problem: `what()` is one line naming the key and the problem, e.g.

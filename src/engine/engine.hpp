@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,12 @@ class Engine {
   // `unavailable`.
   void ingest_committed(std::vector<model::TelemetryEvent> events,
                         Reply<model::Result<std::size_t>> reply);
+  // MQTT ingest (issue 12): each event stands alone, as each MQTT message does. An event that
+  // would be refused (an unknown device without ingest.auto_register, a device past
+  // ingest.max_metrics_per_device) is left out; the others are applied, in order, and
+  // published together. `reply` gets, per event in order, nullopt (applied) or its refusal.
+  void ingest_each(std::vector<model::TelemetryEvent> events,
+                   Reply<std::vector<std::optional<model::DomainError>>> reply);
   // The store writer's state (thread-safe, any thread): for /health and for ingest, which
   // refuses new readings while the storage is unavailable.
   store::Writer::Health storage_health() const;

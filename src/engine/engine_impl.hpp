@@ -92,6 +92,9 @@ struct Engine::Impl {
               hub::Hub::IngestTicket ticket);
   void ingest_committed(std::vector<model::TelemetryEvent> events,
                         Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket ticket);
+  void ingest_each(std::vector<model::TelemetryEvent> events,
+                   Reply<std::vector<std::optional<model::DomainError>>> reply,
+                   hub::Hub::IngestTicket ticket);
   // Both ingests: applies the readings and publishes them; `committed` chooses how they are
   // written and when `reply` comes.
   void ingest_with(std::vector<model::TelemetryEvent> events,
@@ -105,6 +108,10 @@ struct Engine::Impl {
   // The refusal of a request that would take a device past ingest.max_metrics_per_device.
   std::optional<model::DomainError> metrics_over_cap(
       const std::vector<model::TelemetryEvent>& events) const;
+  // Metrics a call adds per device, not yet in `latest`: what the cap counts besides it.
+  using NewMetrics = std::map<std::int64_t, std::set<std::string>>;
+  std::optional<model::DomainError> metrics_over_cap(const model::TelemetryEvent& e,
+                                                     NewMetrics& added) const;
   std::string unit_of(std::int64_t device, const std::string& metric) const;
 
   // ---- alerts (alerts.cpp) ----

@@ -19,6 +19,11 @@ void Engine::ingest_committed(std::vector<model::TelemetryEvent> events,
               impl_->hub.start_ingest());
 }
 
+void Engine::ingest_each(std::vector<model::TelemetryEvent> events,
+                         Reply<std::vector<std::optional<model::DomainError>>> reply) {
+  impl_->call(&Impl::ingest_each, std::move(events), std::move(reply), impl_->hub.start_ingest());
+}
+
 void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
                               Reply<model::Result<std::vector<MetricValue>>> reply) {
   impl_->call(&Impl::latest_telemetry, id, std::move(claims), std::move(reply));
@@ -33,6 +38,35 @@ void Engine::Impl::ingest_committed(std::vector<model::TelemetryEvent> events,
                                     Reply<model::Result<std::size_t>> reply,
                                     hub::Hub::IngestTicket) {
   ingest_with(std::move(events), std::move(reply), true);
+}
+
+// The refusals ingest_with would give a whole request, given to each event alone; the events
+// that pass are then applied together, as one request.
+void Engine::Impl::ingest_each(std::vector<model::TelemetryEvent> events,
+                               Reply<std::vector<std::optional<model::DomainError>>> reply,
+                               hub::Hub::IngestTicket) {
+  std::vector<std::optional<model::DomainError>> verdicts(events.size());
+  std::vector<model::TelemetryEvent> accepted;
+  accepted.reserve(events.size());
+  NewMetrics added;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto& e = events[i];
+    if (!cfg.ingest.auto_register && !devices.count(e.device_id)) {
+      verdicts[i] = model::DomainError{
+          model::DomainError::Kind::device_not_found,
+          "device " + std::to_string(e.device_id) + " is not registered", {},
+          boost::json::object{{"device_id", e.device_id}}};
+    } else if (auto refused = metrics_over_cap(e, added)) {
+      verdicts[i] = std::move(*refused);
+    } else {
+      accepted.push_back(std::move(e));
+    }
+  }
+  if (!accepted.empty()) {
+    // Nothing in `accepted` can be refused now: ingest_with's checks are the ones above.
+    ingest_with(std::move(accepted), [](model::Result<std::size_t>) {}, false);
+  }
+  reply(std::move(verdicts));
 }
 
 void Engine::Impl::ingest_with(std::vector<model::TelemetryEvent> events,
@@ -117,25 +151,36 @@ void Engine::Impl::write_committed(std::vector<MetricValue> values,
 // device past the cap is refused whole, before anything is applied.
 std::optional<model::DomainError> Engine::Impl::metrics_over_cap(
     const std::vector<model::TelemetryEvent>& events) const {
+  NewMetrics added;
+  for (const auto& e : events)
+    if (auto err = metrics_over_cap(e, added)) return err;
+  return std::nullopt;
+}
+
+// One event against the cap, counting the metrics the events before it in the same call
+// `added`; when it fits, its new metrics join `added`.
+std::optional<model::DomainError> Engine::Impl::metrics_over_cap(const model::TelemetryEvent& e,
+                                                                 NewMetrics& added) const {
   const std::size_t cap = cfg.ingest.max_metrics_per_device;
-  std::map<std::int64_t, std::set<std::string>> added;
-  for (const auto& e : events) {
-    const auto known = latest.find(e.device_id);
-    auto& fresh = added[e.device_id];
-    for (const auto& r : e.readings)
-      if (known == latest.end() || !known->second.count(r.name)) fresh.insert(r.name);
-    const std::size_t total = (known == latest.end() ? 0 : known->second.size()) + fresh.size();
-    if (total > cap) {
-      model::DomainError err = model::invalid(
-          "metric_name", "device " + std::to_string(e.device_id) + " would have " +
-                             std::to_string(total) + " distinct metrics; at most " +
-                             std::to_string(cap) + " are allowed (ingest.max_metrics_per_device)");
-      err.details["field"] = "metric_name";
-      err.details["device_id"] = e.device_id;
-      err.details["max_metrics_per_device"] = cap;
-      return err;
-    }
+  const auto known = latest.find(e.device_id);
+  auto& before = added[e.device_id];
+  std::set<std::string> fresh;
+  for (const auto& r : e.readings)
+    if ((known == latest.end() || !known->second.count(r.name)) && !before.count(r.name))
+      fresh.insert(r.name);
+  const std::size_t total =
+      (known == latest.end() ? 0 : known->second.size()) + before.size() + fresh.size();
+  if (total > cap) {
+    model::DomainError err = model::invalid(
+        "metric_name", "device " + std::to_string(e.device_id) + " would have " +
+                           std::to_string(total) + " distinct metrics; at most " +
+                           std::to_string(cap) + " are allowed (ingest.max_metrics_per_device)");
+    err.details["field"] = "metric_name";
+    err.details["device_id"] = e.device_id;
+    err.details["max_metrics_per_device"] = cap;
+    return err;
   }
+  before.insert(fresh.begin(), fresh.end());
   return std::nullopt;
 }
 

@@ -76,6 +76,18 @@ def _read_port(proc, output, timeout):
     return port, reader
 
 
+def stop_by_pid(proc, timeout=10):
+    """SIGTERM to a child process still running, SIGKILL if it is not gone within `timeout`
+    seconds; waits for it either way."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class Server:
     """Runs `valtronics serve` on 127.0.0.1, on a free port or on `port`.
 
@@ -155,13 +167,8 @@ class Server:
     def stop(self):
         """Stops the server (SIGTERM; SIGKILL after 10 s) and releases its output pipe and its
         files. Idempotent; fine after the process was killed."""
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_by_pid(self.proc)
         if self.proc and self.proc.stdout and not self.proc.stdout.closed:
             # The collecting thread reads until EOF (the server is gone): close after it.
             if self._reader is not None:

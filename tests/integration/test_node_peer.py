@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -17,7 +16,7 @@ import urllib.request
 
 import websockets
 
-from harness import SECRET, recv_json, recv_type, token
+from harness import SECRET, recv_json, recv_type, stop_by_pid, token
 
 PEER = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "bench", "peers",
                                      "node-ws"))
@@ -57,13 +56,7 @@ class NodePeer:
         return self
 
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_by_pid(self.proc)
         if getattr(self, "drain", None):
             self.drain.join(5)
         self.proc.stdout.close()

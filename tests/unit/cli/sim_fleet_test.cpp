@@ -27,6 +27,29 @@ TEST(SimFleet, IdsAndModels) {
   EXPECT_EQ(engine::device_model_types().size(), 5u);
 }
 
+TEST(SimFleet, MqttMessagesAreOneReadingEachOnTheDeviceTopics) {
+  SimFleet f(40, 5, 3);
+  auto msgs = f.messages(kStart, "site/vt");
+  ASSERT_FALSE(msgs.empty());
+  std::map<std::int64_t, int> per_device;
+  for (const auto& m : msgs) {
+    // site/vt/devices/{id}/telemetry/{metric}: what the server's MQTT ingest parses.
+    const std::string head = "site/vt/devices/";
+    ASSERT_EQ(m.topic.rfind(head, 0), 0u) << m.topic;
+    const auto id_end = m.topic.find('/', head.size());
+    const std::int64_t id = std::stoll(m.topic.substr(head.size(), id_end - head.size()));
+    const std::string rest = m.topic.substr(id_end);
+    ASSERT_EQ(rest.rfind("/telemetry/", 0), 0u) << m.topic;
+    const std::string metric = rest.substr(11);
+    auto parsed = api::parse_metric(m.payload, id, metric, kStart - 1h);
+    ASSERT_TRUE(parsed.has_value()) << m.payload;
+    EXPECT_EQ((*parsed)[0].readings.at(0).timestamp, kStart);  // the payload's own timestamp
+    ++per_device[id];
+  }
+  EXPECT_EQ(per_device.size(), 5u);
+  EXPECT_EQ(per_device.begin()->first, 40);
+}
+
 TEST(SimFleet, BodiesAreValidIngestBatches) {
   SimFleet f(1, 12, 7);
   auto tick = f.tick(kStart, 5);

@@ -204,7 +204,8 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
         "max_items =", "max_body_bytes =", "[telemetry]", "[alerts]", "replay_max_alerts =",
         "replay_max_age =", "[system]", "default_frequency =", "min_frequency =",
         "max_unauthenticated =", "auth_failures_before_ban =", "auth_failure_window =",
-        "ban_duration =", "[server]", "trusted_proxies =", "io_uring ="}) {
+        "ban_duration =", "[server]", "trusted_proxies =", "io_uring =", "[mqtt]",
+        "topic_prefix =", "qos =", "client_id ="}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
 }
@@ -542,6 +543,36 @@ TEST(ServerConfigTest, IoUringIsOnByDefaultAndTakesABool) {
   EXPECT_TRUE(load("[server]\nio_uring = true\n").server.io_uring);
   EXPECT_EQ(error_of("[server]\nio_uring = \"off\"\n"),
             "server.io_uring: expected true or false, got \"off\"");
+}
+
+// (issue 12) [mqtt]: off by default; qos 0-2; a prefix a subscription can be built on.
+TEST(MqttConfigTest, KeysDefaultsAndErrors) {
+  const Config d;
+  EXPECT_FALSE(d.mqtt.enabled());
+  EXPECT_EQ(d.mqtt.topic_prefix, "valtronics");
+  EXPECT_EQ(d.mqtt.qos, 1);
+  Config c = load("[mqtt]\nurl = \"mqtts://b:8884\"\nusername = \"u\"\npassword = \"p\"\n"
+                  "client_id = \"node-a\"\ntopic_prefix = \"site/vt\"\nqos = 2\n"
+                  "ca_file = \"/etc/ca.pem\"\n");
+  EXPECT_TRUE(c.mqtt.enabled());
+  EXPECT_EQ(c.mqtt.url, "mqtts://b:8884");
+  EXPECT_EQ(c.mqtt.username, "u");
+  EXPECT_EQ(c.mqtt.password, "p");
+  EXPECT_EQ(c.mqtt.client_id, "node-a");
+  EXPECT_EQ(c.mqtt.topic_prefix, "site/vt");
+  EXPECT_EQ(c.mqtt.qos, 2);
+  EXPECT_EQ(c.mqtt.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(error_of("[mqtt]\nqos = 3\n"), "mqtt.qos: expected 0, 1 or 2, got 3");
+  EXPECT_EQ(error_of("[mqtt]\nurl = 1883\n"), "mqtt.url: expected a string, got 1883");
+  for (const char* bad : {"", "a/+/b", "vt/#", "/vt", "vt/"}) {
+    Config v = valid_config();
+    v.mqtt.topic_prefix = bad;
+    EXPECT_EQ(validate_error(v).rfind("mqtt.topic_prefix: ", 0), 0u) << bad;
+  }
+  Config v = valid_config();
+  v.mqtt.url = "mqtt://b";
+  v.mqtt.ca_file = "/etc/ca.pem";
+  EXPECT_EQ(validate_error(v), "mqtt.ca_file: set, but mqtt.url is not mqtts:// (TLS)");
 }
 
 TEST(SetListenTest, PortZeroMeansAnyFreePort) {

@@ -1,0 +1,88 @@
+"""Real brokers for the integration tests, started by the test on loopback and a free port and
+stopped by their PID: Debian's `mosquitto` (MQTT ingest, issue 12)."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from harness import stop_by_pid
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 at the time of the call."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Mosquitto:
+    """`mosquitto -c CONF` with one plain listener on 127.0.0.1:`port` (a free one unless
+    given, so that a test can start it again where its clients reconnect), anonymous access and
+    no persistence. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.proc = None
+        self.tmp = None
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        conf = os.path.join(self.tmp.name, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\n"
+                    "allow_anonymous true\n"
+                    "persistence false\n"
+                    "log_dest stderr\n"
+                    # Enough in flight and queued that a burst of QoS 1 readings is not held
+                    # back by the broker's defaults (20 in flight, 1 000 queued).
+                    "max_inflight_messages 1000\n"
+                    "max_queued_messages 100000\n")
+        self.log = open(os.path.join(self.tmp.name, "mosquitto.log"), "w+")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        if not wait_for_port(self.port, self.proc):
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start on port {self.port}:\n{self.output()}")
+        return self
+
+    def output(self):
+        if not self.log or self.log.closed:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc:
+            stop_by_pid(self.proc)
+        if self.tmp:
+            self.log.close()
+            self.tmp.cleanup()
+            self.tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
