@@ -793,7 +793,8 @@ struct PubConn {
 Publisher::Publisher(const Options& o, Mode mode, tcp::endpoint ep, const BenchClock& clock,
                      const PayloadShape& shape, SteadyTime t0, SteadyTime measure_from,
                      SteadyTime end)
-    : o_(o), mode_(mode), http_(speaks_ours(o.target)), ep_(ep), clock_(clock), shape_(shape),
+    : o_(o), mode_(mode), http_(speaks_ours(o.target) && !o.ingest_mqtt),
+      mqtt_(o.target == Target::mqtt || o.ingest_mqtt), ep_(ep), clock_(clock), shape_(shape),
       t0_(t0), measure_from_(measure_from), end_(end), timer_(ioc_), deadline_(ioc_),
       accepted_(o.devices + 1, 0), measured_sent_(o.devices + 1, 0), seq_(o.devices + 1, 0),
       last_accepted_(o.devices) {
@@ -811,7 +812,9 @@ Publisher::Publisher(const Options& o, Mode mode, tcp::endpoint ep, const BenchC
                  "\r\nContent-Type: application/json\r\nContent-Length: ";
   topics_.resize(o.devices + 1);
   for (int d = 1; d <= o.devices; ++d)
-    topics_[d] = o.target == Target::mqtt ? mqtt::topic(d) : nats::subject(d);
+    topics_[d] = o.ingest_mqtt ? "valtronics/devices/" + std::to_string(d) + "/telemetry"
+                 : mqtt_       ? mqtt::topic(d)
+                               : nats::subject(d);
   // Pipelining is an HTTP matter: MQTT/NATS publishes are never answered one by one.
   int pipeline = http_ ? o.publish_pipeline : 1;
   for (int i = 0; i < o.http_connections; ++i)
@@ -841,7 +844,7 @@ void Publisher::connect_all() {
     PubConn& c = *conns_[i];
     c.sock.connect(ep_);
     c.sock.set_option(tcp::no_delay(true));
-    if (o_.target == Target::mqtt) {
+    if (mqtt_) {
       asio::write(c.sock, asio::buffer(mqtt::connect("vb-pub-" + std::to_string(i), 60, true)));
       std::string buf;
       int code = -2;
@@ -964,8 +967,11 @@ void Publisher::dispatch(std::uint64_t k, SteadyTime due) {
   for (int j = 0; j < o_.batch; ++j) {
     int d = device_of(k * o_.batch + j);
     payload.clear();
-    append_update(payload, d, stamp, iso, ++seq_[d], shape_);
-    if (o_.target == Target::mqtt) mqtt::append_publish(out, topics_[d], payload);
+    // To the server's MQTT ingest: the ingest API's item; to a broker under test: the update
+    // its subscribers receive.
+    if (o_.ingest_mqtt) append_ingest_item(payload, d, stamp, shape_);
+    else append_update(payload, d, stamp, iso, ++seq_[d], shape_);
+    if (mqtt_) mqtt::append_publish(out, topics_[d], payload);
     else nats::append_pub(out, topics_[d], payload);
     ++accepted_[d];
     last_accepted_.accepted(d, stamp_us);
@@ -1073,7 +1079,7 @@ void Publisher::on_bytes(PubConn& c) {
   std::string_view in(c.in);
   while (pos < in.size()) {
     std::size_t n = 0;
-    if (o_.target == Target::mqtt) {
+    if (mqtt_) {
       mqtt::Packet p;
       Parse r = mqtt::next_packet(in.substr(pos), p, n);
       if (r != Parse::ok) break;
@@ -1207,7 +1213,7 @@ void Publisher::maybe_finish() {
   if (!syncing_) {
     syncing_ = true;
     for (auto& c : conns_)
-      if (c->up) stream_write(*c, o_.target == Target::mqtt ? mqtt::pingreq() : "PING\r\n");
+      if (c->up) stream_write(*c, mqtt_ ? mqtt::pingreq() : "PING\r\n");
     return;
   }
   for (auto& c : conns_)
@@ -1226,7 +1232,7 @@ void Publisher::finish() {
   for (auto& c : conns_) {
     ++c->generation;
     error_code ignored;
-    if (!http_ && c->up && o_.target == Target::mqtt) {
+    if (c->up && mqtt_) {
       c->sock.non_blocking(false, ignored);
       asio::write(c->sock, asio::buffer(mqtt::disconnect()), ignored);
     }

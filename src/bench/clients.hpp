@@ -228,7 +228,8 @@ class Publisher {
   asio::io_context ioc_{1};
   const Options& o_;
   Mode mode_;
-  bool http_;
+  bool http_;  // POSTs to our ingest API
+  bool mqtt_;  // MQTT PUBLISHes: to a broker under test, or to the server's MQTT ingest
   tcp::endpoint ep_;
   const BenchClock& clock_;
   const PayloadShape& shape_;

@@ -133,7 +133,9 @@ json::object common_parameters(const Options& o) {
                  {"client_threads", o.client_threads},
                  {"server_pid", o.server_pid ? json::value(*o.server_pid) : json::value(nullptr)}};
   if (speaks_ours(o.target)) p["url"] = url_of(o.http, "http");
-  else p["publish_url"] = url_of(o.publish, o.target == Target::mqtt ? "mqtt" : "nats");
+  if (!speaks_ours(o.target) || o.ingest_mqtt)
+    p["publish_url"] = url_of(o.publish, o.target == Target::nats ? "nats" : "mqtt");
+  if (o.ingest_mqtt) p["ingest"] = "mqtt";
   return p;
 }
 
@@ -345,7 +347,9 @@ Report run_fanout(const Options& o) {
   BenchClock clock;
   PayloadShape shape = make_shape(static_cast<std::size_t>(o.payload_bytes));
   tcp::endpoint ws_ep = resolve(o.ws);
-  tcp::endpoint pub_ep = resolve(speaks_ours(o.target) ? o.http : o.publish);
+  if (o.ingest_mqtt && o.target != Target::valtronics)
+    throw std::invalid_argument("fanout: --ingest mqtt is for --target valtronics");
+  tcp::endpoint pub_ep = resolve(speaks_ours(o.target) && !o.ingest_mqtt ? o.http : o.publish);
 
   Fleets fleets(o, o.subscribers, ws_ep, clock, slow);
   fleets.start();
@@ -488,7 +492,9 @@ Report run_fanout(const Options& o) {
                    "(warmup {}s, batch {}, {} publisher connections{}, ~{} B updates)\n",
                    to_string(o.target), o.subscribers, o.devices, o.rate, seconds(o.duration),
                    seconds(o.warmup), o.batch, o.http_connections,
-                   speaks_ours(o.target) && o.publish_pipeline > 1
+                   o.ingest_mqtt ? fmt::format(" to MQTT {} (one reading per message)",
+                                               url_of(o.publish, "mqtt"))
+                   : speaks_ours(o.target) && o.publish_pipeline > 1
                        ? fmt::format(" pipelining {}", o.publish_pipeline)
                        : "",
                    o.payload_bytes);

@@ -42,6 +42,10 @@ struct Options {
   Address http;                          // our protocol: HTTP ingest (POST /api/v1/telemetry/batch)
   Address ws;                            // WebSocket endpoint of the subscribers
   Address publish;                       // mqtt/nats: the broker's plain TCP port for publishing
+  // fanout, our protocol: publish each reading as one MQTT message to the broker at `publish`
+  // (topic valtronics/devices/{id}/telemetry) for a server ingesting it with --mqtt-url, instead
+  // of POSTing it (issue 12, docs/mqtt.md).
+  bool ingest_mqtt = false;
   std::string token;                     // our protocol: admin token (subscribe and ingest)
   int subscribers = 100;                 // fanout/ingest subscribers; idle: connections held
   int devices = 10;                      // devices 1..D, subscribers assigned round-robin

@@ -18,6 +18,7 @@ struct BenchArgs {
   std::string scenario;
   std::string target = "valtronics";
   std::string url = "http://127.0.0.1:8000", ws_url, publish_url, token;
+  std::string ingest = "http";  // fanout, our protocol: http or mqtt
   std::string duration = "10s", warmup = "1s", drain = "2s";
   int subscribers = 100, devices = 10, batch = 10, connections = 4, concurrency = 64;
   int payload_bytes = 300, client_threads = 1, connect_concurrency = 256;
@@ -92,7 +93,13 @@ bench::Options to_options(const BenchArgs& a) {
                                                                   : "ws://127.0.0.1:8080/",
                      {{"ws", "80"}});
   }
-  if (o.target == bench::Target::mqtt)
+  if (a.ingest != "http" && a.ingest != "mqtt")
+    throw config::ConfigError("--ingest: '" + a.ingest + "' is not http or mqtt");
+  o.ingest_mqtt = a.ingest == "mqtt";
+  if (o.ingest_mqtt && o.target != bench::Target::valtronics)
+    throw config::ConfigError("--ingest mqtt: only with --target valtronics (a server started "
+                              "with --mqtt-url)");
+  if (o.target == bench::Target::mqtt || o.ingest_mqtt)
     o.publish = parse_url("--publish-url",
                           a.publish_url.empty() ? "mqtt://127.0.0.1:1883" : a.publish_url,
                           {{"mqtt", "1883"}, {"tcp", "1883"}});
@@ -197,6 +204,10 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--warmup", a->warmup, "Load before measuring (not in latency/rates)")
         ->capture_default_str();
     s->add_option("--drain", a->drain, "Wait after the last reading before counting loss")
+        ->capture_default_str();
+    s->add_option("--ingest", a->ingest,
+                  "Our protocol: how readings reach the server: http (POST) or mqtt (one "
+                  "reading per PUBLISH to --publish-url, for a server run with --mqtt-url)")
         ->capture_default_str();
     s->add_option("--batch", a->batch,
                   "Readings per HTTP ingest request, or per publish tick for mqtt/nats (1..1000)")

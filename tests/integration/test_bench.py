@@ -2,8 +2,10 @@
 server and accounts for everything it sent. Correctness checks of the tool, not speed tests."""
 import json
 import subprocess
+import time
 import unittest
 
+from brokers import Mosquitto
 from harness import BIN, Server, token
 
 LIMITS = {"limits": {"connections_per_minute": 1000000, "max_connections": 20000,
@@ -71,6 +73,34 @@ class BenchFanoutTest(unittest.TestCase):
         self.assertEqual(r["final_value_mismatches"], 0, r)
         self.assertEqual(r["conflated_frames"], 0, r)
         self.assertEqual(r["age_p99_ms"], r["latency_ms"]["p99"], r)
+
+    def test_readings_published_over_mqtt_are_all_delivered(self):
+        # --ingest mqtt (issue 12): one reading per PUBLISH to a real Mosquitto, ingested by the
+        # server through --mqtt-url; the same accounting as HTTP ingest.
+        with Mosquitto() as broker, \
+                Server(LIMITS, extra_args=("--mqtt-url", broker.url)) as s:
+            status, h = s.request("GET", "/health")
+            deadline = time.monotonic() + 15
+            while h.get("mqtt", {}).get("state") != "connected":
+                self.assertLess(time.monotonic(), deadline, h)
+                time.sleep(0.05)
+                status, h = s.request("GET", "/health")
+            p, r = bench(s, "fanout", "--ingest", "mqtt", "--publish-url", broker.url,
+                         "--subscribers", "10", "--devices", "2", "--rate", "400", "--batch",
+                         "1", "--connections", "1", "--duration", "2s", "--warmup", "300ms")
+        self.assertEqual(p["ingest"], "mqtt", p)
+        self.assertEqual(p["publish_url"], broker.url, p)
+        self.assertEqual(r["transport_errors"], 0, r)
+        self.assertGreater(r["readings_accepted"], 0, r)
+        self.assertEqual(r["expected"], r["readings_accepted"] * 5, r)
+        self.assertEqual(r["loss"], 0, r)
+        self.assertEqual(r["final_value_mismatches"], 0, r)
+
+    def test_mqtt_ingest_is_refused_for_a_peer(self):
+        proc = subprocess.run([BIN, "bench", "fanout", "--target", "mqtt", "--ingest", "mqtt",
+                               "--duration", "1s"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--ingest mqtt: only with --target valtronics", proc.stderr)
 
     def test_slow_consumers_are_left_out_of_the_figures(self):
         # 10% of 20 subscribers stop reading once subscribed: 2 of them, one on each device. The
