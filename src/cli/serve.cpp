@@ -97,7 +97,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (default 127.0.0.1:8000)");
   cmd->add_option("--jwt-secret", args->secret, "HS256 secret (env VALTRONICS_JWT_SECRET wins)");
   cmd->add_option("--threads", args->threads, "I/O threads (default 1)");
-  cmd->add_option("--db", args->db, "SQLite database file (default ./valtronics.db; :memory:)");
+  cmd->add_option("--db", args->db, "SQLite database file (default ./valtronics.db; :memory:) or postgresql://USER@HOST:PORT/DB");
   cmd->add_option("--log-level", args->log_level,
                   "trace, debug, info, warn, error, critical or off");
   cmd->add_option("--tls-cert", args->tls_cert,

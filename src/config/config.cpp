@@ -190,7 +190,7 @@ const std::map<std::string, Section>& sections() {
             }},
            {"db", [](Config& c, const toml::value& v, const std::string& k) {
               c.db = string_value(v, k);
-              if (c.db.empty()) fail(k + ": expected a file path or \":memory:\"");
+              if (c.db.empty()) fail(k + ": expected a file path, \":memory:\" or a postgresql:// URI");
             }},
            {"demo", [](Config& c, const toml::value& v, const std::string& k) {
               c.demo = bool_value(v, k);

@@ -1,11 +1,12 @@
-// RAII wrappers over SQLite: a connection (WAL mode, busy timeout, foreign keys), prepared
-// statements with typed bind/column helpers, and a transaction guard. Errors are StoreError
-// exceptions carrying SQLite's message; callers on the server's threads catch and log them.
+// The database connection the store works through: SQLite (a file, the embedded default) or
+// PostgreSQL (a postgresql:// URI, for several nodes sharing one database), behind one API of
+// prepared statements with typed bind/column helpers and a transaction guard (the engines are
+// in backend.hpp). Errors are StoreError exceptions carrying the engine's message; callers on
+// the server's threads catch and log them.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -19,24 +20,42 @@ class StoreError : public std::runtime_error {
   // `sqlite_code`: SQLite's extended result code of the failure (0 when not from SQLite).
   StoreError(const std::string& what, int sqlite_code)
       : std::runtime_error(what), code_(sqlite_code) {}
+  // A failure of the storage itself, whatever the engine (PostgreSQL: the connection lost, the
+  // server shutting down, out of disk).
+  struct Unavailable {};
+  StoreError(const std::string& what, Unavailable) : std::runtime_error(what), unavailable_(true) {}
   int code() const { return code_; }
   // True when the failure is the storage's, not the operation's: disk full, I/O error, the
-  // database locked or busy beyond the busy timeout, the file not openable. Running the same
-  // operation later may succeed, so the writer keeps it and retries (store/writer.hpp).
+  // database locked or busy beyond the busy timeout, the file not openable, the database
+  // server unreachable. Running the same operation later may succeed, so the writer keeps it
+  // and retries (store/writer.hpp).
   bool storage_unavailable() const;
 
  private:
   int code_ = 0;
+  bool unavailable_ = false;
 };
+
+// The SQL a connection speaks: the few statements that differ are chosen by it (store/sql.hpp).
+enum class Dialect { sqlite, postgresql };
+
+namespace backend {
+class DatabaseImpl;
+class StatementImpl;
+}  // namespace backend
 
 class Statement;
 
 class Database {
  public:
-  // Opens (creating if needed) `path` (":memory:" for an in-memory database), sets WAL journal
-  // mode (files only), synchronous=NORMAL, foreign_keys=ON, busy_timeout 5 s. Throws StoreError
-  // naming the path.
-  static Database open(const std::string& path);
+  // Opens `location`: a postgresql:// (or postgres://) URI selects PostgreSQL (libpq; any URI
+  // libpq takes); anything else is a SQLite file, created if needed (":memory:" for an
+  // in-memory database; WAL journal, synchronous=NORMAL, foreign keys, busy timeout 5 s).
+  // Throws StoreError naming the location (without its password).
+  static Database open(const std::string& location);
+  static bool is_postgres(std::string_view location);
+  // `location` as logs and messages show it: a URI's password replaced by "***".
+  static std::string display_name(std::string_view location);
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;
@@ -45,29 +64,30 @@ class Database {
 
   void exec(std::string_view sql);              // one or more statements, no results
   Statement prepare(std::string_view sql);
-  std::int64_t last_insert_rowid() const;
   int changes() const;                           // rows changed by the last statement
-  sqlite3* handle() const { return db_; }
-  const std::string& path() const { return path_; }
+  bool in_transaction() const;
+  Dialect dialect() const;
+  const std::string& path() const { return path_; }  // display_name() of the location
 
-  // (Added) A prepared statement kept for the life of this connection, keyed by the address of
-  // `sql`, which must have static storage duration (the constants of store/sql.hpp). Returned
-  // reset with its bindings cleared; do not hold it across another cached() call with the same
-  // SQL. Used for the hot writes (latest metrics, history, alerts).
+  // A prepared statement kept for the life of this connection, keyed by the address of `sql`,
+  // which must have static storage duration (the constants of store/sql.hpp). Returned reset
+  // with its bindings cleared; do not hold it across another cached() call with the same SQL.
+  // Used for the hot writes (latest metrics, history, alerts).
   Statement& cached(const char* sql);
 
  private:
+  friend class Transaction;
   struct StatementCache;
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  void close() noexcept;
-  sqlite3* db_ = nullptr;
+  Database(std::unique_ptr<backend::DatabaseImpl> impl, std::string path);
+  void rollback_quietly() noexcept;  // a transaction still open, never throwing
+  std::unique_ptr<backend::DatabaseImpl> impl_;
   std::string path_;
-  StatementCache* cache_ = nullptr;  // owned; finalized before the connection closes
+  std::unique_ptr<StatementCache> cache_;  // destroyed before impl_ (declared after it)
 };
 
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql);
+  explicit Statement(std::unique_ptr<backend::StatementImpl> impl);
   Statement(Statement&&) noexcept;
   Statement(const Statement&) = delete;
   ~Statement();
@@ -79,13 +99,13 @@ class Statement {
   Statement& bind(int i, std::nullopt_t);
   Statement& bind(int i, const std::optional<std::int64_t>& v);
   Statement& bind(int i, const std::optional<std::string>& v);
-  // (Added) Exact matches for common argument types, which would otherwise be ambiguous between
-  // the overloads above (int: int64/double; std::string and literals: string_view/optional).
+  // Exact matches for common argument types, which would otherwise be ambiguous between the
+  // overloads above (int: int64/double; std::string and literals: string_view/optional).
   Statement& bind(int i, int v);
   Statement& bind(int i, std::uint64_t v);  // throws StoreError above INT64_MAX
   Statement& bind(int i, const std::string& v);
   Statement& bind(int i, const char* v);
-  void clear_bindings();  // (Added) every parameter back to NULL
+  void clear_bindings();  // every parameter back to NULL
 
   bool step();   // true: a row is available; false: done. Throws StoreError on error.
   void run();    // step() until done
@@ -99,11 +119,11 @@ class Statement {
   std::optional<std::string> column_opt_text(int col) const;
 
  private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
+  std::unique_ptr<backend::StatementImpl> impl_;
 };
 
-// BEGIN IMMEDIATE on construction; ROLLBACK in the destructor unless commit() was called.
+// BEGIN (SQLite: BEGIN IMMEDIATE, the write lock at once) on construction; ROLLBACK in the
+// destructor unless commit() was called.
 class Transaction {
  public:
   explicit Transaction(Database& db);

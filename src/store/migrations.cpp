@@ -1,6 +1,6 @@
 // Schema migrations (see migrations.hpp). Steps are applied in order, each in its own
-// BEGIN IMMEDIATE transaction together with the PRAGMA user_version that records it, so a crash
-// mid-way leaves the database at the previous version, never half-migrated.
+// transaction together with the version that records it, so a crash mid-way leaves the
+// database at the previous version, never half-migrated (PostgreSQL's DDL is transactional too).
 #include "store/migrations.hpp"
 
 #include <fmt/format.h>
@@ -16,18 +16,32 @@ namespace valtronics::store {
 namespace {
 
 struct Step {
-  int version;      // user_version after this step
+  int version;      // schema version after this step
   const char* sql;  // from store/sql.hpp
 };
 
-// Append new steps at the end; never edit a released one.
-const std::vector<Step>& steps() {
-  static const std::vector<Step> kSteps = {
-      {1, sql::kSchemaV1},
-      {2, sql::kSchemaV2},
+// Append new steps at the end; never edit a released one. Each has its SQLite and its
+// PostgreSQL text (store/sql.hpp): the same tables in each engine's types.
+struct DialectStep {
+  int version;
+  const char* sqlite;
+  const char* postgres;
+};
+const std::vector<DialectStep>& all_steps() {
+  static const std::vector<DialectStep> kSteps = {
+      {1, sql::kSchemaV1, sql::pg::kSchemaV1},
+      {2, sql::kSchemaV2, sql::pg::kSchemaV2},
   };
   return kSteps;
 }
+
+std::vector<Step> steps(Dialect d) {
+  std::vector<Step> out;
+  for (const auto& s : all_steps())
+    out.push_back({s.version, d == Dialect::postgresql ? s.postgres : s.sqlite});
+  return out;
+}
+
 
 void check_not_newer(Database& db, int version) {
   if (version > latest_schema_version())
@@ -42,10 +56,21 @@ void check_not_newer(Database& db, int version) {
 
 }  // namespace
 
-int latest_schema_version() { return steps().back().version; }
+void set_schema_version(Database& db, int version) {
+  if (db.dialect() == Dialect::postgresql) {
+    db.exec(sql::pg::kCreateSchemaVersion);
+    db.exec(sql::pg::kSetSchemaVersion + std::to_string(version) + ")");
+  } else {
+    db.exec(sql::kSetUserVersionPrefix + std::to_string(version));
+  }
+}
+
+int latest_schema_version() { return all_steps().back().version; }
 
 int schema_version(Database& db) {
-  Statement st = db.prepare(sql::kGetUserVersion);
+  if (db.dialect() == Dialect::postgresql) db.exec(sql::pg::kCreateSchemaVersion);
+  Statement st = db.prepare(db.dialect() == Dialect::postgresql ? sql::pg::kGetSchemaVersion
+                                                                : sql::kGetUserVersion);
   return st.step() ? static_cast<int>(st.column_int(0)) : 0;
 }
 
@@ -54,8 +79,10 @@ void migrate(Database& db) {
   int version = schema_version(db);
   check_not_newer(db, version);
   if (version == latest_schema_version()) return;  // nothing to do, nothing written
-  for (const Step& step : steps()) {
+  for (const Step& step : steps(db.dialect())) {
     Transaction tx(db);
+    // PostgreSQL: nodes starting together take turns (SQLite's BEGIN IMMEDIATE already did).
+    if (db.dialect() == Dialect::postgresql) db.exec(sql::pg::kMigrationLock);
     // Read again under the write lock: another process may have migrated meanwhile.
     int current = schema_version(db);
     check_not_newer(db, current);
@@ -63,7 +90,7 @@ void migrate(Database& db) {
     spdlog::info("database {}: migrating schema {} -> {}", db.path(), current, step.version);
     try {
       db.exec(step.sql);
-      db.exec(sql::kSetUserVersionPrefix + std::to_string(step.version));
+      set_schema_version(db, step.version);
       tx.commit();
     } catch (const StoreError& e) {
       throw StoreError(fmt::format("database {}: migration to schema version {} failed: {}",

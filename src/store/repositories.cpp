@@ -81,7 +81,7 @@ std::string row_name(std::string_view table, std::int64_t id) {
 // else in a transaction of its own (one commit for many rows instead of one per row).
 template <class F>
 auto atomically(Database& db, F&& f) {
-  if (!sqlite3_get_autocommit(db.handle())) return f();
+  if (db.in_transaction()) return f();
   Transaction tx(db);
   if constexpr (std::is_void_v<decltype(f())>) {
     f();
@@ -286,15 +286,31 @@ std::vector<Device> load_devices(Database& db) {
   return out;
 }
 
+namespace {
+
+// The id a RETURNING id statement gave.
+std::int64_t returned_id(Statement& st, const char* what) {
+  if (!st.step()) throw StoreError(std::string(what) + ": the database returned no id");
+  const std::int64_t id = st.column_int(0);
+  st.run();  // to the end of the statement
+  return id;
+}
+
+// The constant of the connection's dialect, for the few statements that differ.
+const char* of(const Database& db, const char* sqlite, const char* postgres) {
+  return db.dialect() == Dialect::postgresql ? postgres : sqlite;
+}
+
+}  // namespace
+
 std::int64_t insert_device(Database& db, const Device& d) {
-  Statement& st = db.cached(sql::kInsertDevice);
+  Statement& st = db.cached(of(db, sql::kInsertDevice, sql::pg::kInsertDevice));
   if (d.id != 0)
     st.bind(1, d.id);
   else
     st.bind(1, std::nullopt);
   bind_device(st, d);
-  st.run();
-  return db.last_insert_rowid();
+  return returned_id(st, "insert device");
 }
 
 void update_device(Database& db, const Device& d) {
@@ -349,14 +365,13 @@ std::vector<AlertRule> load_rules(Database& db) {
 }
 
 std::int64_t insert_rule(Database& db, const AlertRule& r) {
-  Statement& st = db.cached(sql::kInsertRule);
+  Statement& st = db.cached(of(db, sql::kInsertRule, sql::pg::kInsertRule));
   if (r.id != 0)
     st.bind(1, r.id);
   else
     st.bind(1, std::nullopt);
   bind_rule(st, r);
-  st.run();
-  return db.last_insert_rowid();
+  return returned_id(st, "insert rule");
 }
 
 void update_rule(Database& db, const AlertRule& r) {
@@ -389,9 +404,8 @@ std::int64_t insert_alert(Database& db, const Alert& a) {
       .bind(11, a.acknowledged_by)
       .bind(12, to_ms(a.resolved_at))
       .bind(13, a.resolved_by)
-      .bind(14, a.notes)
-      .run();
-  return db.last_insert_rowid();
+      .bind(14, a.notes);
+  return returned_id(st, "insert alert");
 }
 
 void update_alert_state(Database& db, const Alert& a) {
@@ -507,7 +521,7 @@ void append_history(Database& db, std::span<const MetricValue> values) {
 
 std::size_t prune_history(Database& db, util::TimePoint before, std::size_t max_rows) {
   if (max_rows == 0) return 0;
-  Statement& st = db.cached(sql::kPruneHistory);
+  Statement& st = db.cached(of(db, sql::kPruneHistory, sql::pg::kPruneHistory));
   st.bind(1, to_ms(before)).bind(2, to_i64(max_rows)).run();
   return static_cast<std::size_t>(db.changes());
 }

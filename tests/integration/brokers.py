@@ -1,5 +1,7 @@
-"""Real brokers for the integration tests, started by the test on loopback and a free port and
-stopped by their PID: Debian's `mosquitto` (MQTT ingest, issue 12)."""
+"""Real brokers and databases for the integration tests, started by the test on loopback and a
+free port and stopped by their PID: Debian's `mosquitto` (MQTT ingest, issue 12) and PostgreSQL
+(through tests/postgres/pg-fixture, which also serves ctest's storage tests)."""
+import glob
 import os
 import shutil
 import socket
@@ -78,6 +80,54 @@ class Mosquitto:
             stop_by_pid(self.proc)
         if self.tmp:
             self.log.close()
+            self.tmp.cleanup()
+            self.tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+PG_FIXTURE = os.path.join(os.path.dirname(__file__), "..", "postgres", "pg-fixture")
+
+
+class Postgres:
+    """A throwaway PostgreSQL server (initdb + pg_ctl in a temporary folder, trust auth);
+    `uri` is its maintenance database's. new_database() creates an empty database and returns
+    its URI. Use as a context manager, or start()/stop()."""
+
+    def __init__(self):
+        self.tmp = None
+        self.uri = None
+        self.count = 0
+
+    def start(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.uri_file = os.path.join(self.tmp.name, "uri")
+        proc = subprocess.run([PG_FIXTURE, "start", self.uri_file], capture_output=True,
+                              text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start:\n{proc.stdout}{proc.stderr}")
+        with open(self.uri_file) as f:
+            self.uri = f.read().strip()
+        return self
+
+    def new_database(self):
+        self.count += 1
+        name = f"valtronics_it_{os.getpid()}_{self.count}"
+        port = self.uri.rsplit(":", 1)[1].split("/")[0]
+        # psql comes with the server package; the maintenance database is "postgres".
+        bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+        subprocess.run([os.path.join(bindir, "psql"), "-h", "127.0.0.1", "-p", port, "-U",
+                        "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True, timeout=30)
+        return self.uri.rsplit("/", 1)[0] + "/" + name
+
+    def stop(self):
+        if self.tmp:
+            subprocess.run([PG_FIXTURE, "stop", self.uri_file], capture_output=True, timeout=60)
             self.tmp.cleanup()
             self.tmp = None
 
