@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -171,12 +170,13 @@ std::string IngestLink::connected_session() {
     if (stopping_) return "";
     int rc = MOSQ_ERR_SUCCESS;
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      // One packet per read: read on while the socket holds more, up to kReadsPerWake.
+      // libmosquitto reads one packet per call and returns success also when the socket had
+      // nothing (more) to give, leaving errno at EAGAIN from its read(): read on until then,
+      // up to kReadsPerWake, with no extra system call per message to ask what is left.
       for (int i = 0; i < kReadsPerWake; ++i) {
+        errno = 0;
         rc = mosquitto_loop_read(mosq_, 1);
-        if (rc != MOSQ_ERR_SUCCESS) break;
-        int pending = 0;
-        if (::ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0) break;
+        if (rc != MOSQ_ERR_SUCCESS || errno == EAGAIN || errno == EWOULDBLOCK) break;
       }
     }
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq_)) rc = mosquitto_loop_write(mosq_, 1);
