@@ -39,14 +39,16 @@ class Mosquitto:
     given, so that a test can start it again where its clients reconnect), anonymous access and
     no persistence. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=None):
+        """tls: (cafile, certfile, keyfile) to serve MQTT over TLS (mqtts://) instead."""
         self.port = port or free_port()
+        self.tls = tls
         self.proc = None
         self.tmp = None
 
     @property
     def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -60,6 +62,13 @@ class Mosquitto:
                     # back by the broker's defaults (20 in flight, 1 000 queued).
                     "max_inflight_messages 1000\n"
                     "max_queued_messages 100000\n")
+            if os.geteuid() == 0:
+                # Run as root (CI), mosquitto would become the `mosquitto` user before reading
+                # the certificates, which live in the test's root-only temporary folder.
+                f.write("user root\n")
+            if self.tls:
+                ca, cert, key = self.tls
+                f.write(f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n")
         self.log = open(os.path.join(self.tmp.name, "mosquitto.log"), "w+")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)

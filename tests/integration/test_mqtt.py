@@ -9,12 +9,14 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
 import paho.mqtt.client as paho
 
 from brokers import Mosquitto
+from tls_certs import TestPki
 from harness import BIN, Server, ServerTestCase, connect, recv_json, run, subscribe, token
 
 PREFIX = "valtronics"
@@ -249,6 +251,42 @@ class MqttReconnectTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
         self.assertIn("mqtt.url: 'tcp://127.0.0.1:1883' must start with mqtt:// or mqtts://",
                       proc.stdout + proc.stderr)
+
+
+class MqttTlsTest(unittest.TestCase):
+    """mqtts://: the broker's certificate is checked against mqtt.ca_file; a broker whose
+    certificate the CA did not sign is refused, and /health says why."""
+
+    def test_mqtts_with_the_brokers_ca_and_refusal_without_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pki = TestPki(tmp)
+            os.mkdir(os.path.join(tmp, "other"))
+            other = TestPki(os.path.join(tmp, "other"))  # a CA that signed nothing here
+            tls = (pki.path("ca.pem"), pki.path("server.pem"), pki.path("server.key"))
+            with Mosquitto(tls=tls) as broker:
+                with Server({"mqtt": {"url": broker.url, "ca_file": pki.path("ca.pem")}}) as s:
+                    wait_until(lambda: health(s).get("mqtt", {}).get("state") == "connected",
+                               what="TLS link connected")
+                    client = paho.Client(client_id=f"tls-device-{os.getpid()}")
+                    client.tls_set(ca_certs=pki.path("ca.pem"))
+                    client.connect("127.0.0.1", broker.port)
+                    client.loop_start()
+                    client.publish(f"{PREFIX}/devices/31/telemetry/level", "3",
+                                   qos=1).wait_for_publish(10)
+                    client.disconnect()
+                    client.loop_stop()
+                    admin = token("admin", "admin", secret=s.secret)
+                    body = wait_until(lambda: (lambda r: r[1] if r[0] == 200 else None)(
+                        s.request("GET", "/api/v1/devices/31/telemetry/latest", token_=admin)),
+                        what="the reading over TLS")
+                    self.assertEqual(body["data"]["telemetry"]["level"]["value"], 3)
+                with Server({"mqtt": {"url": broker.url,
+                                      "ca_file": other.path("ca.pem")}}) as s:
+                    h = wait_until(lambda: (lambda h: h if h["mqtt"].get("error") else None)(
+                        health(s)), what="the refusal in /health")
+                    self.assertNotEqual(h["mqtt"]["state"], "connected", h)
+                    self.assertEqual(h["mqtt"]["error"], "A TLS error occurred.", h)
+                    self.assertEqual(h["status"], "degraded", h)
 
 
 if __name__ == "__main__":
