@@ -9,9 +9,13 @@
 #include <boost/json/parse.hpp>
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "store/sql.hpp"
@@ -487,18 +491,65 @@ std::int64_t max_pruned_alert_id(Database& db) { return single_int(db, sql::kMax
 
 // ---- metrics ----
 
+namespace {
+
+// Rows per multi-row statement: few round trips, and far below SQLite's 32 766 parameters.
+constexpr std::size_t kRowsPerStatement = 100;
+
+// The text of a multi-row statement of `rows` rows, built once per shape and kept for the
+// process's life: Database::cached() keys its prepared statements on the text's address.
+const char* multi_row_sql(const char* head, const char* row, const char* tail, std::size_t rows) {
+  static std::mutex mu;
+  static std::map<std::tuple<const char*, std::size_t>, std::string> texts;
+  std::lock_guard lock(mu);
+  auto& text = texts[{head, rows}];
+  if (text.empty()) {
+    text = head;
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (i) text += sql::kListSeparator;
+      text += row;
+    }
+    text += tail;
+  }
+  return text.c_str();
+}
+
+// Runs `values` through the multi-row statement, kRowsPerStatement rows at a time; `bind`
+// binds one value's columns from the given first parameter number.
+template <class Bind>
+void write_rows(Database& db, std::span<const MetricValue> values, const char* head,
+                const char* row, const char* tail, int columns, Bind bind) {
+  for (std::size_t first = 0; first < values.size(); first += kRowsPerStatement) {
+    const std::size_t n = std::min(kRowsPerStatement, values.size() - first);
+    Statement& st = db.cached(multi_row_sql(head, row, tail, n));
+    for (std::size_t i = 0; i < n; ++i) bind(st, static_cast<int>(i) * columns + 1, values[first + i]);
+    st.run();
+  }
+}
+
+}  // namespace
+
 void upsert_latest_metrics(Database& db, std::span<const MetricValue> values) {
   if (values.empty()) return;
+  // One row per (device, metric), the last value given: a statement may not upsert a key twice
+  // (PostgreSQL refuses it), and the last one is what the row must hold.
+  std::vector<MetricValue> rows;
+  rows.reserve(values.size());
+  std::map<std::pair<std::int64_t, std::string_view>, std::size_t> seen;
+  for (const MetricValue& m : values) {
+    auto [it, fresh] = seen.try_emplace({m.device_id, m.metric}, rows.size());
+    if (fresh) rows.push_back(m);
+    else rows[it->second] = m;
+  }
   atomically(db, [&] {
-    for (const MetricValue& m : values) {
-      Statement& st = db.cached(sql::kUpsertLatestMetric);
-      st.bind(1, m.device_id)
-          .bind(2, m.metric)
-          .bind(3, m.value)
-          .bind(4, m.unit)
-          .bind(5, to_ms(m.timestamp))
-          .run();
-    }
+    write_rows(db, rows, sql::kUpsertLatestMetricsHead, sql::kLatestMetricRow,
+               sql::kUpsertLatestMetricsTail, 5, [](Statement& st, int p, const MetricValue& m) {
+                 st.bind(p, m.device_id)
+                     .bind(p + 1, m.metric)
+                     .bind(p + 2, m.value)
+                     .bind(p + 3, m.unit)
+                     .bind(p + 4, to_ms(m.timestamp));
+               });
   });
 }
 
@@ -512,10 +563,13 @@ std::vector<MetricValue> load_latest_metrics(Database& db) {
 void append_history(Database& db, std::span<const MetricValue> values) {
   if (values.empty()) return;
   atomically(db, [&] {
-    for (const MetricValue& m : values) {
-      Statement& st = db.cached(sql::kInsertHistory);
-      st.bind(1, m.device_id).bind(2, m.metric).bind(3, m.value).bind(4, to_ms(m.timestamp)).run();
-    }
+    write_rows(db, values, sql::kInsertHistoryHead, sql::kHistoryRow, "", 4,
+               [](Statement& st, int p, const MetricValue& m) {
+                 st.bind(p, m.device_id)
+                     .bind(p + 1, m.metric)
+                     .bind(p + 2, m.value)
+                     .bind(p + 3, to_ms(m.timestamp));
+               });
   });
 }
 

@@ -245,18 +245,22 @@ inline constexpr char kMaxPrunedAlertId[] =
     "SELECT COALESCE(MAX(max_pruned_id), 0) FROM alert_retention";
 
 // ---- metrics ----
-// The newest written value wins (the engine writes readings in arrival order).
-inline constexpr char kUpsertLatestMetric[] = R"~(
-INSERT INTO latest_metrics (device_id, metric, value, unit, ts) VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (device_id, metric) DO UPDATE SET value = excluded.value, unit = excluded.unit,
-                                              ts = excluded.ts
-)~";
 inline constexpr char kSelectLatestMetrics[] = R"~(
 SELECT device_id, metric, value, unit, ts FROM latest_metrics ORDER BY device_id, metric
 )~";
-inline constexpr char kInsertHistory[] = R"~(
-INSERT INTO telemetry_history (device_id, metric, value, ts) VALUES (?1, ?2, ?3, ?4)
-)~";
+// Latest values and history rows, many rows per statement (up to 100: one round trip to
+// PostgreSQL instead of one per row): head, then the row repeated with ", " between, then the
+// tail (repositories.cpp builds them; bare ? placeholders number themselves in order). The
+// newest written value wins (the engine writes readings in arrival order).
+inline constexpr char kUpsertLatestMetricsHead[] =
+    "INSERT INTO latest_metrics (device_id, metric, value, unit, ts) VALUES ";
+inline constexpr char kLatestMetricRow[] = "(?, ?, ?, ?, ?)";
+inline constexpr char kUpsertLatestMetricsTail[] =
+    " ON CONFLICT (device_id, metric) DO UPDATE SET value = excluded.value, "
+    "unit = excluded.unit, ts = excluded.ts";
+inline constexpr char kInsertHistoryHead[] =
+    "INSERT INTO telemetry_history (device_id, metric, value, ts) VALUES ";
+inline constexpr char kHistoryRow[] = "(?, ?, ?, ?)";
 // At most ?2 readings older than ?1. Rows are appended in arrival order, so the oldest are the
 // first rowids and a scan finds a batch at the start of the table.
 inline constexpr char kPruneHistory[] = R"~(

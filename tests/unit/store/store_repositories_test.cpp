@@ -659,6 +659,25 @@ TEST_F(StoreRepositories, LatestMetricsUpsert) {
   EXPECT_EQ(all[2].device_id, 2);
 }
 
+// Writes go many rows per statement (100 at most): a call with more rows than that, and with
+// one key given twice, stores every key once with the last value given for it.
+TEST_F(StoreRepositories, ManyRowsAndRepeatedKeysInOneCall) {
+  std::vector<MetricValue> values;
+  for (int i = 0; i < 250; ++i) values.push_back({1 + i % 5, "m" + std::to_string(i / 5), 1.0 * i, "u", at_ms(i)});
+  values.push_back({1, "m0", -1, "v", at_ms(999)});  // the same key as the first: it wins
+  upsert_latest_metrics(db(), values);
+  append_history(db(), values);
+  auto all = load_latest_metrics(db());
+  ASSERT_EQ(all.size(), 250u);
+  EXPECT_EQ(all[0].device_id, 1);
+  EXPECT_EQ(all[0].metric, "m0");
+  EXPECT_DOUBLE_EQ(all[0].value, -1);
+  EXPECT_EQ(all[0].unit, "v");
+  Statement count = db().prepare("SELECT COUNT(*) FROM telemetry_history");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.column_int(0), 251);  // history keeps every reading, repeats included
+}
+
 TEST_F(StoreRepositories, HistoryAppendAndPruneInBatches) {
   std::vector<MetricValue> values;
   for (int i = 0; i < 10; ++i) values.push_back({1, "temperature", 20.0 + i, "C", at_ms(1000 * i)});
