@@ -78,6 +78,11 @@ IngestLink::IngestLink(const config::Config& cfg, engine::Engine& engine)
   client_id_ = cfg_.client_id.empty() ? default_client_id(cfg) : cfg_.client_id;
   username_ = cfg_.username.empty() ? url_.username : cfg_.username;
   password_ = cfg_.password.empty() ? url_.password : cfg_.password;
+  // Checked here, at start-up, rather than by libmosquitto when the link starts: its refusal
+  // says only "invalid function arguments".
+  if (!cfg_.ca_file.empty() && ::access(cfg_.ca_file.c_str(), R_OK) != 0)
+    throw config::ConfigError("mqtt.ca_file: cannot read '" + cfg_.ca_file +
+                              "': " + std::strerror(errno));
 }
 
 IngestLink::~IngestLink() {

@@ -252,6 +252,18 @@ class MqttReconnectTest(unittest.TestCase):
         self.assertIn("mqtt.url: 'tcp://127.0.0.1:1883' must start with mqtt:// or mqtts://",
                       proc.stdout + proc.stderr)
 
+    def test_an_unreadable_ca_file_stops_start_up_naming_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "valtronics.toml")
+            with open(conf, "w") as f:
+                f.write('[mqtt]\nurl = "mqtts://127.0.0.1:1"\nca_file = "/nonexistent/ca.pem"\n')
+            proc = subprocess.run([BIN, "serve", "--config", conf, "--listen", "127.0.0.1:0",
+                                   "--jwt-secret", "x", "--db", ":memory:"],
+                                  capture_output=True, text=True, timeout=20)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("mqtt.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory",
+                      proc.stdout + proc.stderr)
+
 
 class MqttTlsTest(unittest.TestCase):
     """mqtts://: the broker's certificate is checked against mqtt.ca_file; a broker whose
