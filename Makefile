@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test unit test-asan test-tsan fuzz clean
+.PHONY: all deps configure build demo demo-cluster test unit test-asan test-tsan fuzz clean
 
 all: build
 
@@ -19,6 +19,11 @@ build: configure
 # Starts the server on 127.0.0.1:8000 with a random secret, printed tokens and simulated devices.
 demo: build
 	./$(BUILD_DIR)/valtronics serve --demo
+
+# Three nodes sharing NATS, PostgreSQL and Mosquitto, with the demo fleet publishing over MQTT
+# (docs/deployment.md). Ctrl-C stops everything.
+demo-cluster: build
+	scripts/demo-cluster
 
 # Runs every unit and integration test.
 test: build

@@ -2,6 +2,10 @@
 // nothing of net/.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <functional>
+#include <optional>
+
 #include "auth/abuse_monitor.hpp"
 #include "auth/jwt.hpp"
 #include "config/config.hpp"
@@ -21,6 +25,13 @@ struct Context {
   auth::AbuseMonitor& abuse;           // bad bearer tokens; the abuse figures of the stats
   // The MQTT ingest link (issue 12) for /health and the stats; null when [mqtt] url is unset.
   const util::LinkStatus* mqtt = nullptr;
+  // The cluster node (issue 12; cluster/node.hpp), described for /health and the stats: node id,
+  // NATS link, peers, partitions owned. Empty when the server is not clustered.
+  struct ClusterView {
+    std::function<boost::json::object()> describe;
+    std::function<bool()> connected;  // to NATS: "degraded" in /health otherwise
+  };
+  std::optional<ClusterView> cluster;
 };
 
 }  // namespace valtronics::api

@@ -40,6 +40,10 @@ void get(Call& c) {
     healthy = healthy && c.ctx.mqtt->snapshot().state == util::LinkStatus::State::connected;
     body["mqtt"] = link_state(*c.ctx.mqtt);
   }
+  if (c.ctx.cluster) {
+    healthy = healthy && c.ctx.cluster->connected();
+    body["cluster"] = c.ctx.cluster->describe();
+  }
   if (!healthy) body["status"] = "degraded";
   body["time"] = util::iso8601(util::Clock::now());
   c.respond(Response{200, std::move(body), {}});

@@ -40,6 +40,8 @@ void get(Call& c) {
                                        {"statusReports", m->statuses.load()},
                                        {"rejected", m->rejected.load()}};
   }
+  // The cluster (issue 12; docs/deployment.md): this node, its peers, its partitions.
+  if (c.ctx.cluster) data["cluster"] = c.ctx.cluster->describe();
   c.respond(data_response(200, std::move(data)));
 }
 

@@ -4,9 +4,26 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
 #include <string>
 
 namespace valtronics::app {
+
+namespace {
+// cluster.node_id, or the host name and the port: unique per machine, stable across restarts.
+std::string node_id(const config::Config& cfg, std::uint16_t port) {
+  if (!cfg.cluster.node_id.empty()) return cfg.cluster.node_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::snprintf(host, sizeof host, "node");
+  std::string id;
+  for (const char* c = host; *c; ++c)  // NATS subjects: letters, digits, '-' and '_' only
+    id += (std::isalnum(static_cast<unsigned char>(*c)) || *c == '-' || *c == '_') ? *c : '-';
+  return id + "-" + std::to_string(port);
+}
+}  // namespace
 
 Application::Application(const config::Config& cfg)
     : watchdog_([this] {
@@ -19,11 +36,20 @@ Application::Application(const config::Config& cfg)
       hub_(server_.contexts(), cfg.limits.conflate_after),
       engine_(cfg, hub_),
       ctx_(cfg, hub_, engine_),
+      cluster_(cfg.cluster.enabled() ? std::make_unique<cluster::Node>(
+                                           cfg, node_id(cfg, server_.port()), engine_, hub_,
+                                           ctx_.registry)
+                                     : nullptr),
       mqtt_(cfg.mqtt.enabled() ? std::make_unique<mqtt::IngestLink>(cfg, engine_) : nullptr),
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, ctx_.abuse, cfg.demo),
       signals_(server_.main_context(), SIGINT, SIGTERM),
       reload_(server_.main_context()) {
   if (mqtt_) ctx_.api.mqtt = &mqtt_->status();
+  if (cluster_) {
+    ctx_.api.cluster = api::Context::ClusterView{[this] { return cluster_->describe(); },
+                                                 [this] { return cluster_->nats_connected(); }};
+    sources_.add_system_figures([this] { return cluster_->cluster_figures(); });
+  }
   reload_.on_reload("tls", [this] { server_.reload_tls(); });
   reload_.on_reload("jwt keys", [this] {
     if (auto error = ctx_.verifier.reload_keys()) {
@@ -38,6 +64,7 @@ Application::~Application() {
   // Nothing may outlive what it refers to: stop the engine (it posts to the threads), then run
   // what is left of every handler while the hub and the context still exist.
   if (mqtt_) mqtt_->stop(std::chrono::milliseconds(0));  // if run() never ran or returned early
+  if (cluster_) cluster_->stop();
   engine_.stop();
   server_.drain_handlers();
   watchdog_.forget_pending();  // the engine is destroyed next
@@ -51,6 +78,7 @@ void Application::run() {
   });
   reload_.start();
   engine_.start();
+  if (cluster_) cluster_->start();
   if (mqtt_) mqtt_->start();
   sources_.start();
   server_.run(hub_, ctx_, [this] { engine_.stop(); });
@@ -67,6 +95,8 @@ void Application::shutdown() {
   reload_.stop();
   // What the link read before the signal is applied (and written by the engine's drain).
   if (mqtt_) mqtt_->stop(shutdown_timeout_ / 2);
+  // Its partitions go to the other nodes, with their state committed (the engine still runs).
+  if (cluster_) cluster_->stop();
   sources_.stop();
   server_.stop();
 }

@@ -12,6 +12,7 @@
 #include "app/shutdown_watchdog.hpp"
 #include "app/reload_signal.hpp"
 #include "app/sources.hpp"
+#include "cluster/node.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "hub/hub.hpp"
@@ -49,6 +50,10 @@ class Application {
   hub::Hub hub_;
   engine::Engine engine_;  // after the hub: it publishes there until stopped
   net::ServerContext ctx_;
+  // The cluster node (cluster.nats_url; null without): after the engine and the context whose
+  // registry it reads; it sets the engine's partitioning and the hub's export before either
+  // runs, and hands its partitions over before the engine stops.
+  std::unique_ptr<cluster::Node> cluster_;
   // MQTT ingest (mqtt.url; null without): after the engine it feeds, stopped before it.
   std::unique_ptr<mqtt::IngestLink> mqtt_;
   PeriodicSources sources_;

@@ -46,7 +46,10 @@ void PeriodicSources::tick_system() {
                                 a.auth_failures,     a.bans,
                                 a.banned_addresses,  a.banned_refusals,
                                 a.limit_violations};
-  hub_.publish(sampler_.sample(figures, util::Clock::now()));
+  auto update = sampler_.sample(figures, util::Clock::now());
+  if (extra_figures_)
+    for (auto& m : extra_figures_()) update.metrics.push_back(std::move(m));
+  hub_.publish(std::move(update));
   system_timer_.expires_after(limits::kSystemSamplePeriod);
   system_timer_.async_wait([this](error_code ec) {
     if (!ec) tick_system();

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "auth/abuse_monitor.hpp"
@@ -26,6 +27,10 @@ class PeriodicSources {
 
   void start();
   void stop();  // on the context's thread
+  // Figures appended to every system update (the cluster-wide ones); set before start().
+  void add_system_figures(std::function<std::vector<std::pair<std::string, double>>()> f) {
+    extra_figures_ = std::move(f);
+  }
 
  private:
   void tick_system();
@@ -40,6 +45,7 @@ class PeriodicSources {
   std::unique_ptr<engine::DemoSimulator> simulator_;
   std::uint64_t system_ticks_ = 0;
   bool stopped_ = false;
+  std::function<std::vector<std::pair<std::string, double>>()> extra_figures_;
 };
 
 }  // namespace valtronics::app

@@ -30,7 +30,7 @@ void check_outbound_budget(const config::Config& cfg) {
 }
 struct ServeArgs {
   std::string config_file, listen, secret, log_level, db;
-  std::string tls_cert, tls_key, tls_ca_file, listen_plain, mqtt_url;
+  std::string tls_cert, tls_key, tls_ca_file, listen_plain, mqtt_url, nats_url, node_id;
   unsigned threads = 0;
   bool demo = false;
 };
@@ -110,6 +110,11 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--mqtt-url", args->mqtt_url,
                   "Ingest what devices publish to this MQTT broker: mqtt://HOST[:PORT] or "
                   "mqtts://... (docs/mqtt.md)");
+  cmd->add_option("--nats-url", args->nats_url,
+                  "Join a cluster of nodes sharing this NATS server: nats://HOST[:PORT] "
+                  "(needs a postgresql:// --db; docs/deployment.md)");
+  cmd->add_option("--node-id", args->node_id,
+                  "This node's name in the cluster (default: host name - port)");
   cmd->add_flag("--demo", args->demo,
                 "Random secret unless given, printed tokens, simulated devices");
   return [args] {
@@ -125,6 +130,8 @@ Runner add_serve(CLI::App& app) {
     if (!args->listen_plain.empty())
       config::set_listen_plain(cfg, args->listen_plain, "--listen-plain");
     if (!args->mqtt_url.empty()) cfg.mqtt.url = args->mqtt_url;
+    if (!args->nats_url.empty()) cfg.cluster.nats_url = args->nats_url;
+    if (!args->node_id.empty()) cfg.cluster.node_id = args->node_id;
     if (args->threads) cfg.threads = args->threads;
     if (!args->db.empty()) cfg.db = args->db;
     if (!args->log_level.empty()) {

@@ -225,6 +225,26 @@ const std::map<std::string, Section>& sections() {
               c.mqtt.ca_file = string_value(v, k);
             }},
        }},
+      {"cluster",
+       {
+           {"nats_url", [](Config& c, const toml::value& v, const std::string& k) {
+              c.cluster.nats_url = string_value(v, k);  // "": a single node
+            }},
+           {"node_id", [](Config& c, const toml::value& v, const std::string& k) {
+              c.cluster.node_id = string_value(v, k);
+            }},
+           {"name", [](Config& c, const toml::value& v, const std::string& k) {
+              c.cluster.name = string_value(v, k);
+            }},
+           {"partitions", [](Config& c, const toml::value& v, const std::string& k) {
+              auto n = positive_size(v, k);
+              if (n > 1024) fail(k + ": must be at most 1024, got " + std::to_string(n));
+              c.cluster.partitions = static_cast<unsigned>(n);
+            }},
+           {"lease_ttl", [](Config& c, const toml::value& v, const std::string& k) {
+              c.cluster.lease_ttl = duration_value(v, k, false);
+            }},
+       }},
       {"tls",
        {
            {"cert", [](Config& c, const toml::value& v, const std::string& k) {
@@ -620,8 +640,34 @@ void validate_mqtt(const MqttConfig& m) {
     fail("mqtt.ca_file: set, but mqtt.url is not mqtts:// (TLS)");
 }
 
+// (issue 12) Nodes of a cluster share the database: a SQLite file is one process's.
+void validate_cluster(const Config& cfg) {
+  const ClusterConfig& c = cfg.cluster;
+  if (!c.enabled()) return;
+  if (!cfg.db.starts_with("postgresql://") && !cfg.db.starts_with("postgres://"))
+    fail("cluster.nats_url: a cluster needs one PostgreSQL database shared by its nodes "
+         "(db = \"postgresql://USER@HOST:PORT/DB\", --db); " + in_quotes(cfg.db) +
+         " is a SQLite database, which only one node can use");
+  auto token_ok = [](const std::string& s) {
+    return !s.empty() && s.size() <= 64 &&
+           s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+               std::string::npos;
+  };
+  if (!token_ok(c.name))
+    fail("cluster.name: " + in_quotes(c.name) +
+         " must be 1 to 64 letters, digits, '_' or '-' (it names NATS subjects and a bucket)");
+  if (!c.node_id.empty() && !token_ok(c.node_id))
+    fail("cluster.node_id: " + in_quotes(c.node_id) +
+         " must be 1 to 64 letters, digits, '_' or '-' (it is part of NATS subjects)");
+  if (c.partitions == 0 || c.partitions > 1024)
+    fail("cluster.partitions: expected 1 to 1024, got " + std::to_string(c.partitions));
+  if (c.lease_ttl < std::chrono::milliseconds(1000))
+    fail("cluster.lease_ttl: must be at least 1s");
+}
+
 void validate(const Config& cfg) {
   validate_identity_providers(cfg);
+  validate_cluster(cfg);
   validate_tls(cfg);
   validate_mqtt(cfg.mqtt);
   if (cfg.listen_host.empty()) fail("listen: expected HOST:PORT");

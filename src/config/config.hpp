@@ -142,6 +142,19 @@ struct MqttConfig {
   bool enabled() const { return !url.empty(); }
 };
 
+// (issue 12) Clustering: several nodes share one NATS server (or NATS cluster) and one
+// PostgreSQL database (cluster/node.hpp, docs/deployment.md). Off while `nats_url` is empty.
+struct ClusterConfig {
+  std::string nats_url;      // nats://HOST[:PORT] (4222); several, comma-separated, for a NATS cluster
+  std::string node_id;       // empty: host name + "-" + listen port
+  std::string name = "valtronics";  // prefix of subjects and the lease bucket: clusters sharing a NATS differ
+  unsigned partitions = 16;  // devices are spread over this many partitions: the same on every node
+  // A partition whose owner stopped renewing its lease is free after this; a live node takes it
+  // within one more lease check (a third of it).
+  std::chrono::milliseconds lease_ttl{6000};
+  bool enabled() const { return !nats_url.empty(); }
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
@@ -163,6 +176,7 @@ struct Config {
   AlertsConfig alerts;
   ServerConfig server;  // (issue 10, durability)
   MqttConfig mqtt;      // (issue 12)
+  ClusterConfig cluster;  // (issue 12)
 };
 
 // A configuration problem: `what()` is one line naming the key and the problem, e.g.

@@ -1,6 +1,8 @@
 // The alert rule set: read, create, update, delete. A change goes to the evaluator first, so the
 // decisions it makes (open alerts of a changed or removed rule resolve, a new rule may fire at
 // once) apply before the change is stored; the reply comes once it is.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "engine/engine_impl.hpp"
@@ -41,12 +43,26 @@ void Engine::Impl::get_rule(std::int64_t id, Reply<model::Result<AlertRule>> rep
 }
 
 void Engine::Impl::create_rule(AlertRule r, Reply<model::Result<AlertRule>> reply) {
-  r.id = next_rule_id++;
   r.created_at = r.updated_at = util::Clock::now();
+  if (partitioning) {
+    // Nodes create rules concurrently: the shared database picks the id, at once.
+    try {
+      r.id = 0;
+      r.id = store::insert_rule(reader, r);
+    } catch (const store::StoreError& e) {
+      spdlog::error("create rule: {}", e.what());
+      return reply(model::DomainError{model::DomainError::Kind::internal,
+                                      "could not store the rule", {}, {}});
+    }
+    next_rule_id = std::max(next_rule_id, r.id + 1);
+  } else {
+    r.id = next_rule_id++;
+  }
   auto rules = evaluator.rules();
   rules.push_back(r);
   apply_rule_decisions(evaluator.set_rules(std::move(rules), r.created_at));
-  writer->submit([r](store::Database& db) { store::insert_rule(db, r); });
+  if (!partitioning) writer->submit([r](store::Database& db) { store::insert_rule(db, r); });
+  notify({Change::Kind::rules});
   reply_after_commit<model::Result<AlertRule>>(std::move(reply), r);
 }
 
@@ -63,6 +79,7 @@ void Engine::Impl::update_rule(std::int64_t id,
   *it = updated;
   apply_rule_decisions(evaluator.set_rules(std::move(rules), updated.updated_at));
   writer->submit([updated](store::Database& db) { store::update_rule(db, updated); });
+  notify({Change::Kind::rules});
   reply_after_commit<model::Result<AlertRule>>(std::move(reply), updated);
 }
 
@@ -74,6 +91,7 @@ void Engine::Impl::delete_rule(std::int64_t id, Reply<model::Result<AlertRule>> 
   rules.erase(it);
   apply_rule_decisions(evaluator.set_rules(std::move(rules), util::Clock::now()));
   writer->submit([id](store::Database& db) { store::delete_rule(db, id); });
+  notify({Change::Kind::rules});
   reply_after_commit<model::Result<AlertRule>>(std::move(reply), gone);
 }
 

@@ -10,6 +10,7 @@
 #include "config/limits.hpp"
 #include "engine/alert_text.hpp"
 #include "engine/engine_impl.hpp"
+#include "engine/partition.hpp"
 
 namespace valtronics::engine {
 
@@ -44,6 +45,7 @@ void Engine::report_status(std::int64_t id, model::StatusReport report,
 
 void Engine::Impl::list_devices(DeviceQuery q, auth::Claims claims,
                                 Reply<model::Result<Page<Device>>> reply) {
+  refresh_unowned({});
   Page<Device> page;
   std::size_t index = 0;
   const std::size_t first = (q.page - 1) * q.size;
@@ -60,6 +62,7 @@ void Engine::Impl::list_devices(DeviceQuery q, auth::Claims claims,
 
 void Engine::Impl::get_device(std::int64_t id, auth::Claims claims,
                               Reply<model::Result<Device>> reply) {
+  refresh_unowned({id});
   auto it = devices.find(id);
   // A device the token does not cover is reported as absent: its existence is not disclosed.
   if (it == devices.end() || !auth::may_see_device(claims, id))
@@ -73,12 +76,37 @@ void Engine::Impl::create_device(Device d, Reply<model::Result<Device>> reply) {
                                     "device " + std::to_string(d.id) + " already exists", "id",
                                     {}});
   }
-  if (d.id == 0) d.id = next_device_id;
-  next_device_id = std::max(next_device_id, d.id + 1);
   d.created_at = d.updated_at = util::Clock::now();
+  if (partitioning) {
+    // Nodes create devices concurrently: the shared database decides, at once, and picks the
+    // id when none is given (cluster.cpp: the others read it on the change notice).
+    try {
+      store::Transaction tx(reader);
+      store::lock_device_ids(reader);
+      d.id = store::insert_device(reader, d);
+      tx.commit();
+    } catch (const store::StoreError& e) {
+      bool exists = false;
+      try {
+        for (const auto& s : store::load_devices(reader)) exists = exists || (d.id && s.id == d.id);
+      } catch (const store::StoreError&) {
+      }
+      if (exists)
+        return reply(model::DomainError{model::DomainError::Kind::conflict,
+                                        "device " + std::to_string(d.id) + " already exists",
+                                        "id", {}});
+      spdlog::error("create device: {}", e.what());
+      return reply(model::DomainError{model::DomainError::Kind::internal,
+                                      "could not store the device", {}, {}});
+    }
+  } else if (d.id == 0) {
+    d.id = next_device_id;
+  }
+  next_device_id = std::max(next_device_id, d.id + 1);
   devices[d.id] = d;
-  tracker.track(d.id, d.status, d.last_seen);
-  writer->submit([d](store::Database& db) { store::insert_device(db, d); });
+  if (owns(d.id)) tracker.track(d.id, d.status, d.last_seen);
+  if (!partitioning) writer->submit([d](store::Database& db) { store::insert_device(db, d); });
+  notify({Change::Kind::device, d.id});
   reply_after_commit<model::Result<Device>>(std::move(reply), d);
 }
 
@@ -93,6 +121,7 @@ void Engine::Impl::update_device(std::int64_t id,
   updated.updated_at = util::Clock::now();
   it->second = updated;
   writer->submit([updated](store::Database& db) { store::update_device(db, updated); });
+  notify({Change::Kind::device, id});
   reply_after_commit<model::Result<Device>>(std::move(reply), updated);
 }
 
@@ -121,11 +150,28 @@ void Engine::Impl::delete_device(std::int64_t id, Reply<model::Result<Device>> r
     open_offline_alerts.erase(o);
   }
   writer->submit([id](store::Database& db) { store::delete_device(db, id); });
+  notify({Change::Kind::device, id});
   reply_after_commit<model::Result<Device>>(std::move(reply), gone);
 }
 
 void Engine::Impl::report_status(std::int64_t id, model::StatusReport report,
                                  Reply<model::Result<Device>> reply) {
+  if (!owns(id)) {
+    // Its owner tracks its status (cluster.cpp): it applies the report, then this node reads
+    // the record back.
+    partitioning->forwarder->forward_report(
+        partition_of(id, partitioning->count), id, std::move(report),
+        [this, id, reply = std::move(reply)](model::Result<void> r) mutable {
+          post([this, id, r, reply = std::move(reply)] {
+            if (!r) return reply(r.error());
+            reload({Change::Kind::device, id});
+            auto it = devices.find(id);
+            if (it == devices.end()) return reply(model::not_found("device", id));
+            reply(it->second);
+          });
+        });
+    return;
+  }
   auto it = devices.find(id);
   if (it == devices.end()) return reply(model::not_found("device", id));
   // Reports merge their metadata into the device's: bounded after the merge too, else many
@@ -142,6 +188,7 @@ void Engine::Impl::report_status(std::int64_t id, model::StatusReport report,
   if (t && !report.metadata.empty()) {
     for (const auto& [k, v] : report.metadata) it->second.metadata[k] = v;
     writer->submit([d = it->second](store::Database& db) { store::update_device(db, d); });
+    notify({Change::Kind::device, id});
   }
   apply_status_transition(t);
   reply_after_commit<model::Result<Device>>(std::move(reply), it->second);
@@ -158,6 +205,7 @@ std::map<std::int64_t, Device>::iterator Engine::Impl::register_device(std::int6
   next_device_id = std::max(next_device_id, id + 1);
   writer->submit([d](store::Database& db) { store::insert_device(db, d); });
   tracker.track(id, d.status, std::nullopt);
+  notify({Change::Kind::device, id});
   spdlog::info("device {} registered by its first telemetry", id);
   return devices.emplace(id, std::move(d)).first;
 }

@@ -52,17 +52,7 @@ Engine::Impl::Impl(const config::Config& c, hub::Hub& h)
     auto& slot = latest[m.device_id][m.metric];
     slot = std::move(m);
   }
-  for (auto& a : store::load_open_alerts(reader)) {
-    auto open = std::make_shared<OpenAlert>(
-        OpenAlert{a, std::make_shared<std::atomic<std::int64_t>>(a.id)});
-    if (a.rule_id) {
-      evaluator.restore_firing(*a.rule_id, a.device_id, a.timestamp);
-      open_rule_alerts[{*a.rule_id, a.device_id}] = open;
-    } else if (a.alert_type == model::AlertType::device) {
-      open_offline_alerts[a.device_id] = open;
-    }
-    if (a.severity == model::Severity::critical) tracker.restore_critical(a.device_id, a.id);
-  }
+  for (const auto& a : store::load_open_alerts(reader)) restore_open_alert(a);
   spdlog::info("store {}: {} devices, {} rules, {} open alerts", cfg.db, devices.size(),
                evaluator.rules().size(), open_rule_alerts.size() + open_offline_alerts.size());
 }

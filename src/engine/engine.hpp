@@ -57,6 +57,37 @@ struct RetentionReport {
   std::size_t batches = 0;   // writer operations it took, each deleting <= limits::kRetentionBatchRows
 };
 
+// (issue 12) In a cluster, each device belongs to one partition (engine/partition.hpp) and each
+// partition to one node at a time. The engine tracks status and evaluates rules only for the
+// devices of the partitions it owns; what concerns another node's device goes to its owner
+// through the Forwarder, which the cluster layer (cluster/node.hpp) implements over NATS.
+// How forwarded readings are applied by their owner: as Engine::ingest (answered once applied),
+// ingest_committed (once committed) or ingest_each (a verdict per event).
+enum class IngestMode { applied, committed, each };
+// Per event, in order: nullopt (applied) or its refusal.
+using Verdicts = std::vector<std::optional<model::DomainError>>;
+
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  // Readings of devices of `partition`, applied by its owner. `reply` may run on any thread:
+  // the verdicts (mode `each`; empty otherwise), the refusal of the whole (other modes), or
+  // `unavailable` when no owner answered in time (a partition moving after its node died).
+  virtual void forward_ingest(unsigned partition, std::vector<model::TelemetryEvent> events,
+                              IngestMode mode,
+                              std::function<void(model::Result<Verdicts>)> reply) = 0;
+  // A status report of a device of `partition`, applied by its owner; ok once committed there.
+  virtual void forward_report(unsigned partition, std::int64_t device, model::StatusReport report,
+                              std::function<void(model::Result<void>)> reply) = 0;
+};
+
+// What a node changed that the other nodes of a cluster read again (Engine::reload_*).
+struct Change {
+  enum class Kind { rules, device };
+  Kind kind;
+  std::int64_t id = 0;  // the device (Kind::device)
+};
+
 class Engine {
  public:
   // Opens and migrates the database (throws store::StoreError with a clear message), loads
@@ -151,6 +182,34 @@ class Engine {
   // batches of limits::kRetentionBatchRows, each queued once the previous one committed. A retention of
   // 0 prunes nothing. `reply` comes once a pass that began after this call has ended.
   void prune_now(Reply<RetentionReport> reply);
+
+  // ---- cluster (issue 12; docs/deployment.md) ----
+  // Before start(): devices are spread over `partitions` partitions and this engine owns none
+  // until adopt_partitions(); readings and status reports of devices it does not own go to
+  // `forwarder`. `on_change` is called (writer thread) once a change other nodes must reload
+  // (rules, a device's record) is committed.
+  void enable_partitioning(unsigned partitions, Forwarder* forwarder,
+                           std::function<void(Change)> on_change);
+  // Takes these partitions over: reads their devices' state from the shared database (status,
+  // last_seen, latest values, open alerts, cooldowns), then tracks and evaluates them. `done`
+  // runs on the engine thread once it owns them.
+  void adopt_partitions(std::vector<unsigned> partitions, std::function<void()> done);
+  // Stops tracking and evaluating them (their state stays in the database for the next owner).
+  void release_partitions(std::vector<unsigned> partitions);
+  // The partitions owned now (any thread; for /health and the stats).
+  std::vector<unsigned> owned_partitions() const;
+  // Another node forwarded these (this node owns their partition): applied as ingest() or
+  // ingest_committed(); `unavailable` when this engine does not own a device's partition (any
+  // more): the forwarder then tries again.
+  void ingest_forwarded(std::vector<model::TelemetryEvent> events, IngestMode mode,
+                        Reply<model::Result<Verdicts>> reply);
+  void report_forwarded(std::int64_t id, model::StatusReport report,
+                        Reply<model::Result<void>> reply);
+  // Another node committed a change: read it again from the database.
+  void reload(Change change);
+  // Events another node published: what this engine caches (latest values, device status,
+  // open alerts of owned devices) follows them, then they go to this node's subscribers.
+  void apply_remote(std::vector<model::EventBody> bodies);
 
   // Blocks until every write queued so far is committed (tests and shutdown).
   void flush();

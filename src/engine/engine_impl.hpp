@@ -10,6 +10,7 @@
 //   snapshots.cpp  telemetry and status snapshots
 //   seeding.cpp    demo devices and rules
 //   retention.cpp  pruning old history and resolved alerts in batches
+//   cluster.cpp    partitions owned, readings routed to their owner, changes of other nodes
 // Writes go through the store's writer; alerts and their state changes are published from the
 // writer's commit callbacks (durable first, and in commit = id order), which post anything else
 // back to this thread.
@@ -22,7 +23,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <set>
@@ -92,8 +95,7 @@ struct Engine::Impl {
               hub::Hub::IngestTicket ticket);
   void ingest_committed(std::vector<model::TelemetryEvent> events,
                         Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket ticket);
-  void ingest_each(std::vector<model::TelemetryEvent> events,
-                   Reply<std::vector<std::optional<model::DomainError>>> reply,
+  void ingest_each(std::vector<model::TelemetryEvent> events, Reply<Verdicts> reply,
                    hub::Hub::IngestTicket ticket);
   // Both ingests: applies the readings and publishes them; `committed` chooses how they are
   // written and when `reply` comes.
@@ -170,6 +172,48 @@ struct Engine::Impl {
   void on_batch_pruned(PrunedTable table, bool ok, std::size_t deleted);
   void end_retention_pass();
 
+  // ---- cluster (cluster.cpp; issue 12) ----
+  struct Partitioning {
+    unsigned count = 1;
+    Forwarder* forwarder = nullptr;
+    std::function<void(Change)> on_change;
+    std::set<unsigned> owned;
+  };
+  // A single node owns every device; in a cluster, the devices of the partitions it adopted.
+  bool owns(std::int64_t device) const;
+  void adopt_partitions(std::vector<unsigned> ps, std::function<void()> done);
+  void release_partitions(std::vector<unsigned> ps);
+  // Open alerts read from the store (start-up, adoption): firing state, the open-alert maps,
+  // critical alerts the status tracker counts.
+  void restore_open_alert(const model::Alert& a);
+  // Splits `events` by owner: those of owned devices go to `local` (with their indices in
+  // `events`), the others to their owners. Returns false when nothing is forwarded.
+  struct Routed {
+    std::vector<model::TelemetryEvent> local;
+    std::vector<std::size_t> local_index;
+    std::map<unsigned, std::pair<std::vector<model::TelemetryEvent>, std::vector<std::size_t>>>
+        remote;  // partition -> events and their indices
+  };
+  Routed route(std::vector<model::TelemetryEvent> events) const;
+  // Ingest in a cluster: owned events applied here, the others forwarded; one reply (`reply`,
+  // or `each_reply` in mode `each`) once every part answered.
+  void ingest_routed(std::vector<model::TelemetryEvent> events, IngestMode mode,
+                     Reply<model::Result<std::size_t>> reply, Reply<Verdicts> each_reply);
+  // ingest_each's checks and application, for events all owned here.
+  Verdicts apply_each(std::vector<model::TelemetryEvent> events);
+  void ingest_forwarded(std::vector<model::TelemetryEvent> events, IngestMode mode,
+                        Reply<model::Result<Verdicts>> reply, hub::Hub::IngestTicket ticket);
+  void report_forwarded(std::int64_t id, model::StatusReport report,
+                        Reply<model::Result<void>> reply);
+  void reload(Change change);
+  // Reads what other nodes changed of devices this node does not own (their status, last_seen
+  // and latest values: their owners write them) from the shared database, before a read
+  // answers from the caches; `ids` empty: every device. Nothing on a single node.
+  void refresh_unowned(const std::vector<std::int64_t>& ids);
+  void merge_stored(model::Device d);
+  void apply_remote(std::vector<model::EventBody> bodies);
+  void notify(Change change);  // after the writes queued so far commit: tells on_change
+
   // ---- state ----
   const config::Config& cfg;
   hub::Hub& hub;
@@ -191,6 +235,9 @@ struct Engine::Impl {
   std::optional<RetentionPass> retention_pass;            // the pass running
   std::vector<Reply<RetentionReport>> next_pass_waiters;  // prune_now() calls during it
   bool stopping = false;
+  std::optional<Partitioning> partitioning;  // in a cluster only
+  mutable std::mutex owned_mutex;            // owned_copy: read by other threads
+  std::vector<unsigned> owned_copy;
 
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   std::thread thread;

@@ -200,6 +200,12 @@ void RuleEvaluator::restore_firing(std::int64_t rule_id, std::int64_t device_id,
   }
 }
 
+void RuleEvaluator::restore_last_fired(std::int64_t rule_id, std::int64_t device_id,
+                                       util::TimePoint at) {
+  State& s = state_[std::make_pair(rule_id, device_id)];
+  if (!s.last_fired || *s.last_fired < at) s.last_fired = at;
+}
+
 void RuleEvaluator::forget_device(std::int64_t device_id) {
   std::erase_if(state_, [device_id](const auto& kv) { return kv.first.second == device_id; });
 }

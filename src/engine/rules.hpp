@@ -61,6 +61,10 @@ class RuleEvaluator {
   // raised again and resolves when the condition clears.
   void restore_firing(std::int64_t rule_id, std::int64_t device_id, util::TimePoint raised_at);
 
+  // (cluster) Restores when (rule, device) last fired, from the stored alerts, so that a node
+  // taking a device over keeps its cooldown.
+  void restore_last_fired(std::int64_t rule_id, std::int64_t device_id, util::TimePoint at);
+
   // Forgets every state of `device_id` (device deleted).
   void forget_device(std::int64_t device_id);
 

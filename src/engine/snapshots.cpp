@@ -21,6 +21,7 @@ void Engine::status_snapshot(protocol::Filters filters, auth::Claims claims,
 
 void Engine::Impl::telemetry_snapshot(protocol::Filters filters, auth::Claims claims,
                                       Reply<model::Snapshot<model::TelemetryEvent>> reply) {
+  refresh_unowned(filters.device_ids);
   model::Snapshot<model::TelemetryEvent> snap;
   snap.as_of = hub.published();
   for (const auto& [device, metrics] : latest) {
@@ -42,6 +43,7 @@ void Engine::Impl::telemetry_snapshot(protocol::Filters filters, auth::Claims cl
 
 void Engine::Impl::status_snapshot(protocol::Filters filters, auth::Claims claims,
                                    Reply<model::Snapshot<model::DeviceStatusEvent>> reply) {
+  refresh_unowned(filters.device_ids);
   model::Snapshot<model::DeviceStatusEvent> snap;
   snap.as_of = hub.published();
   const auto now = util::Clock::now();

@@ -101,6 +101,11 @@ const std::vector<std::string>& system_metric_names() {
   return names;
 }
 
+const std::vector<std::string>& cluster_metric_names() {
+  static const std::vector<std::string> names = {"cluster_nodes", "cluster_connections"};
+  return names;
+}
+
 SystemSampler::SystemSampler(std::string disk_path) : disk_path_(std::move(disk_path)) {}
 
 model::SystemEvent SystemSampler::sample(const ServerFigures& server, util::TimePoint now) {

@@ -14,6 +14,9 @@ namespace valtronics::engine {
 
 // The metric names the system channel knows; a subscription naming another is invalid_filter.
 const std::vector<std::string>& system_metric_names();
+// (issue 12) Added to each update by a cluster node (cluster/node.hpp): live nodes and their
+// WebSocket connections together. A subscription may name them on any server.
+const std::vector<std::string>& cluster_metric_names();
 
 // The server's own figures a sample carries: connections, and the abuse counters
 // (auth/abuse_monitor; the same figures as /api/v1/ws/stats, in snake_case).

@@ -31,21 +31,28 @@ void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
 
 void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
                           Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket) {
+  if (partitioning) return ingest_routed(std::move(events), IngestMode::applied, std::move(reply), {});
   ingest_with(std::move(events), std::move(reply), false);
 }
 
 void Engine::Impl::ingest_committed(std::vector<model::TelemetryEvent> events,
                                     Reply<model::Result<std::size_t>> reply,
                                     hub::Hub::IngestTicket) {
+  if (partitioning)
+    return ingest_routed(std::move(events), IngestMode::committed, std::move(reply), {});
   ingest_with(std::move(events), std::move(reply), true);
+}
+
+void Engine::Impl::ingest_each(std::vector<model::TelemetryEvent> events, Reply<Verdicts> reply,
+                               hub::Hub::IngestTicket) {
+  if (partitioning) return ingest_routed(std::move(events), IngestMode::each, {}, std::move(reply));
+  reply(apply_each(std::move(events)));
 }
 
 // The refusals ingest_with would give a whole request, given to each event alone; the events
 // that pass are then applied together, as one request.
-void Engine::Impl::ingest_each(std::vector<model::TelemetryEvent> events,
-                               Reply<std::vector<std::optional<model::DomainError>>> reply,
-                               hub::Hub::IngestTicket) {
-  std::vector<std::optional<model::DomainError>> verdicts(events.size());
+Verdicts Engine::Impl::apply_each(std::vector<model::TelemetryEvent> events) {
+  Verdicts verdicts(events.size());
   std::vector<model::TelemetryEvent> accepted;
   accepted.reserve(events.size());
   NewMetrics added;
@@ -66,7 +73,7 @@ void Engine::Impl::ingest_each(std::vector<model::TelemetryEvent> events,
     // Nothing in `accepted` can be refused now: ingest_with's checks are the ones above.
     ingest_with(std::move(accepted), [](model::Result<std::size_t>) {}, false);
   }
-  reply(std::move(verdicts));
+  return verdicts;
 }
 
 void Engine::Impl::ingest_with(std::vector<model::TelemetryEvent> events,
@@ -210,6 +217,7 @@ void Engine::Impl::write_latest_values() {
 
 void Engine::Impl::latest_telemetry(std::int64_t id, auth::Claims claims,
                                     Reply<model::Result<std::vector<MetricValue>>> reply) {
+  refresh_unowned({id});
   if (!devices.count(id) || !auth::may_see_device(claims, id))
     return reply(model::not_found("device", id));
   std::vector<MetricValue> out;

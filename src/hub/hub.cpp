@@ -40,18 +40,35 @@ EventPtr Hub::publish(model::EventBody body) {
   EventPtr shared = make_event(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(body),
                                std::chrono::steady_clock::now());
   deliver({&shared, 1});
+  if (export_) export_({&shared, 1});
   return shared;
 }
 
-void Hub::publish_many(std::vector<model::EventBody> bodies) {
-  if (bodies.empty()) return;
+std::vector<EventPtr> Hub::stamp(std::vector<model::EventBody> bodies) {
   std::vector<EventPtr> events;
   events.reserve(bodies.size());
   const auto first = next_id_.fetch_add(bodies.size(), std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < bodies.size(); ++i)
     events.push_back(make_event(first + i, std::move(bodies[i]), now));
+  return events;
+}
+
+void Hub::publish_many(std::vector<model::EventBody> bodies) {
+  if (bodies.empty()) return;
+  const auto events = stamp(std::move(bodies));
   deliver(events);
+  if (export_) export_(events);
+}
+
+void Hub::publish_remote(std::vector<model::EventBody> bodies) {
+  if (bodies.empty()) return;
+  deliver(stamp(std::move(bodies)));
+}
+
+void Hub::enable_cluster(Export e) {
+  export_ = std::move(e);
+  for (auto& s : shards_) s->set_interest(&interest_);
 }
 
 std::uint64_t Hub::conflated() const {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "hub/event.hpp"
+#include "hub/interest.hpp"
 #include "hub/shard.hpp"
 
 namespace valtronics::hub {
@@ -36,6 +38,16 @@ class Hub {
   // Publishes several events as one unit: appended to each inbox together, so every connection
   // receives them in one loop turn (and one socket write). Order is kept.
   void publish_many(std::vector<model::EventBody> bodies);
+
+  // ---- a cluster node (issue 12; cluster/node.hpp)
+  // Everything published here (publish, publish_many) is also handed to `e`, in publish order,
+  // on the publishing thread; what publish_remote delivers is not. Counts what the connections
+  // subscribe to in interest(). Call once, before the I/O threads run.
+  using Export = std::function<void(std::span<const EventPtr>)>;
+  void enable_cluster(Export e);
+  // Delivers events another node published, as publish_many does, without exporting them.
+  void publish_remote(std::vector<model::EventBody> bodies);
+  const Interest& interest() const { return interest_; }
 
   Shard& shard(std::size_t i) { return *shards_[i]; }
   std::uint64_t published() const { return next_id_.load(std::memory_order_relaxed) - 1; }
@@ -71,12 +83,15 @@ class Hub {
 
  private:
   void deliver(std::span<const EventPtr> events);
+  std::vector<EventPtr> stamp(std::vector<model::EventBody> bodies);
   void finish_ingest();
 
   std::vector<boost::asio::io_context*> contexts_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::int64_t> in_flight_{0};
+  Interest interest_;
+  Export export_;
 };
 
 }  // namespace valtronics::hub

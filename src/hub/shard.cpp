@@ -18,6 +18,7 @@ void Shard::add(Subscriber* s, model::Channel channel, std::int64_t device) {
   if (std::find(b.begin(), b.end(), s) != b.end()) return;
   b.push_back(s);
   ++registrations_;
+  if (interest_) interest_->add(channel, device);
 }
 
 void Shard::remove(Subscriber* s, model::Channel channel, std::int64_t device) {
@@ -35,6 +36,7 @@ void Shard::remove(Subscriber* s, model::Channel channel, std::int64_t device) {
   *it = b->back();  // order within a bucket does not matter: swap-remove is O(1) after the find
   b->pop_back();
   --registrations_;
+  if (interest_) interest_->remove(channel, device);
   if (b->empty() && device != kAllDevices) ci.by_device.erase(device);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hub/event.hpp"
+#include "hub/interest.hpp"
 #include "hub/subscriber.hpp"
 
 namespace valtronics::hub {
@@ -59,6 +60,8 @@ class Shard {
   void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
 
   std::size_t registrations() const { return registrations_; }
+  // Set once by the hub, before the thread runs: every registration is counted there too.
+  void set_interest(Interest* interest) { interest_ = interest; }
 
  private:
   friend class Hub;
@@ -71,6 +74,7 @@ class Shard {
   std::array<ChannelIndex, model::kChannelCount> index_;
   ProjectionCache cache_;
   std::size_t registrations_ = 0;
+  Interest* interest_ = nullptr;
   std::chrono::milliseconds conflate_after_;
 
   // The inbox: a short critical section per publish and per drain (a swap), never per delivery.

@@ -76,6 +76,8 @@ IngestLink::IngestLink(const config::Config& cfg, engine::Engine& engine)
             }),
       log_throttle_(kLogPeriod, kLogKeys, kLogLines) {
   client_id_ = cfg_.client_id.empty() ? default_client_id(cfg) : cfg_.client_id;
+  // Clustered: one shared subscription group, so each message is ingested by one node.
+  if (cfg.cluster.enabled()) share_group_ = cfg.cluster.name;
   username_ = cfg_.username.empty() ? url_.username : cfg_.username;
   password_ = cfg_.password.empty() ? url_.password : cfg_.password;
   // Checked here, at start-up, rather than by libmosquitto when the link starts: its refusal
@@ -209,7 +211,7 @@ void IngestLink::on_connect(int rc) {
   connack_ok_ = true;
   // A persistent session keeps its subscriptions, but the broker may have lost it (restarted
   // without persistence): subscribing again costs nothing and covers both.
-  const auto topics = subscriptions(cfg_.topic_prefix);
+  const auto topics = subscriptions(cfg_.topic_prefix, share_group_);
   std::vector<char*> subs;
   for (const auto& t : topics) subs.push_back(const_cast<char*>(t.c_str()));
   const int sub =
@@ -220,9 +222,10 @@ void IngestLink::on_connect(int rc) {
     return;
   }
   status_.set(util::LinkStatus::State::connected);
-  spdlog::info("mqtt: connected to {}, subscribed to {}/devices/+/telemetry[/+] and /status "
+  spdlog::info("mqtt: connected to {}, subscribed to {}{}/devices/+/telemetry[/+] and /status "
                "(QoS {})",
-               url_.display(), cfg_.topic_prefix, cfg_.qos);
+               url_.display(), share_group_.empty() ? "" : "$share/" + share_group_ + "/",
+               cfg_.topic_prefix, cfg_.qos);
 }
 
 void IngestLink::on_message(const mosquitto_message& msg) {

@@ -66,6 +66,7 @@ class IngestLink {
   const config::MqttConfig cfg_;
   BrokerUrl url_;
   std::string client_id_;
+  std::string share_group_;  // cluster.name when clustered: $share/{group}/... subscriptions
   std::string username_, password_;
   util::LinkStatus status_;
   EngineFeed feed_;

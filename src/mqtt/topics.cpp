@@ -66,8 +66,10 @@ std::optional<Topic> parse_topic(std::string_view topic, std::string_view prefix
   return std::nullopt;
 }
 
-std::vector<std::string> subscriptions(std::string_view prefix) {
-  const std::string p(prefix);
+std::vector<std::string> subscriptions(std::string_view prefix, std::string_view share_group) {
+  const std::string p = share_group.empty()
+                            ? std::string(prefix)
+                            : "$share/" + std::string(share_group) + "/" + std::string(prefix);
   return {p + "/devices/+/telemetry/+", p + "/devices/+/telemetry", p + "/devices/+/status"};
 }
 

@@ -26,6 +26,8 @@ std::optional<Topic> parse_topic(std::string_view topic, std::string_view prefix
                                  std::string& why);
 
 // The subscriptions that cover every form, for `prefix`: each device id and metric is a `+`.
-std::vector<std::string> subscriptions(std::string_view prefix);
+// `share_group` non-empty (a cluster: cluster.name): shared subscriptions,
+// $share/{group}/..., so that the broker hands each message to one node of the group.
+std::vector<std::string> subscriptions(std::string_view prefix, std::string_view share_group = {});
 
 }  // namespace valtronics::mqtt

@@ -23,7 +23,8 @@ struct ParseOptions {
                                           "active_connections", "load_average_1m", "process_rss_mb",
                                           "uptime_seconds", "unauthenticated_connections",
                                           "auth_failures", "bans", "banned_addresses",
-                                          "banned_refusals", "limit_violations"};
+                                          "banned_refusals", "limit_violations",
+                                          "cluster_nodes", "cluster_connections"};
 };
 
 // Parses one text frame. `id` is read first so that errors echo it when possible.

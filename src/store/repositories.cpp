@@ -290,6 +290,13 @@ std::vector<Device> load_devices(Database& db) {
   return out;
 }
 
+std::optional<Device> get_device(Database& db, std::int64_t id) {
+  Statement& st = db.cached(sql::kSelectDeviceById);
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_device(st);
+}
+
 namespace {
 
 // The id a RETURNING id statement gave.
@@ -394,6 +401,7 @@ bool delete_rule(Database& db, std::int64_t id) {
 // ---- alerts ----
 
 std::int64_t insert_alert(Database& db, const Alert& a) {
+  if (db.dialect() == Dialect::postgresql) db.exec(sql::pg::kAlertOrderLock);
   Statement& st = db.cached(sql::kInsertAlert);
   st.bind(1, a.device_id)
       .bind(2, model::to_string(a.severity))
@@ -456,6 +464,18 @@ std::int64_t count_alerts(Database& db, const AlertQuery& q) {
 std::int64_t max_alert_id(Database& db) { return single_int(db, sql::kMaxAlertId); }
 
 std::int64_t min_alert_id(Database& db) { return single_int(db, sql::kMinAlertId); }
+
+std::vector<RuleFired> last_rule_alerts(Database& db) {
+  std::vector<RuleFired> out;
+  Statement st = db.prepare(sql::kSelectLastRuleAlerts);
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_int(1), from_ms(st.column_int(2))});
+  return out;
+}
+
+void lock_device_ids(Database& db) {
+  if (db.dialect() == Dialect::postgresql) db.exec(sql::pg::kDeviceIdLock);
+}
 
 std::vector<Alert> load_open_alerts(Database& db) {
   std::vector<Alert> out;
@@ -556,6 +576,14 @@ void upsert_latest_metrics(Database& db, std::span<const MetricValue> values) {
 std::vector<MetricValue> load_latest_metrics(Database& db) {
   std::vector<MetricValue> out;
   Statement st = db.prepare(sql::kSelectLatestMetrics);
+  while (st.step()) out.push_back(read_metric(st));
+  return out;
+}
+
+std::vector<MetricValue> load_latest_metrics(Database& db, std::int64_t device_id) {
+  std::vector<MetricValue> out;
+  Statement& st = db.cached(sql::kSelectLatestMetricsOfDevice);
+  st.bind(1, device_id);
   while (st.step()) out.push_back(read_metric(st));
   return out;
 }

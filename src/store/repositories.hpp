@@ -21,6 +21,7 @@ namespace valtronics::store {
 
 // ---- devices ----
 std::vector<model::Device> load_devices(Database& db);  // ordered by id
+std::optional<model::Device> get_device(Database& db, std::int64_t id);
 // Inserts `d` (d.id == 0: the database assigns it; else that id is used). Returns the id.
 std::int64_t insert_device(Database& db, const model::Device& d);
 void update_device(Database& db, const model::Device& d);  // every column by id
@@ -29,6 +30,9 @@ void update_device_status(Database& db, std::int64_t id, model::DeviceStatus sta
                           std::optional<util::TimePoint> last_seen, util::TimePoint updated_at);
 void update_device_last_seen(Database& db, std::int64_t id, util::TimePoint last_seen);
 void insert_status_change(Database& db, const model::StatusChange& c);
+// (cluster) Inside a transaction: nodes choosing a new device id (the largest + 1) take turns
+// until it commits. Nothing on SQLite, which one process owns.
+void lock_device_ids(Database& db);
 
 // ---- alert rules ----
 std::vector<model::AlertRule> load_rules(Database& db);  // ordered by id
@@ -57,6 +61,13 @@ std::int64_t count_alerts(Database& db, const AlertQuery& q);  // ignores limit/
 std::int64_t max_alert_id(Database& db);                       // 0 when none
 std::int64_t min_alert_id(Database& db);                       // 0 when none
 std::vector<model::Alert> load_open_alerts(Database& db);  // active or acknowledged
+// (cluster) When each (rule, device) last raised an alert: its cooldown, for a node taking the
+// device over.
+struct RuleFired {
+  std::int64_t rule_id = 0, device_id = 0;
+  util::TimePoint at;
+};
+std::vector<RuleFired> last_rule_alerts(Database& db);
 // Alert retention, one batch: deletes at most `max_rows` resolved alerts resolved before
 // `before` (resolved_at; ts for a resolved row without one), the longest-resolved first, and
 // raises max_pruned_alert_id to the largest id deleted. Active and acknowledged alerts are never
@@ -69,6 +80,7 @@ std::int64_t max_pruned_alert_id(Database& db);
 // ---- metrics ----
 void upsert_latest_metrics(Database& db, std::span<const model::MetricValue> values);
 std::vector<model::MetricValue> load_latest_metrics(Database& db);
+std::vector<model::MetricValue> load_latest_metrics(Database& db, std::int64_t device_id);
 void append_history(Database& db, std::span<const model::MetricValue> values);
 // Telemetry retention, one batch: deletes at most `max_rows` readings older than `before`.
 // Returns how many were deleted: fewer than `max_rows` means none is left to prune.

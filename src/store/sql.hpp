@@ -138,6 +138,11 @@ SELECT id, name, device_type, location, manufacturer, model, firmware_version, m
        last_seen, created_at, updated_at
 FROM devices ORDER BY id
 )~";
+inline constexpr char kSelectDeviceById[] = R"~(
+SELECT id, name, device_type, location, manufacturer, model, firmware_version, metadata, status,
+       last_seen, created_at, updated_at
+FROM devices WHERE id = ?1
+)~";
 // ?1 is NULL to let the database choose the id (SQLite: the largest + 1).
 inline constexpr char kInsertDevice[] = R"~(
 INSERT INTO devices (id, name, device_type, location, manufacturer, model, firmware_version,
@@ -207,6 +212,9 @@ WHERE id = ?1
   "SELECT id, device_id, severity, alert_type, title, message, status, ts, metadata, rule_id, " \
   "acknowledged_at, acknowledged_by, resolved_at, resolved_by, notes FROM alerts"
 inline constexpr char kSelectAlertById[] = VALTRONICS_ALERT_COLUMNS " WHERE id = ?1";
+inline constexpr char kSelectLastRuleAlerts[] =
+    "SELECT rule_id, device_id, MAX(ts) FROM alerts WHERE rule_id IS NOT NULL "
+    "GROUP BY rule_id, device_id";
 inline constexpr char kSelectOpenAlerts[] =
     VALTRONICS_ALERT_COLUMNS " WHERE status IN ('active', 'acknowledged') ORDER BY id";
 // list_alerts / count_alerts: one of these heads, then " WHERE " and the conditions joined by
@@ -248,6 +256,9 @@ inline constexpr char kMaxPrunedAlertId[] =
 inline constexpr char kSelectLatestMetrics[] = R"~(
 SELECT device_id, metric, value, unit, ts FROM latest_metrics ORDER BY device_id, metric
 )~";
+inline constexpr char kSelectLatestMetricsOfDevice[] = R"~(
+SELECT device_id, metric, value, unit, ts FROM latest_metrics WHERE device_id = ?1 ORDER BY metric
+)~";
 // Latest values and history rows, many rows per statement (up to 100: one round trip to
 // PostgreSQL instead of one per row): head, then the row repeated with ", " between, then the
 // tail (repositories.cpp builds them; bare ? placeholders number themselves in order). The
@@ -285,6 +296,12 @@ inline constexpr char kSetSchemaVersion[] =
 // Held by a migration's transaction: nodes starting together migrate one after the other (a
 // transaction-scoped advisory lock; the number is arbitrary, fixed for Valtronics).
 inline constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7731201)";
+// (cluster) Taken by each alert insert until its transaction commits: the nodes' alert inserts
+// commit one at a time, so ids (from the sequence) are in commit order, and a client replaying
+// since an id never misses an alert committed later with a smaller one.
+inline constexpr char kAlertOrderLock[] = "SELECT pg_advisory_xact_lock(7731202)";
+// (cluster) Taken by a node choosing a new device id (the largest + 1) until it commits.
+inline constexpr char kDeviceIdLock[] = "SELECT pg_advisory_xact_lock(7731203)";
 
 inline constexpr char kSchemaV1[] = R"~(
 CREATE TABLE devices (

@@ -134,9 +134,78 @@ class Postgres:
                        check=True, capture_output=True, timeout=30)
         return self.uri.rsplit("/", 1)[0] + "/" + name
 
+    def query(self, database_uri, sql):
+        """Runs `sql` with psql on the database of `database_uri`; returns its rows as lists of
+        strings (unaligned, tab-separated)."""
+        port = self.uri.rsplit(":", 1)[1].split("/")[0]
+        name = database_uri.rsplit("/", 1)[1]
+        bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+        out = subprocess.run([os.path.join(bindir, "psql"), "-h", "127.0.0.1", "-p", port, "-U",
+                              "postgres", "-d", name, "-AtF", "\t", "-c", sql],
+                             check=True, capture_output=True, text=True, timeout=30).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def stop(self):
         if self.tmp:
             subprocess.run([PG_FIXTURE, "stop", self.uri_file], capture_output=True, timeout=60)
+            self.tmp.cleanup()
+            self.tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
+
+
+class Nats:
+    """`nats-server` with JetStream (the cluster's leases, issue 12) on 127.0.0.1:`port` (a free
+    one unless given, so that a test can start it again where its clients reconnect), its store
+    in a temporary folder. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.proc = None
+        self.tmp = None
+        self.log = None
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self):
+        if self.tmp is None:  # a restart keeps the JetStream store (the leases)
+            self.tmp = tempfile.TemporaryDirectory()
+        self.log = open(os.path.join(self.tmp.name, "nats.log"), "a+")
+        self.proc = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
+             os.path.join(self.tmp.name, "js")],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_for_port(self.port, self.proc):
+            self.stop()
+            raise RuntimeError(f"nats-server did not start on port {self.port}:\n{self.output()}")
+        return self
+
+    def output(self):
+        if not self.log or self.log.closed:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def kill(self):
+        """Stops the server but keeps its folder, for start() again."""
+        if self.proc:
+            stop_by_pid(self.proc)
+            self.proc = None
+
+    def stop(self):
+        self.kill()
+        if self.tmp:
+            self.log.close()
             self.tmp.cleanup()
             self.tmp = None
 
