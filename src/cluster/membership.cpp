@@ -54,10 +54,13 @@ std::string encode_heartbeat(const Heartbeat& h) {
   }
   json::array parts;
   for (auto p : h.partitions) parts.push_back(p);
+  json::object users;
+  for (const auto& [user, n] : h.users) users[user] = n;
   json::object o{{"node", h.node},
                  {"partitions", std::move(parts)},
                  {"interest", std::move(interest)},
-                 {"connections", h.connections}};
+                 {"connections", h.connections},
+                 {"users", std::move(users)}};
   if (h.leaving) o["leaving"] = true;
   return json::serialize(o);
 }
@@ -90,6 +93,10 @@ Heartbeat decode_heartbeat(std::string_view text) {
   }
   if (const auto* c = o.if_contains("connections"); c && c->is_int64() && c->get_int64() >= 0)
     h.connections = static_cast<std::uint64_t>(c->get_int64());
+  if (const auto* u = o.if_contains("users"); u && u->is_object())
+    for (const auto& [user, n] : u->get_object())
+      if (n.is_int64() && n.get_int64() > 0)
+        h.users[std::string(user)] = static_cast<std::size_t>(n.get_int64());
   if (const auto* l = o.if_contains("leaving"); l && l->is_bool()) h.leaving = l->get_bool();
   return h;
 }
@@ -143,6 +150,13 @@ bool Peers::expire(Clock::time_point now) {
 std::vector<std::string> Peers::live_ids() const {
   std::vector<std::string> out;
   for (const auto& [id, p] : peers_) out.push_back(id);
+  return out;
+}
+
+std::unordered_map<std::string, std::size_t> Peers::users() const {
+  std::unordered_map<std::string, std::size_t> out;
+  for (const auto& [id, p] : peers_)
+    for (const auto& [user, n] : p.last.users) out[user] += n;
   return out;
 }
 

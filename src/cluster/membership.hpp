@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "hub/interest.hpp"
@@ -38,6 +39,7 @@ struct Heartbeat {
   std::vector<unsigned> partitions;  // owned
   InterestSet interest;
   std::uint64_t connections = 0;
+  std::unordered_map<std::string, std::size_t> users;  // connections per user
   bool leaving = false;
 };
 std::string encode_heartbeat(const Heartbeat& h);
@@ -66,6 +68,7 @@ class Peers {
   // What the live peers want, together.
   InterestSet wanted() const;
   std::uint64_t connections() const;  // the peers' connections, summed
+  std::unordered_map<std::string, std::size_t> users() const;  // per user, summed
 
  private:
   std::chrono::milliseconds expiry_;

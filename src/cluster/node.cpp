@@ -56,7 +56,7 @@ struct Node::Pending {
 };
 
 Node::Node(const config::Config& cfg, std::string node_id, engine::Engine& engine, hub::Hub& hub,
-           const session::ConnectionRegistry& registry)
+           session::ConnectionRegistry& registry)
     : cfg_(cfg.cluster),
       name_(cfg.cluster.name),
       id_(std::move(node_id)),
@@ -170,6 +170,7 @@ void Node::stop() {
 
 void Node::on_heartbeat_timer() {
   send_heartbeat();
+  session::ConnectionRegistry::UserCounts elsewhere;
   {
     std::lock_guard lock(mu_);
     if (peers_.expire(SteadyClock::now())) {
@@ -177,7 +178,10 @@ void Node::on_heartbeat_timer() {
       spdlog::info("cluster: a node stopped sending heartbeats; live peers: {}",
                    peers_.all().size());
     }
+    elsewhere = peers_.users();
   }
+  // limits.max_connections_per_user counts the user's connections on every node.
+  registry_.set_remote_users(std::move(elsewhere));
   heartbeat_timer_.expires_after(kHeartbeatPeriod);
   heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) on_heartbeat_timer();
@@ -250,6 +254,7 @@ void Node::send_heartbeat(bool leaving) {
   h.partitions = engine_.owned_partitions();
   h.interest = local_interest_;
   h.connections = registry_.active();
+  h.users = registry_.local_users();
   h.leaving = leaving;
   link_.publish(subject("node." + id_), encode_heartbeat(h));
 }

@@ -49,7 +49,7 @@ class Node final : public engine::Forwarder {
   // Before the engine and the I/O threads start: it sets the engine's partitioning and the
   // hub's export. `node_id`: cluster.node_id, or the default the caller made of it.
   Node(const config::Config& cfg, std::string node_id, engine::Engine& engine, hub::Hub& hub,
-       const session::ConnectionRegistry& registry);
+       session::ConnectionRegistry& registry);
   ~Node() override;
 
   void start();  // connects (in the background) and begins heartbeats and leases
@@ -119,7 +119,7 @@ class Node final : public engine::Forwarder {
   const std::string id_;
   engine::Engine& engine_;
   hub::Hub& hub_;
-  const session::ConnectionRegistry& registry_;
+  session::ConnectionRegistry& registry_;
   NatsLink link_;
 
   boost::asio::io_context ioc_{1};

@@ -43,12 +43,25 @@ void ConnectionRegistry::close(std::chrono::steady_clock::duration lived, bool w
 bool ConnectionRegistry::try_add_user(const std::string& user) {
   std::lock_guard lock(mutex_);
   auto& n = per_user_[user];
-  if (n >= max_per_user_) {
+  std::size_t elsewhere = 0;
+  if (!remote_users_.empty())
+    if (auto it = remote_users_.find(user); it != remote_users_.end()) elsewhere = it->second;
+  if (n + elsewhere >= max_per_user_) {
     if (n == 0) per_user_.erase(user);
     return false;
   }
   ++n;
   return true;
+}
+
+void ConnectionRegistry::set_remote_users(UserCounts counts) {
+  std::lock_guard lock(mutex_);
+  remote_users_ = std::move(counts);
+}
+
+ConnectionRegistry::UserCounts ConnectionRegistry::local_users() const {
+  std::lock_guard lock(mutex_);
+  return per_user_;
 }
 
 void ConnectionRegistry::remove_user(const std::string& user) {

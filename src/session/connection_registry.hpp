@@ -30,9 +30,17 @@ class ConnectionRegistry {
   // `was_authenticated`), recording how long the connection lived.
   void close(std::chrono::steady_clock::duration lived, bool was_authenticated);
 
-  // Counts one more connection for `user`; false (nothing counted) when the user is at the limit.
+  // Counts one more connection for `user`; false (nothing counted) when the user is at the limit
+  // (its connections here and, in a cluster, on the other nodes: set_remote_users).
   bool try_add_user(const std::string& user);
   void remove_user(const std::string& user);
+
+  // (cluster) The other nodes' connections per user, as their last heartbeats said: counted
+  // against limits.max_connections_per_user with this node's own. About a second old, so the
+  // limit holds cluster-wide within what the other nodes admitted in that second.
+  using UserCounts = std::unordered_map<std::string, std::size_t>;
+  void set_remote_users(UserCounts counts);
+  UserCounts local_users() const;  // this node's connections per user (for its heartbeat)
 
   void count_received(std::uint64_t n = 1) { received_.fetch_add(n, std::memory_order_relaxed); }
   // `n` messages sent in `writes` socket writes (the cork's measure: messages per write).
@@ -63,6 +71,7 @@ class ConnectionRegistry {
       socket_writes_{0};
   mutable std::mutex mutex_;  // guards the maps and duration sums below
   std::unordered_map<std::string, std::size_t> per_user_;
+  UserCounts remote_users_;
   double closed_duration_s_ = 0;
   std::uint64_t closed_ = 0;
   double open_start_sum_s_ = 0;  // sum of start times (steady, seconds) of open connections

@@ -24,7 +24,7 @@ import unittest
 import paho.mqtt.client as paho
 
 from brokers import Mosquitto, Nats, Postgres
-from harness import BIN, Server, connect, recv_json, run, subscribe, token
+from harness import BIN, Server, connect, expect_close, recv_json, run, subscribe, token
 
 LEASE = "3s"  # short, so that failover fits a test; the default is 6s
 PARTITIONS = 16
@@ -78,9 +78,10 @@ def mqtt_publish(port, messages):
 class Cluster:
     """NATS + PostgreSQL + Mosquitto and `count` nodes n1..nN sharing them."""
 
-    def __init__(self, count=3, mqtt=True):
+    def __init__(self, count=3, mqtt=True, config=None):
         self.count = count
         self.mqtt = mqtt
+        self.config = config or {}
         self.nodes = []
 
     def start(self):
@@ -105,6 +106,8 @@ class Cluster:
                   "telemetry": {"retention": "1h"}}
         if self.broker:
             config["mqtt"] = {"url": self.broker.url}
+        for section, keys in self.config.items():
+            config.setdefault(section, {}).update(keys)
         s = Server(config)
         s.start()
         return s
@@ -121,7 +124,7 @@ class Cluster:
 class ClusterDeliveryTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster()
+        cls.cluster = Cluster(config={"limits": {"max_connections_per_user": 3}})
         cls.addClassCleanup(cls.cluster.stop)
         cls.cluster.start()
         cls.n1, cls.n2, cls.n3 = cls.cluster.nodes
@@ -256,6 +259,30 @@ class ClusterDeliveryTest(unittest.TestCase):
                 self.assertEqual(published() - start, 10)
             finally:
                 await ws.close()
+
+        run(scenario())
+
+    def test_the_per_user_connection_limit_counts_every_node(self):
+        quota = token("quota", "user", devices="1")
+
+        async def scenario():
+            held = [await connect(n, token_=quota) for n in (self.n1, self.n1, self.n3)]
+            try:
+                # The other nodes hear of them with the next heartbeats (about a second).
+                await asyncio.sleep(2.5)
+                ws = await connect(self.n2)
+                await ws.send(json.dumps({"type": "auth", "token": quota}))
+                reply = await recv_json(ws)
+                self.assertIs(reply["success"], False, reply)
+                self.assertEqual(reply["error"], "too_many_connections", reply)
+                await expect_close(ws, 4029, timeout=3)
+                # One closes: after the next heartbeat the user may connect on node 2 again.
+                await held.pop().close()
+                await asyncio.sleep(2.5)
+                held.append(await connect(self.n2, token_=quota))
+            finally:
+                for ws in held:
+                    await ws.close()
 
         run(scenario())
 

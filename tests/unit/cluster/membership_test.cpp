@@ -35,7 +35,9 @@ TEST(ClusterHeartbeat, RoundTripsAndRefusesWhatIsNotOne) {
   h.interest.all[static_cast<std::size_t>(Channel::devices)] = true;
   h.interest.devices[static_cast<std::size_t>(Channel::telemetry)] = {4, 9};
   h.connections = 12;
+  h.users = {{"alice", 2}, {"bob", 1}};
   auto back = decode_heartbeat(encode_heartbeat(h));
+  EXPECT_EQ(back.users, h.users);
   EXPECT_EQ(back.node, "n1");
   EXPECT_EQ(back.partitions, (std::vector<unsigned>{0, 3}));
   EXPECT_EQ(back.interest, h.interest);
@@ -48,11 +50,12 @@ TEST(ClusterHeartbeat, RoundTripsAndRefusesWhatIsNotOne) {
 TEST(ClusterPeers, SilentPeersExpireAndLeavingOnesGoAtOnce) {
   Peers peers(std::chrono::milliseconds(3500));
   const auto t0 = Peers::Clock::now();
-  Heartbeat a{"a", {}, {}, 1, false}, b{"b", {}, {}, 2, false};
+  Heartbeat a{"a", {}, {}, 1, {{"alice", 2}}, false}, b{"b", {}, {}, 2, {{"alice", 1}}, false};
   EXPECT_TRUE(peers.on_heartbeat(a, t0));
   EXPECT_TRUE(peers.on_heartbeat(b, t0));
   EXPECT_FALSE(peers.on_heartbeat(a, t0 + std::chrono::seconds(1)));  // nothing new
   EXPECT_EQ(peers.connections(), 3u);
+  EXPECT_EQ(peers.users().at("alice"), 3u);  // what the per-user limit counts elsewhere
   EXPECT_TRUE(peers.expire(t0 + std::chrono::seconds(4)));  // b silent since t0
   EXPECT_EQ(peers.live_ids(), std::vector<std::string>{"a"});
   a.leaving = true;
