@@ -24,6 +24,11 @@ constexpr milliseconds kAttemptTimeout{2000}; // a forwarded request unanswered 
 constexpr milliseconds kRetryDelay{150};      // after "no owner" or "not the owner"
 constexpr milliseconds kStartupQuiet{1500};   // learn the peers before taking partitions
 constexpr milliseconds kHandOverAfter{3000};  // a new node gets partitions once up this long
+constexpr milliseconds kLeaseScan{500};       // free partitions are looked for this often
+// A peer silent this long no longer counts as a partition's preferred owner (it is probably
+// gone; it is dropped altogether at kPeerExpiry), so its partitions are taken as soon as their
+// leases expire.
+constexpr milliseconds kPreferredWithin{2000};
 constexpr auto kAnsweredKept = std::chrono::seconds(60);
 
 // Subject letters of the event channels (system events stay on their node: each node's system
@@ -242,7 +247,7 @@ void Node::on_lease_timer() {
   } catch (const std::exception& e) {
     spdlog::error("cluster: lease maintenance: {}", e.what());
   }
-  lease_timer_.expires_after(cfg_.lease_ttl / 3);
+  lease_timer_.expires_after(kLeaseScan);
   lease_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) on_lease_timer();
   });
@@ -272,7 +277,9 @@ void Node::maintain_leases() {
     held = leases_;
   }
   if (link_.connected() && !bucket_open_) bucket_open_ = link_.open_bucket(name_ + "_leases", cfg_.lease_ttl);
-  if (link_.connected() && bucket_open_) {
+  const bool renew = now - last_renewal_ >= cfg_.lease_ttl / 3;
+  if (renew) last_renewal_ = now;
+  if (link_.connected() && bucket_open_ && renew) {
     for (const auto& [p, lease] : held) {
       std::uint64_t rev = 0;
       switch (link_.kv_update(lease_key(p), id_, lease.revision, rev)) {
@@ -312,8 +319,10 @@ void Node::maintain_leases() {
   std::map<std::string, SteadyClock::time_point> first_seen;
   {
     std::lock_guard lock(mu_);
-    live = peers_.live_ids();
-    for (const auto& [id, peer] : peers_.all()) first_seen[id] = peer.first_seen;
+    for (const auto& [id, peer] : peers_.all()) {
+      if (now - peer.last_seen <= kPreferredWithin) live.push_back(id);
+      first_seen[id] = peer.first_seen;
+    }
   }
   live.push_back(id_);
   for (unsigned p = 0; p < cfg_.partitions; ++p) {

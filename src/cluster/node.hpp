@@ -14,9 +14,9 @@
 // Partitions: devices are spread over cluster.partitions partitions (engine/partition.hpp); a
 // node owns a partition while it holds its lease (renewed every lease_ttl / 3; it expires
 // lease_ttl after the last renewal). Only the owner tracks a device's status and evaluates its
-// rules, so an alert is raised once. A free partition goes to its preferred live node
-// (membership.hpp), or to any node once it has been free for half a lease; a node hands a
-// partition to its preferred owner when that node has been up a few seconds.
+// rules, so an alert is raised once. Free partitions are looked for every 0.5 s: one goes to its
+// preferred live node (membership.hpp), or to any node once it has been free for half a lease; a
+// node hands a partition to its preferred owner when that node has been up a few seconds.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -127,6 +127,7 @@ class Node final : public engine::Forwarder {
   std::thread thread_;
   std::chrono::steady_clock::time_point started_at_{};
   bool bucket_open_ = false;
+  std::chrono::steady_clock::time_point last_renewal_{};  // node thread
 
   // Subscriptions: heartbeats, answers, changes; events by subject; partitions owned.
   std::unique_ptr<NatsLink::Subscription> heartbeats_sub_, answers_sub_, control_sub_;
