@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <future>
 
 #include "cluster/wire.hpp"
@@ -58,6 +59,7 @@ struct Node::Pending {
   SteadyClock::time_point deadline, next_send;
   std::function<void(model::Result<engine::Verdicts>)> on_ingest;
   std::function<void(model::Result<void>)> on_report;
+  bool local = false;  // handed to this node's engine (the partition became ours)
 };
 
 Node::Node(const config::Config& cfg, std::string node_id, engine::Engine& engine, hub::Hub& hub,
@@ -81,6 +83,7 @@ Node::Node(const config::Config& cfg, std::string node_id, engine::Engine& engin
 }
 
 Node::~Node() {
+  hub_.enable_cluster({});  // nothing publishes any more: the hub no longer refers to this node
   if (thread_.joinable()) {
     ioc_.stop();
     thread_.join();
@@ -453,9 +456,67 @@ void Node::on_event(std::string_view data) {
 // ---- forwarded requests: the sender ----
 
 void Node::send(Pending& p) {
+  // The partition may have become this node's since the engine forwarded the request (its
+  // lease was won meanwhile): NATS never hands a node its own messages (no echo), so the engine
+  // takes it back here.
+  const auto owned = engine_.owned_partitions();
+  if (std::find(owned.begin(), owned.end(), p.partition) != owned.end()) {
+    if (!p.local) {  // once: a slow answer (a commit waiting for storage) is no reason to retry
+      p.local = true;
+      apply_here(p);
+    }
+    p.next_send = SteadyClock::now() + kAttemptTimeout;
+    return;
+  }
   const bool sent = link_.publish(subject("part." + std::to_string(p.partition)), p.payload,
                                   subject("reply." + id_ + "." + std::to_string(p.rid)));
   p.next_send = SteadyClock::now() + (sent ? kAttemptTimeout : kRetryDelay);
+}
+
+void Node::apply_here(const Pending& p) {
+  const auto rid = p.rid;
+  const auto answered = [this, rid](std::optional<model::DomainError> error,
+                                    engine::Verdicts verdicts) {
+    if (error && is_not_owner(*error)) {  // moved again: the next attempt sends it on
+      std::lock_guard lock(pending_mu_);
+      if (auto it = pending_.find(rid); it != pending_.end()) it->second->local = false;
+      return;
+    }
+    finish(rid, std::move(error), std::move(verdicts));
+  };
+  try {
+    if (wire::op_of(p.payload) == "ingest") {
+      auto req = wire::decode_ingest(p.payload);
+      engine_.ingest_forwarded(std::move(req.events), req.mode,
+                               [answered](model::Result<engine::Verdicts> r) {
+                                 if (!r) return answered(r.error(), {});
+                                 answered(std::nullopt, std::move(*r));
+                               });
+    } else {
+      auto req = wire::decode_report(p.payload);
+      engine_.report_forwarded(req.device_id, std::move(req.report),
+                               [answered](model::Result<void> r) {
+                                 if (!r) return answered(r.error(), {});
+                                 answered(std::nullopt, {});
+                               });
+    }
+  } catch (const wire::WireError& e) {
+    spdlog::error("cluster: a request of this node: {}", e.what());
+  }
+}
+
+void Node::queue(std::unique_ptr<Pending> p) {
+  if (stopping_.load()) {
+    // Stopping: no timer runs any more to retry or expire it.
+    model::DomainError e{model::DomainError::Kind::unavailable, "the server is stopping", {}, {}};
+    if (p->on_ingest) p->on_ingest(e);
+    if (p->on_report) p->on_report(e);
+    return;
+  }
+  std::lock_guard lock(pending_mu_);
+  auto& ref = *p;
+  pending_.emplace(ref.rid, std::move(p));
+  send(ref);
 }
 
 void Node::forward_ingest(unsigned partition, std::vector<model::TelemetryEvent> events,
@@ -468,9 +529,7 @@ void Node::forward_ingest(unsigned partition, std::vector<model::TelemetryEvent>
   p->deadline = SteadyClock::now() + 2 * cfg_.lease_ttl + std::chrono::seconds(2);
   p->on_ingest = std::move(reply);
   forwarded_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(pending_mu_);
-  send(*p);
-  pending_.emplace(p->rid, std::move(p));
+  queue(std::move(p));
 }
 
 void Node::forward_report(unsigned partition, std::int64_t device, model::StatusReport report,
@@ -482,9 +541,7 @@ void Node::forward_report(unsigned partition, std::int64_t device, model::Status
   p->deadline = SteadyClock::now() + 2 * cfg_.lease_ttl + std::chrono::seconds(2);
   p->on_report = std::move(reply);
   forwarded_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(pending_mu_);
-  send(*p);
-  pending_.emplace(p->rid, std::move(p));
+  queue(std::move(p));
 }
 
 void Node::on_answer(std::string_view subj, std::string_view data) {

@@ -107,7 +107,9 @@ class Node final : public engine::Forwarder {
   void on_event(std::string_view data);
   void on_request(std::string_view data, std::string_view reply);
   void on_answer(std::string_view subject, std::string_view data);
+  void queue(std::unique_ptr<Pending> p);  // pending, and sent
   void send(Pending& p);
+  void apply_here(const Pending& p);  // a request for a partition this node owns now
   void finish(std::uint64_t rid, std::optional<model::DomainError> error,
               engine::Verdicts verdicts);
   void answer(const std::string& reply_to, const wire::Answer& a);
