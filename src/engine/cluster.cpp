@@ -279,6 +279,20 @@ void Engine::Impl::reload(Change change) {
       latest.erase(id);
       tracker.forget(id);
       evaluator.forget_device(id);
+      // Owned here: its open alerts resolve, as a delete on this node does (delete_device).
+      const auto now = util::Clock::now();
+      for (auto o = open_rule_alerts.begin(); o != open_rule_alerts.end();) {
+        if (o->first.second != id) {
+          ++o;
+          continue;
+        }
+        resolve_open_alert(o->second, "system", "device deleted", now);
+        o = open_rule_alerts.erase(o);
+      }
+      if (auto o = open_offline_alerts.find(id); o != open_offline_alerts.end()) {
+        resolve_open_alert(o->second, "system", "device deleted", now);
+        open_offline_alerts.erase(o);
+      }
       return;
     }
     next_device_id = std::max(next_device_id, id + 1);

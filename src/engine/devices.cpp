@@ -203,7 +203,7 @@ std::map<std::int64_t, Device>::iterator Engine::Impl::register_device(std::int6
   d.created_at = d.updated_at = now;
   d.metadata["auto_registered"] = true;
   next_device_id = std::max(next_device_id, id + 1);
-  writer->submit([d](store::Database& db) { store::insert_device(db, d); });
+  writer->submit([d](store::Database& db) { store::insert_device_if_absent(db, d); });
   tracker.track(id, d.status, std::nullopt);
   notify({Change::Kind::device, id});
   spdlog::info("device {} registered by its first telemetry", id);

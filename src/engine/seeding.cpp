@@ -34,7 +34,7 @@ void Engine::Impl::seed_demo(int count) {
     devices[i] = d;
     tracker.track(i, d.status, std::nullopt);
     next_device_id = std::max(next_device_id, std::int64_t{i} + 1);
-    writer->submit([d](store::Database& db) { store::insert_device(db, d); });
+    writer->submit([d](store::Database& db) { store::insert_device_if_absent(db, d); });
   }
   if (!evaluator.rules().empty()) return;
   struct Seed {

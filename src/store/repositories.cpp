@@ -324,6 +324,13 @@ std::int64_t insert_device(Database& db, const Device& d) {
   return returned_id(st, "insert device");
 }
 
+void insert_device_if_absent(Database& db, const Device& d) {
+  Statement& st = db.cached(sql::kInsertDeviceIfAbsent);
+  st.bind(1, d.id);
+  bind_device(st, d);
+  st.run();
+}
+
 void update_device(Database& db, const Device& d) {
   Statement& st = db.cached(sql::kUpdateDevice);
   st.bind(1, d.id);

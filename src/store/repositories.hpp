@@ -24,6 +24,9 @@ std::vector<model::Device> load_devices(Database& db);  // ordered by id
 std::optional<model::Device> get_device(Database& db, std::int64_t id);
 // Inserts `d` (d.id == 0: the database assigns it; else that id is used). Returns the id.
 std::int64_t insert_device(Database& db, const model::Device& d);
+// Inserts `d` (d.id set) unless a device with its id exists: then nothing. A write that may
+// race another node's (auto-registration, demo seeding) must not fail its whole batch.
+void insert_device_if_absent(Database& db, const model::Device& d);
 void update_device(Database& db, const model::Device& d);  // every column by id
 bool delete_device(Database& db, std::int64_t id);         // false if absent
 void update_device_status(Database& db, std::int64_t id, model::DeviceStatus status,

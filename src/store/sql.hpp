@@ -143,6 +143,14 @@ SELECT id, name, device_type, location, manufacturer, model, firmware_version, m
        last_seen, created_at, updated_at
 FROM devices WHERE id = ?1
 )~";
+// A device its first reading registers: nothing when the id exists (another node of a cluster
+// registered it first); both engines take ON CONFLICT DO NOTHING.
+inline constexpr char kInsertDeviceIfAbsent[] = R"~(
+INSERT INTO devices (id, name, device_type, location, manufacturer, model, firmware_version,
+                     metadata, status, last_seen, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+ON CONFLICT (id) DO NOTHING
+)~";
 // ?1 is NULL to let the database choose the id (SQLite: the largest + 1).
 inline constexpr char kInsertDevice[] = R"~(
 INSERT INTO devices (id, name, device_type, location, manufacturer, model, firmware_version,
