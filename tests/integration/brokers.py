@@ -34,7 +34,27 @@ def wait_for_port(port, proc, timeout=10):
     return False
 
 
-class Mosquitto:
+class Daemon:
+    """A server process started by a test: its log file in `self.tmp`, its output, and use as
+    a context manager (start() / stop())."""
+
+    log = None
+
+    def output(self):
+        if not self.log or self.log.closed:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Mosquitto(Daemon):
     """`mosquitto -c CONF` with one plain listener on 127.0.0.1:`port` (a free one unless
     given, so that a test can start it again where its clients reconnect), anonymous access and
     no persistence. Use as a context manager, or start()/stop()."""
@@ -77,13 +97,6 @@ class Mosquitto:
             raise RuntimeError(f"mosquitto did not start on port {self.port}:\n{self.output()}")
         return self
 
-    def output(self):
-        if not self.log or self.log.closed:
-            return ""
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
     def stop(self):
         if self.proc:
             stop_by_pid(self.proc)
@@ -92,17 +105,11 @@ class Mosquitto:
             self.tmp.cleanup()
             self.tmp = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 PG_FIXTURE = os.path.join(os.path.dirname(__file__), "..", "postgres", "pg-fixture")
 
 
-class Postgres:
+class Postgres(Daemon):
     """A throwaway PostgreSQL server (initdb + pg_ctl in a temporary folder, trust auth);
     `uri` is its maintenance database's. new_database() creates an empty database and returns
     its URI. Use as a context manager, or start()/stop()."""
@@ -151,17 +158,11 @@ class Postgres:
             self.tmp.cleanup()
             self.tmp = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
 
-class Nats:
+class Nats(Daemon):
     """`nats-server` with JetStream (the cluster's leases, issue 12) on 127.0.0.1:`port` (a free
     one unless given, so that a test can start it again where its clients reconnect), its store
     in a temporary folder. Use as a context manager, or start()/stop()."""
@@ -179,6 +180,8 @@ class Nats:
     def start(self):
         if self.tmp is None:  # a restart keeps the JetStream store (the leases)
             self.tmp = tempfile.TemporaryDirectory()
+        if self.log and not self.log.closed:
+            self.log.close()
         self.log = open(os.path.join(self.tmp.name, "nats.log"), "a+")
         self.proc = subprocess.Popen(
             [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
@@ -188,13 +191,6 @@ class Nats:
             self.stop()
             raise RuntimeError(f"nats-server did not start on port {self.port}:\n{self.output()}")
         return self
-
-    def output(self):
-        if not self.log or self.log.closed:
-            return ""
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
 
     def kill(self):
         """Stops the server but keeps its folder, for start() again."""
@@ -208,9 +204,3 @@ class Nats:
             self.log.close()
             self.tmp.cleanup()
             self.tmp = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -338,3 +338,15 @@ async def expect_close(ws, code, timeout=5):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def wait_until(predicate, timeout=15, what="condition"):
+    """Calls `predicate` until it returns something true (returned), for at most `timeout`
+    seconds; fails the test naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} within {timeout}s")

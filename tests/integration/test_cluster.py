@@ -24,7 +24,8 @@ import unittest
 import paho.mqtt.client as paho
 
 from brokers import Mosquitto, Nats, Postgres
-from harness import BIN, Server, connect, expect_close, recv_json, run, subscribe, token
+from harness import (BIN, Server, connect, expect_close, recv_json, run, subscribe, token,
+                     wait_until)
 
 LEASE = "3s"  # short, so that failover fits a test; the default is 6s
 PARTITIONS = 16
@@ -33,16 +34,6 @@ PARTITIONS = 16
 def partition_of(device, partitions=PARTITIONS):
     """engine/partition.hpp, in Python."""
     return (((device * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> 32) % partitions
-
-
-def wait_until(predicate, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {timeout}s")
 
 
 def health(node):
@@ -93,10 +84,10 @@ class Cluster:
             self.nodes.append(self.start_node(f"n{i + 1}"))
         # Every node sees the others and every partition has an owner.
         wait_until(lambda: all(len(health(n)["cluster"]["peers"]) == self.count - 1
-                               for n in self.nodes), what="peers")
+                               for n in self.nodes), timeout=30, what="peers")
         wait_until(lambda: sorted(p for n in self.nodes
                                   for p in health(n)["cluster"]["partitions"]) ==
-                   list(range(PARTITIONS)), what="every partition owned once")
+                   list(range(PARTITIONS)), timeout=30, what="every partition owned once")
         self.admin = token("admin", "admin")
         return self
 

@@ -17,7 +17,8 @@ import paho.mqtt.client as paho
 
 from brokers import Mosquitto
 from tls_certs import TestPki
-from harness import BIN, Server, ServerTestCase, connect, recv_json, run, subscribe, token
+from harness import (BIN, Server, ServerTestCase, connect, recv_json, run, subscribe, token,
+                     wait_until)
 
 PREFIX = "valtronics"
 
@@ -36,16 +37,6 @@ def publish(port, messages, qos=1):
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-def wait_until(predicate, timeout=15, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {timeout}s")
 
 
 def health(server):
