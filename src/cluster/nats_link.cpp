@@ -34,8 +34,27 @@ std::vector<std::string> split_urls(const std::string& urls) {
 
 }  // namespace
 
+std::string NatsLink::display(const std::string& urls) {
+  std::string out;
+  for (const auto& u : split_urls(urls)) {
+    if (!out.empty()) out += ",";
+    const auto scheme = u.find("://");
+    const auto start = scheme == std::string::npos ? 0 : scheme + 3;
+    const auto at = u.find('@', start);
+    const auto colon = u.find(':', start);
+    if (at == std::string::npos)
+      out += u;
+    else if (colon != std::string::npos && colon < at)  // USER:PASSWORD@
+      out += u.substr(0, colon + 1) + "***" + u.substr(at);
+    else  // TOKEN@
+      out += u.substr(0, start) + "***" + u.substr(at);
+  }
+  return out;
+}
+
 NatsLink::NatsLink(std::string urls, std::string name)
-    : urls_(std::move(urls)), name_(std::move(name)), status_(urls_) {}
+    : urls_(std::move(urls)), name_(std::move(name)), display_(display(urls_)),
+      status_(display_) {}
 
 NatsLink::~NatsLink() { stop(std::chrono::milliseconds(0)); }
 
@@ -61,12 +80,12 @@ void NatsLink::start() {
   natsOptions_Destroy(opts);
   if (s == NATS_OK) {
     status_.set(util::LinkStatus::State::connected);
-    spdlog::info("cluster: connected to NATS {}", urls_);
+    spdlog::info("cluster: connected to NATS {}", display_);
   } else if (s == NATS_NOT_YET_CONNECTED) {
     status_.set(util::LinkStatus::State::connecting, "not reachable yet; retrying");
-    spdlog::warn("cluster: NATS {} not reachable yet; retrying in the background", urls_);
+    spdlog::warn("cluster: NATS {} not reachable yet; retrying in the background", display_);
   } else {
-    throw std::runtime_error("cluster.nats_url: cannot use " + urls_ + ": " + error_text(s));
+    throw std::runtime_error("cluster.nats_url: cannot use " + display_ + ": " + error_text(s));
   }
 }
 

@@ -30,7 +30,11 @@ class NatsLink {
   // subject, payload, reply subject ("" when none)
   using Handler = std::function<void(std::string_view, std::string_view, std::string_view)>;
 
-  // `urls`: one or several nats:// URLs, comma-separated. `name`: the connection's name, as
+  // The URLs as logs and /health show them: a password replaced by "***".
+  static std::string display(const std::string& urls);
+
+  // `urls`: one or several nats:// (or tls://) URLs, comma-separated, credentials in them if
+  // the server wants some (nats://USER:PASSWORD@HOST:PORT). `name`: the connection's name, as
   // the NATS server's monitoring shows it. Nothing connects before start().
   NatsLink(std::string urls, std::string name);
   ~NatsLink();
@@ -90,7 +94,7 @@ class NatsLink {
   static void on_reconnected(__natsConnection*, void* self);
   static void on_connected(__natsConnection*, void* self);
 
-  std::string urls_, name_;
+  std::string urls_, name_, display_;
   util::LinkStatus status_;
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;

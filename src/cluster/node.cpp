@@ -121,7 +121,7 @@ void Node::start() {
         }
       });
   spdlog::info("cluster: node {} of cluster {} ({} partitions, lease {} ms) via {}", id_, name_,
-               cfg_.partitions, cfg_.lease_ttl.count(), cfg_.nats_url);
+               cfg_.partitions, cfg_.lease_ttl.count(), NatsLink::display(cfg_.nats_url));
   on_heartbeat_timer();
   on_fast_timer();
   lease_timer_.expires_after(milliseconds(200));

@@ -51,6 +51,10 @@ class EngineCluster : public EngineTest {
         break;
       }
   }
+  // The engine first: its threads call the forwarder and the change listener below, which the
+  // base class would otherwise outlive.
+  void TearDown() override { engine.reset(); }
+
   void start_clustered() {
     engine = std::make_unique<Engine>(cfg, hub);
     for (auto channel : model::all_values<model::Channel>())
