@@ -77,7 +77,8 @@ Heartbeat decode_heartbeat(std::string_view text) {
   h.node = std::string(node->get_string());
   if (const auto* parts = o.if_contains("partitions"); parts && parts->is_array())
     for (const auto& p : parts->get_array())
-      if (p.is_int64() && p.get_int64() >= 0) h.partitions.push_back(static_cast<unsigned>(p.get_int64()));
+      if (p.is_int64() && p.get_int64() >= 0)
+        h.partitions.push_back(static_cast<unsigned>(p.get_int64()));
   if (const auto* interest = o.if_contains("interest"); interest && interest->is_object()) {
     for (std::size_t ch = 0; ch < model::kChannelCount; ++ch) {
       const auto name = std::string(model::to_string(static_cast<model::Channel>(ch)));
@@ -144,7 +145,8 @@ bool Peers::on_heartbeat(const Heartbeat& h, Clock::time_point now) {
 }
 
 bool Peers::expire(Clock::time_point now) {
-  return std::erase_if(peers_, [&](const auto& kv) { return now - kv.second.last_seen > expiry_; }) > 0;
+  const auto silent = [&](const auto& kv) { return now - kv.second.last_seen > expiry_; };
+  return std::erase_if(peers_, silent) > 0;
 }
 
 std::vector<std::string> Peers::live_ids() const {

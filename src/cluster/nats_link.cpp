@@ -60,7 +60,8 @@ NatsLink::~NatsLink() { stop(std::chrono::milliseconds(0)); }
 
 void NatsLink::start() {
   natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) throw std::runtime_error("cnats: no memory for options");
+  if (natsOptions_Create(&opts) != NATS_OK)
+    throw std::runtime_error("cnats: no memory for options");
   const auto urls = split_urls(urls_);
   std::vector<const char*> servers;
   for (const auto& u : urls) servers.push_back(u.c_str());
@@ -106,7 +107,8 @@ bool NatsLink::connected() const {
   return nc_ && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
 }
 
-bool NatsLink::publish(const std::string& subject, std::string_view data, const std::string& reply) {
+bool NatsLink::publish(const std::string& subject, std::string_view data,
+                       const std::string& reply) {
   if (!nc_) return false;
   const natsStatus s =
       reply.empty()
@@ -145,9 +147,9 @@ void NatsLink::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void
   const auto& handler = *static_cast<Handler*>(closure);
   const char* reply = natsMsg_GetReply(msg);
   try {
-    handler(natsMsg_GetSubject(msg),
-            std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))),
-            reply ? std::string_view(reply) : std::string_view());
+    const std::string_view data(natsMsg_GetData(msg),
+                                static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    handler(natsMsg_GetSubject(msg), data, reply ? std::string_view(reply) : std::string_view());
   } catch (const std::exception& e) {
     spdlog::error("cluster: handling a message on {}: {}", natsMsg_GetSubject(msg), e.what());
   }

@@ -111,7 +111,9 @@ void Node::start() {
       });
   answers_sub_ = link_.subscribe(
       subject("reply." + id_ + ".*"),
-      [this](std::string_view subj, std::string_view data, std::string_view) { on_answer(subj, data); });
+      [this](std::string_view subj, std::string_view data, std::string_view) {
+        on_answer(subj, data);
+      });
   control_sub_ = link_.subscribe(
       subject("ctl"), [this](std::string_view, std::string_view data, std::string_view) {
         try {
@@ -279,7 +281,8 @@ void Node::maintain_leases() {
     std::lock_guard lock(mu_);
     held = leases_;
   }
-  if (link_.connected() && !bucket_open_) bucket_open_ = link_.open_bucket(name_ + "_leases", cfg_.lease_ttl);
+  if (link_.connected() && !bucket_open_)
+    bucket_open_ = link_.open_bucket(name_ + "_leases", cfg_.lease_ttl);
   const bool renew = now - last_renewal_ >= cfg_.lease_ttl / 3;
   if (renew) last_renewal_ = now;
   if (link_.connected() && bucket_open_ && renew) {

@@ -103,8 +103,8 @@ json::object error_json(const model::DomainError& e) {
 }
 model::DomainError error_from(const json::object& o) {
   model::DomainError e;
-  e.kind = enum_field<model::DomainError::Kind>(o, "k",
-                                                static_cast<int>(model::DomainError::Kind::forbidden) + 1);
+  constexpr int kKinds = static_cast<int>(model::DomainError::Kind::forbidden) + 1;
+  e.kind = enum_field<model::DomainError::Kind>(o, "k", kKinds);
   e.message = string_field(o, "m");
   e.field = string_field(o, "f");
   e.details = object_or_empty(o, "x");
@@ -138,7 +138,8 @@ std::string encode_event(const model::EventBody& body) {
           o["e"] = std::move(e);
         } else {
           json::array metrics;
-          for (const auto& [name, value] : b.metrics) metrics.push_back(json::array{json::value(name), json::value(value)});
+          for (const auto& [name, value] : b.metrics)
+            metrics.push_back(json::array{json::value(name), json::value(value)});
           o["e"] = json::object{{"m", std::move(metrics)}, {"t", micros(b.timestamp)}};
         }
       },

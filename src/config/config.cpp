@@ -649,9 +649,9 @@ void validate_cluster(const Config& cfg) {
          "(db = \"postgresql://USER@HOST:PORT/DB\", --db); " + in_quotes(cfg.db) +
          " is a SQLite database, which only one node can use");
   auto token_ok = [](const std::string& s) {
-    return !s.empty() && s.size() <= 64 &&
-           s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
-               std::string::npos;
+    constexpr const char* kAllowed =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    return !s.empty() && s.size() <= 64 && s.find_first_not_of(kAllowed) == std::string::npos;
   };
   if (!token_ok(c.name))
     fail("cluster.name: " + in_quotes(c.name) +

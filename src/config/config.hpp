@@ -145,9 +145,10 @@ struct MqttConfig {
 // (issue 12) Clustering: several nodes share one NATS server (or NATS cluster) and one
 // PostgreSQL database (cluster/node.hpp, docs/deployment.md). Off while `nats_url` is empty.
 struct ClusterConfig {
-  std::string nats_url;      // nats://HOST[:PORT] (4222); several, comma-separated, for a NATS cluster
-  std::string node_id;       // empty: host name + "-" + listen port
-  std::string name = "valtronics";  // prefix of subjects and the lease bucket: clusters sharing a NATS differ
+  std::string nats_url;  // nats://HOST[:PORT] (4222); several, comma-separated: a NATS cluster
+  std::string node_id;   // empty: host name + "-" + listen port
+  // Prefix of the subjects and the lease bucket: clusters sharing one NATS differ here.
+  std::string name = "valtronics";
   unsigned partitions = 16;  // devices are spread over this many partitions: the same on every node
   // A partition whose owner stopped renewing its lease is free after this; a live node takes it
   // within one more lease check (a third of it).

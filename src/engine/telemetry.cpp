@@ -31,7 +31,8 @@ void Engine::latest_telemetry(std::int64_t id, auth::Claims claims,
 
 void Engine::Impl::ingest(std::vector<model::TelemetryEvent> events,
                           Reply<model::Result<std::size_t>> reply, hub::Hub::IngestTicket) {
-  if (partitioning) return ingest_routed(std::move(events), IngestMode::applied, std::move(reply), {});
+  if (partitioning)
+    return ingest_routed(std::move(events), IngestMode::applied, std::move(reply), {});
   ingest_with(std::move(events), std::move(reply), false);
 }
 

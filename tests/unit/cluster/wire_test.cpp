@@ -103,8 +103,9 @@ TEST(ClusterWire, ReportsAndChangesRoundTrip) {
 }
 
 TEST(ClusterWire, WhatIsNotAMessageIsAWireError) {
-  for (const char* bad : {"", "not json", "[]", R"({"c":9,"e":{}})", R"({"c":0,"e":{"d":"x"}})",
-                          R"({"c":0,"e":{"d":1,"r":[{"n":"t"}]}})", R"({"c":2,"e":{"d":1,"o":99}})"})
+  for (const char* bad :
+       {"", "not json", "[]", R"({"c":9,"e":{}})", R"({"c":0,"e":{"d":"x"}})",
+        R"({"c":0,"e":{"d":1,"r":[{"n":"t"}]}})", R"({"c":2,"e":{"d":1,"o":99}})"})
     EXPECT_THROW(decode_event(bad), WireError) << bad;
   EXPECT_THROW(decode_ingest(R"({"op":"ingest","rid":1,"mode":7,"events":[]})"), WireError);
   EXPECT_THROW(decode_answer(R"({"rid":"x"})"), WireError);
