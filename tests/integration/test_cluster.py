@@ -418,6 +418,29 @@ class ClusterFailoverTest(unittest.TestCase):
         self.assertEqual(len(ids), len(set(r[0] for r in ids)))
 
 
+class ClusterStopTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(mqtt=False)
+        self.addCleanup(self.cluster.stop)
+        self.cluster.start()
+
+    def test_a_stopped_node_hands_its_partitions_over_at_once(self):
+        n1, n2, n3 = self.cluster.nodes
+        owned = set(health(n1)["cluster"]["partitions"])
+        self.assertTrue(owned)
+        device = next(d for d in range(1, 400) if partition_of(d) in owned)
+        n1.stop()  # SIGTERM: a graceful stop
+        stopped = time.monotonic()
+        # Its partitions are owned by the others well before a lease could have expired.
+        wait_until(lambda: sorted(p for n in (n2, n3)
+                                  for p in health(n)["cluster"]["partitions"]) ==
+                   list(range(PARTITIONS)), timeout=10, what="partitions handed over")
+        took = time.monotonic() - stopped
+        print(f"partitions owned by the others {took:.2f} s after the stop")
+        self.assertLess(took, 1.5, "handed over at the stop, not taken after the 3 s lease expired")
+        n2.ingest(device, {"temperature": 1}, self.cluster.admin)
+
+
 class ClusterBrokerFaultTest(unittest.TestCase):
     def setUp(self):
         self.cluster = Cluster(count=2)
