@@ -46,6 +46,10 @@ const char* channel_letter(model::Channel c) {
 
 std::string lease_key(unsigned p) { return "p" + std::to_string(p); }
 
+model::DomainError stopping_error() {
+  return {model::DomainError::Kind::unavailable, "the server is stopping", {}, {}};
+}
+
 bool is_not_owner(const model::DomainError& e) {
   return e.kind == model::DomainError::Kind::unavailable && e.details.contains("not_owner");
 }
@@ -57,8 +61,8 @@ struct Node::Pending {
   unsigned partition = 0;
   std::string payload;
   SteadyClock::time_point deadline, next_send;
-  std::function<void(model::Result<engine::Verdicts>)> on_ingest;
-  std::function<void(model::Result<void>)> on_report;
+  // The owner's answer: its refusal, or the verdicts (ingest mode `each`; empty otherwise).
+  std::function<void(std::optional<model::DomainError>, engine::Verdicts)> done;
   bool local = false;  // handed to this node's engine (the partition became ours)
 };
 
@@ -160,11 +164,7 @@ void Node::stop() {
     std::lock_guard lock(pending_mu_);
     left.swap(pending_);
   }
-  for (auto& [rid, p] : left) {
-    model::DomainError e{model::DomainError::Kind::unavailable, "the server is stopping", {}, {}};
-    if (p->on_ingest) p->on_ingest(e);
-    if (p->on_report) p->on_report(e);
-  }
+  for (auto& [rid, p] : left) p->done(stopping_error(), {});
   event_subs_.clear();
   {
     std::lock_guard lock(mu_);
@@ -331,6 +331,7 @@ void Node::maintain_leases() {
     }
   }
   live.push_back(id_);
+  std::map<unsigned, std::uint64_t> won;
   for (unsigned p = 0; p < cfg_.partitions; ++p) {
     {
       std::lock_guard lock(mu_);
@@ -345,7 +346,7 @@ void Node::maintain_leases() {
       if (entry->value == id_) {
         std::uint64_t rev = 0;
         if (link_.kv_update(lease_key(p), id_, entry->revision, rev) == NatsLink::KvResult::ok)
-          gain(p, rev);
+          won[p] = rev;
       }
       continue;
     }
@@ -354,9 +355,10 @@ void Node::maintain_leases() {
     std::uint64_t rev = 0;
     if (link_.kv_create(lease_key(p), id_, rev) == NatsLink::KvResult::ok) {
       free_since_.erase(p);
-      gain(p, rev);
+      won[p] = rev;
     }
   }
+  gain(won);
   // Hand partitions to their preferred owner once it has been up a little while.
   std::vector<unsigned> give;
   {
@@ -371,21 +373,28 @@ void Node::maintain_leases() {
   for (auto p : give) lose(p, true);
 }
 
-void Node::gain(unsigned p, std::uint64_t revision) {
+void Node::gain(const std::map<unsigned, std::uint64_t>& won) {
+  if (won.empty()) return;
+  std::vector<unsigned> ps;
   {
     std::lock_guard lock(mu_);
-    leases_[p] = {revision, SteadyClock::now() + cfg_.lease_ttl - cfg_.lease_ttl / 6};
+    for (const auto& [p, revision] : won) {
+      leases_[p] = {revision, SteadyClock::now() + cfg_.lease_ttl - cfg_.lease_ttl / 6};
+      ps.push_back(p);
+    }
   }
-  spdlog::info("cluster: partition {} acquired", p);
-  // Requests for it are taken once the engine has read its state.
-  engine_.adopt_partitions({p}, [this, p] {
+  spdlog::info("cluster: {} partition(s) acquired", ps.size());
+  // Requests for them are taken once the engine has read their state.
+  engine_.adopt_partitions(ps, [this, ps] {
     std::lock_guard lock(mu_);
-    if (!leases_.count(p) || part_subs_.count(p)) return;
-    part_subs_[p] = link_.subscribe(
-        subject("part." + std::to_string(p)),
-        [this](std::string_view, std::string_view data, std::string_view reply) {
-          on_request(data, reply);
-        });
+    for (auto p : ps) {
+      if (!leases_.count(p) || part_subs_.count(p)) continue;  // lost again meanwhile
+      part_subs_[p] = link_.subscribe(
+          subject("part." + std::to_string(p)),
+          [this](std::string_view, std::string_view data, std::string_view reply) {
+            on_request(data, reply);
+          });
+    }
   });
 }
 
@@ -509,42 +518,42 @@ void Node::apply_here(const Pending& p) {
 }
 
 void Node::queue(std::unique_ptr<Pending> p) {
-  if (stopping_.load()) {
-    // Stopping: no timer runs any more to retry or expire it.
-    model::DomainError e{model::DomainError::Kind::unavailable, "the server is stopping", {}, {}};
-    if (p->on_ingest) p->on_ingest(e);
-    if (p->on_report) p->on_report(e);
-    return;
-  }
+  if (stopping_.load()) return p->done(stopping_error(), {});  // no timer retries it any more
   std::lock_guard lock(pending_mu_);
   auto& ref = *p;
   pending_.emplace(ref.rid, std::move(p));
   send(ref);
 }
 
-void Node::forward_ingest(unsigned partition, std::vector<model::TelemetryEvent> events,
-                          engine::IngestMode mode,
-                          std::function<void(model::Result<engine::Verdicts>)> reply) {
+void Node::forward(unsigned partition, std::string payload,
+                   std::function<void(std::optional<model::DomainError>, engine::Verdicts)> done) {
   auto p = std::make_unique<Pending>();
   p->rid = next_rid_.fetch_add(1);
   p->partition = partition;
-  p->payload = wire::encode_ingest({p->rid, mode, std::move(events)});
+  p->payload = std::move(payload);
   p->deadline = SteadyClock::now() + 2 * cfg_.lease_ttl + std::chrono::seconds(2);
-  p->on_ingest = std::move(reply);
+  p->done = std::move(done);
   forwarded_.fetch_add(1, std::memory_order_relaxed);
   queue(std::move(p));
 }
 
+void Node::forward_ingest(unsigned partition, std::vector<model::TelemetryEvent> events,
+                          engine::IngestMode mode,
+                          std::function<void(model::Result<engine::Verdicts>)> reply) {
+  forward(partition, wire::encode_ingest({mode, std::move(events)}),
+          [reply = std::move(reply)](std::optional<model::DomainError> e, engine::Verdicts v) {
+            if (e) return reply(std::move(*e));
+            reply(std::move(v));
+          });
+}
+
 void Node::forward_report(unsigned partition, std::int64_t device, model::StatusReport report,
                           std::function<void(model::Result<void>)> reply) {
-  auto p = std::make_unique<Pending>();
-  p->rid = next_rid_.fetch_add(1);
-  p->partition = partition;
-  p->payload = wire::encode_report({p->rid, device, std::move(report)});
-  p->deadline = SteadyClock::now() + 2 * cfg_.lease_ttl + std::chrono::seconds(2);
-  p->on_report = std::move(reply);
-  forwarded_.fetch_add(1, std::memory_order_relaxed);
-  queue(std::move(p));
+  forward(partition, wire::encode_report({device, std::move(report)}),
+          [reply = std::move(reply)](std::optional<model::DomainError> e, engine::Verdicts) {
+            if (e) return reply(std::move(*e));
+            reply(model::Result<void>{});
+          });
 }
 
 void Node::on_answer(std::string_view subj, std::string_view data) {
@@ -588,18 +597,7 @@ void Node::finish(std::uint64_t rid, std::optional<model::DomainError> error,
     p = std::move(it->second);
     pending_.erase(it);
   }
-  if (p->on_ingest) {
-    if (error)
-      p->on_ingest(std::move(*error));
-    else
-      p->on_ingest(std::move(verdicts));
-  }
-  if (p->on_report) {
-    if (error)
-      p->on_report(std::move(*error));
-    else
-      p->on_report(model::Result<void>{});
-  }
+  p->done(std::move(error), std::move(verdicts));
 }
 
 // ---- forwarded requests: the owner ----
@@ -621,9 +619,8 @@ void Node::on_request(std::string_view data, std::string_view reply) {
     if (op == "ingest") {
       auto req = wire::decode_ingest(data);
       engine_.ingest_forwarded(std::move(req.events), req.mode,
-                               [this, key, rid = req.rid](model::Result<engine::Verdicts> r) {
+                               [this, key](model::Result<engine::Verdicts> r) {
                                  wire::Answer a;
-                                 a.rid = rid;
                                  if (!r)
                                    a.error = r.error();
                                  else
@@ -633,9 +630,8 @@ void Node::on_request(std::string_view data, std::string_view reply) {
     } else if (op == "report") {
       auto req = wire::decode_report(data);
       engine_.report_forwarded(req.device_id, std::move(req.report),
-                               [this, key, rid = req.rid](model::Result<void> r) {
+                               [this, key](model::Result<void> r) {
                                  wire::Answer a;
-                                 a.rid = rid;
                                  if (!r) a.error = r.error();
                                  answer(key, a);
                                });
@@ -663,50 +659,38 @@ void Node::answer(const std::string& reply_to, const wire::Answer& a) {
 
 // ---- views ----
 
-Node::View Node::view() const {
-  View v;
-  v.node_id = id_;
-  v.nats = link_.status().snapshot();
-  v.partitions = engine_.owned_partitions();
-  v.partition_count = cfg_.partitions;
-  v.forwarded = forwarded_.load(std::memory_order_relaxed);
-  v.forward_failures = forward_failures_.load(std::memory_order_relaxed);
-  v.events_out = events_out_.load(std::memory_order_relaxed);
-  v.events_in = events_in_.load(std::memory_order_relaxed);
-  const auto now = SteadyClock::now();
-  std::lock_guard lock(mu_);
-  for (const auto& [id, p] : peers_.all())
-    v.peers.push_back({id, p.last.partitions, p.last.connections,
-                       std::chrono::duration<double>(now - p.last_seen).count()});
-  return v;
-}
-
 boost::json::object Node::describe() const {
-  const auto v = view();
-  boost::json::array peers, owned;
-  for (const auto& p : v.peers) {
-    boost::json::array parts;
-    for (auto x : p.partitions) parts.push_back(x);
-    peers.push_back(boost::json::object{{"node", p.node},
-                                        {"partitions", std::move(parts)},
-                                        {"connections", p.connections},
-                                        {"seen_seconds_ago", p.seen_ago_s}});
+  const auto nats_state = link_.status().snapshot();
+  boost::json::object nats{{"state", util::LinkStatus::name(nats_state.state)},
+                           {"server", nats_state.endpoint},
+                           {"connects", nats_state.connects}};
+  if (!nats_state.error.empty() && nats_state.state != util::LinkStatus::State::connected)
+    nats["error"] = nats_state.error;
+  boost::json::array owned;
+  for (auto p : engine_.owned_partitions()) owned.push_back(p);
+  boost::json::array peers;
+  {
+    const auto now = SteadyClock::now();
+    std::lock_guard lock(mu_);
+    for (const auto& [id, p] : peers_.all()) {
+      boost::json::array parts;
+      for (auto x : p.last.partitions) parts.push_back(x);
+      peers.push_back(boost::json::object{
+          {"node", id},
+          {"partitions", std::move(parts)},
+          {"connections", p.last.connections},
+          {"seen_seconds_ago", std::chrono::duration<double>(now - p.last_seen).count()}});
+    }
   }
-  for (auto x : v.partitions) owned.push_back(x);
-  boost::json::object nats{{"state", util::LinkStatus::name(v.nats.state)},
-                           {"server", v.nats.endpoint},
-                           {"connects", v.nats.connects}};
-  if (!v.nats.error.empty() && v.nats.state != util::LinkStatus::State::connected)
-    nats["error"] = v.nats.error;
-  return {{"node_id", v.node_id},
+  return {{"node_id", id_},
           {"nats", std::move(nats)},
           {"peers", std::move(peers)},
           {"partitions", std::move(owned)},
-          {"partition_count", v.partition_count},
-          {"forwarded_requests", v.forwarded},
-          {"forward_failures", v.forward_failures},
-          {"events_published", v.events_out},
-          {"events_received", v.events_in}};
+          {"partition_count", cfg_.partitions},
+          {"forwarded_requests", forwarded_.load(std::memory_order_relaxed)},
+          {"forward_failures", forward_failures_.load(std::memory_order_relaxed)},
+          {"events_published", events_out_.load(std::memory_order_relaxed)},
+          {"events_received", events_in_.load(std::memory_order_relaxed)}};
 }
 
 std::vector<std::pair<std::string, double>> Node::cluster_figures() const {

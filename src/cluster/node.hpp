@@ -64,23 +64,9 @@ class Node final : public engine::Forwarder {
   void forward_report(unsigned partition, std::int64_t device, model::StatusReport report,
                       std::function<void(model::Result<void>)> reply) override;
 
-  // For /health and the stats (any thread).
-  struct View {
-    std::string node_id;
-    util::LinkStatus::Snapshot nats;
-    struct PeerView {
-      std::string node;
-      std::vector<unsigned> partitions;
-      std::uint64_t connections;
-      double seen_ago_s;
-    };
-    std::vector<PeerView> peers;
-    std::vector<unsigned> partitions;  // owned here
-    unsigned partition_count = 0;
-    std::uint64_t forwarded = 0, forward_failures = 0, events_out = 0, events_in = 0;
-  };
-  View view() const;
-  boost::json::object describe() const;  // view() as /health and the stats show it
+  // For /health and the stats (any thread): node id, NATS link, peers, partitions owned,
+  // forwarding and event counters.
+  boost::json::object describe() const;
   bool nats_connected() const { return link_.connected(); }
   // Cluster-wide figures for the system channel: live nodes (this one included) and their
   // WebSocket connections together.
@@ -98,7 +84,8 @@ class Node final : public engine::Forwarder {
   void on_fast_timer();    // interest changes, forward retries and timeouts
   void on_lease_timer();
   void maintain_leases();  // blocking KV calls, on the node's thread
-  void gain(unsigned p, std::uint64_t revision);
+  // Leases won in one scan: the engine reads their devices' state in one pass.
+  void gain(const std::map<unsigned, std::uint64_t>& won);
   void lose(unsigned p, bool hand_over);
   void refresh_wanted();  // under mu_
   void send_heartbeat(bool leaving = false);
@@ -107,6 +94,8 @@ class Node final : public engine::Forwarder {
   void on_event(std::string_view data);
   void on_request(std::string_view data, std::string_view reply);
   void on_answer(std::string_view subject, std::string_view data);
+  void forward(unsigned partition, std::string payload,
+               std::function<void(std::optional<model::DomainError>, engine::Verdicts)> done);
   void queue(std::unique_ptr<Pending> p);  // pending, and sent
   void send(Pending& p);
   void apply_here(const Pending& p);  // a request for a partition this node owns now

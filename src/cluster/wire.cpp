@@ -198,7 +198,6 @@ std::string encode_ingest(const IngestRequest& r) {
   events.reserve(r.events.size());
   for (const auto& e : r.events) events.push_back(telemetry_json(e));
   return json::serialize(json::object{{"op", "ingest"},
-                                      {"rid", r.rid},
                                       {"mode", static_cast<int>(r.mode)},
                                       {"events", std::move(events)}});
 }
@@ -207,7 +206,6 @@ IngestRequest decode_ingest(std::string_view text) {
   const auto v = parse(text);
   const auto& o = as_object(v, "an ingest request");
   IngestRequest r;
-  r.rid = static_cast<std::uint64_t>(int_field(o, "rid"));
   r.mode = enum_field<engine::IngestMode>(o, "mode", 3);
   for (const auto& ev : array_field(o, "events"))
     r.events.push_back(telemetry_from(as_object(ev, "an event")));
@@ -216,7 +214,6 @@ IngestRequest decode_ingest(std::string_view text) {
 
 std::string encode_report(const ReportRequest& r) {
   return json::serialize(json::object{{"op", "report"},
-                                      {"rid", r.rid},
                                       {"d", r.device_id},
                                       {"s", static_cast<int>(r.report.status)},
                                       {"r", r.report.reason},
@@ -227,7 +224,6 @@ ReportRequest decode_report(std::string_view text) {
   const auto v = parse(text);
   const auto& o = as_object(v, "a status report");
   ReportRequest r;
-  r.rid = static_cast<std::uint64_t>(int_field(o, "rid"));
   r.device_id = int_field(o, "d");
   r.report.status = enum_field<model::DeviceStatus>(o, "s", 5);
   r.report.reason = string_field(o, "r");
@@ -241,7 +237,7 @@ std::string op_of(std::string_view text) {
 }
 
 std::string encode_answer(const Answer& a) {
-  json::object o{{"rid", a.rid}};
+  json::object o;
   if (a.error) o["err"] = error_json(*a.error);
   if (!a.verdicts.empty()) {
     json::array verdicts;
@@ -256,7 +252,6 @@ Answer decode_answer(std::string_view text) {
   const auto v = parse(text);
   const auto& o = as_object(v, "an answer");
   Answer a;
-  a.rid = static_cast<std::uint64_t>(int_field(o, "rid"));
   if (o.contains("err")) a.error = error_from(as_object(o.at("err"), "an error"));
   if (o.contains("v")) {
     for (const auto& x : array_field(o, "v")) {

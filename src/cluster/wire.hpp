@@ -26,9 +26,9 @@ class WireError : public std::runtime_error {
 std::string encode_event(const model::EventBody& body);
 model::EventBody decode_event(std::string_view text);
 
-// A forwarded ingest: request id, mode, events.
+// A forwarded ingest: mode and events. (A request is named by its reply subject, which the
+// answer goes to: the messages carry no id of their own.)
 struct IngestRequest {
-  std::uint64_t rid = 0;
   engine::IngestMode mode = engine::IngestMode::applied;
   std::vector<model::TelemetryEvent> events;
 };
@@ -37,7 +37,6 @@ IngestRequest decode_ingest(std::string_view text);
 
 // A forwarded status report.
 struct ReportRequest {
-  std::uint64_t rid = 0;
   std::int64_t device_id = 0;
   model::StatusReport report;
 };
@@ -49,7 +48,6 @@ std::string op_of(std::string_view text);
 
 // The owner's answer to either request: verdicts (ingest mode `each`), or the refusal.
 struct Answer {
-  std::uint64_t rid = 0;
   std::optional<model::DomainError> error;
   engine::Verdicts verdicts;
 };

@@ -51,6 +51,18 @@ def owner_of(nodes, device):
     return None
 
 
+async def received(ws, type_, quiet):
+    """The messages of `type_` that arrive until none has come for `quiet` seconds."""
+    got = []
+    try:
+        while True:
+            msg = await recv_json(ws, quiet)
+            if msg["type"] == type_:
+                got.append(msg)
+    except asyncio.TimeoutError:
+        return got
+
+
 def mqtt_publish(port, messages):
     """(topic, payload) pairs, QoS 1, each acknowledged by the broker."""
     client = paho.Client(client_id=f"cluster-device-{os.getpid()}-{time.monotonic_ns()}")
@@ -162,13 +174,8 @@ class ClusterDeliveryTest(unittest.TestCase):
                         if msg["type"] == "telemetry_update":
                             got.append((msg["device_id"], msg["telemetry"]["temperature"]["value"]))
                     # Nothing more: each reading once.
-                    try:
-                        while True:
-                            msg = await recv_json(ws, 1.0)
-                            if msg["type"] == "telemetry_update":
-                                got.append((msg["device_id"], msg["telemetry"]["temperature"]["value"]))
-                    except asyncio.TimeoutError:
-                        pass
+                    got += [(m["device_id"], m["telemetry"]["temperature"]["value"])
+                            for m in await received(ws, "telemetry_update", 1.0)]
                     self.assertEqual(sorted(got), want)
             finally:
                 await ws2.close()
@@ -198,14 +205,7 @@ class ClusterDeliveryTest(unittest.TestCase):
                 await asyncio.sleep(1.5)  # the alert subscriptions reach every node
                 self.n3.ingest(device, {"temperature": 60}, self.admin)
                 for ws in sockets:
-                    alerts = []
-                    try:
-                        while True:
-                            msg = await recv_json(ws, 3.0)
-                            if msg["type"] == "alert":
-                                alerts.append(msg)
-                    except asyncio.TimeoutError:
-                        pass
+                    alerts = await received(ws, "alert", 3.0)
                     self.assertEqual([(a["device_id"], a["status"]) for a in alerts],
                                      [(device, "active")], alerts)
             finally:
@@ -311,11 +311,17 @@ class ClusterDeliveryTest(unittest.TestCase):
                        what="the new status on every node")
 
 
-class ClusterFailoverTest(unittest.TestCase):
+class ClusterPerTest(unittest.TestCase):
+    """A cluster of its own for each test (they kill and restart its parts)."""
+    cluster_args = {"mqtt": False}
+
     def setUp(self):
-        self.cluster = Cluster(mqtt=False)
+        self.cluster = Cluster(**self.cluster_args)
         self.addCleanup(self.cluster.stop)
         self.cluster.start()
+
+
+class ClusterFailoverTest(ClusterPerTest):
 
     def test_a_killed_nodes_devices_raise_alerts_on_a_new_owner_and_clients_catch_up(self):
         c = self.cluster
@@ -395,22 +401,19 @@ class ClusterFailoverTest(unittest.TestCase):
             ws = await connect(n3, token_=admin)
             reply = await subscribe(ws, "alerts", since_alert_id=first_alert)
             self.assertEqual(reply["type"], "subscribed", reply)
-            got = []
-            try:
-                while True:
-                    msg = await recv_json(ws, 2.0)
-                    if msg["type"] == "alert":
-                        got.append(msg)
-            except asyncio.TimeoutError:
-                pass
+            got = await received(ws, "alert", 2.0)
             await ws.close()
             return got
 
         got = run(catch_up())
         self.assertIn(alerts[0]["alert_id"], [a["alert_id"] for a in got])
         self.assertNotIn(first_alert, [a["alert_id"] for a in got])
-        # The first alert stays open (the value never cleared): not raised again by the new
-        # owner, which read the open alert from the database.
+        # The first alert stays open (the value never cleared): a new reading over the threshold
+        # through another node reaches the new owner, which read the open alert from the
+        # database and does not raise it again.
+        n2.ingest(watched, {"temperature": 75}, admin)
+        time.sleep(1)
+        self.assertEqual(len(alert_of(watched)), 1, alert_of(watched))
         rows = c.pg.query(c.db, "SELECT device_id, rule_id, count(*) FROM alerts "
                                 "GROUP BY device_id, rule_id HAVING count(*) > 1")
         self.assertEqual(rows, [], "no alert raised twice")
@@ -418,11 +421,7 @@ class ClusterFailoverTest(unittest.TestCase):
         self.assertEqual(len(ids), len(set(r[0] for r in ids)))
 
 
-class ClusterStopTest(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(mqtt=False)
-        self.addCleanup(self.cluster.stop)
-        self.cluster.start()
+class ClusterStopTest(ClusterPerTest):
 
     def test_a_stopped_node_hands_its_partitions_over_at_once(self):
         n1, n2, n3 = self.cluster.nodes
@@ -441,11 +440,8 @@ class ClusterStopTest(unittest.TestCase):
         n2.ingest(device, {"temperature": 1}, self.cluster.admin)
 
 
-class ClusterBrokerFaultTest(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(count=2)
-        self.addCleanup(self.cluster.stop)
-        self.cluster.start()
+class ClusterBrokerFaultTest(ClusterPerTest):
+    cluster_args = {"count": 2}
 
     def test_ingest_resumes_after_mosquitto_then_nats_restart_and_nothing_accepted_is_lost(self):
         c = self.cluster
@@ -495,6 +491,37 @@ class ClusterBrokerFaultTest(unittest.TestCase):
                                    "WHERE metric = 'counter'")}
         missing = [r for r in accepted if r not in stored]
         self.assertEqual(missing, [], f"{len(missing)} of {len(accepted)} accepted readings lost")
+
+
+class ClusterNoOwnerTest(ClusterPerTest):
+    cluster_args = {"count": 2, "mqtt": False}
+
+    def test_a_reading_no_node_can_take_is_refused_with_503_after_the_deadline(self):
+        n1, n2 = self.cluster.nodes
+        owned = set(health(n2)["cluster"]["partitions"])
+        device = next(d for d in range(1, 400) if partition_of(d) in owned)
+        # NATS goes away: each node gives its leases up before they could expire, so nobody
+        # owns any partition; a reading for node 2's device through node 1 waits for an owner
+        # until 2 x lease_ttl + 2 s (8 s here), then is refused.
+        self.cluster.nats.kill()
+        wait_until(lambda: not health(n1)["cluster"]["partitions"], timeout=10,
+                   what="node 1 giving its leases up")
+        self.assertEqual(health(n1)["status"], "degraded")
+        started = time.monotonic()
+        status, body = n1.request("POST", "/api/v1/telemetry",
+                                  {"device_id": device,
+                                   "telemetry": {"temperature": {"value": 1}}},
+                                  self.cluster.admin)
+        waited = time.monotonic() - started
+        self.assertEqual(status, 503, body)
+        self.assertIn("no node of the cluster took the request", body["error"]["message"])
+        self.assertGreater(waited, 5)
+        # NATS back: the cluster owns every partition again and the same reading goes through.
+        self.cluster.nats.start()
+        wait_until(lambda: sorted(p for n in (n1, n2)
+                                  for p in health(n)["cluster"]["partitions"]) ==
+                   list(range(PARTITIONS)), timeout=30, what="partitions owned again")
+        n1.ingest(device, {"temperature": 2}, self.cluster.admin)
 
 
 class ClusterConfigTest(unittest.TestCase):

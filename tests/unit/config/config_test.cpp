@@ -205,7 +205,8 @@ TEST(ConfigTest, ExampleFileMentionsEveryKey) {
         "replay_max_age =", "[system]", "default_frequency =", "min_frequency =",
         "max_unauthenticated =", "auth_failures_before_ban =", "auth_failure_window =",
         "ban_duration =", "[server]", "trusted_proxies =", "io_uring =", "[mqtt]",
-        "topic_prefix =", "qos =", "client_id ="}) {
+        "topic_prefix =", "qos =", "client_id =", "[cluster]", "nats_url =", "node_id =",
+        "partitions =", "lease_ttl ="}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
 }
@@ -573,6 +574,38 @@ TEST(MqttConfigTest, KeysDefaultsAndErrors) {
   v.mqtt.url = "mqtt://b";
   v.mqtt.ca_file = "/etc/ca.pem";
   EXPECT_EQ(validate_error(v), "mqtt.ca_file: set, but mqtt.url is not mqtts:// (TLS)");
+}
+
+TEST(ClusterConfigTest, KeysDefaultsAndErrors) {
+  const Config d;
+  EXPECT_FALSE(d.cluster.enabled());
+  EXPECT_EQ(d.cluster.name, "valtronics");
+  EXPECT_EQ(d.cluster.partitions, 16u);
+  EXPECT_EQ(d.cluster.lease_ttl, 6s);
+  Config c = load("[cluster]\nnats_url = \"nats://n:4222\"\nnode_id = \"a-1\"\nname = \"site_2\"\n"
+                  "partitions = 32\nlease_ttl = \"3s\"\n");
+  EXPECT_TRUE(c.cluster.enabled());
+  EXPECT_EQ(c.cluster.nats_url, "nats://n:4222");
+  EXPECT_EQ(c.cluster.node_id, "a-1");
+  EXPECT_EQ(c.cluster.name, "site_2");
+  EXPECT_EQ(c.cluster.partitions, 32u);
+  EXPECT_EQ(c.cluster.lease_ttl, 3s);
+  EXPECT_EQ(error_of("[cluster]\npartitions = 2000\n"),
+            "cluster.partitions: must be at most 1024, got 2000");
+  Config v = valid_config();
+  v.cluster.nats_url = "nats://n:4222";
+  EXPECT_EQ(validate_error(v).rfind("cluster.nats_url: a cluster needs one PostgreSQL", 0), 0u)
+      << validate_error(v);
+  v.db = "postgresql://u@h:5432/db";
+  EXPECT_EQ(validate_error(v), "");
+  v.cluster.node_id = "a.b";  // a dot would split its NATS subjects
+  EXPECT_EQ(validate_error(v).rfind("cluster.node_id: ", 0), 0u);
+  v.cluster.node_id = "";
+  v.cluster.name = "x y";
+  EXPECT_EQ(validate_error(v).rfind("cluster.name: ", 0), 0u);
+  v.cluster.name = "valtronics";
+  v.cluster.lease_ttl = 500ms;
+  EXPECT_EQ(validate_error(v), "cluster.lease_ttl: must be at least 1s");
 }
 
 TEST(SetListenTest, PortZeroMeansAnyFreePort) {
