@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"Valtronics real-time IoT server"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", valtronics::cli::version_line(), "Print the version and exit");
   std::map<CLI::App*, valtronics::cli::Runner> runners;
   auto add = [&](valtronics::cli::Runner (*adder)(CLI::App&)) {
     auto before = app.get_subcommands([](CLI::App*) { return true; }).size();
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
   add(valtronics::cli::add_bench);
   add(valtronics::cli::add_listen);
   add(valtronics::cli::add_simulate);
+  add(valtronics::cli::add_config);
+  add(valtronics::cli::add_version);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -170,6 +170,14 @@ void add_common(CLI::App* s, BenchArgs& a, bool payload) {
 Runner add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Load generators: measure a running server or a peer");
   cmd->require_subcommand(1);
+  cmd->footer(
+      "Examples:\n"
+      "  valtronics bench fanout --url http://127.0.0.1:8000 --token $T --subscribers 1000 "
+      "--rate 100\n"
+      "  valtronics bench idle --url http://127.0.0.1:8000 --token $T --connections 10000 "
+      "--server-pid $PID\n"
+      "  valtronics bench floor --subscribers 1000 --io-uring\n"
+      "(valtronics bench SCENARIO --help for each scenario's flags; docs/benchmarks.md)");
 
   struct Sub {
     CLI::App* app;
@@ -223,6 +231,13 @@ Runner add_bench(CLI::App& app) {
                   "(sent back to back, replies matched in order; 1 waits for each reply)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
+    s->footer(
+        "Examples:\n"
+        "  valtronics bench fanout --url http://127.0.0.1:8000 --token $T --subscribers 1000 "
+        "--devices 1 --payload-bytes 300 --rate 1000 --batch 10 --duration 10s\n"
+        "  valtronics bench fanout --url http://127.0.0.1:8000 --token $T --subscribers 1000 "
+        "--rate 100 --slow-fraction 0.01 --server-pid $PID --json\n"
+        "  valtronics bench fanout --target mqtt --subscribers 1000 --rate 100 --duration 10s");
   }
   {
     auto [s, a] = make("idle",
@@ -239,6 +254,11 @@ Runner add_bench(CLI::App& app) {
                   "Connections being set up at once")
         ->capture_default_str()
         ->check(CLI::Range(1, 100'000));
+    s->footer(
+        "Examples:\n"
+        "  valtronics bench idle --url http://127.0.0.1:8000 --token $T --connections 15000 "
+        "--devices 100 --server-pid $PID\n"
+        "  valtronics bench idle --target nats --connections 1000 --duration 10s --json");
   }
   {
     auto [s, a] = make("connect",
@@ -251,6 +271,12 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--concurrency", a->concurrency, "Connections in flight (C)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100'000));
+    s->footer(
+        "Examples:\n"
+        "  valtronics bench connect --url http://127.0.0.1:8000 --token $T --concurrency 64 "
+        "--devices 10 --duration 10s\n"
+        "  valtronics bench connect --url http://127.0.0.1:8000 --token $T --concurrency 64 "
+        "--pipeline --server-pid $PID --json");
   }
   {
     auto [s, a] = make("ingest",
@@ -271,6 +297,12 @@ Runner add_bench(CLI::App& app) {
     s->add_option("--warmup", a->warmup, "Load before measuring")->capture_default_str();
     s->add_option("--drain", a->drain, "With subscribers: wait before counting loss")
         ->capture_default_str();
+    s->footer(
+        "Examples:\n"
+        "  valtronics bench ingest --url http://127.0.0.1:8000 --token $T --batch 100 "
+        "--connections 4 --duration 10s\n"
+        "  valtronics bench ingest --url http://127.0.0.1:8000 --token $T --batch 100 "
+        "--subscribers 10 --devices 10 --server-pid $PID --json");
   }
 
   {
@@ -300,6 +332,11 @@ Runner add_bench(CLI::App& app) {
                   "Pin the reader process to this CPU (default: the bench's own affinity)")
         ->check(CLI::Range(0, 1023));
     s->add_flag("--json", a->json, "Print one JSON object instead of a table");
+    s->footer(
+        "Examples:\n"
+        "  valtronics bench floor --subscribers 1000 --payload-bytes 300\n"
+        "  valtronics bench floor --subscribers 1000 --payload-bytes 300 --io-uring "
+        "--reader-cpu 1 --json");
   }
 
   return [subs] {

@@ -104,6 +104,12 @@ Runner add_listen(CLI::App& app) {
   cmd->add_option("--max-attempts", a->max_attempts,
                   "Reconnect attempts before giving up (default 0: never give up)");
   cmd->add_option("--ping-interval", a->ping_interval, "Keepalive ping period, 0 = off (default 15s)");
+  cmd->footer(
+      "Examples:\n"
+      "  valtronics listen ws://127.0.0.1:8000 --token $T -s 'telemetry:device_id=1,2' -s alerts\n"
+      "  valtronics listen ws://127.0.0.1:8000/ws/alerts --token-file /run/token --json\n"
+      "  valtronics listen wss://iot.example:8443 --ca-file ca.pem --token $T "
+      "-s 'system:frequency=5s'");
 
   return [a]() -> int {
     client::Options o;

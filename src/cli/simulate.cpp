@@ -189,6 +189,12 @@ Runner add_simulate(CLI::App& app) {
   cmd->add_option("--ca-file", a->ca_file, "PEM CA file for https:// (default: system CAs)");
   cmd->add_flag("--insecure", a->insecure, "https:// without certificate verification");
   cmd->add_flag("--quiet,-q", a->quiet, "No progress line and no summary");
+  cmd->footer(
+      "Examples:\n"
+      "  valtronics simulate --url http://127.0.0.1:8000 --token $T --devices 10 --interval 1s\n"
+      "  valtronics simulate --url http://127.0.0.1:8000 --token $T --devices 500 --count 60 "
+      "--seed 1\n"
+      "  valtronics simulate --mqtt mqtt://127.0.0.1:1883 --devices 20 --interval 500ms");
 
   return [a]() -> int {
     if (a->url.empty() == a->mqtt.empty())

@@ -54,6 +54,12 @@ Runner add_token(CLI::App& app) {
   cmd->add_option("--kid", args->kid, "Key id put in the header (the JWKS entry to verify with)");
   cmd->add_option("--iss", args->iss, "Issuer claim");
   cmd->add_option("--aud", args->aud, "Audience claim");
+  cmd->footer(
+      "Examples:\n"
+      "  valtronics token --secret S --sub alice --role user --devices 1,2 --ttl 1h\n"
+      "  VALTRONICS_JWT_SECRET=S valtronics token --sub ops --role admin --devices '*' --ttl 24h\n"
+      "  valtronics token --secret S --sub sensor-7 --role device --device-id 7 --ttl 30d\n"
+      "  valtronics token --key idp.key --kid k1 --iss https://idp.example/ --sub bob --role analyst");
   return [args] {
     auth::SigningKey key{auth::Algorithm::hs256, "", args->kid, args->iss, args->aud};
     if (!args->key_file.empty()) {

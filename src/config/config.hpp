@@ -1,6 +1,7 @@
 // The server's whole configuration: one struct, one default and bound per key. Loaded from a
-// TOML file, then overridden by flags, then by the environment (the secret). Every key is
-// documented in config/valtronics.example.toml and docs/configuration.md.
+// TOML file, then overridden by flags, then by the environment (the secret). Every key is in the
+// key table (config/table.cpp: doc, reader, writer, secret, live), from which `valtronics config
+// init` writes config/valtronics.example.toml; docs/configuration.md documents them.
 #pragma once
 
 #include <chrono>
@@ -156,11 +157,26 @@ struct ClusterConfig {
   bool enabled() const { return !nats_url.empty(); }
 };
 
+// (issue 13) Prometheus metrics: GET /metrics (docs/operations.md, "Metrics").
+struct MetricsConfig {
+  // A listener of its own that serves only /metrics ("HOST:PORT"); empty: /metrics is served on
+  // the main listener(s). When set, the main listeners answer /metrics with 404.
+  std::string listen_host;
+  std::uint16_t listen_port = 0;
+  // Addresses or CIDR networks that may scrape without a token; from anywhere else /metrics
+  // needs an admin bearer token. The client address is the one net/client_address resolves
+  // (forwarding headers count only from server.trusted_proxies).
+  std::vector<std::string> allow{"127.0.0.0/8", "::1"};
+  bool listen_enabled() const { return !listen_host.empty(); }
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
   unsigned threads = 1;
   std::string log_level = "info";
+  // (issue 13) "text": human-readable lines; "json": one JSON object per line (docs/operations.md).
+  std::string log_format = "text";
   bool demo = false;
   std::string db = "./valtronics.db";          // SQLite file; ":memory:" for a throwaway store
   // A second, plain listener beside the TLS one, for local use (e.g. "127.0.0.1:8080");
@@ -178,6 +194,7 @@ struct Config {
   ServerConfig server;  // (issue 10, durability)
   MqttConfig mqtt;      // (issue 12)
   ClusterConfig cluster;  // (issue 12)
+  MetricsConfig metrics;  // (issue 13)
 };
 
 // A configuration problem: `what()` is one line naming the key and the problem, e.g.
@@ -199,5 +216,16 @@ void set_listen_plain(Config& cfg, const std::string& value,
 
 // Checks cross-key rules (e.g. secret present unless demo, min_frequency <= default_frequency).
 void validate(const Config& cfg);
+
+// (issue 13) The configuration as TOML text, every key of every section (it loads back to the
+// same values). With `mask_secrets`, secrets read "***" and URLs show no password (an unset
+// secret stays ""): fit for a log or a terminal.
+std::string render(const Config& cfg, bool mask_secrets = true);
+// (issue 13, SIGHUP) The keys ("listen", "db", "cluster.nats_url") whose values differ between
+// the running configuration and a reloaded one and that the running server cannot apply: a
+// restart is needed for them. Live keys (config/table.hpp) are never listed.
+std::vector<std::string> restart_needed(const Config& running, const Config& loaded);
+// (issue 13, SIGHUP) The live keys whose values differ: what a reload applies (config/reload.cpp).
+std::vector<std::string> live_changes(const Config& running, const Config& loaded);
 
 }  // namespace valtronics::config

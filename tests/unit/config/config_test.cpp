@@ -3,6 +3,7 @@
 // cross-key rules of validate().
 
 #include "config/config.hpp"
+#include "config_files.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,36 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class TempFile {
- public:
-  explicit TempFile(const std::string& content) {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("valtronics_config_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++) + ".toml");
-    std::ofstream(path_) << content;
-  }
-  ~TempFile() { fs::remove(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
-Config load(const std::string& content) {
-  TempFile f(content);
-  return load_file(f.path());
-}
-
-// The error message of loading `content`, or "" if it loads.
-std::string error_of(const std::string& content) {
-  try {
-    load(content);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
+using testing::load_text;
+using testing::TempFile;
 
 std::string example_path() {
   return (fs::path(VALTRONICS_SOURCE_DIR) / "config" /
@@ -54,7 +28,7 @@ std::string example_path() {
 }
 
 TEST(ConfigTest, EmptyFileGivesDefaults) {
-  Config c = load("");
+  Config c = load_text("");
   Config d;
   EXPECT_EQ(c.listen_host, "127.0.0.1");
   EXPECT_EQ(c.listen_port, 8000);
@@ -64,7 +38,7 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
-  Config c = load(R"(
+  Config c = load_text(R"(
 listen = "0.0.0.0:9001"
 threads = 4
 log_level = "debug"
@@ -138,7 +112,7 @@ min_frequency = "500ms"
 }
 
 TEST(ConfigTest, IntegerMessagesPerSecond) {
-  EXPECT_DOUBLE_EQ(load("[limits]\nmessages_per_second = 7\n").limits.messages_per_second, 7.0);
+  EXPECT_DOUBLE_EQ(load_text("[limits]\nmessages_per_second = 7\n").limits.messages_per_second, 7.0);
 }
 
 TEST(ConfigTest, FileOverridesOnlyItsKeys) {
@@ -218,7 +192,7 @@ TEST(ConfigTest, AbuseLimitKeys) {
   EXPECT_EQ(d.limits.header_timeout, 10s);
   EXPECT_EQ(d.limits.body_timeout, 30s);
   EXPECT_EQ(d.ingest.max_metrics_per_device, 1000u);
-  Config c = load(
+  Config c = load_text(
       "[limits]\nmax_http_connections = 7\nheader_timeout = \"2s\"\nbody_timeout = \"3s\"\n"
       "[ingest]\nmax_metrics_per_device = 9\n");
   EXPECT_EQ(c.limits.max_http_connections, 7u);
@@ -238,9 +212,9 @@ TEST(ConfigTest, AbuseLimitKeys) {
 
 TEST(ConfigTest, ControlFramesPerSecond) {
   EXPECT_DOUBLE_EQ(Config{}.limits.control_frames_per_second, 20.0);
-  EXPECT_DOUBLE_EQ(load("[limits]\ncontrol_frames_per_second = 2.5\n").limits.control_frames_per_second,
+  EXPECT_DOUBLE_EQ(load_text("[limits]\ncontrol_frames_per_second = 2.5\n").limits.control_frames_per_second,
                    2.5);
-  EXPECT_DOUBLE_EQ(load("[limits]\ncontrol_frames_per_second = 50\n").limits.control_frames_per_second,
+  EXPECT_DOUBLE_EQ(load_text("[limits]\ncontrol_frames_per_second = 50\n").limits.control_frames_per_second,
                    50.0);
   EXPECT_EQ(error_of("[limits]\ncontrol_frames_per_second = 0\n"),
             "limits.control_frames_per_second: expected a positive number");
@@ -303,17 +277,17 @@ TEST(ConfigTest, BadDurations) {
   EXPECT_EQ(error_of("[limits]\nflood_close_after = \"5 s\"\n"),
             "limits.flood_close_after" + shape + "\"5 s\"");
   // Zero is meaningful where it switches something off.
-  EXPECT_EQ(load("[auth]\nleeway = \"0s\"\n").auth.leeway, 0ms);
-  EXPECT_EQ(load("[auth]\nexpiry_warning = \"0ms\"\n").auth.expiry_warning, 0ms);
+  EXPECT_EQ(load_text("[auth]\nleeway = \"0s\"\n").auth.leeway, 0ms);
+  EXPECT_EQ(load_text("[auth]\nexpiry_warning = \"0ms\"\n").auth.expiry_warning, 0ms);
 }
 
 // alerts.retention: resolved alerts are kept a month by default; "0s" (or 0 in any unit) keeps
 // every alert; anything else must be a duration.
 TEST(ConfigTest, AlertRetention) {
   EXPECT_EQ(Config{}.alerts.retention, 30 * 24h);
-  EXPECT_EQ(load("[alerts]\nretention = \"90d\"\n").alerts.retention, 90 * 24h);
-  EXPECT_EQ(load("[alerts]\nretention = \"0s\"\n").alerts.retention, 0ms);
-  EXPECT_EQ(load("[alerts]\nretention = \"0d\"\n").alerts.retention, 0ms);
+  EXPECT_EQ(load_text("[alerts]\nretention = \"90d\"\n").alerts.retention, 90 * 24h);
+  EXPECT_EQ(load_text("[alerts]\nretention = \"0s\"\n").alerts.retention, 0ms);
+  EXPECT_EQ(load_text("[alerts]\nretention = \"0d\"\n").alerts.retention, 0ms);
   const std::string shape = ": expected a duration like \"10s\", \"500ms\" or \"5m\", got ";
   EXPECT_EQ(error_of("[alerts]\nretention = \"forever\"\n"),
             "alerts.retention" + shape + "\"forever\"");
@@ -339,7 +313,7 @@ TEST(ConfigTest, AlertRetention) {
 
 TEST(ConfigTest, LogLevel) {
   for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-    EXPECT_EQ(load(std::string("log_level = \"") + level + "\"\n").log_level, level);
+    EXPECT_EQ(load_text(std::string("log_level = \"") + level + "\"\n").log_level, level);
   }
   EXPECT_EQ(error_of("log_level = \"verbose\"\n"),
             "log_level: expected one of trace, debug, info, warn, error, critical, off, got "
@@ -348,7 +322,7 @@ TEST(ConfigTest, LogLevel) {
 }
 
 TEST(ConfigTest, OldAlgorithmKeyMapsToTheList) {
-  EXPECT_EQ(load("[auth]\nalgorithm = \"RS256\"\n").auth.algorithms,
+  EXPECT_EQ(load_text("[auth]\nalgorithm = \"RS256\"\n").auth.algorithms,
             (std::vector<std::string>{"RS256"}));
   EXPECT_EQ(error_of("[auth]\nalgorithm = \"none\"\n"),
             "auth.algorithm: expected \"HS256\", \"RS256\" or \"ES256\", got \"none\"");
@@ -527,7 +501,7 @@ TEST(ValidateTest, ValuesSetByFlagsAreCheckedToo) {
 // (issue 10, durability) server.shutdown_timeout: 5 s by default, a positive duration.
 TEST(ServerConfigTest, ShutdownTimeoutDefaultsToFiveSecondsAndMustBePositive) {
   EXPECT_EQ(Config{}.server.shutdown_timeout, 5s);
-  EXPECT_EQ(load("[server]\nshutdown_timeout = \"750ms\"\n").server.shutdown_timeout, 750ms);
+  EXPECT_EQ(load_text("[server]\nshutdown_timeout = \"750ms\"\n").server.shutdown_timeout, 750ms);
   EXPECT_EQ(error_of("[server]\nshutdown_timeout = \"0s\"\n").rfind("server.shutdown_timeout: ", 0),
             0u);
   EXPECT_EQ(error_of("[server]\nshutdown_timeout = 5\n").rfind("server.shutdown_timeout: ", 0),
@@ -540,8 +514,8 @@ TEST(ServerConfigTest, ShutdownTimeoutDefaultsToFiveSecondsAndMustBePositive) {
 // (issue 11) server.io_uring: the flush's writes go out in io_uring batches unless turned off.
 TEST(ServerConfigTest, IoUringIsOnByDefaultAndTakesABool) {
   EXPECT_TRUE(Config{}.server.io_uring);
-  EXPECT_FALSE(load("[server]\nio_uring = false\n").server.io_uring);
-  EXPECT_TRUE(load("[server]\nio_uring = true\n").server.io_uring);
+  EXPECT_FALSE(load_text("[server]\nio_uring = false\n").server.io_uring);
+  EXPECT_TRUE(load_text("[server]\nio_uring = true\n").server.io_uring);
   EXPECT_EQ(error_of("[server]\nio_uring = \"off\"\n"),
             "server.io_uring: expected true or false, got \"off\"");
 }
@@ -552,7 +526,7 @@ TEST(MqttConfigTest, KeysDefaultsAndErrors) {
   EXPECT_FALSE(d.mqtt.enabled());
   EXPECT_EQ(d.mqtt.topic_prefix, "valtronics");
   EXPECT_EQ(d.mqtt.qos, 1);
-  Config c = load("[mqtt]\nurl = \"mqtts://b:8884\"\nusername = \"u\"\npassword = \"p\"\n"
+  Config c = load_text("[mqtt]\nurl = \"mqtts://b:8884\"\nusername = \"u\"\npassword = \"p\"\n"
                   "client_id = \"node-a\"\ntopic_prefix = \"site/vt\"\nqos = 2\n"
                   "ca_file = \"/etc/ca.pem\"\n");
   EXPECT_TRUE(c.mqtt.enabled());
@@ -582,7 +556,7 @@ TEST(ClusterConfigTest, KeysDefaultsAndErrors) {
   EXPECT_EQ(d.cluster.name, "valtronics");
   EXPECT_EQ(d.cluster.partitions, 16u);
   EXPECT_EQ(d.cluster.lease_ttl, 6s);
-  Config c = load("[cluster]\nnats_url = \"nats://n:4222\"\nnode_id = \"a-1\"\nname = \"site_2\"\n"
+  Config c = load_text("[cluster]\nnats_url = \"nats://n:4222\"\nnode_id = \"a-1\"\nname = \"site_2\"\n"
                   "partitions = 32\nlease_ttl = \"3s\"\n");
   EXPECT_TRUE(c.cluster.enabled());
   EXPECT_EQ(c.cluster.nats_url, "nats://n:4222");
@@ -617,7 +591,7 @@ TEST(SetListenTest, PortZeroMeansAnyFreePort) {
 // ---- identity providers ----
 
 TEST(IdentityProvidersConfig, KeysAreRead) {
-  Config c = load(R"([auth]
+  Config c = load_text(R"([auth]
 algorithms = ["RS256", "ES256"]
 previous_jwt_secret = "old"
 jwks_file = "/etc/jwks.json"
@@ -629,7 +603,7 @@ audience = "valtronics"
   EXPECT_EQ(c.auth.jwks_file, "/etc/jwks.json");
   EXPECT_EQ(c.auth.issuer, "https://idp.example/");
   EXPECT_EQ(c.auth.audience, "valtronics");
-  EXPECT_EQ(load("[auth]\npublic_key_file = \"k.pem\"\n").auth.public_key_file, "k.pem");
+  EXPECT_EQ(load_text("[auth]\npublic_key_file = \"k.pem\"\n").auth.public_key_file, "k.pem");
   EXPECT_EQ(error_of("[auth]\nalgorithms = []\n"),
             "auth.algorithms: expected at least one of \"HS256\", \"RS256\", \"ES256\"");
   EXPECT_EQ(error_of("[auth]\nalgorithms = [\"RS256\", \"none\"]\n"),
@@ -680,7 +654,7 @@ TEST(ConfigTest, BanAndUnauthenticatedKeys) {
   EXPECT_EQ(d.limits.ban_duration, 300s);
   EXPECT_EQ(d.limits.max_unauthenticated, 256u);
   EXPECT_TRUE(d.server.trusted_proxies.empty());
-  Config c = load(
+  Config c = load_text(
       "[limits]\nauth_failures_before_ban = 3\nauth_failure_window = \"10s\"\n"
       "ban_duration = \"2s\"\nmax_unauthenticated = 5\n");
   EXPECT_EQ(c.limits.auth_failures_before_ban, 3u);
@@ -688,7 +662,7 @@ TEST(ConfigTest, BanAndUnauthenticatedKeys) {
   EXPECT_EQ(c.limits.ban_duration, 2s);
   EXPECT_EQ(c.limits.max_unauthenticated, 5u);
   // 0 disables bans; negative is refused, as is a zero cap or window.
-  EXPECT_EQ(load("[limits]\nauth_failures_before_ban = 0\n").limits.auth_failures_before_ban, 0u);
+  EXPECT_EQ(load_text("[limits]\nauth_failures_before_ban = 0\n").limits.auth_failures_before_ban, 0u);
   EXPECT_EQ(error_of("[limits]\nauth_failures_before_ban = -1\n"),
             "limits.auth_failures_before_ban: expected a non-negative integer (0 disables bans), "
             "got -1");
@@ -707,7 +681,7 @@ TEST(ConfigTest, BanAndUnauthenticatedKeys) {
 }
 
 TEST(ConfigTest, TrustedProxies) {
-  Config c = load("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\", "
+  Config c = load_text("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\", "
                   "\"::1\"]\n");
   EXPECT_EQ(c.server.trusted_proxies,
             (std::vector<std::string>{"10.0.0.0/8", "192.0.2.7", "fd00::/8", "::1"}));
