@@ -3,8 +3,11 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "auth/abuse_monitor.hpp"
 #include "auth/jwt.hpp"
@@ -12,6 +15,7 @@
 #include "engine/engine.hpp"
 #include "hub/hub.hpp"
 #include "session/connection_registry.hpp"
+#include "util/ip_network.hpp"
 #include "util/link_status.hpp"
 
 namespace valtronics::api {
@@ -31,7 +35,12 @@ struct Context {
     std::function<boost::json::object()> describe;
     std::function<bool()> connected;  // to NATS: "degraded" in /health otherwise
   };
-  std::optional<ClusterView> cluster;
+  std::optional<ClusterView> cluster{};
+  // GET /metrics (issue 13): the addresses that scrape without a token (metrics.allow), the
+  // plain HTTP connections open now, and when the server started.
+  std::vector<util::IpNetwork> metrics_allow{};
+  std::function<std::uint64_t()> http_connections{};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 }  // namespace valtronics::api

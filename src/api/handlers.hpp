@@ -13,6 +13,13 @@ namespace health {
 void get(Call& c);
 }
 
+// metrics.cpp: GET /metrics, Prometheus text format (metrics/exposition.hpp). Without a token
+// from metrics.allow, with an admin token from anywhere; 404 on the main listeners when
+// metrics.listen gives it a listener of its own.
+namespace scrape {
+void get(Call& c);
+}
+
 // stats.cpp: GET /api/v1/ws/stats, admin: the WebSocket connection figures.
 namespace stats {
 void get(Call& c);

@@ -7,11 +7,23 @@
 #include "api/ingest_durability.hpp"
 #include "api/ingest_body.hpp"
 #include "engine/engine.hpp"
+#include "metrics/counters.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api::ingest {
 
 namespace {
+
+// Counts a request's readings (GET /metrics) as accepted or rejected by its answer's status.
+Respond counting(Respond respond, std::uint64_t readings) {
+  return [respond = std::move(respond), readings](Response r) {
+    metrics::add(metrics::at(r.status < 300 ? metrics::slot::readings_accepted
+                                            : metrics::slot::readings_rejected,
+                             metrics::Source::http),
+                 readings);
+    respond(std::move(r));
+  };
+}
 
 void accept(Call& c, bool batch) {
   auto claims = authenticated(c);
@@ -21,7 +33,14 @@ void accept(Call& c, bool batch) {
   const auto now = util::Clock::now();
   auto events = batch ? parse_batch(c.request.body, c.ctx.cfg.ingest.max_items, now)
                       : parse_single(c.request.body, now);
-  if (!events) return c.fail(events.error());
+  if (!events) {
+    // An unreadable body counts as one rejected reading: how many it meant is unknown.
+    metrics::add(metrics::at(metrics::slot::readings_rejected, metrics::Source::http));
+    return c.fail(events.error());
+  }
+  std::uint64_t readings = 0;
+  for (const auto& ev : *events) readings += ev.readings.size();
+  c.respond = counting(std::move(c.respond), readings);
   for (const auto& ev : *events) {
     if (!auth::may_ingest(*claims, ev.device_id))
       return c.fail({model::DomainError::Kind::forbidden,

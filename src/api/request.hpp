@@ -27,13 +27,18 @@ struct Request {
   std::string body;
   unsigned version = 11;  // 10 or 11: what the response is written in
   bool keep_alive = true;
+  // Read by the listener of metrics.listen, which serves GET /metrics and nothing else.
+  bool metrics_listener = false;
 };
 
 struct Response {
   int status = 200;
-  boost::json::value body;  // sent as application/json
+  boost::json::value body;  // sent as application/json, unless content_type is set
   // Headers beyond Server, Content-Type and Content-Length (e.g. Allow on a 405).
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
+  // A body that is not JSON (GET /metrics): `text` sent as is, with this Content-Type.
+  std::string content_type{};
+  std::string text{};
 
   // The value of header `name` (compared without case), or "" when absent.
   std::string_view header(std::string_view name) const;

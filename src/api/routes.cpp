@@ -90,6 +90,7 @@ const RouteTable& routes() {
     t.add(get, "/health", health::get)
         .add(head, "/health", health::get)
         .add(get, "/api/v1/ws/stats", stats::get)
+        .add(get, "/metrics", scrape::get)
         .add(post, "/api/v1/telemetry", ingest::single)
         .add(post, "/api/v1/telemetry/batch", ingest::batch)
         .add(get, "/api/v1/devices", devices::list)

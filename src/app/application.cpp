@@ -25,12 +25,14 @@ std::string node_id(const config::Config& cfg, std::uint16_t port) {
 }
 }  // namespace
 
-Application::Application(const config::Config& cfg)
+Application::Application(config::Config& cfg, std::function<config::Config()> reread)
     : watchdog_([this] {
         const auto storage = engine_.storage_health();
         return std::to_string(storage.queued) + " database write(s) not committed" +
                (storage.available ? "" : " (storage unavailable: " + storage.last_error + ")");
       }),
+      cfg_(cfg),
+      reread_(std::move(reread)),
       shutdown_timeout_(cfg.server.shutdown_timeout),
       server_(cfg),
       hub_(server_.contexts(), cfg.limits.conflate_after),
@@ -50,6 +52,9 @@ Application::Application(const config::Config& cfg)
                                                  [this] { return cluster_->nats_connected(); }};
     sources_.add_system_figures([this] { return cluster_->cluster_figures(); });
   }
+  // The configuration first: a reload that changed limits or origins is in force before the
+  // files are read again.
+  if (reread_) reload_.on_reload("configuration", [this] { reload_config(); });
   reload_.on_reload("tls", [this] { server_.reload_tls(); });
   reload_.on_reload("jwt keys", [this] {
     if (auto error = ctx_.verifier.reload_keys()) {

@@ -25,12 +25,17 @@ namespace valtronics::app {
 class Application {
  public:
   // Binds the listener and opens the database (throws std::system_error / store::StoreError
-  // with a clear message). Nothing runs until run().
-  explicit Application(const config::Config& cfg);
+  // with a clear message). Nothing runs until run(). `cfg` outlives the Application; SIGHUP
+  // changes its live keys (limits, allowed origins, log level) to what `reread` returns (the
+  // file read again, flags and environment applied, validated; it throws config::ConfigError
+  // for a bad file, and the running configuration stays). No `reread`: SIGHUP rereads only
+  // the TLS and key files.
+  explicit Application(config::Config& cfg, std::function<config::Config()> reread = {});
   ~Application();
 
   std::uint16_t port() const { return server_.port(); }
   std::uint16_t plain_port() const { return server_.plain_port(); }
+  std::uint16_t metrics_port() const { return server_.metrics_port(); }
 
   // Serves until SIGINT/SIGTERM or stop(); then closes every WebSocket with 1001 and returns.
   // The drain (this and the destructor) is bounded by server.shutdown_timeout: past it the
@@ -41,10 +46,15 @@ class Application {
 
  private:
   void shutdown();  // on I/O thread 0
+  // SIGHUP's first step (app/config_reload.cpp): the configuration file read again and its
+  // live keys applied with every I/O thread paused; the other keys wait for a restart.
+  void reload_config();
 
   // Declaration order is lifetime order: the threads' contexts outlive everything that posts to
   // them or is referred to by their handlers. The watchdog first: it outlives the whole drain.
   ShutdownWatchdog watchdog_;
+  config::Config& cfg_;
+  std::function<config::Config()> reread_;
   std::chrono::milliseconds shutdown_timeout_;
   net::Server server_;
   hub::Hub hub_;

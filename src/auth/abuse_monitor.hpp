@@ -54,6 +54,9 @@ class AbuseMonitor {
   Stats stats(Time now);
 
   const Options& options() const { return opts_; }
+  // Reloaded ban settings (SIGHUP; the caller has every I/O thread paused): bans in force keep
+  // their end, new failures count against the new settings.
+  void set_options(Options opts) { opts_ = opts; }
 
  private:
   struct Failures {

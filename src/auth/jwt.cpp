@@ -8,6 +8,7 @@
 #include "auth/jwt.hpp"
 #include "auth/libjwt_alg.hpp"
 #include "config/limits.hpp"
+#include "metrics/counters.hpp"
 #include "util/text.hpp"
 
 #include <jwt.h>
@@ -158,6 +159,26 @@ JwtVerifier::JwtVerifier(const config::AuthConfig& cfg)
 
 std::optional<std::string> JwtVerifier::reload_keys() const { return keys_->reload(); }
 
+namespace {
+// Every verdict is counted (GET /metrics): successes, and failures by reason.
+boost::system::result<Claims, AuthError> counted(boost::system::result<Claims, AuthError> r) {
+  using metrics::AuthFailure;
+  if (r) {
+    metrics::add(metrics::slot::auth_successes);
+    return r;
+  }
+  AuthFailure why = AuthFailure::invalid_token;
+  switch (r.error().code) {
+    case ErrorCode::missing_token: why = AuthFailure::missing_token; break;
+    case ErrorCode::token_expired: why = AuthFailure::token_expired; break;
+    case ErrorCode::token_not_yet_valid: why = AuthFailure::token_not_yet_valid; break;
+    default: break;
+  }
+  metrics::add(metrics::at(metrics::slot::auth_failures, why));
+  return r;
+}
+}  // namespace
+
 boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view token,
                                                              util::TimePoint now) const {
   // A changed key file is picked up here, on the way, at most once a second.
@@ -176,9 +197,10 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view to
       if (claims.expires_at && now >= *claims.expires_at + options_.leeway) {
         const auto expired = *claims.expires_at;
         cache_->verified.erase(it);
-        return AuthError{ErrorCode::token_expired, "token expired at " + util::iso8601(expired)};
+        return counted(
+            AuthError{ErrorCode::token_expired, "token expired at " + util::iso8601(expired)});
       }
-      return claims;
+      return counted(claims);
     }
   }
   auto result = verify_uncached(token, now);
@@ -191,7 +213,7 @@ boost::system::result<Claims, AuthError> JwtVerifier::verify(std::string_view to
       cache_->verified.emplace(std::string(token), *result);
     }
   }
-  return result;
+  return counted(std::move(result));
 }
 
 boost::system::result<Claims, AuthError> JwtVerifier::verify_uncached(std::string_view token_view,

@@ -51,6 +51,11 @@ class ConnectionRateLimiter {
  public:
   explicit ConnectionRateLimiter(std::size_t per_minute);
   bool allow(const std::string& address, SteadyTime now);
+  // A reloaded limits.connections_per_minute (SIGHUP): the next handshakes count against it.
+  void set_per_minute(std::size_t per_minute) {
+    std::lock_guard lock(mutex_);
+    per_minute_ = per_minute;
+  }
 
   // Number of addresses currently remembered (for tests and stats: shows pruning works).
   std::size_t tracked_addresses();

@@ -9,27 +9,15 @@
 #include "auth/jwt.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
-#include "engine/message_bounds.hpp"
 #include "app/application.hpp"
+#include "util/log.hpp"
 
 namespace valtronics::cli {
 
 namespace {
 
-// No stored message (alert, replay item, status change) may be larger than a connection's
-// budget: one that does not fit closes the connection with 4009, and a client resuming below
-// it would be closed again on every attempt (issue 10, defect 3). Its largest size follows from
-// the bounds of its parts (engine/message_bounds), so a smaller budget is a configuration error.
-void check_outbound_budget(const config::Config& cfg) {
-  const std::size_t largest = engine::largest_stored_message_bytes();
-  if (cfg.limits.max_outbound_bytes < largest)
-    throw config::ConfigError(
-        "limits.max_outbound_bytes: must be at least " + std::to_string(largest) +
-        " bytes, the largest single stored message (an alert or device status frame); got " +
-        std::to_string(cfg.limits.max_outbound_bytes));
-}
 struct ServeArgs {
-  std::string config_file, listen, secret, log_level, db;
+  std::string config_file, listen, secret, log_level, log_format, db;
   std::string tls_cert, tls_key, tls_ca_file, listen_plain, mqtt_url, nats_url, node_id;
   unsigned threads = 0;
   bool demo = false;
@@ -88,6 +76,47 @@ void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
       admin_token.c_str(), cfg.listen_host.c_str(), port);
   std::fflush(stdout);
 }
+// The effective configuration: defaults < TOML file < flags < environment, validated. Run at
+// start-up and again by SIGHUP (which keeps a --demo run's generated secret).
+config::Config effective_config(const ServeArgs& args, const std::string& demo_secret = {}) {
+  config::Config cfg;
+  if (!args.config_file.empty()) cfg = config::load_file(args.config_file);
+  if (!args.listen.empty()) config::set_listen(cfg, args.listen, "--listen");
+  if (!args.secret.empty()) cfg.auth.jwt_secret = args.secret;
+  if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)
+    cfg.auth.jwt_secret = env;
+  if (!args.tls_cert.empty()) cfg.tls.cert = args.tls_cert;
+  if (!args.tls_key.empty()) cfg.tls.key = args.tls_key;
+  if (!args.tls_ca_file.empty()) cfg.tls.ca_file = args.tls_ca_file;
+  if (!args.listen_plain.empty())
+    config::set_listen_plain(cfg, args.listen_plain, "--listen-plain");
+  if (!args.mqtt_url.empty()) cfg.mqtt.url = args.mqtt_url;
+  if (!args.nats_url.empty()) cfg.cluster.nats_url = args.nats_url;
+  if (!args.node_id.empty()) cfg.cluster.node_id = args.node_id;
+  if (args.threads) cfg.threads = args.threads;
+  if (!args.db.empty()) cfg.db = args.db;
+  if (!args.log_level.empty()) {
+    auto lvl = spdlog::level::from_str(args.log_level);
+    if (lvl == spdlog::level::off && args.log_level != "off")
+      throw config::ConfigError("--log-level: '" + args.log_level +
+                                "' is not one of trace, debug, info, warn, error, critical, off");
+    cfg.log_level = args.log_level;
+  }
+  if (!args.log_format.empty()) {
+    if (args.log_format != "text" && args.log_format != "json")
+      throw config::ConfigError("--log-format: '" + args.log_format +
+                                "' is not one of text, json");
+    cfg.log_format = args.log_format;
+  }
+  if (args.demo) cfg.demo = true;
+  if (cfg.demo && cfg.auth.jwt_secret.empty())
+    cfg.auth.jwt_secret = demo_secret.empty() ? random_secret() : demo_secret;
+  config::validate(cfg);
+  // The rule `config check` applies too (cli/config_cmd.cpp).
+  if (auto problem = outbound_budget_problem(cfg); !problem.empty())
+    throw config::ConfigError(problem);
+  return cfg;
+}
 }  // namespace
 
 Runner add_serve(CLI::App& app) {
@@ -100,6 +129,8 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--db", args->db, "SQLite database file (default ./valtronics.db; :memory:) or postgresql://USER@HOST:PORT/DB");
   cmd->add_option("--log-level", args->log_level,
                   "trace, debug, info, warn, error, critical or off");
+  cmd->add_option("--log-format", args->log_format,
+                  "text (default; coloured on a terminal) or json (one object per line)");
   cmd->add_option("--tls-cert", args->tls_cert,
                   "PEM certificate chain: serve wss:// and https:// (with --tls-key)");
   cmd->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
@@ -117,38 +148,24 @@ Runner add_serve(CLI::App& app) {
                   "This node's name in the cluster (default: host name - port)");
   cmd->add_flag("--demo", args->demo,
                 "Random secret unless given, printed tokens, simulated devices");
+  cmd->footer(
+      "Examples:\n"
+      "  valtronics serve --demo\n"
+      "  VALTRONICS_JWT_SECRET=... valtronics serve --config /etc/valtronics.toml\n"
+      "  valtronics serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --threads 4\n"
+      "  valtronics serve --db postgresql://vt@db:5432/vt --nats-url nats://nats:4222 --node-id a");
   return [args] {
-    config::Config cfg;
-    if (!args->config_file.empty()) cfg = config::load_file(args->config_file);
-    if (!args->listen.empty()) config::set_listen(cfg, args->listen, "--listen");
-    if (!args->secret.empty()) cfg.auth.jwt_secret = args->secret;
-    if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)
-      cfg.auth.jwt_secret = env;
-    if (!args->tls_cert.empty()) cfg.tls.cert = args->tls_cert;
-    if (!args->tls_key.empty()) cfg.tls.key = args->tls_key;
-    if (!args->tls_ca_file.empty()) cfg.tls.ca_file = args->tls_ca_file;
-    if (!args->listen_plain.empty())
-      config::set_listen_plain(cfg, args->listen_plain, "--listen-plain");
-    if (!args->mqtt_url.empty()) cfg.mqtt.url = args->mqtt_url;
-    if (!args->nats_url.empty()) cfg.cluster.nats_url = args->nats_url;
-    if (!args->node_id.empty()) cfg.cluster.node_id = args->node_id;
-    if (args->threads) cfg.threads = args->threads;
-    if (!args->db.empty()) cfg.db = args->db;
-    if (!args->log_level.empty()) {
-      auto lvl = spdlog::level::from_str(args->log_level);
-      if (lvl == spdlog::level::off && args->log_level != "off")
-        throw config::ConfigError("--log-level: '" + args->log_level +
-                                  "' is not one of trace, debug, info, warn, error, critical, off");
-      cfg.log_level = args->log_level;
-    }
-    if (args->demo) cfg.demo = true;
-    if (cfg.demo && cfg.auth.jwt_secret.empty()) cfg.auth.jwt_secret = random_secret();
-    config::validate(cfg);
-    check_outbound_budget(cfg);
-
+    config::Config cfg = effective_config(*args);
+    util::set_log_format(cfg.log_format);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+    spdlog::debug("effective configuration (secrets masked):\n{}", config::render(cfg, true));
     raise_open_files_limit(cfg.limits.max_connections);
-    app::Application server(cfg);
+    // SIGHUP reads the file again (app/config_reload.cpp); without a file only the TLS and
+    // key files are reread.
+    std::function<config::Config()> reread;
+    if (!args->config_file.empty())
+      reread = [args, secret = cfg.auth.jwt_secret] { return effective_config(*args, secret); };
+    app::Application server(cfg, std::move(reread));
     if (cfg.demo) print_demo_banner(cfg, server.port());
     server.run();
     spdlog::info("stopped");

@@ -9,6 +9,7 @@
 #include "config/limits.hpp"
 #include "engine/alert_text.hpp"
 #include "engine/engine_impl.hpp"
+#include "metrics/counters.hpp"
 #include "util/text.hpp"
 
 namespace valtronics::engine {
@@ -51,6 +52,9 @@ void Engine::resolve_alert(std::int64_t id, std::string who, std::string notes,
 // ---- on the engine thread ----
 
 Engine::Impl::OpenAlertPtr Engine::Impl::raise_alert(Alert a) {
+  metrics::add(metrics::slot::alerts +
+               static_cast<std::size_t>(a.severity) * metrics::kAlertTypes +
+               static_cast<std::size_t>(a.alert_type));
   auto open =
       std::make_shared<OpenAlert>(OpenAlert{a, std::make_shared<std::atomic<std::int64_t>>(0)});
   writer->submit(

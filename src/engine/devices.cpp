@@ -19,6 +19,14 @@ using model::DeviceStatus;
 
 // ---- Engine: post to the engine thread ----
 
+void Engine::device_status_counts(Reply<std::array<std::uint64_t, 5>> reply) {
+  impl_->post([impl = impl_.get(), reply = std::move(reply)] {
+    std::array<std::uint64_t, 5> counts{};
+    for (const auto& [id, d] : impl->devices) ++counts[static_cast<std::size_t>(d.status)];
+    reply(counts);
+  });
+}
+
 void Engine::list_devices(DeviceQuery q, auth::Claims claims,
                           Reply<model::Result<Page<Device>>> reply) {
   impl_->call(&Impl::list_devices, q, std::move(claims), std::move(reply));

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -123,6 +124,8 @@ class Engine {
   bool storage_available() const;
 
   // ---- devices (claims restrict what analysts and users see) ----
+  // How many registered devices have each status, in model::DeviceStatus order (GET /metrics).
+  void device_status_counts(Reply<std::array<std::uint64_t, 5>> reply);
   void list_devices(DeviceQuery q, auth::Claims claims,
                     Reply<model::Result<Page<model::Device>>> reply);
   void get_device(std::int64_t id, auth::Claims claims, Reply<model::Result<model::Device>> reply);

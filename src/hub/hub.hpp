@@ -20,6 +20,7 @@
 
 #include "hub/event.hpp"
 #include "hub/interest.hpp"
+#include "metrics/counters.hpp"
 #include "hub/shard.hpp"
 
 namespace valtronics::hub {
@@ -50,6 +51,7 @@ class Hub {
   const Interest& interest() const { return interest_; }
 
   Shard& shard(std::size_t i) { return *shards_[i]; }
+  std::size_t shard_count() const { return shards_.size(); }
   std::uint64_t published() const { return next_id_.load(std::memory_order_relaxed) - 1; }
   // Telemetry updates absorbed by conflation, summed over the shards.
   std::uint64_t conflated() const;
@@ -60,16 +62,23 @@ class Hub {
   class IngestTicket {
    public:
     IngestTicket() = default;
-    IngestTicket(IngestTicket&& o) noexcept : hub_(std::exchange(o.hub_, nullptr)) {}
+    IngestTicket(IngestTicket&& o) noexcept
+        : hub_(std::exchange(o.hub_, nullptr)), started_(o.started_) {}
     IngestTicket& operator=(IngestTicket&&) = delete;
     ~IngestTicket() {
-      if (hub_) hub_->finish_ingest();
+      if (!hub_) return;
+      // The ingest-to-enqueue latency (GET /metrics): handed to the engine until its updates
+      // were queued for the I/O threads (or it was refused).
+      metrics::observe(metrics::Histogram::ingest_to_enqueue,
+                       std::chrono::steady_clock::now() - started_);
+      hub_->finish_ingest();
     }
 
    private:
     friend class Hub;
-    explicit IngestTicket(Hub* hub) : hub_(hub) {}
+    explicit IngestTicket(Hub* hub) : hub_(hub), started_(std::chrono::steady_clock::now()) {}
     Hub* hub_ = nullptr;
+    std::chrono::steady_clock::time_point started_{};
   };
   IngestTicket start_ingest();
   bool ingest_in_flight() const { return in_flight_.load() > 0; }

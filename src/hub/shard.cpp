@@ -5,8 +5,13 @@
 #include <algorithm>
 
 #include "hub/conflation.hpp"
+#include "metrics/counters.hpp"
 
 namespace valtronics::hub {
+
+namespace {
+constexpr std::size_t kMaxUnwritten = 4096;
+}
 
 std::vector<Subscriber*>& Shard::bucket(model::Channel channel, std::int64_t device) {
   auto& ci = index_[static_cast<std::size_t>(channel)];
@@ -40,10 +45,12 @@ void Shard::remove(Subscriber* s, model::Channel channel, std::int64_t device) {
   if (b->empty() && device != kAllDevices) ci.by_device.erase(device);
 }
 
-void Shard::dispatch(const EventPtr& event) {
+bool Shard::dispatch(const EventPtr& event) {
   cache_.clear();
   auto& ci = index_[static_cast<std::size_t>(event->channel)];
+  bool reached = false;
   auto deliver = [&](std::vector<Subscriber*>& subs) {
+    reached = reached || !subs.empty();
     // Index loop: a subscriber may not unsubscribe re-entrantly (on_event only enqueues), but a
     // size read each turn keeps this safe should that ever change.
     for (std::size_t i = 0; i < subs.size(); ++i) {
@@ -57,6 +64,7 @@ void Shard::dispatch(const EventPtr& event) {
     if (auto it = ci.by_device.find(device); it != ci.by_device.end()) deliver(it->second);
   }
   deliver(ci.all_devices);
+  return reached;
 }
 
 bool Shard::enqueue(std::span<const EventPtr> events) {
@@ -80,8 +88,15 @@ void Shard::drain(SteadyTime now) {
   if (conflate_after_.count() > 0 && draining_.size() > 1 &&
       now - draining_.front()->published_at > conflate_after_)
     conflated_.fetch_add(conflate_telemetry(draining_), std::memory_order_relaxed);
-  for (const auto& e : draining_) dispatch(e);
+  for (const auto& e : draining_) {
+    if (dispatch(e) && unwritten_.size() < kMaxUnwritten) unwritten_.push_back(e->published_at);
+  }
   draining_.clear();
+}
+
+void Shard::written(SteadyTime now) {
+  for (const auto t : unwritten_) metrics::observe(metrics::Histogram::enqueue_to_write, now - t);
+  unwritten_.clear();
 }
 
 }  // namespace valtronics::hub

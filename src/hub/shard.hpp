@@ -39,7 +39,8 @@ class Shard {
   void remove(Subscriber* s, model::Channel channel, std::int64_t device);
 
   // Hands `event` to every registered subscriber of its channel and device, each at most once.
-  void dispatch(const EventPtr& event);
+  // False when it had none here.
+  bool dispatch(const EventPtr& event);
 
   // ---- the inbox
   // Any thread: appends `events` (in order). True when the inbox was empty: the caller posts one
@@ -54,6 +55,9 @@ class Shard {
   bool has_queued() const { return queued_.load(std::memory_order_acquire); }
   // Telemetry updates absorbed by conflation so far (any thread).
   std::uint64_t conflated() const { return conflated_.load(std::memory_order_relaxed); }
+  // The shard's thread, once its flush wrote what the drains since the last call queued:
+  // observes each drained event's enqueue-to-write latency (GET /metrics).
+  void written(SteadyTime now);
 
   // ---- waiting for ingest in flight (hub.hpp: Hub::park)
   // Set once, before the thread runs: posts a flush back to the shard's thread.
@@ -77,10 +81,19 @@ class Shard {
   Interest* interest_ = nullptr;
   std::chrono::milliseconds conflate_after_;
 
+ public:
+  // A reloaded limits.conflate_after (SIGHUP): set while the shard's thread is paused.
+  void set_conflate_after(std::chrono::milliseconds d) { conflate_after_ = d; }
+
+ private:
+
   // The inbox: a short critical section per publish and per drain (a swap), never per delivery.
   std::mutex inbox_mutex_;
   std::vector<EventPtr> inbox_;
   std::vector<EventPtr> draining_;  // the drained batch; its capacity is reused
+  // When each event drained since the last written() was published (bounded: a thread that
+  // never flushes keeps the first ones only).
+  std::vector<SteadyTime> unwritten_;
   std::atomic<bool> queued_{false};
   std::atomic<std::uint64_t> conflated_{0};
 

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/counters.hpp"
+
 namespace valtronics::mqtt {
 
 EngineFeed::EngineFeed(engine::Engine& engine, util::LinkStatus& status, Refused on_refused)
@@ -77,15 +79,19 @@ void EngineFeed::send_next(std::unique_lock<std::mutex>& lock) {
   engine_.ingest_each(
       std::move(batch),
       [this, sent = std::move(sent)](std::vector<std::optional<model::DomainError>> verdicts) {
-        std::uint64_t readings = 0, refused = 0;
+        std::uint64_t readings = 0, refused = 0, refused_readings = 0;
         for (std::size_t i = 0; i < verdicts.size(); ++i) {
           if (!verdicts[i]) {
             readings += sent[i].second;
             continue;
           }
           ++refused;
+          refused_readings += sent[i].second;
           on_refused_(sent[i].first, *verdicts[i]);
         }
+        using metrics::Source;
+        metrics::add(metrics::at(metrics::slot::readings_accepted, Source::mqtt), readings);
+        metrics::add(metrics::at(metrics::slot::readings_rejected, Source::mqtt), refused_readings);
         status_.readings += readings;
         status_.rejected += refused;
         std::unique_lock lock(mu_);

@@ -1,6 +1,8 @@
 // The MQTT ingest link's thread: connect, subscribe, poll, back off (see ingest_link.hpp).
 #include "mqtt/ingest_link.hpp"
 
+#include "metrics/counters.hpp"
+
 #include <mosquitto.h>
 #include <boost/json/parse.hpp>
 #include <poll.h>
@@ -263,6 +265,8 @@ void IngestLink::on_message(const mosquitto_message& msg) {
                     : api::parse_for_device(payload, t->device_id, now);
   if (!events) {
     ++status_.rejected;
+    // An unreadable telemetry message counts as one rejected reading (GET /metrics).
+    metrics::add(metrics::at(metrics::slot::readings_rejected, metrics::Source::mqtt));
     return refused(t->device_id, std::string(topic), events.error().message);
   }
   for (auto& e : *events)

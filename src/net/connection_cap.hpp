@@ -21,9 +21,12 @@ class ConnectionCap {
   void release() { open_.fetch_sub(1, std::memory_order_relaxed); }
   std::size_t open() const { return open_.load(std::memory_order_relaxed); }
   std::size_t max() const { return max_; }
+  // A reloaded limit (SIGHUP; every I/O thread paused): connections above it stay, new ones
+  // wait until they are below.
+  void set_max(std::size_t max) { max_ = max; }
 
  private:
-  const std::size_t max_;
+  std::size_t max_;
   std::atomic<std::size_t> open_{0};
 };
 

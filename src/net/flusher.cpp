@@ -105,6 +105,7 @@ void Flusher::run() {
     round_next_ = 0;
     if (dirty_.empty()) {
       posted_ = false;
+      if (shard_) shard_->written(Clock::now());  // nothing to write: what was drained is out
       return;
     }
     if (should_wait()) return;
@@ -137,6 +138,7 @@ void Flusher::run() {
   round_.clear();
   round_next_ = 0;
   posted_ = false;
+  if (shard_) shard_->written(Clock::now());  // the enqueue-to-write latency of what it carried
   if (!dirty_.empty()) schedule();  // sessions given frames while the round was written
 }
 

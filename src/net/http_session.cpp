@@ -18,12 +18,14 @@
 #include "api/errors.hpp"
 #include "api/query.hpp"
 #include "api/routes.hpp"
+#include "metrics/counters.hpp"
 #include "net/client_address.hpp"
 #include "net/tls_stream.hpp"
 #include "net/request_guard.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/ws_frame.hpp"
+#include "util/log.hpp"
 #include "util/socket_io.hpp"
 
 namespace valtronics::net {
@@ -81,10 +83,11 @@ ForwardingHeaders forwarding_headers(const http::request_header<>& head) {
 HttpResponse to_http(const api::Response& r, unsigned version, bool keep_alive) {
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "valtronics");
-  res.set(http::field::content_type, "application/json");
+  res.set(http::field::content_type,
+          r.content_type.empty() ? std::string_view("application/json") : r.content_type);
   for (const auto& [name, value] : r.headers) res.set(name, value);
   res.keep_alive(keep_alive);
-  res.body() = protocol::to_json(r.body);
+  res.body() = r.content_type.empty() ? protocol::to_json(r.body) : r.text;
   res.prepare_payload();
   return res;
 }
@@ -129,11 +132,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                     public HttpConnection {
  public:
   template <class... StreamArgs>
-  HttpSession(Worker& worker, ServerContext& ctx, asio::ip::tcp::socket socket,
+  HttpSession(Worker& worker, ServerContext& ctx, bool metrics_only, asio::ip::tcp::socket socket,
               StreamArgs&&... stream_args)
       : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
         worker_(worker),
-        ctx_(ctx) {
+        ctx_(ctx),
+        conn_id_(util::next_connection_id()),
+        metrics_only_(metrics_only) {
+    metrics::add(metrics::at(metrics::slot::connections_total, metrics::Endpoint::http));
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string();
@@ -171,8 +177,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     if (!has_slot_) {
       ctx_.abuse.limit_violation(client_, "limits.max_http_connections (503)",
                                  std::chrono::steady_clock::now());
-      spdlog::warn("http connection refused peer={}: at limits.max_http_connections ({})", peer_,
-                   ctx_.http_cap.max());
+      spdlog::warn("http connection refused conn={} peer={}: at limits.max_http_connections ({})",
+                   conn_id_, peer_, ctx_.http_cap.max());
       return write(error_reply(ErrorCode::service_unavailable,
                                "server is at max_http_connections (" +
                                    std::to_string(ctx_.http_cap.max()) + ")",
@@ -184,14 +190,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   void on_handshake(error_code ec) {
     if (!ec) return begin();
     if (ec == beast::error::timeout) {
-      spdlog::info("tls handshake timed out peer={}", peer_);
+      spdlog::info("tls handshake timed out conn={} peer={}", conn_id_, peer_);
       return;  // the timer closed the socket
     }
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       if (stream_.channel().peer_spoke_http()) {
         // Plain HTTP on the TLS port: one plain-text 400 saying so, rather than a reset the
         // caller cannot read.
-        spdlog::info("plain http on the tls port refused peer={}", peer_);
+        spdlog::info("plain http on the tls port refused conn={} peer={}", conn_id_, peer_);
         std::ostringstream out;
         out << error_reply(ErrorCode::bad_request,
                            "this port speaks TLS: use https:// or wss://", 11, false);
@@ -200,7 +206,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
         error_code ignored;
         (void)util::send_now(stream_.socket().native_handle(), &iov, 1, ignored);
       } else {
-        spdlog::info("tls handshake failed peer={}: {}", peer_, ec.message());
+        spdlog::info("tls handshake failed conn={} peer={}: {}", conn_id_, peer_, ec.message());
       }
     }
     error_code ignored;
@@ -225,13 +231,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     worker_.flusher.input();  // the loop is busy: socket writes wait a turn (net/flusher.hpp)
     if (ec) return on_read(ec);
     const auto& head = parser_->get();
+    begin_request(head);
     // Each request names its client afresh: a trusted proxy's kept-alive connection carries
     // many clients' requests. A banned client is refused before anything else is looked at.
     client_ = client_address(peer_, forwarding_headers(head), ctx_.trusted_proxies);
-    if (auto left = ctx_.abuse.refuse_if_banned(client_, std::chrono::steady_clock::now()))
+    if (auto left = ctx_.abuse.refuse_if_banned(client_, std::chrono::steady_clock::now())) {
+      if (beast::websocket::is_upgrade(head)) count_refusal(403);
       return write(banned_reply(*left, head.version()));
+    }
     if (auto problem = framing_problem(head)) {
-      spdlog::warn("http request refused peer={}: {}", client_, *problem);
+      spdlog::warn("http request refused conn={} req={}.{} client={}: {}", conn_id_, conn_id_,
+                   request_seq_, client_, *problem);
       return write(error_reply(ErrorCode::bad_request, *problem, 11, false));
     }
     const auto expect = expectation(head);
@@ -282,13 +292,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       return;
     }
     HttpRequest req = parser_->release();
+    std::string_view path = api::split_target(req.target()).path;
+    if (metrics_only_ && (path != "/metrics" || beast::websocket::is_upgrade(req)))
+      return write(error_reply(ErrorCode::not_found,
+                               "this listener (metrics.listen) serves GET /metrics only",
+                               req.version(), req.keep_alive()));
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     set_busy(true);  // until it is answered: its events are on their way
-    spdlog::debug("http {} {} from {}", std::string(req.method_string()), std::string(req.target()),
-                  client_);
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
-    std::string_view path = api::split_target(req.target()).path;
     if (path == "/ws" || path.starts_with("/ws/")) {
       return write(error_reply(ErrorCode::upgrade_required, "this endpoint speaks WebSocket only",
                                version, keep_alive));
@@ -296,7 +308,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     // The API may answer at once (on this thread) or later from the engine's thread: either way
     // the response is posted back to this session's executor before it is written. The session
     // stays alive until then; no further request is read until it is written.
-    const api::Request request = to_api(req, client_);
+    api::Request request = to_api(req, client_);
+    request.metrics_listener = metrics_only_;
     api::handle(request, ctx_.api,
                 [ref = SessionRef{this->shared_from_this()}, version,
                  keep_alive](api::Response res) mutable {
@@ -330,6 +343,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   void write(HttpResponse res) {
     // Answered: still busy only if the next pipelined request is already here.
     set_busy(res.keep_alive() && holds_request_head());
+    if (request_seq_) res.set("X-Request-Id", request_id());
+    log_access(res.result_int(), res.body().size());
     auto sp = std::make_shared<HttpResponse>(std::move(res));
     stream_.expires_after(ctx_.cfg.limits.body_timeout);
     http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec, std::size_t) {
@@ -343,8 +358,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
 
   void refuse(const HttpRequest& req, ErrorCode code, std::string_view message,
               boost::json::object details = {}) {
-    spdlog::info("ws upgrade refused peer={} status={} reason={}", client_,
-                 api::http_status(code), message);
+    spdlog::info("ws upgrade refused conn={} req={} client={} status={} reason={}", conn_id_,
+                 request_id(), client_, api::http_status(code), message);
+    count_refusal(api::http_status(code));
     write(to_http(api::error_response(code, message, std::move(details)), req.version(), false));
   }
 
@@ -397,6 +413,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     const auto now = std::chrono::steady_clock::now();
     if (!ctx_.connection_limiter.allow(client_, now)) {
       ctx_.abuse.limit_violation(client_, "limits.connections_per_minute (429)", now);
+      metrics::add(metrics::at(metrics::slot::rate_limit_hits, metrics::RateLimit::connections));
       return refuse(req, ErrorCode::too_many_requests,
                     "more than limits.connections_per_minute (" +
                         std::to_string(ctx_.cfg.limits.connections_per_minute) +
@@ -426,6 +443,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     WsSession::Options opts;
     opts.endpoint_channel = channel;
     opts.peer = client_;
+    opts.conn_id = conn_id_;
     std::optional<std::string> header_token;
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string_view v = it->value();
@@ -438,6 +456,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
     res->set(http::field::server, "valtronics");
+    res->set("X-Request-Id", request_id());
+    log_access(101, 0);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res, opts = std::move(opts),
                        header_token = std::move(header_token)](error_code ec,
@@ -447,6 +467,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                                                     false);
                           return;
                         }
+                        metrics::add(metrics::at(metrics::slot::connections_total,
+                                                 metrics::Endpoint::websocket));
                         self->stream_.expires_never();
                         auto data = self->buffer_.data();
                         std::string early(static_cast<const char*>(data.data()), data.size());
@@ -454,6 +476,46 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                                                        self->ctx_, std::move(opts));
                         session->start(std::move(early), std::move(header_token));
                       });
+  }
+
+  // A request's head was read: it gets the next request id, and its access-log line is written
+  // with its answer.
+  void begin_request(const http::request_header<>& head) {
+    ++request_seq_;
+    metrics::add(metrics::slot::http_requests);
+    request_started_ = std::chrono::steady_clock::now();
+    request_line_ = std::string(head.method_string());
+    request_line_ += ' ';
+    request_line_ += util::loggable_target(head.target());
+  }
+  std::string request_id() const {
+    return std::to_string(conn_id_) + "." + std::to_string(request_seq_);
+  }
+  // The access log (info): one line per answered request, its target without secrets
+  // (util::loggable_target); no header is logged, so no bearer token either.
+  void log_access(unsigned status, std::size_t bytes) {
+    if (request_line_.empty()) return;  // no request read (a refused connection): logged apart
+    if (spdlog::should_log(spdlog::level::info)) {
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - request_started_)
+                              .count();
+      spdlog::info("http conn={} req={} client={} \"{}\" {} {}B {:.3f}ms", conn_id_, request_id(),
+                   client_, request_line_, status, bytes, static_cast<double>(micros) / 1000.0);
+    }
+    request_line_.clear();
+  }
+  static void count_refusal(unsigned status) {
+    using metrics::Refusal;
+    Refusal r;
+    switch (status) {
+      case 400: r = Refusal::s400; break;
+      case 403: r = Refusal::s403; break;
+      case 404: r = Refusal::s404; break;
+      case 429: r = Refusal::s429; break;
+      case 503: r = Refusal::s503; break;
+      default: return;
+    }
+    metrics::add(metrics::at(metrics::slot::refusals, r));
   }
 
   // The thread's flush waits for busy sessions (net/flusher.hpp): a request read and not yet
@@ -476,21 +538,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;    // the socket's remote address
   std::string client_;  // the current request's client (net/client_address)
+  const std::uint64_t conn_id_;  // conn= in the logs; kept by the WebSocket after an upgrade
+  const bool metrics_only_;      // metrics.listen: GET /metrics and nothing else
+  std::uint64_t request_seq_ = 0;  // requests read on this connection (req=conn.seq)
+  std::chrono::steady_clock::time_point request_started_{};
+  std::string request_line_;  // "METHOD target" of the request being answered, for the log
   bool has_slot_ = false;  // holds a slot of limits.max_http_connections
   bool busy_ = false;      // counted in worker_.flusher (set_busy)
 };
 
 }  // namespace
 
-void start_http_session(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx) {
-  std::make_shared<HttpSession<beast::tcp_stream>>(worker, ctx, std::move(socket))->run();
+void start_http_session(asio::ip::tcp::socket socket, Worker& worker, ServerContext& ctx,
+                        bool metrics_only) {
+  std::make_shared<HttpSession<beast::tcp_stream>>(worker, ctx, metrics_only, std::move(socket))
+      ->run();
 }
 
 void start_https_session(asio::ip::tcp::socket socket, SSL_CTX* tls, Worker& worker,
                          ServerContext& ctx) {
   std::shared_ptr<HttpSession<TlsStream>> session;
   try {
-    session = std::make_shared<HttpSession<TlsStream>>(worker, ctx, std::move(socket), tls);
+    session = std::make_shared<HttpSession<TlsStream>>(worker, ctx, false, std::move(socket), tls);
   } catch (const std::exception& e) {
     spdlog::error("tls connection refused: {}", e.what());  // out of memory in OpenSSL
     return;

@@ -5,7 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <thread>
 
 #include "net/http_session.hpp"
@@ -52,6 +54,11 @@ Server::Server(const config::Config& cfg)
     open_listener(*plain_acceptor_, cfg.listen_plain_host, cfg.listen_plain_port);
     plain_port_ = plain_acceptor_->local_endpoint().port();
   }
+  if (cfg.metrics.listen_enabled()) {
+    metrics_acceptor_.emplace(workers_[0]->ioc);
+    open_listener(*metrics_acceptor_, cfg.metrics.listen_host, cfg.metrics.listen_port);
+    metrics_port_ = metrics_acceptor_->local_endpoint().port();
+  }
 }
 
 void Server::reload_tls() {
@@ -83,15 +90,20 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
     // Called by whichever thread finishes the last ingest in flight: back to this thread.
     w->shard->set_wake([w] { asio::post(w->ioc, [w] { w->flusher.on_wake(); }); });
   }
-  do_accept(acceptor_, tls_ != nullptr);
+  do_accept(acceptor_, {.tls = tls_ != nullptr});
   // Tests and scripts read the (first) port from the "listening on" line.
   spdlog::info("listening on {}:{} with {} I/O thread(s){}", cfg_.listen_host, port_,
                workers_.size(),
                tls_ ? cfg_.tls.ca_file.empty() ? " (TLS)" : " (TLS, client certificates required)"
                     : "");
   if (plain_acceptor_) {
-    do_accept(*plain_acceptor_, false);
+    do_accept(*plain_acceptor_, {});
     spdlog::info("plain listener on {}:{} (no TLS)", cfg_.listen_plain_host, plain_port_);
+  }
+  if (metrics_acceptor_) {
+    do_accept(*metrics_acceptor_, {.metrics_only = true});
+    spdlog::info("metrics listener on {}:{} (GET /metrics only)", cfg_.metrics.listen_host,
+                 metrics_port_);
   }
   spdlog::info("socket writes: {}", workers_.front()->flusher.write_method());
   spdlog::default_logger()->flush();  // tests and scripts read the port from this line
@@ -123,32 +135,60 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
   for (auto& t : finishing) t.join();
 }
 
+bool Server::with_threads_paused(const std::function<void()>& change,
+                                 std::chrono::milliseconds wait) {
+  // Each other thread parks in a handler until the gate opens; a mutex and a condition
+  // variable order `change` before everything those threads run after it.
+  struct Gate {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t parked = 0;
+    bool open = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    asio::post(workers_[i]->ioc, [gate] {
+      std::unique_lock lock(gate->mutex);
+      ++gate->parked;
+      gate->cv.notify_all();
+      gate->cv.wait(lock, [&] { return gate->open; });
+    });
+  }
+  std::unique_lock lock(gate->mutex);
+  const bool all = gate->cv.wait_for(lock, wait, [&] { return gate->parked + 1 == workers_.size(); });
+  if (all) change();
+  gate->open = true;  // late parkers pass straight through
+  gate->cv.notify_all();
+  return all;
+}
+
 void Server::stop() {
   asio::post(workers_[0]->ioc, [this] { shutdown(); });
 }
 
-void Server::do_accept(asio::ip::tcp::acceptor& acceptor, bool tls) {
+void Server::do_accept(asio::ip::tcp::acceptor& acceptor, Listener kind) {
   Worker& target = *workers_[next_worker_++ % workers_.size()];
-  acceptor.async_accept(target.ioc, [this, &acceptor, tls, &target](error_code ec,
-                                                                    asio::ip::tcp::socket s) {
+  acceptor.async_accept(target.ioc, [this, &acceptor, kind, &target](error_code ec,
+                                                                     asio::ip::tcp::socket s) {
     if (stopping_) return;
     if (!ec) {
       // The session belongs to its worker from the first instant: it registers itself in that
       // worker's sets, which only the worker's own thread may touch. A TLS connection takes the
       // context current at its accept (a reload after it does not change it).
-      SslCtxPtr ctx = tls ? tls_->current() : nullptr;
-      asio::post(target.ioc, [this, &target, s = std::move(s), ctx = std::move(ctx)]() mutable {
+      SslCtxPtr ctx = kind.tls ? tls_->current() : nullptr;
+      asio::post(target.ioc, [this, &target, s = std::move(s), ctx = std::move(ctx),
+                              kind]() mutable {
         if (ctx) start_https_session(std::move(s), ctx.get(), target, *ctx_);
-        else start_http_session(std::move(s), target, *ctx_);
+        else start_http_session(std::move(s), target, *ctx_, kind.metrics_only);
       });
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: back off briefly instead of spinning on accept.
       spdlog::warn("accept: {}", ec.message());
       auto t = std::make_shared<asio::steady_timer>(workers_[0]->ioc, std::chrono::milliseconds(100));
-      t->async_wait([this, t, &acceptor, tls](error_code) { do_accept(acceptor, tls); });
+      t->async_wait([this, t, &acceptor, kind](error_code) { do_accept(acceptor, kind); });
       return;
     }
-    do_accept(acceptor, tls);
+    do_accept(acceptor, kind);
   });
 }
 
@@ -158,6 +198,7 @@ void Server::shutdown() {
   error_code ignored;
   acceptor_.close(ignored);
   if (plain_acceptor_) plain_acceptor_->close(ignored);
+  if (metrics_acceptor_) metrics_acceptor_->close(ignored);
   for (auto& w : workers_) {
     asio::post(w->ioc, [w = w.get()] {
       // Copy: close() may end a session synchronously and erase it from the set.

@@ -33,6 +33,8 @@ class Server {
   std::uint16_t port() const { return port_; }
   // The plain listener's port beside TLS (0: none).
   std::uint16_t plain_port() const { return plain_port_; }
+  // The port of metrics.listen, the listener serving only GET /metrics (0: none).
+  std::uint16_t metrics_port() const { return metrics_port_; }
 
   // Reads the TLS certificate and key again (SIGHUP): new connections use them, open ones keep
   // theirs; a bad file is logged and the old context kept. No-op without TLS. Thread-safe.
@@ -43,6 +45,11 @@ class Server {
   // sessions finish within their close linger, and returns. `hub` gives each thread its shard;
   // `ctx` must outlive the Server.
   void run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>& before_drain);
+  // On I/O thread 0 (a handler there, e.g. SIGHUP's): runs `change` while every other I/O thread
+  // is parked in a handler of its own, so that nothing reads what it changes (the live keys of
+  // a reloaded configuration). False, and `change` not run, when a thread did not park within
+  // `wait` (it is stuck or the server is stopping).
+  bool with_threads_paused(const std::function<void()>& change, std::chrono::milliseconds wait);
   // Thread-safe: stops accepting, closes every WebSocket with 1001 and every idle HTTP
   // connection, then stops the loops.
   void stop();
@@ -51,8 +58,12 @@ class Server {
   void drain_handlers();
 
  private:
-  // Accepts on `acceptor`; `tls`: its connections speak TLS.
-  void do_accept(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
+  // What a listener's connections are: TLS or plain, all routes or GET /metrics only.
+  struct Listener {
+    bool tls = false;
+    bool metrics_only = false;
+  };
+  void do_accept(boost::asio::ip::tcp::acceptor& acceptor, Listener kind);
   void shutdown();  // on thread 0
 
   const config::Config& cfg_;
@@ -61,6 +72,8 @@ class Server {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::optional<boost::asio::ip::tcp::acceptor> plain_acceptor_;  // beside TLS, if configured
   std::uint16_t plain_port_ = 0;
+  std::optional<boost::asio::ip::tcp::acceptor> metrics_acceptor_;  // metrics.listen
+  std::uint16_t metrics_port_ = 0;
   ServerContext* ctx_ = nullptr;
   std::size_t next_worker_ = 0;
   std::uint16_t port_ = 0;

@@ -78,6 +78,9 @@ struct ServerContext {
     parse_options.max_batch = c.limits.max_batch;
     parse_options.system_default_frequency = c.system.default_frequency;
     parse_options.system_min_frequency = c.system.min_frequency;
+    for (const auto& entry : c.metrics.allow)
+      if (auto net = util::IpNetwork::parse(entry)) api.metrics_allow.push_back(*net);
+    api.http_connections = [this] { return static_cast<std::uint64_t>(http_cap.open()); };
   }
   const config::Config& cfg;
   auth::JwtVerifier verifier;

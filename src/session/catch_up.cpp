@@ -233,7 +233,7 @@ void Connection::finish_catch_up(Channel channel, const Skip& skip) {
 bool Connection::defer_if_catching_up(Item& item) {
   if (!catching_up_) return false;
   if (deferred_.size() >= limits::kMaxDeferredRequests) {
-    close(close_code::slow_consumer, "too many requests while catching up");
+    close_slow_consumer("too many requests while catching up");
     return true;
   }
   deferred_.push_back(std::move(item));

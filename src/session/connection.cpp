@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/limits.hpp"
+#include "metrics/counters.hpp"
 #include "protocol/errors.hpp"
 
 namespace valtronics::session {
@@ -56,6 +57,7 @@ void Connection::on_bytes(const char* data, std::size_t size) {
   if (state_ != State::open) return;  // closing: only the peer's EOF matters now
   last_heard_ = ctx_.steady_now();
   ping_outstanding_ = false;
+  metrics::add(metrics::slot::bytes_in, size);
   reader_.append(data, size);
   drain_frames();
   if (state_ == State::open) reader_.release_idle();  // an idle connection keeps no read buffer
@@ -78,6 +80,7 @@ void Connection::drain_frames() {
       case Opcode::binary:
         // Every message is JSON text (RFC 6455 7.4.1: 1003, a type of data it cannot accept).
         ctx_.registry.count_received();
+        metrics::add(metrics::slot::messages_in + metrics::in_index(metrics::InType::binary));
         close_for_abuse(close_code::unsupported_data,
                         "binary frames are not supported: send JSON in text frames");
         break;
@@ -108,6 +111,7 @@ void Connection::on_control(Opcode opcode, std::string_view payload) {
     case auth::MessageRateGuard::Verdict::allow:
       break;
     case auth::MessageRateGuard::Verdict::reject:
+      metrics::add(metrics::at(metrics::slot::rate_limit_hits, metrics::RateLimit::control_frames));
       return;
     case auth::MessageRateGuard::Verdict::close:
       close_for_flood("control frame (ping/pong) rate limit exceeded for too long");
@@ -136,6 +140,7 @@ void Connection::on_text(std::string_view text) {
     case auth::MessageRateGuard::Verdict::allow:
       break;
     case auth::MessageRateGuard::Verdict::reject:
+      metrics::add(metrics::at(metrics::slot::rate_limit_hits, metrics::RateLimit::messages));
       ctx_.abuse.limit_violation(opts_.peer, "limits.messages_per_second", ctx_.steady_now());
       send(protocol::error(std::nullopt, ErrorCode::rate_limited,
                            "more than " + std::to_string(int(limits.messages_per_second)) +
@@ -146,15 +151,23 @@ void Connection::on_text(std::string_view text) {
       return;
   }
   auto parsed = protocol::parse_request(text, ctx_.parse_options);
-  if (spdlog::should_log(spdlog::level::debug)) {
+  {
+    // By type (the order of protocol::Request's body), and channel for (un)subscribe.
+    using metrics::InType;
     static constexpr std::string_view kTypes[] = {"auth", "subscribe", "unsubscribe", "ping",
                                                   "batch"};
+    static constexpr InType kInTypes[] = {InType::auth, InType::subscribe, InType::unsubscribe,
+                                          InType::ping, InType::batch};
     std::optional<Channel> ch;
     if (parsed) {
       if (auto* s = std::get_if<protocol::SubscribeRequest>(&parsed->body)) ch = s->channel;
       if (auto* u = std::get_if<protocol::UnsubscribeRequest>(&parsed->body)) ch = u->channel;
     }
-    log_in(parsed ? kTypes[parsed->body.index()] : "invalid", text.size(), ch);
+    const InType type = parsed ? kInTypes[parsed->body.index()] : InType::invalid;
+    metrics::add(metrics::slot::messages_in +
+                 metrics::in_index(type, ch ? static_cast<std::size_t>(*ch) : 0));
+    if (spdlog::should_log(spdlog::level::debug))
+      log_in(parsed ? kTypes[parsed->body.index()] : "invalid", text.size(), ch);
   }
   Item item = parsed ? Item(std::move(*parsed)) : Item(parsed.error());
   if (defer_if_catching_up(item)) return;
@@ -194,13 +207,15 @@ void Connection::execute(protocol::Request& req) {
 
 void Connection::log_in(std::string_view type, std::size_t size,
                         std::optional<Channel> ch) const {
-  spdlog::debug("ws in  peer={} type={} size={} channel={}", opts_.peer, type, size,
+  spdlog::debug("ws in  conn={} client={} type={} size={} channel={}", opts_.conn_id, opts_.peer,
+                type, size,
                 ch ? model::to_string(*ch) : "-");
 }
 
 void Connection::log_out(std::string_view type, std::size_t size,
                          std::optional<Channel> ch) const {
-  spdlog::debug("ws out peer={} type={} size={} channel={}", opts_.peer, type, size,
+  spdlog::debug("ws out conn={} client={} type={} size={} channel={}", opts_.conn_id, opts_.peer,
+                type, size,
                 ch ? model::to_string(*ch) : "-");
 }
 
@@ -210,21 +225,38 @@ void Connection::queued() {
   if (state_ != State::closed) host_.wants_write();
 }
 
+namespace {
+// A reply's type as a metrics label (replies are few: a short scan is cheap enough).
+metrics::OutType reply_type(std::string_view name) {
+  using metrics::OutType;
+  if (name == "auth_success" || name == "auth_failure" || name == "auth_response")
+    return OutType::auth_response;
+  if (name == "subscribed" || name == "unsubscribed" || name == "subscription" ||
+      name == "unsubscription")
+    return OutType::subscription;
+  if (name == "pong") return OutType::pong;
+  if (name == "error") return OutType::error;
+  if (name == "token_expiring") return OutType::token_expiring;
+  if (name == "batch_response" || name == "batch") return OutType::batch_response;
+  if (name.ends_with("snapshot") || name.starts_with("replay")) return OutType::snapshot;
+  return OutType::other;
+}
+}  // namespace
+
 void Connection::send(std::string json) {
   if (state_ != State::open) return;
-  if (spdlog::should_log(spdlog::level::debug)) {
-    // Replies start with {"type":"<name>": take the name without parsing.
-    auto start = json.find(":\"") + 2, end = json.find('"', start);
-    log_out(std::string_view(json).substr(start, end - start), json.size(), std::nullopt);
-  }
+  // Replies start with {"type":"<name>": take the name without parsing.
+  const auto start = json.find(":\"") + 2, end = json.find('"', start);
+  const std::string_view name = std::string_view(json).substr(start, end - start);
+  metrics::add(metrics::at(metrics::slot::messages_out, reply_type(name)));
+  if (spdlog::should_log(spdlog::level::debug)) log_out(name, json.size(), std::nullopt);
   send_reliable(std::make_shared<const std::string>(std::move(json)));
 }
 
 void Connection::send_reliable(const Bytes& bytes) {
   if (state_ != State::open) return;
   if (!out_.push_reliable(bytes)) {
-    close(close_code::slow_consumer,
-          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    close_slow_consumer("outbound queue full (max_outbound_bytes): reconnect to resume");
     return;
   }
   queued();
@@ -232,9 +264,9 @@ void Connection::send_reliable(const Bytes& bytes) {
 
 void Connection::send_update(const Bytes& bytes, Channel channel) {
   if (state_ != State::open) return;
+  count_delivery(channel);
   if (!out_.push_update(bytes, next_seq(channel))) {
-    close(close_code::slow_consumer,
-          "outbound queue full (max_outbound_bytes): reconnect to resume");
+    close_slow_consumer("outbound queue full (max_outbound_bytes): reconnect to resume");
     return;
   }
   queued();
@@ -242,7 +274,7 @@ void Connection::send_update(const Bytes& bytes, Channel channel) {
 
 void Connection::queue_pong(std::string payload) {
   if (!out_.push_reliable(std::make_shared<const std::string>(std::move(payload)), Opcode::pong)) {
-    close(close_code::slow_consumer, "outbound queue full");
+    close_slow_consumer("outbound queue full");
     return;
   }
   pong_in_queue_ = true;
@@ -251,6 +283,7 @@ void Connection::queue_pong(std::string payload) {
 
 void Connection::on_written(std::size_t n) {
   if (n == 0) return;
+  metrics::add(metrics::slot::bytes_out, n);
   ctx_.registry.count_sent(out_.consumed_bytes(n), 1);
   if (out_.empty() && pong_in_queue_) {
     pong_in_queue_ = false;  // written: the newest ping since then gets its answer now
@@ -274,7 +307,8 @@ void Connection::on_write_blocked() {
 
 void Connection::close(std::uint16_t code, std::string reason) {
   if (state_ != State::open) return;
-  spdlog::debug("ws close peer={} code={} reason={}", opts_.peer, code, reason);
+  spdlog::debug("ws close conn={} client={} code={} reason={}", opts_.conn_id, opts_.peer, code,
+                reason);
   // The close frame goes out even when the queue is full: it is the last frame ever queued.
   out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
                   Opcode::close);
@@ -291,6 +325,11 @@ void Connection::close_for_abuse(std::uint16_t code, std::string reason) {
   if (state_ != State::open) return;
   abusive_close_ = true;
   close(code, std::move(reason));
+}
+
+void Connection::close_slow_consumer(std::string reason) {
+  metrics::add(metrics::at(metrics::slot::slow_consumer, metrics::SlowConsumer::queue_full));
+  close(close_code::slow_consumer, std::move(reason));
 }
 
 void Connection::close_for_flood(std::string reason) {
@@ -336,6 +375,7 @@ void Connection::on_deadline() {
   };
   if (due(Timer::write_stall) && state_ == State::open) {
     ctx_.registry.count_write_timeout();
+    metrics::add(metrics::at(metrics::slot::slow_consumer, metrics::SlowConsumer::write_timeout));
     close(close_code::slow_consumer,
           "write stalled: nothing read for limits.write_timeout; reconnect to resume");
   }
@@ -350,7 +390,10 @@ void Connection::on_phase_deadline() {
     case Phase::none:
       break;
     case Phase::auth:
-      if (!claims_ && state_ == State::open) close(close_code::auth_failed, "authentication timeout");
+      if (!claims_ && state_ == State::open) {
+        metrics::add(metrics::at(metrics::slot::auth_failures, metrics::AuthFailure::timeout));
+        close(close_code::auth_failed, "authentication timeout");
+      }
       break;
     case Phase::token_warning: {
       if (state_ != State::open || !claims_ || !claims_->expires_at) break;
@@ -408,7 +451,7 @@ void Connection::on_keepalive_deadline(SteadyTime now) {
   }
   ping_outstanding_ = true;
   if (!out_.push_reliable(std::make_shared<const std::string>(), Opcode::ping)) {
-    close(close_code::slow_consumer, "outbound queue full");
+    close_slow_consumer("outbound queue full");
     return;
   }
   queued();

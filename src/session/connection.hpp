@@ -29,6 +29,7 @@
 #include "config/config.hpp"
 #include "hub/shard.hpp"
 #include "hub/subscriber.hpp"
+#include "metrics/counters.hpp"
 #include "model/enums.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/parse.hpp"
@@ -68,6 +69,8 @@ class Connection final : public hub::Subscriber {
     // The client's address (net/client_address: the peer, or the address a trusted proxy
     // forwarded): logs, and the abuse monitor's per-address counts.
     std::string peer;
+    // The TCP connection's id (conn= in every log line about it; util/log.hpp).
+    std::uint64_t conn_id = 0;
   };
   enum class State : std::uint8_t {
     open,     // reading requests, delivering events
@@ -111,6 +114,14 @@ class Connection final : public hub::Subscriber {
   void close_for_abuse(std::uint16_t code, std::string reason);
   // A flood of messages or of control frames: 4008.
   void close_for_flood(std::string reason);
+  // A client that does not keep up: its queue is full (4009), counted for GET /metrics.
+  void close_slow_consumer(std::string reason);
+  // One channel update queued (GET /metrics): a message out of the channel's update type
+  // (metrics::OutType's first four, in model::Channel order); their sum is the fan-out
+  // deliveries.
+  static void count_delivery(model::Channel c) {
+    metrics::add(metrics::slot::messages_out + static_cast<std::size_t>(c));
+  }
   // The transport is gone (EOF, reset, closed): unregisters everything, once.
   void finish();
 

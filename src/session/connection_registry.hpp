@@ -51,6 +51,16 @@ class ConnectionRegistry {
   // A connection closed because it read nothing for limits.write_timeout.
   void count_write_timeout() { write_timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Reloaded limits (SIGHUP; the caller has every I/O thread paused): connections above them
+  // stay open, new ones are refused until below.
+  void set_limits(std::size_t max_connections, std::size_t max_per_user,
+                  std::size_t max_unauthenticated) {
+    std::lock_guard lock(mutex_);
+    max_connections_ = max_connections;
+    max_per_user_ = max_per_user;
+    max_unauthenticated_ = max_unauthenticated;
+  }
+
   std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
   std::uint64_t unauthenticated() const { return unauthenticated_.load(std::memory_order_relaxed); }
 

@@ -39,7 +39,7 @@ void Connection::deliver(const hub::EventPtr& event, hub::ProjectionCache& cache
     // A snapshot or replay of this channel is on its way: live events wait behind it.
     auto& h = held(event->channel);
     if (h.events.size() >= limits::kMaxHeldEvents) {
-      close(close_code::slow_consumer, "too many events while replaying: reconnect to resume");
+      close_slow_consumer("too many events while replaying: reconnect to resume");
       return;
     }
     h.events.push_back(event);
@@ -66,6 +66,7 @@ void Connection::deliver_system(const hub::Event& event, const model::SystemEven
   const auto now = ctx_.steady_now();
   if (now + std::chrono::milliseconds(500) < system_next_due_) return;
   system_next_due_ = now + filters.frequency;
+  count_delivery(Channel::system);
   if (filters.metrics.empty()) {
     out_.push_system(event.full_bytes, next_seq(Channel::system));
   } else {
@@ -89,6 +90,7 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
       // The device's slot is open: its latest values leave now. Per-connection JSON, but only
       // for a client that asked for fewer updates.
       auto latest = throttles_.take(t.device_id, now);
+      count_delivery(Channel::telemetry);
       out_.push_telemetry(
           std::make_shared<const std::string>(protocol::serialize_telemetry(t.device_id, latest)),
           t.device_id, latest, next_seq(Channel::telemetry));
@@ -98,6 +100,7 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
     return;
   }
   if (plan.metrics.empty()) {
+    count_delivery(Channel::telemetry);
     out_.push_telemetry(event.full_bytes, t.device_id, t.readings,
                         next_seq(Channel::telemetry, event.merged), event.merged);
     queued();
@@ -113,6 +116,7 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
   for (const auto& r : t.readings)
     if (std::binary_search(plan.metrics.begin(), plan.metrics.end(), r.name))
       projected.push_back(r);
+  count_delivery(Channel::telemetry);
   out_.push_telemetry(*bytes, t.device_id, projected, next_seq(Channel::telemetry, event.merged),
                       event.merged);
   queued();
@@ -121,6 +125,7 @@ void Connection::deliver_telemetry(const hub::Event& event, const model::Telemet
 void Connection::flush_throttled(SteadyTime now) {
   bool any = false;
   for (auto& [device, latest] : throttles_.take_due(now)) {
+    count_delivery(Channel::telemetry);
     out_.push_telemetry(
         std::make_shared<const std::string>(protocol::serialize_telemetry(device, latest)), device,
         latest, next_seq(Channel::telemetry));

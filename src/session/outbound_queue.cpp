@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "config/limits.hpp"
+#include "metrics/counters.hpp"
 #include "protocol/serialize.hpp"
 
 namespace valtronics::session {
@@ -73,6 +74,7 @@ void OutboundQueue::push_telemetry(const Bytes& payload, std::int64_t device,
   c.merged += merged;
   cf.by_seq[seq] = device;
   conflated_total_ += merged;
+  metrics::add(metrics::slot::queue_conflated, merged);
 }
 
 void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
@@ -85,6 +87,7 @@ void OutboundQueue::push_system(const Bytes& payload, std::uint64_t seq) {
   cf.system_seq = seq;
   ++cf.system_merged;
   ++conflated_total_;
+  metrics::add(metrics::slot::queue_conflated);
 }
 
 std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frames) {

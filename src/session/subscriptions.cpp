@@ -181,7 +181,7 @@ void Connection::handle_batch(const protocol::Request& req, const protocol::Batc
     Item item = parsed ? Item(std::move(*parsed)) : Item(parsed.error());
     if (catching_up_) {
       if (deferred_.size() >= limits::kMaxDeferredRequests) {
-        close(close_code::slow_consumer, "too many requests while catching up");
+        close_slow_consumer("too many requests while catching up");
         return;
       }
       deferred_.insert(deferred_.begin() + static_cast<std::ptrdiff_t>(insert_at++),

@@ -11,6 +11,8 @@
 // unavailable meanwhile.
 #include "store/writer.hpp"
 
+#include "metrics/counters.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -158,10 +160,13 @@ void Writer::run() {
     guarded(
         [&] {
           batch_outcome = until_stored([&] {
+            const auto started = std::chrono::steady_clock::now();
             Transaction tx(db_);
             for (Item& item : batch)
               if (item.op) item.op(db_);
             tx.commit();
+            metrics::observe(metrics::Histogram::store_commit,
+                             std::chrono::steady_clock::now() - started);
           });
         },
         "batch", /*quiet=*/true);
@@ -181,9 +186,12 @@ void Writer::run() {
         guarded(
             [&] {
               outcome = until_stored([&] {
+                const auto started = std::chrono::steady_clock::now();
                 Transaction tx(db_);
                 if (batch[i].op) batch[i].op(db_);
                 tx.commit();
+                metrics::observe(metrics::Histogram::store_commit,
+                                 std::chrono::steady_clock::now() - started);
               });
             },
             "operation");
