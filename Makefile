@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo demo-cluster test unit test-asan test-tsan fuzz clean
+.PHONY: all deps configure build demo demo-cluster test unit package test-asan test-tsan fuzz clean
 
 all: build
 
@@ -31,6 +31,11 @@ test: build
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+# The .deb (cmake/Packaging.cmake; docs/operations.md, "Packaging"):
+# $(BUILD_DIR)/valtronics_<version>_<arch>.deb, its Depends computed from the binary.
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
 
 # The suite under sanitizers (docs/security.md, "Sanitizers and fuzzing"), each build in a
 # directory of its own at -O1 -g; tests/sanitizers/run-ctest fails on any sanitizer report, which
