@@ -56,8 +56,10 @@ inline constexpr std::size_t kRateLimits = 3;
 enum class Refusal : std::uint8_t { s400, s403, s404, s429, s503 };
 inline constexpr std::size_t kRefusals = 5;
 
-enum class Source : std::uint8_t { http, websocket, mqtt };
-inline constexpr std::size_t kSources = 3;
+// Where readings come from: POST /api/v1/telemetry[/batch], and MQTT messages (the protocol has
+// no WebSocket ingest message).
+enum class Source : std::uint8_t { http, mqtt };
+inline constexpr std::size_t kSources = 2;
 
 inline constexpr std::size_t kSeverities = 3;  // model::Severity
 inline constexpr std::size_t kAlertTypes = 5;  // model::AlertType

@@ -37,7 +37,7 @@ constexpr std::array<std::string_view, kSlowConsumerReasons> kSlowConsumerNames{
 constexpr std::array<std::string_view, kRateLimits> kRateLimitNames{"messages", "control_frames",
                                                                     "connections"};
 constexpr std::array<std::string_view, kRefusals> kRefusalNames{"400", "403", "404", "429", "503"};
-constexpr std::array<std::string_view, kSources> kSourceNames{"http", "websocket", "mqtt"};
+constexpr std::array<std::string_view, kSources> kSourceNames{"http", "mqtt"};
 
 class Builder {
  public:

@@ -68,7 +68,7 @@ class Connection final : public hub::Subscriber {
     std::optional<model::Channel> endpoint_channel;  // /ws/<channel>: only that channel
     // The client's address (net/client_address: the peer, or the address a trusted proxy
     // forwarded): logs, and the abuse monitor's per-address counts.
-    std::string peer;
+    std::string peer{};
     // The TCP connection's id (conn= in every log line about it; util/log.hpp).
     std::uint64_t conn_id = 0;
   };

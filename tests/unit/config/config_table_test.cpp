@@ -221,12 +221,25 @@ TEST(ConfigRestart, LiveKeysAreNeverListed) {
   loaded.limits.max_connections = 5;
   loaded.limits.conflate_after = 0ms;
   loaded.auth.allowed_origins = {"*"};
+  EXPECT_EQ(restart_needed(Config{}, loaded), std::vector<std::string>{});
+  EXPECT_EQ(live_changes(Config{}, loaded),
+            (std::vector<std::string>{"log_level", "auth.allowed_origins",
+                                      "limits.max_connections", "limits.conflate_after"}));
+}
+
+// The files' contents are read again on SIGHUP, from the paths the server started with: a new
+// path needs a restart.
+TEST(ConfigRestart, KeyAndCertificatePathsNeedARestart) {
+  Config loaded;
   loaded.tls.cert = "/new/cert.pem";
   loaded.tls.key = "/new/key.pem";
   loaded.tls.ca_file = "/new/ca.pem";
   loaded.auth.public_key_file = "/new/idp.pem";
   loaded.auth.jwks_file = "/new/jwks.json";
-  EXPECT_EQ(restart_needed(Config{}, loaded), std::vector<std::string>{});
+  EXPECT_EQ(restart_needed(Config{}, loaded),
+            (std::vector<std::string>{"tls.cert", "tls.key", "tls.ca_file",
+                                      "auth.public_key_file", "auth.jwks_file"}));
+  EXPECT_EQ(live_changes(Config{}, loaded), std::vector<std::string>{});
 }
 
 TEST(ConfigRestart, OtherChangesAreListedByFullName) {
