@@ -27,7 +27,8 @@ def write_config(path, sections):
 class ReloadTest(unittest.TestCase):
     def test_sighup_applies_live_keys_and_keeps_connections(self):
         alice = token("alice", "admin")
-        config = {"auth": {"allowed_origins": ["https://a.example"]},
+        # Two I/O threads: the reload parks the other one while it applies the live keys.
+        config = {"": {"threads": 2}, "auth": {"allowed_origins": ["https://a.example"]},
                   "limits": {"max_connections_per_user": 5}}
         with Server(config) as s:
             path = os.path.join(s.tmp.name, "valtronics.toml")
