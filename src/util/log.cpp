@@ -5,6 +5,9 @@
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <array>
 #include <atomic>
 #include <cctype>
@@ -77,28 +80,6 @@ std::string loggable_target(std::string_view target) {
 
 namespace {
 
-void append_json_string(spdlog::memory_buf_t& dest, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  dest.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': dest.append(std::string_view("\\\"")); break;
-      case '\\': dest.append(std::string_view("\\\\")); break;
-      case '\n': dest.append(std::string_view("\\n")); break;
-      case '\r': dest.append(std::string_view("\\r")); break;
-      case '\t': dest.append(std::string_view("\\t")); break;
-      default:
-        if (c < 0x20) {
-          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          dest.append(esc, esc + 6);
-        } else {
-          dest.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  dest.push_back('"');
-}
-
 // The value of the first ` key=` token of `msg` (or at its start): up to the next space.
 std::string_view token_value(std::string_view msg, std::string_view key) {
   std::size_t at = 0;
@@ -122,33 +103,23 @@ class JsonFormatter final : public spdlog::formatter {
     const std::time_t t = secs.count();
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char stamp[40];
+    char stamp[48];
     const auto n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
-    dest.append(std::string_view("{\"time\":\""));
-    dest.append(stamp, stamp + n);
-    dest.append(std::string_view(frac));
-    dest.append(std::string_view("\",\"level\":\""));
+    std::snprintf(stamp + n, sizeof stamp - n, ".%06lldZ", static_cast<long long>(micros));
     const auto level = spdlog::level::to_string_view(msg.level);
-    dest.append(level.data(), level.data() + level.size());
-    dest.push_back('"');
-    if (msg.logger_name.size()) {
-      dest.append(std::string_view(",\"logger\":"));
-      append_json_string(dest, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
-    }
     const std::string_view text(msg.payload.data(), msg.payload.size());
-    if (auto conn = token_value(text, "conn="); !conn.empty()) {
-      dest.append(std::string_view(",\"conn\":"));
-      append_json_string(dest, conn);
-    }
-    if (auto req = token_value(text, "req="); !req.empty()) {
-      dest.append(std::string_view(",\"req\":"));
-      append_json_string(dest, req);
-    }
-    dest.append(std::string_view(",\"msg\":"));
-    append_json_string(dest, text);
-    dest.append(std::string_view("}\n"));
+    // Boost.JSON writes the object in insertion order and escapes the strings.
+    boost::json::object line;
+    line["time"] = stamp;
+    line["level"] = std::string_view(level.data(), level.size());
+    if (msg.logger_name.size())
+      line["logger"] = std::string_view(msg.logger_name.data(), msg.logger_name.size());
+    if (auto conn = token_value(text, "conn="); !conn.empty()) line["conn"] = conn;
+    if (auto req = token_value(text, "req="); !req.empty()) line["req"] = req;
+    line["msg"] = text;
+    const std::string out = boost::json::serialize(line);
+    dest.append(out.data(), out.data() + out.size());
+    dest.push_back('\n');
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonFormatter>();
