@@ -60,14 +60,6 @@ void observe(Histogram h, std::chrono::nanoseconds d) {
   add(base + kLatencyBuckets.size() + 1, static_cast<std::uint64_t>(std::max<std::int64_t>(d.count(), 0)));
 }
 
-std::uint64_t read(std::size_t s) {
-  auto& b = blocks();
-  std::lock_guard lock(b.mutex);
-  std::uint64_t sum = 0;
-  for (const auto& block : b.all) sum += block->v[s].load(std::memory_order_relaxed);
-  return sum;
-}
-
 std::array<std::uint64_t, slot::count> read_all() {
   std::array<std::uint64_t, slot::count> sums{};
   auto& b = blocks();

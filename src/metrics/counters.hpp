@@ -120,9 +120,7 @@ constexpr std::size_t at(std::size_t base, E e) {
 
 void observe(Histogram h, std::chrono::nanoseconds d);
 
-// The sum of one slot over every thread's block (a scrape).
-std::uint64_t read(std::size_t s);
-// Every slot summed at once (one pass over the blocks).
+// Every slot summed over every thread's block, in one pass (a scrape).
 std::array<std::uint64_t, slot::count> read_all();
 
 }  // namespace valtronics::metrics
