@@ -159,9 +159,11 @@ struct Engine::Impl {
   void seed_demo(int devices);
 
   // ---- retention (retention.cpp) ----
-  enum class PrunedTable { history, alerts };
+  // history: raw readings; minutes: their per-minute rollups (issue 14), pruned after them.
+  enum class PrunedTable { history, minutes, alerts };
   struct RetentionPass {
-    std::optional<util::TimePoint> history_before, alerts_before;  // unset: nothing (more) to prune
+    // unset: nothing (more) to prune
+    std::optional<util::TimePoint> history_before, minutes_before, alerts_before;
     RetentionReport report;
     std::vector<Reply<RetentionReport>> waiters;
   };

@@ -1,5 +1,6 @@
 // Retention: at start and every limits::kRetentionPeriod, a pass deletes history readings older
-// than telemetry.retention, then resolved alerts resolved longer than alerts.retention ago.
+// than telemetry.retention, then their per-minute rollups (minutes that ended before the same
+// cut), then resolved alerts resolved longer than alerts.retention ago.
 // A pass is a chain of batches of at most limits::kRetentionBatchRows rows, one writer operation each;
 // the next batch is queued only once the previous one committed, so other writes (alerts,
 // status changes, latest values) queued meanwhile go first and pruning a large backlog holds
@@ -34,24 +35,38 @@ void Engine::Impl::begin_retention_pass() {
   auto& pass = retention_pass.emplace();
   pass.waiters = std::move(next_pass_waiters);
   next_pass_waiters.clear();
-  if (cfg.telemetry.retention.count() > 0) pass.history_before = now - cfg.telemetry.retention;
+  if (cfg.telemetry.retention.count() > 0)
+    pass.history_before = pass.minutes_before = now - cfg.telemetry.retention;
   if (cfg.alerts.retention.count() > 0) pass.alerts_before = now - cfg.alerts.retention;
   prune_next_batch();
 }
 
 void Engine::Impl::prune_next_batch() {
   auto& pass = *retention_pass;
-  if (stopping || (!pass.history_before && !pass.alerts_before)) return end_retention_pass();
-  const auto table = pass.history_before ? PrunedTable::history : PrunedTable::alerts;
-  const auto before = table == PrunedTable::history ? *pass.history_before : *pass.alerts_before;
+  if (stopping || (!pass.history_before && !pass.minutes_before && !pass.alerts_before))
+    return end_retention_pass();
+  const auto table = pass.history_before   ? PrunedTable::history
+                     : pass.minutes_before ? PrunedTable::minutes
+                                           : PrunedTable::alerts;
+  const auto before = table == PrunedTable::history   ? *pass.history_before
+                      : table == PrunedTable::minutes ? *pass.minutes_before
+                                                      : *pass.alerts_before;
   // Written by the operation (which may run twice if its transaction is retried), read by the
   // callback after the commit.
   auto deleted = std::make_shared<std::size_t>(0);
   writer->submit(
       [table, before, deleted](store::Database& db) {
-        *deleted = table == PrunedTable::history
-                       ? store::prune_history(db, before, limits::kRetentionBatchRows)
-                       : store::prune_resolved_alerts(db, before, limits::kRetentionBatchRows);
+        switch (table) {
+          case PrunedTable::history:
+            *deleted = store::prune_history(db, before, limits::kRetentionBatchRows);
+            break;
+          case PrunedTable::minutes:
+            *deleted = store::prune_history_minutes(db, before, limits::kRetentionBatchRows);
+            break;
+          case PrunedTable::alerts:
+            *deleted = store::prune_resolved_alerts(db, before, limits::kRetentionBatchRows);
+            break;
+        }
       },
       [this, table, deleted](bool ok) {
         post([this, table, ok, deleted] { on_batch_pruned(table, ok, *deleted); });
@@ -61,11 +76,18 @@ void Engine::Impl::prune_next_batch() {
 void Engine::Impl::on_batch_pruned(PrunedTable table, bool ok, std::size_t deleted) {
   auto& pass = *retention_pass;
   ++pass.report.batches;
-  if (ok) (table == PrunedTable::history ? pass.report.readings : pass.report.alerts) += deleted;
+  if (ok) {
+    if (table == PrunedTable::history) pass.report.readings += deleted;
+    else if (table == PrunedTable::minutes) pass.report.minutes += deleted;
+    else pass.report.alerts += deleted;
+  }
   // A short batch found all there was; a failed one (logged by the writer) is retried by the
   // next pass.
-  if (!ok || deleted < limits::kRetentionBatchRows)
-    (table == PrunedTable::history ? pass.history_before : pass.alerts_before).reset();
+  if (!ok || deleted < limits::kRetentionBatchRows) {
+    if (table == PrunedTable::history) pass.history_before.reset();
+    else if (table == PrunedTable::minutes) pass.minutes_before.reset();
+    else pass.alerts_before.reset();
+  }
   prune_next_batch();
 }
 

@@ -31,6 +31,7 @@ const std::vector<DialectStep>& all_steps() {
   static const std::vector<DialectStep> kSteps = {
       {1, sql::kSchemaV1, sql::pg::kSchemaV1},
       {2, sql::kSchemaV2, sql::pg::kSchemaV2},
+      {3, sql::kSchemaV3, sql::pg::kSchemaV3},
   };
   return kSteps;
 }

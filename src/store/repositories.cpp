@@ -344,7 +344,7 @@ bool delete_device(Database& db, std::int64_t id) {
     st.bind(1, id).run();
     bool found = db.changes() > 0;
     for (const char* text : {sql::kDeleteDeviceLatestMetrics, sql::kDeleteDeviceStatusChanges,
-                             sql::kDeleteDeviceHistory}) {
+                             sql::kDeleteDeviceHistory, sql::kDeleteDeviceMinutes}) {
       Statement del = db.prepare(text);
       del.bind(1, id).run();
     }
@@ -543,9 +543,9 @@ const char* multi_row_sql(const char* head, const char* row, const char* tail, s
 
 // Runs `values` through the multi-row statement, kRowsPerStatement rows at a time; `bind`
 // binds one value's columns from the given first parameter number.
-template <class Bind>
-void write_rows(Database& db, std::span<const MetricValue> values, const char* head,
-                const char* row, const char* tail, int columns, Bind bind) {
+template <class T, class Bind>
+void write_rows(Database& db, std::span<const T> values, const char* head, const char* row,
+                const char* tail, int columns, Bind bind) {
   for (std::size_t first = 0; first < values.size(); first += kRowsPerStatement) {
     const std::size_t n = std::min(kRowsPerStatement, values.size() - first);
     Statement& st = db.cached(multi_row_sql(head, row, tail, n));
@@ -569,7 +569,7 @@ void upsert_latest_metrics(Database& db, std::span<const MetricValue> values) {
     else rows[it->second] = m;
   }
   atomically(db, [&] {
-    write_rows(db, rows, sql::kUpsertLatestMetricsHead, sql::kLatestMetricRow,
+    write_rows<MetricValue>(db, rows, sql::kUpsertLatestMetricsHead, sql::kLatestMetricRow,
                sql::kUpsertLatestMetricsTail, 5, [](Statement& st, int p, const MetricValue& m) {
                  st.bind(p, m.device_id)
                      .bind(p + 1, m.metric)
@@ -595,16 +595,64 @@ std::vector<MetricValue> load_latest_metrics(Database& db, std::int64_t device_i
   return out;
 }
 
+namespace {
+
+// One rollup row: the readings of a batch folded per (device, metric, minute).
+struct MinuteFold {
+  std::int64_t device_id = 0;
+  std::string_view metric{};
+  std::int64_t minute = 0;
+  std::int64_t n = 0;
+  double sum = 0, min = 0, max = 0;
+};
+
+// The start of the bucket of `width` ms holding `ms` (floor, also before the epoch).
+std::int64_t bucket_floor(std::int64_t ms, std::int64_t width) {
+  return ms - ((ms % width) + width) % width;
+}
+
+constexpr std::int64_t kMinuteMs = 60'000;
+
+}  // namespace
+
 void append_history(Database& db, std::span<const MetricValue> values) {
   if (values.empty()) return;
+  // The batch folded per (device, metric, minute) in memory: a batch of one device's readings at
+  // a high rate costs one rollup row per minute, not one per reading.
+  std::vector<MinuteFold> folds;
+  std::map<std::tuple<std::int64_t, std::string_view, std::int64_t>, std::size_t> index;
+  for (const MetricValue& m : values) {
+    const std::int64_t minute = bucket_floor(to_ms(m.timestamp), kMinuteMs);
+    auto [it, fresh] = index.try_emplace({m.device_id, m.metric, minute}, folds.size());
+    if (fresh) {
+      folds.push_back({m.device_id, m.metric, minute, 1, m.value, m.value, m.value});
+      continue;
+    }
+    MinuteFold& f = folds[it->second];
+    ++f.n;
+    f.sum += m.value;
+    f.min = std::min(f.min, m.value);
+    f.max = std::max(f.max, m.value);
+  }
   atomically(db, [&] {
-    write_rows(db, values, sql::kInsertHistoryHead, sql::kHistoryRow, "", 4,
-               [](Statement& st, int p, const MetricValue& m) {
-                 st.bind(p, m.device_id)
-                     .bind(p + 1, m.metric)
-                     .bind(p + 2, m.value)
-                     .bind(p + 3, to_ms(m.timestamp));
-               });
+    write_rows<MetricValue>(db, values, sql::kInsertHistoryHead, sql::kHistoryRow, "", 4,
+                            [](Statement& st, int p, const MetricValue& m) {
+                              st.bind(p, m.device_id)
+                                  .bind(p + 1, m.metric)
+                                  .bind(p + 2, m.value)
+                                  .bind(p + 3, to_ms(m.timestamp));
+                            });
+    write_rows<MinuteFold>(db, folds, sql::kUpsertMinutesHead, sql::kMinuteRow,
+                           of(db, sql::kUpsertMinutesTail, sql::pg::kUpsertMinutesTail), 7,
+                           [](Statement& st, int p, const MinuteFold& f) {
+                             st.bind(p, f.device_id)
+                                 .bind(p + 1, f.metric)
+                                 .bind(p + 2, f.minute)
+                                 .bind(p + 3, f.n)
+                                 .bind(p + 4, f.sum)
+                                 .bind(p + 5, f.min)
+                                 .bind(p + 6, f.max);
+                           });
   });
 }
 
@@ -613,6 +661,126 @@ std::size_t prune_history(Database& db, util::TimePoint before, std::size_t max_
   Statement& st = db.cached(of(db, sql::kPruneHistory, sql::pg::kPruneHistory));
   st.bind(1, to_ms(before)).bind(2, to_i64(max_rows)).run();
   return static_cast<std::size_t>(db.changes());
+}
+
+std::size_t prune_history_minutes(Database& db, util::TimePoint before, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  Statement& st = db.cached(sql::kPruneMinutes);
+  st.bind(1, to_ms(before) - kMinuteMs).bind(2, to_i64(max_rows)).run();
+  return static_cast<std::size_t>(db.changes());
+}
+
+// ---- telemetry history reads ----
+
+bool device_exists(Database& db, std::int64_t id) {
+  Statement& st = db.cached(sql::kDeviceExists);
+  st.bind(1, id);
+  const bool found = st.step() && st.column_int(0) > 0;
+  st.reset();
+  return found;
+}
+
+namespace {
+
+// The WHERE clause of a HistoryFilter, and its parameters bound from `first`.
+std::string history_where(const HistoryFilter& f) {
+  std::string where;
+  auto add = [&](std::string_view condition) {
+    where += where.empty() ? sql::kWhere : sql::kAnd;
+    where += condition;
+  };
+  if (!f.device_ids.empty()) {
+    std::string in = sql::kHistoryDeviceIdIn;
+    for (std::size_t i = 0; i < f.device_ids.size(); ++i) {
+      if (i) in += sql::kListSeparator;
+      in += sql::kPlaceholder;
+    }
+    in += sql::kListEnd;
+    add(in);
+  }
+  if (f.metric) add(sql::kHistoryMetricIs);
+  if (f.start_ms) add(sql::kHistoryTsFrom);
+  if (f.end_ms) add(sql::kHistoryTsBefore);
+  return where;
+}
+
+int bind_history_filter(Statement& st, const HistoryFilter& f) {
+  int p = 1;
+  for (std::int64_t id : f.device_ids) st.bind(p++, id);
+  if (f.metric) st.bind(p++, *f.metric);
+  if (f.start_ms) st.bind(p++, *f.start_ms);
+  if (f.end_ms) st.bind(p++, *f.end_ms);
+  return p;
+}
+
+}  // namespace
+
+std::vector<MetricValue> list_history(Database& db, const HistoryFilter& f, bool newest_first,
+                                      std::size_t limit, std::size_t offset) {
+  std::vector<MetricValue> out;
+  if (limit == 0) return out;
+  const std::string text =
+      std::string(sql::kSelectHistoryHead) + history_where(f) +
+      (newest_first ? sql::kHistoryNewestFirst : sql::kHistoryOldestFirst);
+  Statement st = db.prepare(text);
+  int p = bind_history_filter(st, f);
+  st.bind(p, to_i64(limit)).bind(p + 1, to_i64(offset));
+  out.reserve(std::min<std::size_t>(limit, 4096));
+  while (st.step()) {
+    MetricValue m;
+    m.device_id = st.column_int(0);
+    m.metric = st.column_text(1);
+    m.value = st.column_double(2);
+    m.timestamp = from_ms(st.column_int(3));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::int64_t count_history(Database& db, const HistoryFilter& f) {
+  Statement st = db.prepare(std::string(sql::kCountHistoryHead) + history_where(f));
+  bind_history_filter(st, f);
+  return st.step() ? st.column_int(0) : 0;
+}
+
+std::vector<HistoryBucket> history_buckets(Database& db, std::int64_t device_id,
+                                           const std::string& metric, std::int64_t start_ms,
+                                           std::int64_t end_ms, std::int64_t interval_ms) {
+  std::map<std::int64_t, HistoryBucket> buckets;
+  if (start_ms >= end_ms || interval_ms <= 0) return {};
+  auto fold = [&](const char* text, std::int64_t from, std::int64_t to) {
+    if (from >= to) return;
+    Statement& st = db.cached(text);
+    st.bind(1, device_id).bind(2, metric).bind(3, from).bind(4, to).bind(5, interval_ms);
+    while (st.step()) {
+      const std::int64_t at = st.column_int(0);
+      const std::int64_t n = st.column_int(1);
+      const double sum = st.column_double(2), lo = st.column_double(3), hi = st.column_double(4);
+      auto [it, fresh] = buckets.try_emplace(at, HistoryBucket{at, n, sum, lo, hi});
+      if (fresh) continue;
+      HistoryBucket& b = it->second;
+      b.count += n;
+      b.sum += sum;
+      b.min = std::min(b.min, lo);
+      b.max = std::max(b.max, hi);
+    }
+    st.reset();
+  };
+  // Whole minutes inside [start, end) from the rollups; the partial minutes at either edge
+  // from the raw readings, so that every point folds exactly the readings in [start, end).
+  const std::int64_t first_whole = bucket_floor(start_ms + kMinuteMs - 1, kMinuteMs);
+  const std::int64_t end_whole = bucket_floor(end_ms, kMinuteMs);
+  if (first_whole >= end_whole) {
+    fold(sql::kSelectRawBuckets, start_ms, end_ms);
+  } else {
+    fold(sql::kSelectRawBuckets, start_ms, first_whole);
+    fold(sql::kSelectMinuteBuckets, first_whole, end_whole);
+    fold(sql::kSelectRawBuckets, end_whole, end_ms);
+  }
+  std::vector<HistoryBucket> out;
+  out.reserve(buckets.size());
+  for (auto& [at, b] : buckets) out.push_back(b);
+  return out;
 }
 
 }  // namespace valtronics::store

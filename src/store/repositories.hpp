@@ -88,5 +88,35 @@ void append_history(Database& db, std::span<const model::MetricValue> values);
 // Telemetry retention, one batch: deletes at most `max_rows` readings older than `before`.
 // Returns how many were deleted: fewer than `max_rows` means none is left to prune.
 std::size_t prune_history(Database& db, util::TimePoint before, std::size_t max_rows);
+// The same for the per-minute rollups (issue 14): at most `max_rows` minutes whose readings are
+// all older than `before` (the minute ended by then). Run after prune_history in each pass.
+std::size_t prune_history_minutes(Database& db, util::TimePoint before, std::size_t max_rows);
+
+// ---- telemetry history reads (issue 14; run by store::Reader's threads) ----
+// Times as milliseconds since the epoch (UTC); ranges are [start, end).
+bool device_exists(Database& db, std::int64_t id);
+struct HistoryFilter {
+  std::vector<std::int64_t> device_ids{};  // empty: every device
+  std::optional<std::string> metric{};     // unset: every metric
+  std::optional<std::int64_t> start_ms{};  // ts >= start_ms
+  std::optional<std::int64_t> end_ms{};    // ts < end_ms
+};
+// Raw readings (unit empty), ordered by ts (newest or oldest first), then device, metric and
+// value: a complete order, so pages never overlap.
+std::vector<model::MetricValue> list_history(Database& db, const HistoryFilter& f,
+                                             bool newest_first, std::size_t limit,
+                                             std::size_t offset);
+std::int64_t count_history(Database& db, const HistoryFilter& f);
+// One series folded into buckets of `interval_ms` aligned to the epoch, ascending, empty ones
+// left out: whole minutes from the rollups (telemetry_minutes), the partial minutes at the
+// range's edges from the raw readings, so each bucket folds exactly its readings in [start, end).
+struct HistoryBucket {
+  std::int64_t start_ms = 0;
+  std::int64_t count = 0;
+  double sum = 0, min = 0, max = 0;
+};
+std::vector<HistoryBucket> history_buckets(Database& db, std::int64_t device_id,
+                                           const std::string& metric, std::int64_t start_ms,
+                                           std::int64_t end_ms, std::int64_t interval_ms);
 
 }  // namespace valtronics::store

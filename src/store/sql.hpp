@@ -132,6 +132,30 @@ CREATE INDEX alerts_status_resolved_at ON alerts (status, COALESCE(resolved_at, 
 DROP INDEX alerts_status;
 )~";
 
+// Schema version 3 (issue 14): per-minute rollups of telemetry_history, from which every
+// history interval (1m .. 1d) is computed: a 24-hour, 1-minute series of one metric reads 1 440
+// rows of the primary key instead of 86 400 readings. `minute` is the bucket's start (ms, a
+// multiple of 60 000 since the epoch: floor, also before 1970); n, vsum, vmin, vmax aggregate the
+// readings of that minute. append_history keeps it, retention prunes it (by `minute`, hence the
+// second index). The backfill folds the readings already stored.
+inline constexpr char kSchemaV3[] = R"~(
+CREATE TABLE telemetry_minutes (
+  device_id INTEGER NOT NULL,
+  metric    TEXT    NOT NULL,
+  minute    INTEGER NOT NULL,
+  n         INTEGER NOT NULL,
+  vsum      REAL    NOT NULL,
+  vmin      REAL    NOT NULL,
+  vmax      REAL    NOT NULL,
+  PRIMARY KEY (device_id, metric, minute)
+) WITHOUT ROWID;
+CREATE INDEX telemetry_minutes_minute ON telemetry_minutes (minute);
+INSERT INTO telemetry_minutes (device_id, metric, minute, n, vsum, vmin, vmax)
+SELECT device_id, metric, ts - ((ts % 60000) + 60000) % 60000, COUNT(*), SUM(value), MIN(value),
+       MAX(value)
+FROM telemetry_history GROUP BY 1, 2, 3;
+)~";
+
 // ---- devices ----
 inline constexpr char kSelectDevices[] = R"~(
 SELECT id, name, device_type, location, manufacturer, model, firmware_version, metadata, status,
@@ -287,6 +311,60 @@ DELETE FROM telemetry_history
 WHERE rowid IN (SELECT rowid FROM telemetry_history WHERE ts < ?1 LIMIT ?2)
 )~";
 
+// ---- telemetry history reads (issue 14; store::history_*) ----
+// Per-minute rollups, many rows per statement as above; a statement never holds one key twice
+// (append_history folds a batch per (device, metric, minute) first). SQLite's two-argument
+// min()/max() are scalar; PostgreSQL's tail uses LEAST/GREATEST.
+inline constexpr char kUpsertMinutesHead[] =
+    "INSERT INTO telemetry_minutes (device_id, metric, minute, n, vsum, vmin, vmax) VALUES ";
+inline constexpr char kMinuteRow[] = "(?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kUpsertMinutesTail[] =
+    " ON CONFLICT (device_id, metric, minute) DO UPDATE SET "
+    "n = telemetry_minutes.n + excluded.n, vsum = telemetry_minutes.vsum + excluded.vsum, "
+    "vmin = min(telemetry_minutes.vmin, excluded.vmin), "
+    "vmax = max(telemetry_minutes.vmax, excluded.vmax)";
+// At most ?2 rollup minutes starting at or before ?1 (the caller passes the history's cut minus
+// 60 000: every reading such a minute folds is older than the cut), the oldest first through
+// index telemetry_minutes_minute.
+inline constexpr char kPruneMinutes[] = R"~(
+DELETE FROM telemetry_minutes
+WHERE (device_id, metric, minute) IN (
+  SELECT device_id, metric, minute FROM telemetry_minutes WHERE minute <= ?1
+  ORDER BY minute LIMIT ?2)
+)~";
+inline constexpr char kDeleteDeviceMinutes[] = "DELETE FROM telemetry_minutes WHERE device_id = ?1";
+// One series' buckets from its rollups: minutes in [?3, ?4) (both multiples of 60 000), grouped
+// by the bucket of ?5 ms they fall in (floor, aligned to the epoch).
+inline constexpr char kSelectMinuteBuckets[] = R"~(
+SELECT minute - ((minute % ?5) + ?5) % ?5 AS bucket, SUM(n), SUM(vsum), MIN(vmin), MAX(vmax)
+FROM telemetry_minutes
+WHERE device_id = ?1 AND metric = ?2 AND minute >= ?3 AND minute < ?4
+GROUP BY bucket ORDER BY bucket
+)~";
+// One series' raw readings in [?3, ?4) folded by bucket (the partial minutes at a range's edges).
+inline constexpr char kSelectRawBuckets[] = R"~(
+SELECT ts - ((ts % ?5) + ?5) % ?5 AS bucket, COUNT(*), SUM(value), MIN(value), MAX(value)
+FROM telemetry_history
+WHERE device_id = ?1 AND metric = ?2 AND ts >= ?3 AND ts < ?4
+GROUP BY bucket ORDER BY bucket
+)~";
+// Raw lists and the export: a head, then " WHERE " and conditions joined by " AND " (the
+// fragments below and kAlertDeviceIdIn's list form), then an order and LIMIT/OFFSET. Rows are
+// ordered completely (ts, then device, metric, value), so pages and export pieces never
+// overlap or skip: the export resumes at its last ts, skipping the rows of that ts it sent.
+inline constexpr char kSelectHistoryHead[] =
+    "SELECT device_id, metric, value, ts FROM telemetry_history";
+inline constexpr char kCountHistoryHead[] = "SELECT COUNT(*) FROM telemetry_history";
+inline constexpr char kHistoryDeviceIdIn[] = "device_id IN (";
+inline constexpr char kHistoryMetricIs[] = "metric = ?";
+inline constexpr char kHistoryTsFrom[] = "ts >= ?";
+inline constexpr char kHistoryTsBefore[] = "ts < ?";
+inline constexpr char kHistoryNewestFirst[] =
+    " ORDER BY ts DESC, device_id, metric, value LIMIT ? OFFSET ?";
+inline constexpr char kHistoryOldestFirst[] =
+    " ORDER BY ts ASC, device_id, metric, value LIMIT ? OFFSET ?";
+inline constexpr char kDeviceExists[] = "SELECT COUNT(*) FROM devices WHERE id = ?1";
+
 // ---- PostgreSQL ----
 // The statements whose SQL differs there; every other constant above is written in the SQL both
 // speak (placeholders ?N become $N when a PostgreSQL statement is prepared: store/placeholders).
@@ -401,6 +479,29 @@ INSERT INTO alert_retention (id, max_pruned_id) VALUES (1, 0);
 CREATE INDEX alerts_status_resolved_at ON alerts (status, COALESCE(resolved_at, ts));
 DROP INDEX alerts_status;
 )~";
+
+inline constexpr char kSchemaV3[] = R"~(
+CREATE TABLE telemetry_minutes (
+  device_id BIGINT NOT NULL,
+  metric    TEXT   NOT NULL,
+  minute    BIGINT NOT NULL,
+  n         BIGINT NOT NULL,
+  vsum      DOUBLE PRECISION NOT NULL,
+  vmin      DOUBLE PRECISION NOT NULL,
+  vmax      DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (device_id, metric, minute)
+);
+CREATE INDEX telemetry_minutes_minute ON telemetry_minutes (minute);
+INSERT INTO telemetry_minutes (device_id, metric, minute, n, vsum, vmin, vmax)
+SELECT device_id, metric, ts - ((ts % 60000) + 60000) % 60000, COUNT(*), SUM(value), MIN(value),
+       MAX(value)
+FROM telemetry_history GROUP BY 1, 2, 3;
+)~";
+inline constexpr char kUpsertMinutesTail[] =
+    " ON CONFLICT (device_id, metric, minute) DO UPDATE SET "
+    "n = telemetry_minutes.n + excluded.n, vsum = telemetry_minutes.vsum + excluded.vsum, "
+    "vmin = LEAST(telemetry_minutes.vmin, excluded.vmin), "
+    "vmax = GREATEST(telemetry_minutes.vmax, excluded.vmax)";
 
 // A NULL id takes the largest + 1, as SQLite's INTEGER PRIMARY KEY does (devices are mostly
 // named by their id; an identity sequence would not know of those).

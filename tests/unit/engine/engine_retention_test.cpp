@@ -125,9 +125,12 @@ TEST_F(EngineRetention, TelemetryHistoryIsPrunedInBatchesToo) {
   settle();
   auto report = prune_now();
   EXPECT_EQ(report.readings, limits::kRetentionBatchRows + 10);
+  // (issue 14) Their per-minute rollup goes in the same pass: the old readings share a minute.
+  EXPECT_EQ(report.minutes, 1u);
   EXPECT_EQ(report.alerts, 0u);
-  EXPECT_EQ(report.batches, 2u);
+  EXPECT_EQ(report.batches, 3u);  // 500 + 10 readings, then 1 minute
   EXPECT_EQ(count("SELECT COUNT(*) FROM telemetry_history"), 2);
+  EXPECT_EQ(count("SELECT SUM(n) FROM telemetry_minutes"), 2);
 }
 
 }  // namespace
