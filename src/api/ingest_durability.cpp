@@ -22,6 +22,17 @@ std::optional<Ack> requested_ack(Call& c) {
 }
 
 bool storage_writable(Call& c) {
+  if (c.ctx.engine.write_queue_full()) {
+    // (issue 14) Readings come faster than the database commits them: the write queue stays
+    // bounded, and the client is told when to come back.
+    Response r = error_response(
+        ErrorCode::service_unavailable,
+        "the database write queue is full; nothing was accepted, retry shortly",
+        boost::json::object{{"limit", "write_queue"}, {"retry_after_seconds", 1}});
+    r.headers.emplace_back("Retry-After", "1");
+    c.respond(std::move(r));
+    return false;
+  }
   if (c.ctx.engine.storage_available()) return true;
   auto health = c.ctx.engine.storage_health();
   Response r = error_response(

@@ -106,5 +106,9 @@ void Engine::flush() { impl_->writer->flush(); }
 
 store::Writer::Health Engine::storage_health() const { return impl_->writer->health(); }
 bool Engine::storage_available() const { return impl_->writer->available(); }
+bool Engine::write_queue_full() const { return impl_->writer->full(); }
+std::string Engine::store_location() const {
+  return impl_->memory_uri.empty() ? impl_->cfg.db : impl_->memory_uri;
+}
 
 }  // namespace valtronics::engine

@@ -55,6 +55,7 @@ struct Page {
 struct RetentionReport {
   std::size_t alerts = 0;    // resolved alerts resolved longer than alerts.retention ago
   std::size_t readings = 0;  // history readings older than telemetry.retention
+  std::size_t minutes = 0;   // per-minute rollups of those readings (issue 14)
   std::size_t batches = 0;   // writer operations it took, each deleting <= limits::kRetentionBatchRows
 };
 
@@ -122,6 +123,11 @@ class Engine {
   // refuses new readings while the storage is unavailable.
   store::Writer::Health storage_health() const;
   bool storage_available() const;
+  // (issue 14) The writer's queue is at its bound: ingest answers 503 with Retry-After.
+  bool write_queue_full() const;
+  // Where the store is, for other connections to the same database (store::Reader): cfg.db, or
+  // for ":memory:" the shared-cache URI the engine's connections use.
+  std::string store_location() const;
 
   // ---- devices (claims restrict what analysts and users see) ----
   // How many registered devices have each status, in model::DeviceStatus order (GET /metrics).

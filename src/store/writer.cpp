@@ -61,6 +61,7 @@ void Writer::submit(Op op, Done done) {
     queue_.push_back(Item{std::move(op), std::move(done)});
     ++submitted_;
   }
+  pending_.fetch_add(1, std::memory_order_relaxed);
   cv_.notify_one();
 }
 
@@ -212,6 +213,7 @@ void Writer::run() {
     {
       std::lock_guard lk(mutex_);
       completed_ += ok.size();
+      pending_.fetch_sub(ok.size(), std::memory_order_relaxed);
       in_progress_ = 0;
       committed_ += committed;
       transactions_ += transactions;

@@ -65,6 +65,14 @@ class Writer {
   Health health() const;
   // Cheap check for the ingest path (one atomic load).
   bool available() const { return available_.load(std::memory_order_relaxed); }
+  // (issue 14) Operations submitted and not yet completed, and whether they reached the bound
+  // past which ingest is refused (503 with Retry-After) instead of queueing without end when
+  // readings come faster than the storage commits them. One atomic load each.
+  static constexpr std::size_t kMaxPending = 4096;
+  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+  bool full() const { return pending() >= max_pending_; }
+  // For tests: the bound (default kMaxPending).
+  void set_max_pending(std::size_t n) { max_pending_ = n; }
 
  private:
   enum class Outcome { committed, failed, unavailable };
@@ -90,6 +98,8 @@ class Writer {
   std::uint64_t submitted_ = 0, completed_ = 0, transactions_ = 0;
   std::uint64_t committed_ = 0;  // (Added) operations whose transaction committed
   std::atomic<bool> available_{true};
+  std::atomic<std::size_t> pending_{0};
+  std::size_t max_pending_ = kMaxPending;
   std::string last_error_;        // guarded by mutex_
   std::uint64_t retries_ = 0;     // guarded by mutex_
   std::size_t in_progress_ = 0;   // the batch being run, guarded by mutex_

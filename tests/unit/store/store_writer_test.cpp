@@ -335,3 +335,35 @@ TEST_F(StoreWriter, CommittedAlertSurvivesSigkill) {
 
 }  // namespace
 }  // namespace valtronics::store
+
+// (issue 14) The queue's bound: operations submitted and not completed are counted, and full()
+// says when they reached the bound (ingest then answers 503 instead of queueing on).
+namespace valtronics::store {
+namespace {
+
+TEST_F(StoreWriter, PendingOperationsAreCountedAgainstTheBound) {
+  Writer w(file_.str());
+  w.set_max_pending(3);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> entered;
+  w.submit([&entered, gate](Database&) {
+    entered.set_value();
+    gate.wait();  // the writer is busy: what follows stays queued
+  });
+  entered.get_future().wait();
+  EXPECT_EQ(w.pending(), 1u);
+  EXPECT_FALSE(w.full());
+  w.submit([](Database&) {});
+  EXPECT_FALSE(w.full());
+  w.submit([](Database&) {});
+  EXPECT_EQ(w.pending(), 3u);
+  EXPECT_TRUE(w.full());
+  release.set_value();
+  w.flush();
+  EXPECT_EQ(w.pending(), 0u);
+  EXPECT_FALSE(w.full());
+}
+
+}  // namespace
+}  // namespace valtronics::store
