@@ -99,11 +99,15 @@ void latest_telemetry(Call& c) {
   if (!claims) return;
   auto id = path_id(c, 0, "device");
   if (!id) return;
+  answer_latest_telemetry(c, *id, std::move(*claims));
+}
+
+void answer_latest_telemetry(Call& c, std::int64_t id, auth::Claims claims) {
   c.ctx.engine.latest_telemetry(
-      *id, std::move(*claims),
+      id, std::move(claims),
       reply_data<std::vector<model::MetricValue>>(
           std::move(c.respond), 200,
-          [device_id = *id](const std::vector<model::MetricValue>& values) {
+          [device_id = id](const std::vector<model::MetricValue>& values) {
             return latest_telemetry_json(device_id, values);
           }));
 }

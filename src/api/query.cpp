@@ -149,7 +149,7 @@ model::Result<std::vector<std::int64_t>> parse_id_list_param(const QueryParams& 
   return out;
 }
 
-model::Result<PageRequest> parse_pagination(const QueryParams& q) {
+model::Result<PageRequest> parse_pagination(const QueryParams& q, std::size_t max_size) {
   PageRequest p;
   if (auto page = q.get("page")) {
     auto v = parse_int_param("page", *page, 1, static_cast<std::int64_t>(limits::kMaxPage));
@@ -157,7 +157,7 @@ model::Result<PageRequest> parse_pagination(const QueryParams& q) {
     p.page = static_cast<std::size_t>(*v);
   }
   if (auto size = q.get("size")) {
-    auto v = parse_int_param("size", *size, 1, static_cast<std::int64_t>(limits::kMaxPageSize));
+    auto v = parse_int_param("size", *size, 1, static_cast<std::int64_t>(max_size));
     if (!v) return v.error();
     p.size = static_cast<std::size_t>(*v);
   }

@@ -100,8 +100,9 @@ struct PageRequest {
   std::size_t size = limits::kDefaultPageSize;
   std::size_t offset() const { return (page - 1) * size; }
 };
-// `page` (1..limits::kMaxPage) and `size` (1..limits::kMaxPageSize).
-model::Result<PageRequest> parse_pagination(const QueryParams& q);
+// `page` (1..limits::kMaxPage) and `size` (1..max_size; the raw telemetry list allows 1000).
+model::Result<PageRequest> parse_pagination(const QueryParams& q,
+                                            std::size_t max_size = limits::kMaxPageSize);
 
 // The pagination object for `total` items: pages = ceil(total / size) (0 when there are none),
 // has_next = page < pages, has_prev = page > 1.

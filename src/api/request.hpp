@@ -4,6 +4,7 @@
 
 #include <boost/json/value.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,19 @@ struct Request {
   bool metrics_listener = false;
 };
 
+// A body produced piece by piece (GET /api/v1/telemetry/export): the transport asks for the next
+// piece only once the previous one is written, so a large body never sits in memory whole.
+// Dropping the stream (the client went away) stops the producer.
+class BodyStream {
+ public:
+  // A piece of the body; "" ends it. std::nullopt: the producer failed mid-body (already logged):
+  // the transport ends the connection without the final chunk, so the client sees the body cut.
+  using Deliver = std::function<void(std::optional<std::string>)>;
+  virtual ~BodyStream() = default;
+  // Called again only after `deliver` ran; `deliver` may run at once or on another thread.
+  virtual void next(Deliver deliver) = 0;
+};
+
 struct Response {
   int status = 200;
   boost::json::value body;  // sent as application/json, unless content_type is set
@@ -39,6 +53,9 @@ struct Response {
   // A body that is not JSON (GET /metrics): `text` sent as is, with this Content-Type.
   std::string content_type{};
   std::string text{};
+  // When set, the body comes from this (chunked on HTTP/1.1), with `content_type`; `text` and
+  // `body` are ignored.
+  std::shared_ptr<BodyStream> stream{};
 
   // The value of header `name` (compared without case), or "" when absent.
   std::string_view header(std::string_view name) const;

@@ -318,6 +318,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                   auto ex = self->stream_.get_executor();
                   asio::post(ex, [self = std::move(self), res = std::move(res), version,
                                   keep_alive]() mutable {
+                    if (res.stream) return self->write_stream(std::move(res), version, keep_alive);
                     self->write(to_http(res, version, keep_alive));
                   });
                 });
@@ -354,6 +355,98 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       }
       self->do_read();
     });
+  }
+
+  // A streamed body (api::BodyStream, GET /api/v1/telemetry/export): the head, then each piece
+  // as the producer hands it over, the next asked for only once the previous one is written,
+  // each write bounded by limits.write_timeout. HTTP/1.1: chunked, ended by the last chunk, and
+  // the connection may serve the next request. HTTP/1.0: the bytes as they come, no length,
+  // the connection closed at the end. A producer failure cuts the connection without the last
+  // chunk, so the client sees an incomplete body, never a short one passed off as whole.
+  struct Streaming {
+    api::Response res;
+    http::response<http::empty_body> head;
+    std::optional<http::response_serializer<http::empty_body>> serializer;
+    bool chunked = false;
+    std::size_t bytes = 0;  // of the body, for the access log
+  };
+
+  void write_stream(api::Response res, unsigned version, bool keep_alive) {
+    set_busy(false);  // a long body: the thread's flush must not wait for it
+    auto st = std::make_shared<Streaming>();
+    st->chunked = version >= 11;
+    st->head = http::response<http::empty_body>{static_cast<http::status>(res.status), version};
+    st->head.set(http::field::server, "valtronics");
+    st->head.set(http::field::content_type, res.content_type.empty()
+                                                ? std::string_view("application/octet-stream")
+                                                : std::string_view(res.content_type));
+    for (const auto& [name, value] : res.headers) st->head.set(name, value);
+    if (request_seq_) st->head.set("X-Request-Id", request_id());
+    st->head.keep_alive(st->chunked && keep_alive);
+    if (st->chunked) st->head.chunked(true);
+    st->res = std::move(res);
+    st->serializer.emplace(st->head);
+    stream_.expires_after(ctx_.cfg.limits.write_timeout);
+    http::async_write_header(stream_, *st->serializer,
+                             [self = this->shared_from_this(), st](error_code ec, std::size_t) {
+                               if (ec) return self->end_stream(*st, false);
+                               self->next_piece(st);
+                             });
+  }
+
+  void next_piece(const std::shared_ptr<Streaming>& st) {
+    auto producer = st->res.stream;
+    producer->next([ref = SessionRef{this->shared_from_this()},
+                    st](std::optional<std::string> piece) mutable {
+      auto self = std::move(ref.session);
+      if (!self) return;
+      auto ex = self->stream_.get_executor();
+      asio::post(ex, [self = std::move(self), st = std::move(st),
+                      piece = std::move(piece)]() mutable {
+        self->write_piece(std::move(st), std::move(piece));
+      });
+    });
+  }
+
+  void write_piece(std::shared_ptr<Streaming> st, std::optional<std::string> piece) {
+    if (!stream_.socket().is_open()) return end_stream(*st, false);  // closed meanwhile
+    if (!piece) {
+      spdlog::warn("http conn={} req={} client={}: the streamed body failed after {} bytes; "
+                   "connection cut",
+                   conn_id_, request_id(), client_, st->bytes);
+      return end_stream(*st, false);
+    }
+    stream_.expires_after(ctx_.cfg.limits.write_timeout);
+    if (piece->empty()) {
+      if (!st->chunked) return end_stream(*st, true);
+      return asio::async_write(stream_, http::make_chunk_last(),
+                               [self = this->shared_from_this(), st](error_code ec, std::size_t) {
+                                 self->end_stream(*st, !ec);
+                               });
+    }
+    st->bytes += piece->size();
+    auto text = std::make_shared<std::string>(std::move(*piece));
+    auto on_written = [self = this->shared_from_this(), st, text](error_code ec, std::size_t) {
+      if (ec) return self->end_stream(*st, false);
+      self->next_piece(st);
+    };
+    if (st->chunked)
+      asio::async_write(stream_, http::make_chunk(asio::buffer(*text)), std::move(on_written));
+    else
+      asio::async_write(stream_, asio::buffer(*text), std::move(on_written));
+  }
+
+  // The end of a streamed body: logged with its size; then the next request (HTTP/1.1 kept
+  // alive, complete), or the end of the connection (cut: without a graceful close, so a TLS
+  // client sees no close_notify either).
+  void end_stream(Streaming& st, bool complete) {
+    log_access(st.res.status, st.bytes);
+    st.res.stream.reset();  // the producer stops
+    if (complete && st.head.keep_alive()) return do_read();
+    error_code ignored;
+    if (complete) return half_close(stream_);
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
   }
 
   void refuse(const HttpRequest& req, ErrorCode code, std::string_view message,
