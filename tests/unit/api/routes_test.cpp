@@ -119,8 +119,11 @@ TEST_F(ApiRoutesTest, EveryRouteAndItsAllowHeader) {
   const Expect table[] = {
       {"/health", "GET, HEAD"},
       {"/api/v1/ws/stats", "GET"},
-      {"/api/v1/telemetry", "POST"},
+      {"/api/v1/telemetry", "POST, GET"},
       {"/api/v1/telemetry/batch", "POST"},
+      {"/api/v1/telemetry/history", "GET"},
+      {"/api/v1/telemetry/latest", "GET"},
+      {"/api/v1/telemetry/export", "GET"},
       {"/api/v1/devices", "GET, POST"},
       {"/api/v1/devices/1", "GET, PUT, PATCH, DELETE"},
       {"/api/v1/devices/1/status", "PUT"},
