@@ -23,6 +23,23 @@ std::string node_id(const config::Config& cfg, std::uint16_t port) {
     id += (std::isalnum(static_cast<unsigned char>(*c)) || *c == '-' || *c == '_') ? *c : '-';
   return id + "-" + std::to_string(port);
 }
+
+// The dashboard's files (api/static_files.hpp), and a line saying where they come from.
+std::optional<api::StaticFiles> load_dashboard(const config::Config& cfg) {
+  const auto root = api::StaticFiles::resolve_root(cfg.server.web_root);
+  auto files = api::StaticFiles::load(root);
+  if (files) {
+    spdlog::info("dashboard: serving {} ({} files, {} KB) at /", files->root().string(),
+                 files->size(), (files->bytes() + 1023) / 1024);
+  } else if (!cfg.server.web_root.empty()) {
+    spdlog::warn("dashboard: server.web_root {} holds no index.html; / answers 404",
+                 cfg.server.web_root);
+  } else {
+    spdlog::info("dashboard: none built (looked in {}); / answers 404 until `make` builds it",
+                 api::StaticFiles::candidates(cfg.server.web_root));
+  }
+  return files;
+}
 }  // namespace
 
 Application::Application(config::Config& cfg, std::function<config::Config()> reread)
@@ -34,9 +51,11 @@ Application::Application(config::Config& cfg, std::function<config::Config()> re
       cfg_(cfg),
       reread_(std::move(reread)),
       shutdown_timeout_(cfg.server.shutdown_timeout),
+      web_(load_dashboard(cfg)),
       server_(cfg),
       hub_(server_.contexts(), cfg.limits.conflate_after),
       engine_(cfg, hub_),
+      reader_(std::make_unique<store::Reader>(engine_.store_location())),
       ctx_(cfg, hub_, engine_),
       cluster_(cfg.cluster.enabled() ? std::make_unique<cluster::Node>(
                                            cfg, node_id(cfg, server_.port()), engine_, hub_,
@@ -46,7 +65,9 @@ Application::Application(config::Config& cfg, std::function<config::Config()> re
       sources_(server_.main_context(), hub_, engine_, ctx_.registry, ctx_.abuse, cfg.demo),
       signals_(server_.main_context(), SIGINT, SIGTERM),
       reload_(server_.main_context()) {
+  ctx_.api.reader = reader_.get();
   if (mqtt_) ctx_.api.mqtt = &mqtt_->status();
+  if (web_) ctx_.api.web = &*web_;
   if (cluster_) {
     ctx_.api.cluster = api::Context::ClusterView{[this] { return cluster_->describe(); },
                                                  [this] { return cluster_->nats_connected(); }};
@@ -71,6 +92,7 @@ Application::~Application() {
   if (mqtt_) mqtt_->stop(std::chrono::milliseconds(0));  // if run() never ran or returned early
   if (cluster_) cluster_->stop();
   engine_.stop();
+  reader_->stop();
   server_.drain_handlers();
   watchdog_.forget_pending();  // the engine is destroyed next
 }

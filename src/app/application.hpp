@@ -12,6 +12,7 @@
 #include "app/shutdown_watchdog.hpp"
 #include "app/reload_signal.hpp"
 #include "app/sources.hpp"
+#include "api/static_files.hpp"
 #include "cluster/node.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
@@ -19,6 +20,7 @@
 #include "mqtt/ingest_link.hpp"
 #include "net/server.hpp"
 #include "net/server_context.hpp"
+#include "store/reader.hpp"
 
 namespace valtronics::app {
 
@@ -56,9 +58,15 @@ class Application {
   config::Config& cfg_;
   std::function<config::Config()> reread_;
   std::chrono::milliseconds shutdown_timeout_;
+  // The dashboard's files (issue 14; server.web_root), read once before any thread serves them;
+  // empty when no built dashboard was found (then / answers 404 saying how to build it).
+  std::optional<api::StaticFiles> web_;
   net::Server server_;
   hub::Hub hub_;
   engine::Engine engine_;  // after the hub: it publishes there until stopped
+  // Telemetry history reads (issue 14): their own threads and connections to the engine's
+  // store; stopped before the handlers are drained (their answers post to the I/O threads).
+  std::unique_ptr<store::Reader> reader_;
   net::ServerContext ctx_;
   // The cluster node (cluster.nats_url; null without): after the engine and the context whose
   // registry it reads; it sets the engine's partitioning and the hub's export before either

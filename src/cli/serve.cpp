@@ -50,6 +50,15 @@ void raise_open_files_limit(std::size_t max_connections) {
                  max_connections, static_cast<unsigned long long>(lim.rlim_cur));
 }
 
+// The host part of a URL a browser on this machine can open: a wildcard listener is reached
+// on loopback; an IPv6 literal goes in brackets.
+std::string browsable_host(const std::string& host) {
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "[::1]";
+  if (host.find(':') != std::string::npos && host.front() != '[') return "[" + host + "]";
+  return host;
+}
+
 void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
   const auto now = util::Clock::now();
   auth::Claims admin;
@@ -62,18 +71,24 @@ void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
   user.devices = {1, 2, 3};
   const auto day = std::chrono::hours(24);
   const std::string admin_token = auth::sign_token(cfg.auth.jwt_secret, admin, day, now);
+  const std::string host = browsable_host(cfg.listen_host);
+  const char* ws = cfg.tls.enabled() ? "wss" : "ws";
   std::printf(
-      "Valtronics demo on ws://%s:%u/ws (simulated devices 1-5)\n"
+      "Valtronics demo on %s://%s:%u/ws (simulated devices 1-5)\n"
       "admin token (every device, every channel, 24h):\n  %s\n"
       "user token (devices 1,2,3, 24h):\n  %s\n"
-      "Watch it: build/valtronics listen ws://%s:%u --token %s -s 'telemetry:device_id=1,2' "
+      "Watch it: build/valtronics listen %s://%s:%u --token %s -s 'telemetry:device_id=1,2' "
       "-s alerts -s devices\n"
-      "or: /usr/bin/python3 -m websockets ws://%s:%u/ws  then send\n"
+      "or: /usr/bin/python3 -m websockets %s://%s:%u/ws  then send\n"
       "  {\"type\":\"auth\",\"token\":\"<admin token>\"}\n"
       "  {\"type\":\"subscribe\",\"channel\":\"telemetry\",\"device_id\":1}\n",
-      cfg.listen_host.c_str(), port, admin_token.c_str(),
-      auth::sign_token(cfg.auth.jwt_secret, user, day, now).c_str(), cfg.listen_host.c_str(), port,
-      admin_token.c_str(), cfg.listen_host.c_str(), port);
+      ws, host.c_str(), port, admin_token.c_str(),
+      auth::sign_token(cfg.auth.jwt_secret, user, day, now).c_str(), ws, host.c_str(), port,
+      admin_token.c_str(), ws, host.c_str(), port);
+  // Last, so it is what the terminal shows: the dashboard (docs/dashboard.md), the token in the
+  // fragment, which the browser never sends to the server (nor to its access log).
+  std::printf("Dashboard (open in a browser):\n  %s://%s:%u/#token=%s\n",
+              cfg.tls.enabled() ? "https" : "http", host.c_str(), port, admin_token.c_str());
   std::fflush(stdout);
 }
 // The effective configuration: defaults < TOML file < flags < environment, validated. Run at
