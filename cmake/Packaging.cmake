@@ -11,7 +11,8 @@
 #                                               for the prefix
 #   share/doc/valtronics/README.md, docs/...    the documentation
 #   share/valtronics/grafana/*.json             the Grafana dashboard
-#   share/valtronics/web/...                    web/, when the source tree has one
+#   share/valtronics/web/...                    the built dashboard (cmake/Web.cmake: the build
+#                                               tree's web/, index.html and assets/)
 # Nothing else: no tests, no client example, no static library. Every rule is in the component
 # "valtronics" and the .deb takes that component alone, so an install rule a dependency might
 # bring in (a bundled library's headers or archives) never ends up in the package.
@@ -36,9 +37,11 @@ install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT ${_vt
 install(DIRECTORY ${_vt_pkg}/grafana/ DESTINATION ${CMAKE_INSTALL_DATADIR}/valtronics/grafana
         COMPONENT ${_vt_component} FILES_MATCHING PATTERN "*.json")
 
-# Web assets, if a web/ folder exists when installing (OPTIONAL: none is not an error).
-install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/valtronics/web
-        COMPONENT ${_vt_component} OPTIONAL)
+# The dashboard as built (cmake/Web.cmake), never its sources: index.html and the hashed
+# assets, without esbuild's source maps. `valtronics serve` finds it there when server.web_root
+# is empty (api/static_files.hpp).
+install(DIRECTORY ${VALTRONICS_WEB_DIR}/ DESTINATION ${CMAKE_INSTALL_DATADIR}/valtronics/web
+        COMPONENT ${_vt_component} PATTERN "*.map" EXCLUDE)
 
 # The files under etc/ and the unit are installed by code run at install time, because their
 # places depend on the prefix given then (`cmake --install --prefix`, and CPack's /usr), not on

@@ -53,9 +53,11 @@ def expected_files(docs_base):
     docs = os.path.join(SOURCE_DIR, "docs")
     for path in glob.glob(os.path.join(docs, "**", "*.md"), recursive=True):
         files.add(f"{docs_base}/" + os.path.relpath(path, docs))
-    web = os.path.join(SOURCE_DIR, "web")
+    # The dashboard as built (cmake/Web.cmake: the build tree's web/), without source maps.
+    web = os.path.join(BUILD_DIR, "web")
+    files.add("share/valtronics/web/index.html")
     for path in glob.glob(os.path.join(web, "**", "*"), recursive=True):
-        if os.path.isfile(path):
+        if os.path.isfile(path) and not path.endswith(".map"):
             files.add("share/valtronics/web/" + os.path.relpath(path, web))
     return files
 
