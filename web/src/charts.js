@@ -161,13 +161,17 @@ export class Charts {
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       // The whole window, ending at the newest point.
-      scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - this.spec.ms / 1000), max] } },
+      scales: { x: { time: true, range: (u, min, max) => {
+        const hi = max ?? Date.now() / 1000;
+        return [Math.min(min ?? hi, hi - this.spec.ms / 1000), hi];
+      } } },
       axes: [
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56,
           values: (u, vals) => vals.map((v) => formatValue(v)) },
       ],
-      series: [{}, { label: c.metric, stroke: cssVar('--accent') || '#2563eb', width: 1.5, points: { show: false } }],
+      // Points are drawn where they are sparse (uPlot's default), so a lone first value shows.
+      series: [{}, { label: c.metric, stroke: cssVar('--accent') || '#2563eb', width: 1.5 }],
     };
   }
 

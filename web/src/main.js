@@ -294,6 +294,7 @@ class Session {
       try {
         const r = await this.api.stats();
         this.system.stats(r.data, performance.now());
+        this.system.note('');
       } catch (err) {
         if (!(err instanceof ApiError && err.status === 401)) this.system.note(`Statistics: ${err.message}`);
       }
