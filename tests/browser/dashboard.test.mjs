@@ -92,6 +92,16 @@ describe('dashboard', { skip: skip ?? false }, () => {
     assert.ok(Date.parse(attrs.firstTs) < Date.parse(attrs.firstLiveTs), JSON.stringify(attrs));
     assert.ok(Date.parse(attrs.firstTs) <= now - 10 * 60_000, JSON.stringify(attrs));
     assert.ok(await page.$(`${chart} canvas`), 'uPlot drew a canvas');
+    // Another window: the chart starts again from history over 24 h (15-minute buckets).
+    await page.$eval(chart, (e) => { e.dataset.old = 'yes'; });
+    await page.selectOption('#chart-window', '24h');
+    await page.waitForFunction(() => {
+      const e = document.querySelector('#charts .chart[data-metric="temperature"]');
+      return e && !e.dataset.old && e.dataset.state === 'ready';
+    }, null, { timeout: 10_000 });
+    const day = await page.$eval(chart, (e) => ({ ...e.dataset }));
+    assert.ok(Number(day.historyPoints) >= 1 && Number(day.historyPoints) <= 97, JSON.stringify(day));
+    assert.ok(Date.parse(day.firstTs) <= now - 10 * 60_000, JSON.stringify(day));
 
     // The system sparklines fill (the server samples every second; the page asks for 2 s).
     await page.waitForFunction(() => Number(document.querySelector('.spark[data-metric="cpu_usage"]').dataset.samples) >= 2, null, { timeout: 10_000 });
