@@ -79,7 +79,7 @@ const REFUSALS = {
 
 function refusedText(code, detail) {
   return `The server refused this token: ${REFUSALS[code] ?? code}${detail ? ` (${detail})` : ''}. ` +
-    'Paste a valid token below, or open the link `make demo` prints.';
+    'Paste a valid token below, or open the link that make demo prints.';
 }
 
 // ---------------------------------------------------------------------------- the session
