@@ -134,6 +134,10 @@ TEST_F(ApiRoutesTest, EveryRouteAndItsAllowHeader) {
       {"/api/v1/alerts/1", "GET"},
       {"/api/v1/alerts/1/acknowledge", "POST"},
       {"/api/v1/alerts/1/resolve", "POST"},
+      // The dashboard's files (api/static_files.hpp; its own tests: static_files_test.cpp).
+      {"/", "GET, HEAD"},
+      {"/index.html", "GET, HEAD"},
+      {"/assets/main-ABCD1234.js", "GET, HEAD"},
   };
   for (const auto& e : table) {
     auto m = routes().match(e.path);
@@ -152,7 +156,8 @@ TEST_F(ApiRoutesTest, UnknownPathsAre404BeforeAnyTokenCheck) {
   for (std::string path : {"/api/v1/things", "/api/v1", "/api/v1/", "/api/v2/devices",
                            "/api/v1//devices", "/api/v1/devices/1/latest",
                            "/api/v1/devices/1/telemetry", "/api/v1/alerts/1/close",
-                           "/api/v1/alert-rules/1/x", "/healthz", "/"}) {
+                           "/api/v1/alert-rules/1/x", "/healthz", "/assets", "/assets/a/b",
+                           "/index.htm"}) {
     auto r = call(Method::get, path);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_EQ(r.code(), "NOT_FOUND") << path;
