@@ -18,7 +18,13 @@
 #include "util/ip_network.hpp"
 #include "util/link_status.hpp"
 
+namespace valtronics::store {
+class Reader;  // store/reader.hpp
+}  // namespace valtronics::store
+
 namespace valtronics::api {
+
+class StaticFiles;  // api/static_files.hpp
 
 struct Context {
   const config::Config& cfg;
@@ -41,6 +47,11 @@ struct Context {
   std::vector<util::IpNetwork> metrics_allow{};
   std::function<std::uint64_t()> http_connections{};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // Telemetry history reads (issue 14; store/reader.hpp): their own threads and connections.
+  // Null: the history routes answer 503.
+  store::Reader* reader = nullptr;
+  // The dashboard's files (issue 14), loaded at start by the application; null when none.
+  const StaticFiles* web = nullptr;
 };
 
 }  // namespace valtronics::api

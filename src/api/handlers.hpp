@@ -45,7 +45,19 @@ void update(Call& c);   // PUT|PATCH /devices/{id}: partial update
 void remove(Call& c);   // DELETE /devices/{id}: 200 with the deleted device
 void report_status(Call& c);     // PUT /devices/{id}/status
 void latest_telemetry(Call& c);  // GET /devices/{id}/telemetry/latest
+// latest_telemetry's answer for device `id`, once the claims were admitted (also
+// GET /api/v1/telemetry/latest?device_id=N).
+void answer_latest_telemetry(Call& c, std::int64_t id, auth::Claims claims);
 }  // namespace devices
+
+// telemetry.cpp (issue 14; docs/telemetry.md): the history of readings, read on store::Reader's
+// threads, within the token's devices (404 or absent outside them; device tokens 403).
+namespace telemetry {
+void list(Call& c);     // GET /api/v1/telemetry: raw readings, newest first; page, size <= 1000
+void history(Call& c);  // GET /api/v1/telemetry/history: one series in buckets
+void latest(Call& c);   // GET /api/v1/telemetry/latest?device_id=N: as the devices route
+void export_(Call& c);  // GET /api/v1/telemetry/export: CSV or JSON, streamed
+}  // namespace telemetry
 
 // rules.cpp: /api/v1/alert-rules, admin and operator only.
 namespace rules {
@@ -65,5 +77,12 @@ void get(Call& c);          // GET  /alerts/{id}
 void acknowledge(Call& c);  // POST /alerts/{id}/acknowledge: body empty or {"notes": "..."}
 void resolve(Call& c);      // POST /alerts/{id}/resolve: same
 }  // namespace alerts
+
+// static_files.cpp (issue 14): the dashboard's built files, from memory (api/static_files.hpp),
+// no token. 404 saying how to build it when none was loaded.
+namespace web {
+void index(Call& c);  // GET|HEAD / and /index.html
+void asset(Call& c);  // GET|HEAD /assets/{file}
+}  // namespace web
 
 }  // namespace valtronics::api

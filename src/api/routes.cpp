@@ -93,6 +93,10 @@ const RouteTable& routes() {
         .add(get, "/metrics", scrape::get)
         .add(post, "/api/v1/telemetry", ingest::single)
         .add(post, "/api/v1/telemetry/batch", ingest::batch)
+        .add(get, "/api/v1/telemetry", telemetry::list)
+        .add(get, "/api/v1/telemetry/history", telemetry::history)
+        .add(get, "/api/v1/telemetry/latest", telemetry::latest)
+        .add(get, "/api/v1/telemetry/export", telemetry::export_)
         .add(get, "/api/v1/devices", devices::list)
         .add(post, "/api/v1/devices", devices::create)
         .add(get, "/api/v1/devices/{id}", devices::get)
@@ -110,7 +114,13 @@ const RouteTable& routes() {
         .add(get, "/api/v1/alerts", alerts::list)
         .add(get, "/api/v1/alerts/{id}", alerts::get)
         .add(post, "/api/v1/alerts/{id}/acknowledge", alerts::acknowledge)
-        .add(post, "/api/v1/alerts/{id}/resolve", alerts::resolve);
+        .add(post, "/api/v1/alerts/{id}/resolve", alerts::resolve)
+        .add(get, "/", web::index)
+        .add(head, "/", web::index)
+        .add(get, "/index.html", web::index)
+        .add(head, "/index.html", web::index)
+        .add(get, "/assets/{file}", web::asset)
+        .add(head, "/assets/{file}", web::asset);
     return t;
   }();
   return table;

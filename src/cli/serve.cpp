@@ -95,7 +95,10 @@ void print_demo_banner(const config::Config& cfg, std::uint16_t port) {
 // start-up and again by SIGHUP (which keeps a --demo run's generated secret).
 config::Config effective_config(const ServeArgs& args, const std::string& demo_secret = {}) {
   config::Config cfg;
-  if (!args.config_file.empty()) cfg = config::load_file(args.config_file);
+  // The demo's own defaults, below the file: its charts want history (docs/telemetry.md), and
+  // a file's telemetry.retention = "0s" still keeps latest values only.
+  if (args.demo) cfg.telemetry.retention = std::chrono::hours(24);
+  if (!args.config_file.empty()) cfg = config::load_file(args.config_file, cfg);
   if (!args.listen.empty()) config::set_listen(cfg, args.listen, "--listen");
   if (!args.secret.empty()) cfg.auth.jwt_secret = args.secret;
   if (const char* env = std::getenv("VALTRONICS_JWT_SECRET"); env && *env)

@@ -118,6 +118,10 @@ struct ServerConfig {
   // io_uring (net/flusher.hpp), when the build has liburing and the kernel allows a ring;
   // false: one sendmsg per connection.
   bool io_uring = true;
+  // (issue 14) The dashboard's built files (index.html and assets/), served at / . Empty: the
+  // `web` folder beside the binary (the build tree), else <prefix>/share/valtronics/web (the
+  // .deb); when neither holds an index.html, / answers 404 saying how to build it.
+  std::string web_root;
 };
 // Exit code of `serve` when shutdown_timeout was hit (0: a clean drain; 2: a start-up error).
 inline constexpr int kExitShutdownTimeout = 3;

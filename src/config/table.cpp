@@ -450,8 +450,10 @@ std::vector<Section> make_table() {
        .live = false,
        .keys = {
            {.name = "retention",
-            .doc = "How long every reading is kept in the history table, pruned in batches; "
-                   "\"0s\" keeps only the latest values.",
+            .doc = "How long every reading is kept in the history table, pruned in batches "
+                   "with its per-minute rollups, and read back by /api/v1/telemetry "
+                   "(docs/telemetry.md); \"0s\" keeps only the latest values. `serve --demo` "
+                   "keeps 24h unless this file sets it.",
             .set = [](Config& c, const V& v, const K& k) {
               c.telemetry.retention = duration_value(v, k, true);
             },
@@ -516,6 +518,12 @@ std::vector<Section> make_table() {
                    "writes: ...\" after \"listening on\" says which is in use, and why.",
             .set = [](Config& c, const V& v, const K& k) { c.server.io_uring = bool_value(v, k); },
             .get = [](const Config& c) { return toml_bool(c.server.io_uring); }},
+           {.name = "web_root",
+            .doc = "The folder of the browser dashboard (index.html and assets/), served at / "
+                   "(docs/dashboard.md). Empty: the `web` folder beside the binary (what `make` "
+                   "builds), else /usr/share/valtronics/web (the .deb). Read at start.",
+            .set = [](Config& c, const V& v, const K& k) { c.server.web_root = string_value(v, k); },
+            .get = [](const Config& c) { return toml_string(c.server.web_root); }},
        }},
       {.name = "system",
        .doc = "The system channel: system_status_update.",
