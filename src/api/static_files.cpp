@@ -204,8 +204,8 @@ void serve(Call& c, std::string_view name) {
   Response res;
   res.status = 200;
   res.content_type = f->content_type;
-  // HEAD: the same headers, no body.
-  if (c.request.method != Method::head) res.text = f->body;
+  // HEAD too: the transport sends the headers, Content-Length included, without the body.
+  res.text = f->body;
   add_static_headers(res, *f);
   c.respond(std::move(res));
 }

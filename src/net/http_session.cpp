@@ -14,6 +14,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 #include <sstream>
+#include <utility>
 
 #include "api/errors.hpp"
 #include "api/query.hpp"
@@ -299,6 +300,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                                req.version(), req.keep_alive()));
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     set_busy(true);  // until it is answered: its events are on their way
+    head_request_ = req.method() == http::verb::head;
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     if (path == "/ws" || path.starts_with("/ws/")) {
@@ -345,16 +347,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     // Answered: still busy only if the next pipelined request is already here.
     set_busy(res.keep_alive() && holds_request_head());
     if (request_seq_) res.set("X-Request-Id", request_id());
-    log_access(res.result_int(), res.body().size());
+    const bool head = std::exchange(head_request_, false);
+    log_access(res.result_int(), head ? 0 : res.body().size());
     auto sp = std::make_shared<HttpResponse>(std::move(res));
     stream_.expires_after(ctx_.cfg.limits.body_timeout);
-    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp](error_code ec, std::size_t) {
+    auto written = [self = this->shared_from_this(), sp](error_code ec, std::size_t) {
       if (ec || !sp->keep_alive()) {
         half_close(self->stream_);
         return;
       }
       self->do_read();
-    });
+    };
+    if (head) {
+      // HEAD: the headers a GET would get, its Content-Length included, and no body (RFC 9110
+      // section 9.3.2); a body here would be read as the start of the next response.
+      auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*sp);
+      return http::async_write_header(stream_, *serializer,
+                                      [serializer, written = std::move(written)](
+                                          error_code ec, std::size_t n) { written(ec, n); });
+    }
+    http::async_write(stream_, *sp, std::move(written));
   }
 
   // A streamed body (api::BodyStream, GET /api/v1/telemetry/export): the head, then each piece
@@ -373,6 +385,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
 
   void write_stream(api::Response res, unsigned version, bool keep_alive) {
     set_busy(false);  // a long body: the thread's flush must not wait for it
+    head_request_ = false;  // streamed routes take GET only
     auto st = std::make_shared<Streaming>();
     st->chunked = version >= 11;
     st->head = http::response<http::empty_body>{static_cast<http::status>(res.status), version};
@@ -638,6 +651,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   std::string request_line_;  // "METHOD target" of the request being answered, for the log
   bool has_slot_ = false;  // holds a slot of limits.max_http_connections
   bool busy_ = false;      // counted in worker_.flusher (set_busy)
+  bool head_request_ = false;  // the request being answered is a HEAD: headers only
 };
 
 }  // namespace

@@ -49,9 +49,12 @@ describe('dashboard', { skip: skip ?? false }, () => {
     assert.equal(asset.status, 200);
     assert.match(asset.headers.get('content-type'), /^text\/javascript/);
     assert.match(asset.headers.get('cache-control'), /max-age=31536000/);
-    assert.ok((await asset.text()).length > 10_000);
+    const assetBytes = (await asset.arrayBuffer()).byteLength;
+    assert.ok(assetBytes > 10_000);
     const head = await fetch(`${server.http}/${js}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
+    assert.equal(Number(head.headers.get('content-length')), assetBytes);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
     // Nothing outside the loaded files: unknown names and escapes are 404.
     // (fetch itself resolves a literal "/assets/../", so the escapes are percent-encoded.)
     for (const path of ['/assets/nope.js', '/assets/..%2f..%2fvaltronics.db', '/assets/%2e%2e%2findex.html', '/index.htm']) {

@@ -206,12 +206,15 @@ class RunningServerTest(unittest.TestCase):
         try:
             banner = "".join(s.output)
             jwts = re.findall(r"\b(eyJ[\w-]+\.[\w-]+\.[\w-]+)", banner)
-            # The admin token, the user token, and the admin token again in the `listen` line.
-            self.assertEqual(len(jwts), 3, banner)
-            admin_tok, user_tok, listen_tok = jwts
+            # The admin token, the user token, the admin token again in the `listen` line and,
+            # last, in the dashboard link's fragment (never a query string: docs/dashboard.md).
+            self.assertEqual(len(jwts), 4, banner)
+            admin_tok, user_tok, listen_tok, link_tok = jwts
             self.assertEqual(listen_tok, admin_tok)
+            self.assertEqual(link_tok, admin_tok)
             self.assertIn(f"build/valtronics listen ws://127.0.0.1:{s.port} --token {admin_tok}",
                           banner)
+            self.assertIn(f"http://127.0.0.1:{s.port}/#token={admin_tok}", banner)
             self.assertRegex(banner, r"(?i)admin token")
             self.assertRegex(banner, r"(?i)user token")
 

@@ -157,10 +157,15 @@ class IngestTest(ServerTestCase):
         self.assert_envelope_error(status, reply, 413, "PAYLOAD_TOO_LARGE")
 
     def test_get_on_ingest_paths_is_405(self):
-        for path in (SINGLE, BATCH):
-            status, body = self.server.request("GET", path, token_=self.admin)
-            self.assertEqual(status, 405, (path, body))
-            self.assertIs(body["success"], False)
+        # GET /api/v1/telemetry is the raw history list (docs/telemetry.md); the batch path
+        # takes POST only.
+        status, body = self.server.request("GET", BATCH, token_=self.admin)
+        self.assertEqual(status, 405, body)
+        self.assertIs(body["success"], False)
+        self.assertEqual(body["error"]["details"]["allow"], "POST", body)
+        status, body = self.server.request("PUT", SINGLE, token_=self.admin)
+        self.assertEqual(status, 405, body)
+        self.assertEqual(body["error"]["details"]["allow"], "POST, GET", body)
 
     # ------------------------------------------------------------------------ authorization
     def test_authorization(self):
