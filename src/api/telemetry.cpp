@@ -97,6 +97,41 @@ std::optional<std::vector<std::int64_t>> visible_devices(const auth::Claims& cla
   return out;
 }
 
+// What a list or an export reads, from device_id (one id or a list), metric_name, start and
+// end: the filter, within the devices the claims see. None of them visible: `none_visible`
+// (nothing is read). nullopt: a parameter was refused (answered).
+struct Selection {
+  store::HistoryFilter filter;
+  bool none_visible = false;
+};
+std::optional<Selection> parse_selection(Call& c, const auth::Claims& claims,
+                                         const QueryParams& q,
+                                         std::optional<std::int64_t> default_span_ms) {
+  auto devices = parse_id_list_param(q, "device_id");
+  if (!devices) {
+    c.fail(devices.error());
+    return std::nullopt;
+  }
+  auto metric = tq::parse_metric(q, false);
+  if (!metric) {
+    c.fail(metric.error());
+    return std::nullopt;
+  }
+  auto range = tq::parse_range(q, now_ms(), default_span_ms);
+  if (!range) {
+    c.fail(range.error());
+    return std::nullopt;
+  }
+  Selection s;
+  auto visible = visible_devices(claims, std::move(*devices));
+  s.none_visible = !visible;
+  if (visible) s.filter.device_ids = std::move(*visible);
+  if (!metric->empty()) s.filter.metric = std::move(*metric);
+  s.filter.start_ms = range->start_ms;
+  s.filter.end_ms = range->end_ms;
+  return s;
+}
+
 // ---- export ----
 
 // Rows per piece of an export body: a piece is one reader job and one chunk on the wire.
@@ -192,22 +227,12 @@ void list(Call& c) {
   if (!claims) return;
   auto q = query_params(c);
   if (!q) return;
-  auto devices = parse_id_list_param(*q, "device_id");
-  if (!devices) return c.fail(devices.error());
-  auto metric = tq::parse_metric(*q, false);
-  if (!metric) return c.fail(metric.error());
-  auto range = tq::parse_range(*q, now_ms(), std::nullopt);
-  if (!range) return c.fail(range.error());
+  auto sel = parse_selection(c, *claims, *q, std::nullopt);
+  if (!sel) return;
   auto page = parse_pagination(*q, tq::kMaxRawPageSize);
   if (!page) return c.fail(page.error());
-  auto visible = visible_devices(*claims, std::move(*devices));
-  if (!visible) return c.respond(page_response({}, page_info(*page, 0)));
-  store::HistoryFilter f;
-  f.device_ids = std::move(*visible);
-  if (!metric->empty()) f.metric = std::move(*metric);
-  f.start_ms = range->start_ms;
-  f.end_ms = range->end_ms;
-  on_reader(c, [f = std::move(f), p = *page](store::Database& db) {
+  if (sel->none_visible) return c.respond(page_response({}, page_info(*page, 0)));
+  on_reader(c, [f = std::move(sel->filter), p = *page](store::Database& db) {
     const auto total = store::count_history(db, f);
     json::array items;
     if (p.offset() < static_cast<std::size_t>(total)) {
@@ -267,12 +292,8 @@ void export_(Call& c) {
   if (!claims) return;
   auto q = query_params(c);
   if (!q) return;
-  auto devices = parse_id_list_param(*q, "device_id");
-  if (!devices) return c.fail(devices.error());
-  auto metric = tq::parse_metric(*q, false);
-  if (!metric) return c.fail(metric.error());
-  auto range = tq::parse_range(*q, now_ms(), tq::kDefaultSpanMs);
-  if (!range) return c.fail(range.error());
+  auto sel = parse_selection(c, *claims, *q, tq::kDefaultSpanMs);
+  if (!sel) return;
   const std::string format_name(q->get("format").value_or("csv"));
   auto format = tq::export_format_from(format_name);
   if (!format)
@@ -281,14 +302,9 @@ void export_(Call& c) {
   if (!c.ctx.reader)
     return c.respond(error_response(ErrorCode::service_unavailable,
                                     "telemetry history is not available on this server"));
-  store::HistoryFilter f;
-  auto visible = visible_devices(*claims, std::move(*devices));
+  store::HistoryFilter f = std::move(sel->filter);
   // No device visible: the body is still well formed (header only, or []), and reads nothing.
-  if (!visible) f.device_ids = {0};  // no device has id 0
-  else f.device_ids = std::move(*visible);
-  if (!metric->empty()) f.metric = std::move(*metric);
-  f.start_ms = range->start_ms;
-  f.end_ms = range->end_ms;
+  if (sel->none_visible) f.device_ids = {0};  // no device has id 0
   Response res;
   res.status = 200;
   if (*format == tq::ExportFormat::csv) {

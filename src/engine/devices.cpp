@@ -143,6 +143,11 @@ void Engine::Impl::delete_device(std::int64_t id, Reply<model::Result<Device>> r
   latest.erase(id);
   std::erase_if(unwritten_latest, [id](const auto& kv) { return kv.first.first == id; });
   unwritten_last_seen.erase(id);
+  // Its history still to be written goes too (rows already queued are deleted by the delete
+  // below, which the writer runs after them).
+  const auto before = unwritten_history.size();
+  std::erase_if(unwritten_history, [id](const model::MetricValue& v) { return v.device_id == id; });
+  history_backlog.fetch_sub(before - unwritten_history.size(), std::memory_order_relaxed);
   // Its open alerts resolve: nothing will ever clear them otherwise. (The alerts are kept.)
   const auto now = util::Clock::now();
   for (auto o = open_rule_alerts.begin(); o != open_rule_alerts.end();) {

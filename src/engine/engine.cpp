@@ -1,6 +1,9 @@
 // The engine's frame: opening and loading the store, the thread and its start and stop, the
 // periodic tick, flush. What runs on the thread is in the files named in engine_impl.hpp.
 #include <spdlog/spdlog.h>
+
+#include <future>
+#include <thread>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +40,8 @@ Engine::Impl::Impl(const config::Config& c, hub::Hub& h)
       reader(open_and_migrate(c.db, memory_uri)),
       tracker(c.devices.offline_after, c.devices.critical_sets_warning),
       tick_timer(ioc),
-      retention_timer(ioc) {
+      retention_timer(ioc),
+      history_timer(ioc) {
   writer = std::make_unique<store::Writer>(memory_uri.empty() ? cfg.db : memory_uri);
 
   for (auto& d : store::load_devices(reader)) {
@@ -66,6 +70,7 @@ void Engine::Impl::stop_timers() {
   stopping = true;  // also ends a retention pass at its next batch
   tick_timer.cancel();
   retention_timer.cancel();
+  history_timer.cancel();  // what it waited for is written by Engine::stop
 }
 
 void Engine::Impl::tick() {
@@ -98,15 +103,38 @@ void Engine::stop() {
     impl_->writer->flush();
     impl_->post([this] { impl_->guard.reset(); });
     impl_->thread.join();
+    // Latest values gathered while their write was in flight (the next write would have been
+    // queued by that write's callback, on the engine thread now ended), and history readings
+    // waiting for their timer (cancelled).
+    impl_->latest_write_in_flight = false;
+    impl_->write_latest_values();
+    impl_->write_history();
   }
   impl_->writer->flush();  // whatever the last handlers queued
 }
 
-void Engine::flush() { impl_->writer->flush(); }
+void Engine::flush() {
+  // History readings still gathering on the engine thread (telemetry.cpp, gather_history) are
+  // handed to the writer first: "queued so far" includes them.
+  if (impl_->thread.joinable() && impl_->thread.get_id() != std::this_thread::get_id()) {
+    auto handed = std::make_shared<std::promise<void>>();
+    auto done = handed->get_future();
+    impl_->post([this, handed] {
+      impl_->write_history();
+      handed->set_value();
+    });
+    // Bounded: an engine thread already past its last task (stopping) never runs it.
+    done.wait_for(std::chrono::seconds(5));
+  }
+  impl_->writer->flush();
+}
 
 store::Writer::Health Engine::storage_health() const { return impl_->writer->health(); }
 bool Engine::storage_available() const { return impl_->writer->available(); }
-bool Engine::write_queue_full() const { return impl_->writer->full(); }
+bool Engine::write_queue_full() const {
+  return impl_->writer->full() ||
+         impl_->history_backlog.load(std::memory_order_relaxed) >= Impl::kMaxHistoryBacklog;
+}
 std::string Engine::store_location() const {
   return impl_->memory_uri.empty() ? impl_->cfg.db : impl_->memory_uri;
 }

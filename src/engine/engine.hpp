@@ -123,7 +123,7 @@ class Engine {
   // refuses new readings while the storage is unavailable.
   store::Writer::Health storage_health() const;
   bool storage_available() const;
-  // (issue 14) The writer's queue is at its bound: ingest answers 503 with Retry-After.
+  // (issue 14) Writer queue or history backlog at its bound: ingest answers 503, Retry-After.
   bool write_queue_full() const;
   // Where the store is, for other connections to the same database (store::Reader): cfg.db, or
   // for ":memory:" the shared-cache URI the engine's connections use.

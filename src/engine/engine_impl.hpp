@@ -104,6 +104,12 @@ struct Engine::Impl {
   void latest_telemetry(std::int64_t id, auth::Claims claims,
                         Reply<model::Result<std::vector<model::MetricValue>>> reply);
   void write_latest_values();  // the coalesced write of latest values and last_seen
+  // History readings (and their rollups): gathered for up to kHistoryWriteDelay or
+  // kHistoryWriteBatch readings (gather_history), then written in one operation (write_history).
+  void gather_history(std::vector<model::MetricValue>& values);
+  void write_history();
+  static constexpr auto kHistoryWriteDelay = std::chrono::milliseconds(50);
+  static constexpr std::size_t kHistoryWriteBatch = 5'000;
   void write_committed(std::vector<model::MetricValue> values,
                        const std::set<std::int64_t>& touched, util::TimePoint now,
                        std::size_t readings, Reply<model::Result<std::size_t>> reply);
@@ -234,6 +240,13 @@ struct Engine::Impl {
   std::map<std::pair<std::int64_t, std::string>, model::MetricValue> unwritten_latest;
   std::map<std::int64_t, util::TimePoint> unwritten_last_seen;
   bool latest_write_in_flight = false;
+  // History readings not yet handed to the writer (telemetry.cpp, gather_history).
+  std::vector<model::MetricValue> unwritten_history;
+  // unwritten_history's size plus the readings queued in the writer and not yet committed, for
+  // ingest's 503 (Engine::write_queue_full, read on the I/O threads).
+  std::atomic<std::size_t> history_backlog{0};
+  // Beyond this backlog ingest answers 503 (about a second of ingest at full speed, ~25 MB).
+  static constexpr std::size_t kMaxHistoryBacklog = 262'144;
   std::optional<RetentionPass> retention_pass;            // the pass running
   std::vector<Reply<RetentionReport>> next_pass_waiters;  // prune_now() calls during it
   bool stopping = false;
@@ -244,6 +257,8 @@ struct Engine::Impl {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   std::thread thread;
   boost::asio::steady_timer tick_timer, retention_timer;
+  boost::asio::steady_timer history_timer;  // the next history write (gather_history)
+  bool history_timer_armed = false;
 };
 
 }  // namespace valtronics::engine

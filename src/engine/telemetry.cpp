@@ -116,8 +116,7 @@ void Engine::Impl::ingest_with(std::vector<model::TelemetryEvent> events,
   }
   hub.publish_many(std::move(updates));
   if (committed) return write_committed(std::move(values), touched, now, readings, std::move(reply));
-  if (cfg.telemetry.retention.count() > 0)
-    writer->submit([values](store::Database& db) { store::append_history(db, values); });
+  if (cfg.telemetry.retention.count() > 0) gather_history(values);
   for (auto& v : values) unwritten_latest[{v.device_id, v.metric}] = std::move(v);
   for (auto id : touched) unwritten_last_seen[id] = now;
   write_latest_values();
@@ -214,6 +213,38 @@ void Engine::Impl::write_latest_values() {
         });
       });
   unwritten_last_seen.clear();
+}
+
+// History is written in few, large operations: each commit costs a write of every database
+// page it changed, and readings of the same devices and metrics change the same index and
+// rollup pages, so thousands of readings in one operation cost little more per reading than
+// the rows themselves (and their per-minute fold is a few rollup rows). Nothing waits for
+// these commits (a request with ?sync=true writes its readings itself, write_committed), so
+// holding readings up to kHistoryWriteDelay costs no one anything; alerts, status changes and
+// latest values keep their own operations. A full batch goes at once, even while an earlier
+// one is still queued: the writer never waits for a round trip through this thread.
+void Engine::Impl::gather_history(std::vector<MetricValue>& values) {
+  unwritten_history.insert(unwritten_history.end(), values.begin(), values.end());
+  history_backlog.fetch_add(values.size(), std::memory_order_relaxed);
+  if (unwritten_history.size() >= kHistoryWriteBatch) return write_history();
+  if (history_timer_armed || stopping) return;
+  history_timer_armed = true;
+  history_timer.expires_after(kHistoryWriteDelay);
+  history_timer.async_wait([this](boost::system::error_code ec) {
+    history_timer_armed = false;
+    if (!ec) write_history();
+  });
+}
+
+void Engine::Impl::write_history() {
+  if (unwritten_history.empty()) return;
+  const std::size_t n = unwritten_history.size();
+  writer->submit(
+      [values = std::exchange(unwritten_history, {})](store::Database& db) {
+        store::append_history(db, values);
+      },
+      // On the writer thread: the backlog is an atomic, read by the I/O threads.
+      [this, n](bool) { history_backlog.fetch_sub(n, std::memory_order_relaxed); });
 }
 
 void Engine::Impl::latest_telemetry(std::int64_t id, auth::Claims claims,
