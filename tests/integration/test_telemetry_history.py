@@ -9,6 +9,7 @@ import csv
 import http.client
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -433,7 +434,11 @@ class LargeExportTest(RestMixin, unittest.TestCase):
             print(f"export of {len(body)} bytes: server VmRSS {rss_before} KB before, "
                   f"peak {peak[0]} KB (+{grew_kb} KB)")
             self.assertGreater(size_kb, 20_000)
-            self.assertLess(grew_kb, size_kb // 4, (rss_before, peak[0], size_kb))
+            # Under a sanitizer (tests/sanitizers/run-ctest) the server's RSS also holds ASan's
+            # quarantine of freed blocks: every piece freed stays counted, so the bound is
+            # printed, not checked, there.
+            if not os.environ.get("VALTRONICS_SANITIZER"):
+                self.assertLess(grew_kb, size_kb // 4, (rss_before, peak[0], size_kb))
 
 
 class RetentionZeroTest(RestMixin, unittest.TestCase):
