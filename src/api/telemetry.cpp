@@ -21,6 +21,7 @@
 #include "protocol/json_writer.hpp"
 #include "store/reader.hpp"
 #include "store/repositories.hpp"
+#include "util/epoch_ms.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::api::telemetry {
@@ -31,18 +32,9 @@ using auth::Action;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             util::Clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t now_ms() { return util::to_epoch_ms(util::Clock::now()); }
 
-util::TimePoint from_ms(std::int64_t ms) {
-  return util::TimePoint{std::chrono::duration_cast<util::TimePoint::duration>(
-      std::chrono::milliseconds{ms})};
-}
-
-std::string iso(std::int64_t ms) { return util::iso8601(from_ms(ms)); }
+std::string iso(std::int64_t ms) { return util::iso8601(util::from_epoch_ms(ms)); }
 
 json::object reading_json(const model::MetricValue& v) {
   return json::object{{"device_id", v.device_id},
@@ -192,10 +184,7 @@ class ExportStream : public BodyStream, public std::enable_shared_from_this<Expo
     }
     if (!rows.empty()) {
       // Resume at the last ts: the rows of that ts sent so far are skipped next time.
-      const std::int64_t last =
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              rows.back().timestamp.time_since_epoch())
-              .count();
+      const std::int64_t last = util::to_epoch_ms(rows.back().timestamp);
       std::size_t at_last = 0;
       for (auto it = rows.rbegin(); it != rows.rend() && it->timestamp == rows.back().timestamp;
            ++it)

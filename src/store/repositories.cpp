@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "store/sql.hpp"
+#include "util/epoch_ms.hpp"
 
 namespace valtronics::store {
 
@@ -31,14 +32,8 @@ using model::Device;
 using model::MetricValue;
 using model::StatusChange;
 
-std::int64_t to_ms(util::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-util::TimePoint from_ms(std::int64_t ms) {
-  return util::TimePoint{
-      std::chrono::duration_cast<util::TimePoint::duration>(std::chrono::milliseconds{ms})};
-}
+std::int64_t to_ms(util::TimePoint t) { return util::to_epoch_ms(t); }
+util::TimePoint from_ms(std::int64_t ms) { return util::from_epoch_ms(ms); }
 
 std::optional<std::int64_t> to_ms(const std::optional<util::TimePoint>& t) {
   if (!t) return std::nullopt;

@@ -38,6 +38,15 @@ def token(sub="alice", role="admin", devices=None, ttl="1h", device_id=None, sec
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def vm_rss_kb(pid):
+    """The resident memory of process `pid`, in KiB (/proc/PID/status VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"

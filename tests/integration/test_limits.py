@@ -13,7 +13,7 @@ import unittest
 import websockets
 
 from harness import (Server, connect, expect_close, recv_json, recv_type, run, subscribe,
-                     token)
+                     token, vm_rss_kb)
 
 
 # ------------------------------------------------------------------------------ raw client
@@ -111,13 +111,6 @@ class RawWs:
 def close_code(payload):
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
 
-
-def vm_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class Ingester:

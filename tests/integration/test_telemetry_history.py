@@ -18,7 +18,7 @@ import urllib.parse
 from datetime import datetime, timezone
 
 from domain_helpers import RestMixin, ts
-from harness import Server, ServerTestCase, token
+from harness import Server, ServerTestCase, token, vm_rss_kb
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -69,13 +69,6 @@ def expected_points(readings, device, metric, start, end, width, aggregation):
         out.append({"timestamp": iso(at), "value": value, "count": len(vs)})
     return out
 
-
-def vm_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class HistoryBase(RestMixin, ServerTestCase):
