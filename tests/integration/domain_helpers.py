@@ -35,6 +35,19 @@ class RestMixin:
         return self.server.request(method, path, body, tok if tok is not None else self.admin,
                                    raw=raw)
 
+    def accepted(self, path, body, tok=None, timeout=30):
+        """POSTs ingest the way a well-behaved publisher does: a 503 (the store's queue is full;
+        nothing was accepted) is retried after its Retry-After until `timeout`. Slow builds
+        (sanitizers) fill the write queue under bulk ingest; that is backpressure, not failure."""
+        deadline = time.time() + timeout
+        while True:
+            status, reply = self.call("POST", path, body, tok)
+            if status != 503 or time.time() > deadline:
+                self.assertEqual(status, 202, (path, reply))
+                return reply
+            details = reply.get("error", {}).get("details", {}) if isinstance(reply, dict) else {}
+            time.sleep(min(float(details.get("retry_after_seconds", 1)), 1.0))
+
     def ok(self, method, path, body=None, tok=None, status=200):
         """Asserts a success envelope with `status`; returns its data."""
         got, reply = self.call(method, path, body, tok)
