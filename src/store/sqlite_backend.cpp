@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <mutex>
 #include <utility>
 
 #include "store/backend.hpp"
@@ -160,7 +161,36 @@ bool sqlite_storage_unavailable(int code) {
   }
 }
 
+namespace {
+
+// Statement journals kept in memory up to this many bytes (SQLite's default: 64 KiB). Inside a
+// transaction, a multi-row INSERT or upsert (the writer's 100-row batches) keeps a statement
+// journal of the pages it changes, to undo only that statement if it fails half way. Once one
+// passes the threshold it spills to a temp file, and from then on SQLite writes each changed
+// page there with two pwrite(2)s (a 4-byte page number and the page) for every statement of the
+// transaction. Measured on ingest with history on: that was most of the writer thread's system
+// time (docs/benchmarks.md, "Telemetry history"). A statement's journal holds at most the pages
+// it changes (~100 for 100 history rows) and is freed when it ends; a larger one (a huge DELETE)
+// still spills. Sorts and temporary tables keep their own spill rules (temp_store unchanged).
+constexpr int kStatementJournalSpillBytes = 16 << 20;
+
+// sqlite3_config works only before SQLite initializes, i.e. before the process's first open.
+// If something opened a database first (a test using SQLite directly), journals spill as
+// before: slower, still correct.
+void configure_sqlite_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int rc = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalSpillBytes);
+    if (rc != SQLITE_OK)
+      spdlog::debug("sqlite: statement journal spill size left at its default: {}",
+                    sqlite3_errstr(rc));
+  });
+}
+
+}  // namespace
+
 std::unique_ptr<DatabaseImpl> open_sqlite(const std::string& path) {
+  configure_sqlite_once();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr);
