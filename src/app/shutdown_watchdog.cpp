@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "config/config.hpp"
+#include "util/thread_name.hpp"
 
 namespace valtronics::app {
 
@@ -25,7 +26,10 @@ ShutdownWatchdog::~ShutdownWatchdog() {
 void ShutdownWatchdog::arm(std::chrono::milliseconds timeout) {
   std::lock_guard lk(mutex_);
   if (thread_.joinable() || done_) return;
-  thread_ = std::thread([this, timeout] { watch(timeout); });
+  thread_ = std::thread([this, timeout] {
+    util::name_this_thread("vt-watchdog");
+    watch(timeout);
+  });
 }
 
 void ShutdownWatchdog::forget_pending() {

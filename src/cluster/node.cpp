@@ -10,6 +10,7 @@
 #include <future>
 
 #include "cluster/wire.hpp"
+#include "util/thread_name.hpp"
 
 namespace valtronics::cluster {
 
@@ -134,7 +135,10 @@ void Node::start() {
   lease_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) on_lease_timer();
   });
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("vt-cluster");
+    ioc_.run();
+  });
 }
 
 void Node::stop() {

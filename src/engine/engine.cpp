@@ -12,6 +12,7 @@
 #include "config/limits.hpp"
 #include "engine/engine_impl.hpp"
 #include "store/migrations.hpp"
+#include "util/thread_name.hpp"
 
 namespace valtronics::engine {
 
@@ -92,7 +93,10 @@ void Engine::start() {
   if (impl_->thread.joinable()) return;
   impl_->guard.emplace(impl_->ioc.get_executor());
   impl_->call(&Impl::start);
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+  impl_->thread = std::thread([this] {
+    util::name_this_thread("vt-engine");
+    impl_->ioc.run();
+  });
 }
 
 void Engine::stop() {

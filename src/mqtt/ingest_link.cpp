@@ -20,6 +20,7 @@
 #include "api/ingest_body.hpp"
 #include "mqtt/topics.hpp"
 #include "util/time.hpp"
+#include "util/thread_name.hpp"
 
 namespace valtronics::mqtt {
 
@@ -117,7 +118,10 @@ void IngestLink::start() {
   if (wake_fd_ < 0) throw std::runtime_error(std::string("mqtt: eventfd: ") + std::strerror(errno));
   spdlog::info("mqtt: ingesting from {} as client {} (topics {}/devices/+/...)", url_.display(),
                client_id_, cfg_.topic_prefix);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("vt-mqtt");
+    run();
+  });
 }
 
 void IngestLink::stop(std::chrono::milliseconds drain) {

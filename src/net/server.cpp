@@ -13,6 +13,7 @@
 #include "net/http_session.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/errors.hpp"
+#include "util/thread_name.hpp"
 
 namespace valtronics::net {
 
@@ -110,7 +111,8 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers_.size(); ++i) {
-    threads.emplace_back([w = workers_[i].get()] {
+    threads.emplace_back([i, w = workers_[i].get()] {
+      util::name_this_thread("vt-io-" + std::to_string(i));
       auto guard = asio::make_work_guard(w->ioc);  // idle workers must not return early
       w->ioc.run();
     });

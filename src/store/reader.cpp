@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
+#include <string>
 #include <utility>
+
+#include "util/thread_name.hpp"
 
 namespace valtronics::store {
 
@@ -14,7 +17,11 @@ Reader::Reader(const std::string& location, std::size_t threads, std::size_t max
   dbs_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) dbs_.push_back(Database::open(location));
   threads_.reserve(threads);
-  for (auto& db : dbs_) threads_.emplace_back([this, &db] { run(db); });
+  for (std::size_t i = 0; i < dbs_.size(); ++i)
+    threads_.emplace_back([this, i, &db = dbs_[i]] {
+      util::name_this_thread("vt-reader-" + std::to_string(i));
+      run(db);
+    });
 }
 
 Reader::~Reader() { stop(); }

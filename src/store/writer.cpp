@@ -12,6 +12,7 @@
 #include "store/writer.hpp"
 
 #include "metrics/counters.hpp"
+#include "util/thread_name.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -42,7 +43,10 @@ bool guarded(F&& f, const char* what, bool quiet = false) {
 }  // namespace
 
 Writer::Writer(const std::string& path) : db_(Database::open(path)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("vt-writer");
+    run();
+  });
 }
 
 Writer::~Writer() {
