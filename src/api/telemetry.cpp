@@ -130,8 +130,8 @@ std::optional<Selection> parse_selection(Call& c, const auth::Claims& claims,
 constexpr std::size_t kExportPieceRows = 4000;
 
 // The export's body, produced piece by piece on the reader's threads: each piece is the next
-// kExportPieceRows readings in (ts, device, metric, value) order, resumed at the last piece's ts
-// (skipping the rows of that ts already sent), so memory holds one piece whatever the range.
+// kExportPieceRows readings by device, metric and ts (store::export_history, which keeps its
+// place in cursor_), so memory holds one piece whatever the range.
 class ExportStream : public BodyStream, public std::enable_shared_from_this<ExportStream> {
  public:
   ExportStream(store::Reader& reader, store::HistoryFilter filter, tq::ExportFormat format)
@@ -164,7 +164,7 @@ class ExportStream : public BodyStream, public std::enable_shared_from_this<Expo
                                              : "[";
       started_ = true;
     }
-    auto rows = store::list_history(db, filter_, false, kExportPieceRows, skip_);
+    auto rows = store::export_history(db, filter_, cursor_, kExportPieceRows);
     out.reserve(out.size() + rows.size() * 80);
     for (const auto& r : rows) {
       if (format_ == tq::ExportFormat::csv) {
@@ -182,17 +182,6 @@ class ExportStream : public BodyStream, public std::enable_shared_from_this<Expo
       }
       ++rows_;
     }
-    if (!rows.empty()) {
-      // Resume at the last ts: the rows of that ts sent so far are skipped next time.
-      const std::int64_t last = util::to_epoch_ms(rows.back().timestamp);
-      std::size_t at_last = 0;
-      for (auto it = rows.rbegin(); it != rows.rend() && it->timestamp == rows.back().timestamp;
-           ++it)
-        ++at_last;
-      if (filter_.start_ms && *filter_.start_ms == last) skip_ += at_last;
-      else skip_ = at_last;
-      filter_.start_ms = last;
-    }
     if (rows.size() < kExportPieceRows) {
       if (format_ == tq::ExportFormat::json) out += ']';
       done_ = true;
@@ -205,7 +194,7 @@ class ExportStream : public BodyStream, public std::enable_shared_from_this<Expo
   const tq::ExportFormat format_;
   // Touched by one reader thread at a time: next() is called again only after deliver ran.
   bool started_ = false, done_ = false;
-  std::size_t skip_ = 0;
+  store::ExportCursor cursor_;
   std::size_t rows_ = 0;
 };
 

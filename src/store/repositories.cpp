@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -736,6 +737,88 @@ std::int64_t count_history(Database& db, const HistoryFilter& f) {
   Statement st = db.prepare(std::string(sql::kCountHistoryHead) + history_where(f));
   bind_history_filter(st, f);
   return st.step() ? st.column_int(0) : 0;
+}
+
+namespace {
+
+// The series after the cursor's (the first when it has none), within the filter; false when
+// there is none left. A device filter is walked in id order, otherwise the devices with any
+// history; with metric_name each device has that one series (empty where it never reported it).
+bool next_series(Database& db, const HistoryFilter& f, ExportCursor& c) {
+  auto next_device = [&](std::optional<std::int64_t> after) -> std::optional<std::int64_t> {
+    if (!f.device_ids.empty()) {
+      std::optional<std::int64_t> best;
+      for (std::int64_t id : f.device_ids)
+        if ((!after || id > *after) && (!best || id < *best)) best = id;
+      return best;
+    }
+    Statement& st = db.cached(sql::kHistoryNextDevice);
+    st.bind(1, after.value_or(std::numeric_limits<std::int64_t>::min()));
+    std::optional<std::int64_t> id;
+    if (st.step()) id = st.column_int(0);
+    st.reset();
+    return id;
+  };
+  auto next_metric = [&](std::int64_t device, const std::string& after) {
+    Statement& st = db.cached(sql::kHistoryNextMetric);
+    st.bind(1, device).bind(2, after);
+    std::optional<std::string> metric;
+    if (st.step()) metric = st.column_text(0);
+    st.reset();
+    return metric;
+  };
+  std::optional<std::int64_t> device;
+  if (c.started) device = c.device_id;
+  if (c.started && !f.metric) {
+    // Metric names are never empty, so '' is before every one.
+    if (auto m = next_metric(c.device_id, c.metric)) return c.metric = *m, true;
+  }
+  for (device = next_device(device); device; device = next_device(device)) {
+    c.started = true;
+    c.device_id = *device;
+    if (f.metric) return c.metric = *f.metric, true;
+    if (auto m = next_metric(*device, "")) return c.metric = *m, true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<MetricValue> export_history(Database& db, const HistoryFilter& f, ExportCursor& c,
+                                        std::size_t limit) {
+  std::vector<MetricValue> out;
+  const std::int64_t start = f.start_ms.value_or(std::numeric_limits<std::int64_t>::min());
+  const std::int64_t end = f.end_ms.value_or(std::numeric_limits<std::int64_t>::max());
+  if (!c.started && !c.done) {
+    if (!next_series(db, f, c)) c.done = true;
+    c.from_ms = start;
+    c.skip = 0;
+  }
+  while (!c.done && out.size() < limit) {
+    const std::size_t want = limit - out.size();
+    std::size_t got = 0;
+    Statement& st = db.cached(sql::kExportSeriesRange);
+    st.bind(1, c.device_id).bind(2, c.metric).bind(3, c.from_ms).bind(4, end);
+    st.bind(5, to_i64(want)).bind(6, to_i64(c.skip));
+    while (st.step()) {
+      const std::int64_t ts = st.column_int(1);
+      if (ts == c.from_ms) {
+        ++c.skip;
+      } else {
+        c.from_ms = ts;
+        c.skip = 1;
+      }
+      out.push_back(MetricValue{c.device_id, c.metric, st.column_double(0), "", from_ms(ts)});
+      ++got;
+    }
+    st.reset();
+    if (got < want) {  // this series is read to its end
+      if (!next_series(db, f, c)) c.done = true;
+      c.from_ms = start;
+      c.skip = 0;
+    }
+  }
+  return out;
 }
 
 std::vector<HistoryBucket> history_buckets(Database& db, std::int64_t device_id,

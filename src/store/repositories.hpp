@@ -107,6 +107,20 @@ std::vector<model::MetricValue> list_history(Database& db, const HistoryFilter& 
                                              bool newest_first, std::size_t limit,
                                              std::size_t offset);
 std::int64_t count_history(Database& db, const HistoryFilter& f);
+// Where an export stands: the series it reads (device, metric) and how far into it. Starts
+// before the first series; `done` once every series of the filter was read.
+struct ExportCursor {
+  bool started = false, done = false;
+  std::int64_t device_id = 0;
+  std::string metric;
+  std::int64_t from_ms = 0;  // the series' next rows have ts >= from_ms ...
+  std::size_t skip = 0;      // ... after the first `skip` rows of ts == from_ms (sent already)
+};
+// The next readings of an export (unit empty), at most `limit` (fewer only at the end): by
+// device, then metric, then ts (then value), each series an index range of (device_id, metric,
+// ts), so a piece costs the same at the end of a large export as at its start.
+std::vector<model::MetricValue> export_history(Database& db, const HistoryFilter& f,
+                                               ExportCursor& cursor, std::size_t limit);
 // One series folded into buckets of `interval_ms` aligned to the epoch, ascending, empty ones
 // left out: whole minutes from the rollups (telemetry_minutes), the partial minutes at the
 // range's edges from the raw readings, so each bucket folds exactly its readings in [start, end).

@@ -348,10 +348,9 @@ FROM telemetry_history
 WHERE device_id = ?1 AND metric = ?2 AND ts >= ?3 AND ts < ?4
 GROUP BY bucket ORDER BY bucket
 )~";
-// Raw lists and the export: a head, then " WHERE " and conditions joined by " AND " (the
-// fragments below and kAlertDeviceIdIn's list form), then an order and LIMIT/OFFSET. Rows are
-// ordered completely (ts, then device, metric, value), so pages and export pieces never
-// overlap or skip: the export resumes at its last ts, skipping the rows of that ts it sent.
+// Raw lists: a head, then " WHERE " and conditions joined by " AND " (the fragments below and
+// kAlertDeviceIdIn's list form), then an order and LIMIT/OFFSET. Rows are ordered completely
+// (ts, then device, metric, value), so pages never overlap or skip.
 inline constexpr char kSelectHistoryHead[] =
     "SELECT device_id, metric, value, ts FROM telemetry_history";
 inline constexpr char kCountHistoryHead[] = "SELECT COUNT(*) FROM telemetry_history";
@@ -363,6 +362,20 @@ inline constexpr char kHistoryNewestFirst[] =
     " ORDER BY ts DESC, device_id, metric, value LIMIT ? OFFSET ?";
 inline constexpr char kHistoryOldestFirst[] =
     " ORDER BY ts ASC, device_id, metric, value LIMIT ? OFFSET ?";
+// The export (store::export_history): one series (device, metric) at a time, in ts order, each
+// piece an index seek on (device_id, metric, ts) whatever the filter; the next series found by
+// seeks on the same index. `value` orders readings of one ts: rows equal in all four columns are
+// indistinguishable, so resuming by OFFSET among them is exact.
+inline constexpr char kExportSeriesRange[] = R"~(
+SELECT value, ts FROM telemetry_history
+WHERE device_id = ?1 AND metric = ?2 AND ts >= ?3 AND ts < ?4
+ORDER BY ts, value LIMIT ?5 OFFSET ?6
+)~";
+inline constexpr char kHistoryNextDevice[] =
+    "SELECT device_id FROM telemetry_history WHERE device_id > ?1 ORDER BY device_id LIMIT 1";
+inline constexpr char kHistoryNextMetric[] =
+    "SELECT metric FROM telemetry_history WHERE device_id = ?1 AND metric > ?2 "
+    "ORDER BY metric LIMIT 1";
 inline constexpr char kDeviceExists[] = "SELECT COUNT(*) FROM devices WHERE id = ?1";
 
 // ---- PostgreSQL ----

@@ -346,13 +346,16 @@ class ExportTest(HistoryBase):
                          [{"device_id": 3, "metric_name": "pressure", "metric_value": v,
                            "timestamp": iso(t)} for _, _, v, t in want])
         conn.close()
-        # Ascending over several devices and metrics, everything in the range by default (24 h
-        # before now, which holds nothing of the base day).
+        # Several devices and metrics: series by series (device, metric), each in time order,
+        # every reading of the range once. Everything in the range by default (24 h before now,
+        # which holds nothing of the base day).
         _, text = self.call("GET", q("/api/v1/telemetry/export", format="json",
                                      start=iso(b - DAY), end=iso(b + DAY)))
-        stamps = [ms_of(r["timestamp"]) for r in text]
-        self.assertEqual(stamps, sorted(stamps))
-        self.assertEqual(len(text), len([r for r in self.readings if b - DAY <= r[3] < b + DAY]))
+        keys = [(r["device_id"], r["metric_name"], ms_of(r["timestamp"]), r["metric_value"])
+                for r in text]
+        self.assertEqual(keys, sorted(keys))
+        self.assertEqual(sorted(keys), sorted((d, m, t, v) for d, m, v, t in self.readings
+                                              if b - DAY <= t < b + DAY))
         status, text = self.call("GET", q("/api/v1/telemetry/export", device_id=3))
         self.assertEqual((status, text), (200, "device_id,metric_name,metric_value,timestamp\n"))
 

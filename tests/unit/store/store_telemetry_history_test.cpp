@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "store/migrations.hpp"
@@ -276,6 +277,101 @@ TEST_F(StoreRepositoriesHistory, RawListsAreNewestFirstFilteredAndPaged) {
   EXPECT_DOUBLE_EQ(rows[1].value, 1);
   EXPECT_EQ(count_history(db(), f), 2);
   EXPECT_TRUE(device_exists(db(), 1) == false);  // readings do not make a device
+}
+
+// Exports every reading of `f` in pieces of `piece` rows, as the export route does.
+std::vector<MetricValue> export_all(Database& db, const HistoryFilter& f, std::size_t piece,
+                                    std::size_t* pieces = nullptr) {
+  std::vector<MetricValue> out;
+  ExportCursor cursor;
+  for (std::size_t n = 0;; ++n) {
+    auto rows = export_history(db, f, cursor, piece);
+    EXPECT_LE(rows.size(), piece);
+    out.insert(out.end(), rows.begin(), rows.end());
+    if (rows.size() < piece) {
+      if (pieces) *pieces = n + 1;
+      EXPECT_TRUE(export_history(db, f, cursor, piece).empty());  // stays at its end
+      return out;
+    }
+    if (n > 10'000) {
+      ADD_FAILURE() << "the export does not end";
+      return out;
+    }
+  }
+}
+
+// What an export of `f` must give, computed here: by device, metric, ts, then value.
+std::vector<MetricValue> expected_export(std::vector<MetricValue> all, const HistoryFilter& f) {
+  std::erase_if(all, [&](const MetricValue& r) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(r.timestamp.time_since_epoch())
+            .count();
+    if (!f.device_ids.empty() &&
+        std::find(f.device_ids.begin(), f.device_ids.end(), r.device_id) == f.device_ids.end())
+      return true;
+    if (f.metric && r.metric != *f.metric) return true;
+    if (f.start_ms && ms < *f.start_ms) return true;
+    return f.end_ms && ms >= *f.end_ms;
+  });
+  std::sort(all.begin(), all.end(), [](const MetricValue& a, const MetricValue& b) {
+    return std::tie(a.device_id, a.metric, a.timestamp, a.value) <
+           std::tie(b.device_id, b.metric, b.timestamp, b.value);
+  });
+  return all;
+}
+
+void expect_same_rows(const std::vector<MetricValue>& got, const std::vector<MetricValue>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].device_id, want[i].device_id) << "row " << i;
+    EXPECT_EQ(got[i].metric, want[i].metric) << "row " << i;
+    EXPECT_EQ(got[i].timestamp, want[i].timestamp) << "row " << i;
+    EXPECT_DOUBLE_EQ(got[i].value, want[i].value) << "row " << i;
+  }
+}
+
+// Pieces of any size neither skip nor repeat a reading, also where a piece ends among readings
+// of one ts (here up to three per series and ts, two of them equal), at a series' last reading
+// or between series; every filter applies; device ids of a filter come out in id order.
+TEST_F(StoreRepositoriesHistory, ExportWalksEachSeriesInOrderInPiecesOfAnySize) {
+  std::vector<MetricValue> all;
+  for (std::int64_t device : {7, 2, 5})
+    for (const char* metric : {"temp", "a", "humidity"}) {
+      if (device == 5 && std::string(metric) == "a") continue;  // a device without one metric
+      for (std::int64_t i = 0; i < 9; ++i) {
+        const std::int64_t ms = kDay0 - 3 * kMin + i * 30'000;  // across midnight
+        all.push_back(reading(device, metric, double(device * 100 + i), ms));
+        if (i % 3 == 0) {
+          all.push_back(reading(device, metric, -1.5, ms));
+          all.push_back(reading(device, metric, -1.5, ms));
+        }
+      }
+    }
+  append(all, 50);
+
+  HistoryFilter every;
+  HistoryFilter some;
+  some.device_ids = {7, 5, 3};  // 3 has no readings
+  some.start_ms = kDay0 - 2 * kMin;  // inclusive
+  some.end_ms = kDay0 + kMin;        // exclusive
+  HistoryFilter one_metric = some;
+  one_metric.metric = "a";           // 5 never reported it
+  HistoryFilter metric_everywhere;
+  metric_everywhere.metric = "humidity";
+  HistoryFilter nothing;
+  nothing.device_ids = {4};
+
+  for (const HistoryFilter* f : {&every, &some, &one_metric, &metric_everywhere, &nothing}) {
+    const auto want = expected_export(all, *f);
+    for (std::size_t piece : {1u, 2u, 3u, 4u, 7u, 11u, 1000u}) {
+      SCOPED_TRACE(testing::Message() << "piece " << piece << ", " << want.size() << " rows");
+      expect_same_rows(export_all(db(), *f, piece), want);
+    }
+  }
+  std::size_t pieces = 0;
+  EXPECT_EQ(export_all(db(), every, all.size(), &pieces).size(), all.size());
+  EXPECT_EQ(pieces, 2u);  // a full piece, then an empty one that ends it
+  EXPECT_TRUE(export_all(db(), nothing, 5).empty());
 }
 
 }  // namespace
