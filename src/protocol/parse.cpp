@@ -90,10 +90,12 @@ std::optional<std::int64_t> positive_int(const json::value& v) {
 
 // since_alert_id and snapshot are options rather than filters, but they may stand wherever
 // filters stand (top level or under `filters`), so they are read the same way.
+// The last seven are the telemetry extensions of issue 15 (docs/protocol.md, "Extensions").
 enum class Key : std::size_t {
-  device_id, metrics, frequency, severity, alert_type, status_types, since_alert_id, snapshot
+  device_id, metrics, frequency, severity, alert_type, status_types, since_alert_id, snapshot,
+  deadband, deadband_pct, max_silence, crossing, direction, stale_after, aggregate
 };
-constexpr std::size_t kKeyCount = 8;
+constexpr std::size_t kKeyCount = 15;
 using KeySet = std::bitset<kKeyCount>;
 
 std::optional<Key> key_from_string(std::string_view s) {
@@ -105,13 +107,21 @@ std::optional<Key> key_from_string(std::string_view s) {
   if (s == "status_types") return Key::status_types;
   if (s == "since_alert_id") return Key::since_alert_id;
   if (s == "snapshot") return Key::snapshot;
+  if (s == "deadband") return Key::deadband;
+  if (s == "deadband_pct") return Key::deadband_pct;
+  if (s == "max_silence") return Key::max_silence;
+  if (s == "crossing") return Key::crossing;
+  if (s == "direction") return Key::direction;
+  if (s == "stale_after") return Key::stale_after;
+  if (s == "aggregate") return Key::aggregate;
   return std::nullopt;
 }
 
 bool channel_has(Channel c, Key k) {
   switch (c) {
     case Channel::telemetry:
-      return k == Key::device_id || k == Key::metrics || k == Key::frequency || k == Key::snapshot;
+      return k == Key::device_id || k == Key::metrics || k == Key::frequency ||
+             k == Key::snapshot || k >= Key::deadband;
     case Channel::alerts:
       return k == Key::device_id || k == Key::severity || k == Key::alert_type ||
              k == Key::since_alert_id;
@@ -217,6 +227,86 @@ std::optional<Failure> read_frequency(const json::value& v, Channel channel,
   return std::nullopt;
 }
 
+// The shortest stale_after: staleness is about devices going quiet, not about jitter.
+constexpr Millis kMinStaleAfter{1000};
+// The longest max_silence or stale_after (a week): keeps deadlines far from overflow.
+constexpr Millis kMaxWatchDuration{7LL * 24 * 3600 * 1000};
+
+std::optional<Failure> read_bounded_duration(const json::value& v, std::string_view key,
+                                             Millis min, std::optional<Millis>& out) {
+  const Failure bad{ErrorCode::invalid_filter,
+                    "invalid filter '" + std::string(key) + "': expected a duration from " +
+                        util::format_duration(min) + " to " +
+                        util::format_duration(kMaxWatchDuration) + ", like \"30s\" or \"2m\""};
+  if (!v.is_string()) return bad;
+  auto d = util::parse_duration(v.get_string());
+  if (!d || *d < min || *d > kMaxWatchDuration) return bad;
+  out = *d;
+  return std::nullopt;
+}
+
+// A number for every metric, or an object {metric: number} where "*" stands for every other
+// metric (deadband, deadband_pct: >= 0; crossing: any level). Finite numbers only.
+std::optional<Failure> read_per_metric(const json::value& v, std::string_view key, PerMetric& out,
+                                       bool any_sign = false) {
+  const Failure bad{ErrorCode::invalid_filter,
+                    "invalid filter '" + std::string(key) + "': expected a " +
+                        (any_sign ? "number" : "number >= 0") +
+                        ", or an object of them by metric name (\"*\": every other metric)"};
+  auto number = [&](const json::value& n) -> std::optional<double> {
+    if (!n.is_number()) return std::nullopt;
+    const double d = n.to_number<double>();
+    if (!std::isfinite(d) || (!any_sign && d < 0)) return std::nullopt;
+    return d;
+  };
+  out = PerMetric{};
+  if (!v.is_object()) {
+    out.all = number(v);
+    if (!out.all) return bad;
+    return std::nullopt;
+  }
+  if (v.get_object().empty()) return bad;
+  for (const auto& kv : v.get_object()) {
+    const std::string_view name = kv.key();
+    auto d = number(kv.value());
+    if (!d) return bad;
+    if (name == "*") {
+      out.all = d;
+      continue;
+    }
+    if (!valid_metric_name(name)) {
+      return Failure{ErrorCode::invalid_filter, "invalid filter '" + std::string(key) + "': " +
+                                                    quote(name) +
+                                                    " is not a metric name ([a-z0-9_.-]{1,64})"};
+    }
+    out.by_metric.emplace_back(std::string(name), *d);
+  }
+  std::sort(out.by_metric.begin(), out.by_metric.end());
+  return std::nullopt;
+}
+
+// The extensions' rules across keys, once both places (top level, `filters`) are merged.
+std::optional<Failure> check_extensions(const Filters& f) {
+  const bool realtime = f.frequency.count() == 0;
+  if (!realtime && (!f.deadband.empty() || !f.deadband_pct.empty() || !f.crossing.empty())) {
+    return Failure{ErrorCode::invalid_filter,
+                   "invalid filter: 'deadband', 'deadband_pct' and 'crossing' apply to real-time "
+                   "subscriptions (with a 'frequency', use 'aggregate')"};
+  }
+  if (f.max_silence && f.deadband.empty() && f.deadband_pct.empty()) {
+    return Failure{ErrorCode::invalid_filter,
+                   "invalid filter 'max_silence': it needs 'deadband' or 'deadband_pct'"};
+  }
+  if (f.direction && f.crossing.empty()) {
+    return Failure{ErrorCode::invalid_filter, "invalid filter 'direction': it needs 'crossing'"};
+  }
+  if (f.aggregate && realtime) {
+    return Failure{ErrorCode::invalid_filter,
+                   "invalid filter 'aggregate': it needs a 'frequency' (the window), like \"10s\""};
+  }
+  return std::nullopt;
+}
+
 // A value of the closed set E (model/enums.hpp), given as one name or a non-empty list of names.
 template <class E>
 std::optional<Failure> read_enum_list(const json::value& v, std::string_view key,
@@ -272,6 +362,35 @@ std::optional<Failure> read_filter(Key k, const json::value& v, Channel channel,
         return std::nullopt;
       }
       return Failure{ErrorCode::invalid_filter, "invalid filter 'snapshot': expected true or false"};
+    case Key::deadband: return read_per_metric(v, "deadband", f.deadband);
+    case Key::deadband_pct: return read_per_metric(v, "deadband_pct", f.deadband_pct);
+    case Key::crossing: return read_per_metric(v, "crossing", f.crossing, true);
+    case Key::max_silence:
+      return read_bounded_duration(v, "max_silence", limits::kTelemetryMinFrequency, f.max_silence);
+    case Key::stale_after:
+      return read_bounded_duration(v, "stale_after", kMinStaleAfter, f.stale_after);
+    case Key::direction: {
+      const std::string_view d = v.is_string() ? std::string_view(v.get_string()) : "";
+      if (d == "up") f.direction = Direction::up;
+      else if (d == "down") f.direction = Direction::down;
+      else if (d == "both") f.direction = Direction::both;
+      else
+        return Failure{ErrorCode::invalid_filter,
+                       "invalid filter 'direction': expected \"up\", \"down\" or \"both\""};
+      return std::nullopt;
+    }
+    case Key::aggregate: {
+      const std::string_view a = v.is_string() ? std::string_view(v.get_string()) : "";
+      if (a == "avg") f.aggregate = Aggregate::avg;
+      else if (a == "min") f.aggregate = Aggregate::min;
+      else if (a == "max") f.aggregate = Aggregate::max;
+      else if (a == "count") f.aggregate = Aggregate::count;
+      else
+        return Failure{ErrorCode::invalid_filter,
+                       "invalid filter 'aggregate': expected \"avg\", \"min\", \"max\" or "
+                       "\"count\""};
+      return std::nullopt;
+    }
   }
   return Failure{ErrorCode::internal_error, "unhandled filter key"};
 }
@@ -286,6 +405,13 @@ bool same_field(Key k, const Filters& a, const Filters& b) {
     case Key::status_types: return a.status_types == b.status_types;
     case Key::since_alert_id: return a.since_alert_id == b.since_alert_id;
     case Key::snapshot: return a.snapshot == b.snapshot;
+    case Key::deadband: return a.deadband == b.deadband;
+    case Key::deadband_pct: return a.deadband_pct == b.deadband_pct;
+    case Key::max_silence: return a.max_silence == b.max_silence;
+    case Key::crossing: return a.crossing == b.crossing;
+    case Key::direction: return a.direction == b.direction;
+    case Key::stale_after: return a.stale_after == b.stale_after;
+    case Key::aggregate: return a.aggregate == b.aggregate;
   }
   return false;
 }
@@ -300,13 +426,21 @@ void copy_field(Key k, const Filters& from, Filters& to) {
     case Key::status_types: to.status_types = from.status_types; break;
     case Key::since_alert_id: to.since_alert_id = from.since_alert_id; break;
     case Key::snapshot: to.snapshot = from.snapshot; break;
+    case Key::deadband: to.deadband = from.deadband; break;
+    case Key::deadband_pct: to.deadband_pct = from.deadband_pct; break;
+    case Key::max_silence: to.max_silence = from.max_silence; break;
+    case Key::crossing: to.crossing = from.crossing; break;
+    case Key::direction: to.direction = from.direction; break;
+    case Key::stale_after: to.stale_after = from.stale_after; break;
+    case Key::aggregate: to.aggregate = from.aggregate; break;
   }
 }
 
 constexpr std::string_view key_name(Key k) {
   constexpr std::array<std::string_view, kKeyCount> names{
       "device_id", "metrics", "frequency", "severity", "alert_type", "status_types",
-      "since_alert_id", "snapshot"};
+      "since_alert_id", "snapshot", "deadband", "deadband_pct", "max_silence", "crossing",
+      "direction", "stale_after", "aggregate"};
   return names[static_cast<std::size_t>(k)];
 }
 
@@ -391,6 +525,7 @@ BodyOrFailure parse_subscribe(const json::object& o, const ParseOptions& opts) {
       copy_field(k, nested, r.filters);
     }
   }
+  if (auto f = check_extensions(r.filters)) return *f;
   const bool frequency_given =
       (top_seen | nested_seen).test(static_cast<std::size_t>(Key::frequency));
   if (r.channel == Channel::system && !frequency_given) {

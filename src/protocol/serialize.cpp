@@ -171,8 +171,64 @@ std::string auth_failure(const OptId& id, ErrorCode code, std::string_view messa
   return finish(o, id);
 }
 
+namespace {
+
+// A PerMetric filter as the client may give it: a number, an object of numbers, or (both set)
+// the object with "*" for the number that applies to every other metric.
+json::value per_metric(const PerMetric& p) {
+  if (p.by_metric.empty()) return *p.all;
+  json::object o;
+  for (const auto& [m, v] : p.by_metric) o[sv(m)] = v;
+  if (p.all) o["*"] = *p.all;
+  return o;
+}
+
+}  // namespace
+
+std::string_view to_string(Direction d) {
+  switch (d) {
+    case Direction::up: return "up";
+    case Direction::down: return "down";
+    case Direction::both: break;
+  }
+  return "both";
+}
+
+std::string_view to_string(Aggregate a) {
+  switch (a) {
+    case Aggregate::min: return "min";
+    case Aggregate::max: return "max";
+    case Aggregate::count: return "count";
+    case Aggregate::avg: break;
+  }
+  return "avg";
+}
+
+namespace {
+
+void extension_filters(const Filters& f, json::object& filters) {
+  if (!f.deadband.empty()) filters["deadband"] = per_metric(f.deadband);
+  if (!f.deadband_pct.empty()) filters["deadband_pct"] = per_metric(f.deadband_pct);
+  if (f.max_silence) filters["max_silence"] = util::format_duration(*f.max_silence);
+  if (!f.crossing.empty()) filters["crossing"] = per_metric(f.crossing);
+  if (f.direction) filters["direction"] = sv(to_string(*f.direction));
+  if (f.stale_after) filters["stale_after"] = util::format_duration(*f.stale_after);
+  if (f.aggregate) filters["aggregate"] = sv(to_string(*f.aggregate));
+}
+
+// `base` (a telemetry_update) with `fields` (",\"key\":...") added before its closing brace.
+std::string with_fields(std::string base, std::string_view fields) {
+  base.pop_back();
+  base.append(fields);
+  base.push_back('}');
+  return base;
+}
+
+}  // namespace
+
 std::string subscribed(const OptId& id, Channel channel, const Filters& f,
-                       std::optional<bool> recovered, std::optional<std::int64_t> last_alert_id) {
+                       std::optional<bool> recovered, std::optional<std::int64_t> last_alert_id,
+                       std::span<const std::int64_t> forbidden) {
   json::object filters;
   // Lists come out as lists even when the client sent one value: the reply shows the normalized
   // form, so a client can compare it with what it asked for.
@@ -203,6 +259,7 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
 
   if (f.since_alert_id) filters["since_alert_id"] = *f.since_alert_id;
   if (f.snapshot) filters["snapshot"] = *f.snapshot;
+  if (channel == Channel::telemetry) extension_filters(f, filters);
 
   json::object o;
   o["type"] = "subscribed";
@@ -210,6 +267,11 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
   o["filters"] = std::move(filters);
   if (recovered) o["recovered"] = *recovered;
   if (last_alert_id) o["last_alert_id"] = *last_alert_id;
+  if (!forbidden.empty()) {
+    json::array ids;
+    for (auto d : forbidden) ids.emplace_back(d);
+    o["forbidden"] = std::move(ids);
+  }
   return finish(o, id);
 }
 
@@ -293,6 +355,59 @@ std::string serialize_telemetry(std::int64_t device_id,
       });
   if (!any) return {};
   out.append("}}");
+  return out;
+}
+
+std::string serialize_telemetry_crossed(
+    std::int64_t device_id, std::span<const model::MetricReading> readings,
+    std::span<const std::pair<std::string, Direction>> crossed) {
+  std::string fields = R"(,"crossed":{)";
+  for (std::size_t i = 0; i < crossed.size(); ++i) {
+    if (i) fields.push_back(',');
+    append_json_string(fields, crossed[i].first);
+    fields.push_back(':');
+    append_json_string(fields, to_string(crossed[i].second));
+  }
+  fields.push_back('}');
+  return with_fields(serialize_telemetry(device_id, readings), fields);
+}
+
+std::string serialize_telemetry_window(std::int64_t device_id,
+                                       std::span<const model::MetricReading> readings,
+                                       std::span<const std::int64_t> counts, Aggregate aggregate,
+                                       std::chrono::milliseconds window) {
+  std::string fields = R"(,"aggregate":)";
+  append_json_string(fields, to_string(aggregate));
+  fields.append(R"(,"window":)");
+  append_json_string(fields, util::format_duration(window));
+  fields.append(R"(,"count":{)");
+  for (std::size_t i = 0; i < readings.size() && i < counts.size(); ++i) {
+    if (i) fields.push_back(',');
+    append_json_string(fields, readings[i].name);
+    fields.push_back(':');
+    append_json_int(fields, counts[i]);
+  }
+  fields.push_back('}');
+  return with_fields(serialize_telemetry(device_id, readings), fields);
+}
+
+std::string telemetry_stale(std::int64_t device_id, std::string_view metric,
+                            std::chrono::milliseconds after,
+                            std::optional<util::TimePoint> last_seen, util::TimePoint now) {
+  std::string out = R"({"type":"telemetry_stale","channel":"telemetry","device_id":)";
+  append_json_int(out, device_id);
+  if (!metric.empty()) {
+    out.append(R"(,"metric":)");
+    append_json_string(out, metric);
+  }
+  out.append(R"(,"stale_after":)");
+  append_json_string(out, util::format_duration(after));
+  out.append(R"(,"last_seen":)");
+  if (last_seen) append_timestamp(out, *last_seen);
+  else out.append("null");
+  out.append(R"(,"timestamp":)");
+  append_timestamp(out, now);
+  out.push_back('}');
   return out;
 }
 

@@ -29,9 +29,13 @@ std::string auth_failure(const OptId& id, ErrorCode code, std::string_view messa
 //  "recovered":bool (replays only),"last_alert_id":n (alerts channel),"id":...}
 // Telemetry frequency is "real-time" or a duration string; system frequency a duration string.
 // Severity, alert_type and status_types lists are in name order.
+// `forbidden` (a partial subscribe, issue 15): the devices asked for that the token does not
+// cover, as "forbidden":[ids] (left out when empty). The extensions' filters appear as given,
+// normalized (docs/protocol.md, "Extensions").
 std::string subscribed(const OptId& id, model::Channel channel, const Filters& filters,
                        std::optional<bool> recovered = std::nullopt,
-                       std::optional<std::int64_t> last_alert_id = std::nullopt);
+                       std::optional<std::int64_t> last_alert_id = std::nullopt,
+                       std::span<const std::int64_t> forbidden = {});
 // {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
 std::string unsubscribed(const OptId& id, model::Channel channel,
                          std::optional<std::int64_t> device_id, std::size_t removed);
@@ -62,6 +66,24 @@ std::string serialize_event(const model::EventBody& body);
 std::string serialize_telemetry(std::int64_t device_id,
                                 std::span<const model::MetricReading> readings,
                                 std::span<const std::string> only_metrics = {});
+
+// Extensions of telemetry_update (issue 15), each the plain update plus fields:
+// "crossed":{name:"up"|"down"} for the readings that crossed a `crossing` level.
+std::string serialize_telemetry_crossed(
+    std::int64_t device_id, std::span<const model::MetricReading> readings,
+    std::span<const std::pair<std::string, Direction>> crossed);
+// A window's aggregate: each metric's "value" is the aggregate of its readings in the window
+// and "timestamp" the newest one's, plus "aggregate":name, "window":duration and
+// "count":{name:readings in the window}. `counts` is parallel to `readings`.
+std::string serialize_telemetry_window(std::int64_t device_id,
+                                       std::span<const model::MetricReading> readings,
+                                       std::span<const std::int64_t> counts, Aggregate aggregate,
+                                       std::chrono::milliseconds window);
+// {"type":"telemetry_stale","channel":"telemetry","device_id":n,"metric":name (a clock per
+//  metric only),"stale_after":duration,"last_seen":timestamp or null,"timestamp":now}
+std::string telemetry_stale(std::int64_t device_id, std::string_view metric,
+                            std::chrono::milliseconds after,
+                            std::optional<util::TimePoint> last_seen, util::TimePoint now);
 
 // System update restricted to `metrics` (sorted; empty = all).
 std::string serialize_system(const model::SystemEvent& event,

@@ -58,16 +58,17 @@ std::function<void(T)> Connection::answer(Fn fn) {
   };
 }
 
-void Connection::start_catch_up(const protocol::OptId& id, Channel channel,
+void Connection::start_catch_up(const SubscribeReply& reply, Channel channel,
                                 const protocol::Filters& filters, std::vector<AlertCover> cover) {
   if (channel == Channel::alerts) {
-    start_alerts_catch_up(id, filters, std::move(cover));
+    start_alerts_catch_up(reply, filters, std::move(cover));
     return;
   }
   const bool snapshot = (channel == Channel::telemetry && filters.snapshot.value_or(false)) ||
                         (channel == Channel::devices && filters.snapshot.value_or(true));
   if (!snapshot) {
-    send(protocol::subscribed(id, channel, filters));
+    send(protocol::subscribed(reply.id, channel, filters, std::nullopt, std::nullopt,
+                              reply.forbidden));
     return;
   }
   catching_up_ = true;
@@ -76,21 +77,23 @@ void Connection::start_catch_up(const protocol::OptId& id, Channel channel,
     host_.telemetry_snapshot(
         filters, *claims_,
         answer<model::Snapshot<model::TelemetryEvent>>(
-            [this, id, filters](model::Snapshot<model::TelemetryEvent> snap) {
-              on_telemetry_snapshot(id, filters, std::move(snap));
+            [this, reply, filters](model::Snapshot<model::TelemetryEvent> snap) {
+              on_telemetry_snapshot(reply, filters, std::move(snap));
             }));
   } else {
     host_.status_snapshot(filters, *claims_,
                           answer<model::Snapshot<model::DeviceStatusEvent>>(
-                              [this, id, filters](model::Snapshot<model::DeviceStatusEvent> snap) {
-                                on_status_snapshot(id, filters, std::move(snap));
+                              [this, reply, filters](model::Snapshot<model::DeviceStatusEvent> snap) {
+                                on_status_snapshot(reply, filters, std::move(snap));
                               }));
   }
 }
 
-void Connection::on_telemetry_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+void Connection::on_telemetry_snapshot(const SubscribeReply& reply,
+                                       const protocol::Filters& filters,
                                        model::Snapshot<model::TelemetryEvent> snap) {
-  send(protocol::subscribed(id, Channel::telemetry, filters));
+  send(protocol::subscribed(reply.id, Channel::telemetry, filters, std::nullopt, std::nullopt,
+                            reply.forbidden));
   for (const auto& t : snap.items) {
     auto bytes = std::make_shared<const std::string>(
         protocol::serialize_telemetry(t.device_id, t.readings));
@@ -103,9 +106,10 @@ void Connection::on_telemetry_snapshot(const protocol::OptId& id, const protocol
   });
 }
 
-void Connection::on_status_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+void Connection::on_status_snapshot(const SubscribeReply& reply, const protocol::Filters& filters,
                                     model::Snapshot<model::DeviceStatusEvent> snap) {
-  send(protocol::subscribed(id, Channel::devices, filters));
+  send(protocol::subscribed(reply.id, Channel::devices, filters, std::nullopt, std::nullopt,
+                            reply.forbidden));
   for (auto& st : snap.items)
     send_update(std::make_shared<const std::string>(protocol::serialize_event(std::move(st))),
                 Channel::devices);
@@ -120,7 +124,8 @@ void Connection::on_status_snapshot(const protocol::OptId& id, const protocol::F
 // catch-ups, the subscription is registered first and live alerts are held until the answer
 // (which comes once every alert committed before the query has been published, so they are
 // either among the held ones or were published before the subscription existed).
-void Connection::start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
+void Connection::start_alerts_catch_up(const SubscribeReply& reply,
+                                       const protocol::Filters& filters,
                                        std::vector<AlertCover> cover) {
   auto& ledger = alerts_ledger();
   if (filters.device_ids.empty()) ledger.forget(hub::kAllDevices);  // replaced, or new
@@ -133,13 +138,13 @@ void Connection::start_alerts_catch_up(const protocol::OptId& id, const protocol
   const bool replay = filters.since_alert_id.has_value();
   host_.replay_alerts(
       replay ? *filters.since_alert_id : known, replay ? filters : protocol::Filters{}, *claims_,
-      answer<model::AlertReplay>([this, id, filters, known, cover = std::move(cover)](
+      answer<model::AlertReplay>([this, reply, filters, known, cover = std::move(cover)](
                                      model::AlertReplay r) mutable {
-        on_alerts_query(id, filters, known, std::move(cover), std::move(r));
+        on_alerts_query(reply, filters, known, std::move(cover), std::move(r));
       }));
 }
 
-void Connection::on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
+void Connection::on_alerts_query(const SubscribeReply& reply, const protocol::Filters& filters,
                                  std::int64_t known, std::vector<AlertCover> cover,
                                  model::AlertReplay r) {
   auto& ledger = alerts_ledger();
@@ -171,8 +176,9 @@ void Connection::on_alerts_query(const protocol::OptId& id, const protocol::Filt
   }
   if (filters.device_ids.empty()) ledger.set_start(hub::kAllDevices, start);
   for (auto d : filters.device_ids) ledger.set_start(d, start);
-  send(protocol::subscribed(id, Channel::alerts, filters,
-                            replay ? std::optional<bool>(r.complete) : std::nullopt, last));
+  send(protocol::subscribed(reply.id, Channel::alerts, filters,
+                            replay ? std::optional<bool>(r.complete) : std::nullopt, last,
+                            reply.forbidden));
   if (!replay) {
     finish_catch_up(Channel::alerts, [](const hub::Event&) { return false; });
     return;

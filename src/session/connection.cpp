@@ -313,7 +313,7 @@ void Connection::close(std::uint16_t code, std::string reason) {
   out_.push_final(std::make_shared<const std::string>(protocol::ws::close_payload(code, reason)),
                   Opcode::close);
   state_ = State::closing;
-  set_timer(Timer::throttle, SteadyTime::max());
+  set_timer(Timer::telemetry, SteadyTime::max());
   set_timer(Timer::keepalive, SteadyTime::max());
   // The phase deadline now bounds the close (replacing the auth or token wait).
   phase_ = Phase::close_linger;
@@ -381,7 +381,7 @@ void Connection::on_deadline() {
   }
   if (due(Timer::phase)) on_phase_deadline();
   if (due(Timer::keepalive)) on_keepalive_deadline(now);
-  if (due(Timer::throttle) && state_ == State::open) flush_throttled(now);
+  if (due(Timer::telemetry) && state_ == State::open) on_telemetry_deadline(now);
 }
 
 void Connection::on_phase_deadline() {

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -39,8 +40,10 @@
 #include "session/connection_registry.hpp"
 #include "session/host.hpp"
 #include "session/outbound_queue.hpp"
+#include "session/stale_watch.hpp"
 #include "session/subscription_set.hpp"
 #include "session/throttle.hpp"
+#include "session/value_gates.hpp"
 #include "util/time.hpp"
 
 namespace valtronics::session {
@@ -139,6 +142,12 @@ class Connection final : public hub::Subscriber {
  private:
   using Bytes = OutboundQueue::Bytes;
   using Item = std::variant<protocol::Request, protocol::ProtocolError>;
+  // What a `subscribed` reply carries besides the filters: the request's id, and the devices a
+  // subscribe named that the token does not cover (a partial subscribe, issue 15).
+  struct SubscribeReply {
+    protocol::OptId id;
+    std::vector<std::int64_t> forbidden{};
+  };
 
   // ---- reading and requests (connection.cpp)
   void drain_frames();
@@ -154,18 +163,21 @@ class Connection final : public hub::Subscriber {
   void handle_batch(const protocol::Request& req, const protocol::BatchRequest& b);
   void subscribe_keys(model::Channel channel, const protocol::Filters& filters);
   void drop_forbidden_subscriptions();
+  // The subscriptions or the token changed: throttles, value gates and stale clocks keep only
+  // what the subscriptions still ask for.
+  void subscriptions_changed();
 
   // ---- catching up (catch_up.cpp): snapshots and replays, with live events held meanwhile and
   // later requests deferred, so that every reply keeps the order of the requests.
-  void start_catch_up(const protocol::OptId& id, model::Channel channel,
+  void start_catch_up(const SubscribeReply& reply, model::Channel channel,
                       const protocol::Filters& filters, std::vector<AlertCover> cover = {});
-  void start_alerts_catch_up(const protocol::OptId& id, const protocol::Filters& filters,
+  void start_alerts_catch_up(const SubscribeReply& reply, const protocol::Filters& filters,
                              std::vector<AlertCover> cover);
-  void on_telemetry_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+  void on_telemetry_snapshot(const SubscribeReply& reply, const protocol::Filters& filters,
                              model::Snapshot<model::TelemetryEvent> snap);
-  void on_status_snapshot(const protocol::OptId& id, const protocol::Filters& filters,
+  void on_status_snapshot(const SubscribeReply& reply, const protocol::Filters& filters,
                           model::Snapshot<model::DeviceStatusEvent> snap);
-  void on_alerts_query(const protocol::OptId& id, const protocol::Filters& filters,
+  void on_alerts_query(const SubscribeReply& reply, const protocol::Filters& filters,
                        std::int64_t known, std::vector<AlertCover> cover, model::AlertReplay r);
   // Runs `fn` (a catch-up answer) only while the connection is still open.
   template <class T, class Fn>
@@ -181,7 +193,17 @@ class Connection final : public hub::Subscriber {
                          hub::ProjectionCache& cache);
   void deliver_system(const hub::Event& event, const model::SystemEvent& sys,
                       const protocol::Filters& filters, hub::ProjectionCache& cache);
-  void flush_throttled(SteadyTime now);
+  // Telemetry through deadband or crossing gates, or watched for staleness (issue 15).
+  void deliver_watched_telemetry(const hub::Event& event, const model::TelemetryEvent& t,
+                                 const TelemetryPlan& plan, hub::ProjectionCache& cache);
+  void push_telemetry_frame(const hub::Event& event, const model::TelemetryEvent& t,
+                            std::span<const model::MetricReading> readings,
+                            std::span<const std::string> metrics, hub::ProjectionCache& cache);
+  // The telemetry timer: throttle slots, max_silence and stale_after deadlines.
+  void on_telemetry_deadline(SteadyTime now);
+  void arm_telemetry_timer();
+  // A throttled device's slot: its latest values, or its window's aggregates.
+  void push_window(std::int64_t device, Throttles::Window window);
 
   // ---- writing (connection.cpp)
   void send(std::string json);            // a direct reply: reliable
@@ -195,8 +217,9 @@ class Connection final : public hub::Subscriber {
   }
   void queued();  // frames were queued: ask the host to write
 
-  // ---- deadlines (connection.cpp): one per concern, the host keeps only the earliest
-  enum class Timer : std::uint8_t { phase, throttle, keepalive, write_stall, count };
+  // ---- deadlines (connection.cpp): one per concern, the host keeps only the earliest.
+  // `telemetry`: the earliest of throttle slots, max_silence and stale_after (issue 15).
+  enum class Timer : std::uint8_t { phase, telemetry, keepalive, write_stall, count };
   void set_timer(Timer t, SteadyTime when);
   SteadyTime timer(Timer t) const { return timers_[static_cast<std::size_t>(t)]; }
   void on_phase_deadline();
@@ -225,6 +248,13 @@ class Connection final : public hub::Subscriber {
   auth::MessageRateGuard control_rate_;
   Subscriptions subs_;
   Throttles throttles_;
+  // Deadband and crossing gates and stale_after clocks (issue 15), allocated by the first
+  // subscription that asks for them: a connection that never does carries only this pointer.
+  struct TelemetryWatch {
+    ValueGates gates;
+    StaleWatch stale;
+  };
+  std::unique_ptr<TelemetryWatch> watch_;
   SteadyTime system_next_due_{};
   SteadyTime opened_at_;
 

@@ -19,23 +19,12 @@ bool accepts(const protocol::Filters& f, const model::EventBody& body) {
   return true;
 }
 
-// The subscriptions of `channel` that concern `device`: its own, and the one for every device.
-template <class Fn>
-void for_each_concerning(const Subscriptions& subs, model::Channel channel, std::int64_t device,
-                         Fn fn) {
-  for (auto it = subs.lower_bound({channel, hub::kAllDevices});
-       it != subs.end() && it->first.channel == channel; ++it) {
-    if (it->first.device != hub::kAllDevices && it->first.device != device) continue;
-    if (!fn(it->second)) return;
-  }
-}
-
 }  // namespace
 
 const protocol::Filters* match_event(const Subscriptions& subs, const hub::Event& event) {
   const protocol::Filters* match = nullptr;
   for_each_concerning(subs, event.channel, model::device_of(event.body),
-                      [&](const protocol::Filters& f) {
+                      [&](const SubKey&, const protocol::Filters& f) {
                         if (accepts(f, event.body)) match = &f;
                         return match == nullptr;
                       });
@@ -45,12 +34,19 @@ const protocol::Filters* match_event(const Subscriptions& subs, const hub::Event
 TelemetryPlan telemetry_plan(const Subscriptions& subs, std::int64_t device) {
   TelemetryPlan plan;
   bool all_metrics = false;
-  for_each_concerning(subs, model::Channel::telemetry, device, [&](const protocol::Filters& f) {
+  for_each_concerning(subs, model::Channel::telemetry, device,
+                      [&](const SubKey&, const protocol::Filters& f) {
     plan.matched = true;
     if (f.metrics.empty()) all_metrics = true;
     else plan.metrics.insert(plan.metrics.end(), f.metrics.begin(), f.metrics.end());
-    if (f.frequency.count() == 0) plan.realtime = true;
-    else plan.frequency = std::min(plan.frequency, f.frequency);
+    if (f.frequency.count() == 0) {
+      plan.realtime = true;
+    } else if (f.frequency < plan.frequency) {
+      plan.frequency = f.frequency;
+      plan.aggregate = f.aggregate;
+    }
+    plan.gated = plan.gated || f.gates_values();
+    plan.watched = plan.watched || f.stale_after.has_value();
     return true;
   });
   if (all_metrics) {

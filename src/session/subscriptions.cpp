@@ -68,7 +68,8 @@ void Connection::handle_auth(const protocol::Request& req, const protocol::AuthR
     if (*opts_.endpoint_channel == Channel::system)
       filters.frequency = ctx_.cfg.system.default_frequency;
     subscribe_keys(*opts_.endpoint_channel, filters);
-    start_catch_up(std::nullopt, *opts_.endpoint_channel, filters);
+    subscriptions_changed();
+    start_catch_up(SubscribeReply{}, *opts_.endpoint_channel, filters);
   }
 }
 
@@ -92,7 +93,22 @@ void Connection::drop_forbidden_subscriptions() {
             ": it was removed",
         k.channel, every ? std::nullopt : std::optional<std::int64_t>(k.device)));
   }
+  subscriptions_changed();
+}
+
+void Connection::subscriptions_changed() {
   throttles_.prune(subs_, [this](std::int64_t d) { return auth::may_see_device(*claims_, d); });
+  bool wanted = false;
+  for (const auto& [key, f] : subs_)
+    wanted = wanted || (key.channel == Channel::telemetry && (f.gates_values() || f.stale_after));
+  if (!wanted) {
+    watch_.reset();
+  } else {
+    if (!watch_) watch_ = std::make_unique<TelemetryWatch>();
+    watch_->gates.prune(subs_);
+    watch_->stale.sync(subs_, ctx_.steady_now());
+  }
+  arm_telemetry_timer();
 }
 
 // ----------------------------------------------------------------------------- subscribing
@@ -112,18 +128,28 @@ void Connection::handle_subscribe(const protocol::Request& req,
                              "' may not subscribe to " + std::string(model::to_string(s.channel))));
     return;
   }
-  for (auto d : s.filters.device_ids) {
-    if (!auth::may_see_device(*claims_, d)) {
-      send(protocol::error(req.id, ErrorCode::forbidden,
-                           "token does not cover device " + std::to_string(d)));
-      return;
-    }
+  // A partial subscribe (issue 15): the devices the token covers are subscribed, the others
+  // listed in the reply's `forbidden`; only when it covers none is the whole request refused.
+  protocol::Filters filters = s.filters;
+  SubscribeReply reply{req.id};
+  std::erase_if(filters.device_ids, [&](std::int64_t d) {
+    if (auth::may_see_device(*claims_, d)) return false;
+    reply.forbidden.push_back(d);
+    return true;
+  });
+  if (!s.filters.device_ids.empty() && filters.device_ids.empty()) {
+    std::string ids;
+    for (auto d : reply.forbidden) ids += (ids.empty() ? "" : ", ") + std::to_string(d);
+    send(protocol::error(req.id, ErrorCode::forbidden,
+                         std::string("token does not cover device") +
+                             (reply.forbidden.size() > 1 ? "s " : " ") + ids));
+    return;
   }
   std::size_t added = 0;
-  if (s.filters.device_ids.empty()) {
+  if (filters.device_ids.empty()) {
     added = subs_.count({s.channel, hub::kAllDevices}) ? 0 : 1;
   } else {
-    for (auto d : s.filters.device_ids) added += subs_.count({s.channel, d}) ? 0 : 1;
+    for (auto d : filters.device_ids) added += subs_.count({s.channel, d}) ? 0 : 1;
   }
   if (subs_.size() + added > ctx_.cfg.limits.max_subscriptions) {
     ctx_.abuse.limit_violation(opts_.peer, "limits.max_subscriptions", ctx_.steady_now());
@@ -134,11 +160,11 @@ void Connection::handle_subscribe(const protocol::Request& req,
   }
   // What the alerts subscriptions delivered so far, before this one replaces any of them.
   std::vector<AlertCover> cover;
-  if (s.channel == Channel::alerts && s.filters.since_alert_id && alerts_)
+  if (s.channel == Channel::alerts && filters.since_alert_id && alerts_)
     cover = alerts_->covers(subs_);
-  subscribe_keys(s.channel, s.filters);
-  throttles_.prune(subs_, [this](std::int64_t d) { return auth::may_see_device(*claims_, d); });
-  start_catch_up(req.id, s.channel, s.filters, std::move(cover));
+  subscribe_keys(s.channel, filters);
+  subscriptions_changed();
+  start_catch_up(reply, s.channel, filters, std::move(cover));
 }
 
 void Connection::subscribe_keys(Channel channel, const protocol::Filters& filters) {
@@ -166,7 +192,7 @@ void Connection::handle_unsubscribe(const protocol::Request& req,
       ++it;
     }
   }
-  throttles_.prune(subs_, [this](std::int64_t d) { return auth::may_see_device(*claims_, d); });
+  subscriptions_changed();
   send(protocol::unsubscribed(req.id, u.channel, u.device_id, removed));
 }
 

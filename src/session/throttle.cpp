@@ -14,29 +14,54 @@ bool Throttles::hold(std::int64_t device, std::span<const model::MetricReading> 
         !std::binary_search(plan.metrics.begin(), plan.metrics.end(), r.name))
       continue;
     th.pending.insert_or_assign(r.name, r);
+    if (plan.aggregate) {
+      Fold& f = th.folds[r.name];
+      f.min = f.count ? std::min(f.min, r.value) : r.value;
+      f.max = f.count ? std::max(f.max, r.value) : r.value;
+      f.sum += r.value;
+      ++f.count;
+    }
     any = true;
   }
   th.frequency = plan.frequency;
+  if (th.aggregate != plan.aggregate) {
+    if (!plan.aggregate) th.folds.clear();
+    th.aggregate = plan.aggregate;
+  }
   return any && now >= th.next_due;
 }
 
-std::vector<model::MetricReading> Throttles::drain(Throttle& th) {
-  std::vector<model::MetricReading> latest;
-  latest.reserve(th.pending.size());
-  for (auto& [name, r] : th.pending) latest.push_back(std::move(r));
+Throttles::Window Throttles::drain(Throttle& th) {
+  Window w;
+  w.aggregate = th.aggregate;
+  w.frequency = th.frequency;
+  w.readings.reserve(th.pending.size());
+  for (auto& [name, r] : th.pending) {
+    if (th.aggregate) {
+      const Fold f = th.folds[name];  // a reading held before the aggregate was asked for: 0
+      switch (*th.aggregate) {
+        case protocol::Aggregate::avg: r.value = f.count ? f.sum / double(f.count) : r.value; break;
+        case protocol::Aggregate::min: r.value = f.count ? f.min : r.value; break;
+        case protocol::Aggregate::max: r.value = f.count ? f.max : r.value; break;
+        case protocol::Aggregate::count: r.value = double(f.count); break;
+      }
+      w.counts.push_back(f.count);
+    }
+    w.readings.push_back(std::move(r));
+  }
   th.pending.clear();
-  return latest;
+  th.folds.clear();
+  return w;
 }
 
-std::vector<model::MetricReading> Throttles::take(std::int64_t device, SteadyTime now) {
+Throttles::Window Throttles::take(std::int64_t device, SteadyTime now) {
   auto& th = by_device_[device];
   th.next_due = now + th.frequency;
   return drain(th);
 }
 
-std::vector<std::pair<std::int64_t, std::vector<model::MetricReading>>> Throttles::take_due(
-    SteadyTime now) {
-  std::vector<std::pair<std::int64_t, std::vector<model::MetricReading>>> out;
+std::vector<std::pair<std::int64_t, Throttles::Window>> Throttles::take_due(SteadyTime now) {
+  std::vector<std::pair<std::int64_t, Window>> out;
   for (auto& [device, th] : by_device_) {
     if (th.pending.empty() || now < th.next_due) continue;
     th.next_due += th.frequency;
@@ -61,12 +86,25 @@ void Throttles::prune(const Subscriptions& subs,
       it = by_device_.erase(it);
       continue;
     }
-    auto& pending = it->second.pending;
-    if (!plan.metrics.empty())
-      std::erase_if(pending, [&](const auto& kv) {
-        return !std::binary_search(plan.metrics.begin(), plan.metrics.end(), kv.first);
-      });
-    it->second.frequency = plan.frequency;
+    auto& th = it->second;
+    auto unwanted = [&](const auto& kv) {
+      return !std::binary_search(plan.metrics.begin(), plan.metrics.end(), kv.first);
+    };
+    if (!plan.metrics.empty()) {
+      std::erase_if(th.pending, unwanted);
+      std::erase_if(th.folds, unwanted);
+    }
+    th.frequency = plan.frequency;
+    if (th.aggregate != plan.aggregate) {  // a window of another kind starts now
+      th.folds.clear();
+      th.aggregate = plan.aggregate;
+      if (th.aggregate) {
+        for (const auto& [name, r] : th.pending) {
+          Fold& f = th.folds[name];
+          f = Fold{1, r.value, r.value, r.value};
+        }
+      }
+    }
     ++it;
   }
 }

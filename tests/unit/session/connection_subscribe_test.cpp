@@ -167,16 +167,39 @@ TEST(SessionSubscribe, DeviceTokensMayNotSubscribe) {
       "role 'device' may not subscribe to telemetry","id":1})"));
 }
 
-TEST(SessionSubscribe, DeviceOutsideTheTokenIsForbiddenAndNothingIsSubscribed) {
+// A partial subscribe (issue 15): the covered devices are subscribed, the others named in
+// `forbidden`; only a request covering none is refused whole.
+TEST(SessionSubscribe, DevicesOutsideTheTokenAreLeftOutAndNamed) {
   SessionHarness h;
   auto c = h.authed(h.user_token({1, 2}));
-  c->send(R"({"type":"subscribe","channel":"telemetry","device_id":[1,3],"id":1})");
+  c->send(R"({"type":"subscribe","channel":"telemetry","device_id":[1,3,4],"id":1})");
+  EXPECT_EQ(c->read_one(), obj(R"({"type":"subscribed","channel":"telemetry","filters":
+      {"device_id":[1],"frequency":"real-time"},"forbidden":[3,4],"id":1})"));
+  EXPECT_EQ(c->conn.subscription_count(), 1u);
+  c->send(R"({"type":"subscribe","channel":"alerts","device_id":[3,4],"id":2})");
   EXPECT_EQ(c->read_one(), obj(R"({"type":"error","error":"forbidden","message":
-      "token does not cover device 3","id":1})"));
-  EXPECT_EQ(c->conn.subscription_count(), 0u);
-  c->send(R"({"type":"subscribe","channel":"alerts","device_id":3,"id":2})");
-  EXPECT_EQ(c->read_one().at("error"), "forbidden");
+      "token does not cover devices 3, 4","id":2})"));
+  c->send(R"({"type":"subscribe","channel":"alerts","device_id":3,"id":3})");
+  EXPECT_EQ(c->read_one(), obj(R"({"type":"error","error":"forbidden","message":
+      "token does not cover device 3","id":3})"));
   EXPECT_EQ(c->host.pending_queries(), 0u);
+  EXPECT_EQ(c->conn.subscription_count(), 1u);
+}
+
+// The extensions' filters come back normalized; a client that uses none sees none of them.
+TEST(SessionSubscribe, ExtensionFiltersAreEchoedNormalized) {
+  SessionHarness h;
+  auto c = h.admin();
+  c->send(R"({"type":"subscribe","channel":"telemetry","device_id":1,"deadband":{"t":0.5,"*":2},
+      "filters":{"deadband_pct":5,"max_silence":"60000ms"},"crossing":{"h":30},
+      "direction":"down","stale_after":"120s","id":1})");
+  EXPECT_EQ(c->read_one(), obj(R"({"type":"subscribed","channel":"telemetry","filters":
+      {"device_id":[1],"frequency":"real-time","deadband":{"t":0.5,"*":2},"deadband_pct":5,
+       "max_silence":"1m","crossing":{"h":30},"direction":"down","stale_after":"2m"},"id":1})"));
+  c->send(R"({"type":"subscribe","channel":"telemetry","device_id":2,"frequency":"10s",
+      "aggregate":"max","id":2})");
+  EXPECT_EQ(c->read_one(), obj(R"({"type":"subscribed","channel":"telemetry","filters":
+      {"device_id":[2],"frequency":"10s","aggregate":"max"},"id":2})"));
 }
 
 TEST(SessionSubscribe, TooManySubscriptions) {

@@ -28,6 +28,10 @@ std::vector<std::pair<std::string, double>> values(const std::vector<model::Metr
   return out;
 }
 
+std::vector<std::pair<std::string, double>> values(const Throttles::Window& w) {
+  return values(w.readings);
+}
+
 using Values = std::vector<std::pair<std::string, double>>;
 
 TEST(Throttles, FirstReadingsFindTheSlotOpen) {
