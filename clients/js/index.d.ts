@@ -14,6 +14,9 @@ export type SystemMetric =
 /** A request id: the server echoes it in every direct reply. */
 export type MessageId = string | number;
 
+/** A value for every metric, or per metric name with '*' standing for every other metric. */
+export type PerMetric<T> = T | { [metric: string]: T };
+
 /** Subscription filters (docs/protocol.md, "subscribe"); at the top level or under `filters`. */
 export interface Filters {
   device_id?: number | number[];
@@ -28,6 +31,26 @@ export interface Filters {
   since_alert_id?: number;
   /** telemetry (default false) / devices (default true): the current state first. */
   snapshot?: boolean;
+
+  // Telemetry options that are extensions of the spec (docs/protocol.md#extensions-of-the-spec).
+  /**
+   * Real-time only: a metric goes out when its value moved by more than this since the last value
+   * sent (a number >= 0, or per metric with '*' for every other metric).
+   */
+  deadband?: PerMetric<number>;
+  /** As deadband, in percent of the last value sent; with both, the larger band applies. */
+  deadband_pct?: PerMetric<number>;
+  /** A duration ('100ms' to '7d'; needs a deadband): a held-back value goes out after this long anyway. */
+  max_silence?: string;
+  /** Real-time only: a metric goes out only with the reading crossing this level; the update carries `crossed`. */
+  crossing?: PerMetric<number>;
+  /** Which crossings (default 'both'); needs `crossing`. */
+  direction?: 'up' | 'down' | 'both';
+  /** A duration ('1s' to '7d'): one `telemetry_stale` when a device (or, with metrics, each metric) sends nothing this long. */
+  stale_after?: string;
+  /** Needs a `frequency`: each window sends, per metric, the aggregate of its readings instead of the latest value. */
+  aggregate?: 'avg' | 'min' | 'max' | 'count';
+
   /** The same filters nested, as the spec's Python client sends them. */
   filters?: Omit<Filters, 'filters'>;
   [key: string]: unknown;
@@ -56,6 +79,11 @@ export interface SubscribedMessage {
    * any alert was seen, the client resumes from it after a reconnect.
    */
   last_alert_id?: number;
+  /**
+   * Extension: the devices asked for that the token does not cover; the others were subscribed
+   * (`filters.device_id`). Present only when some were left out.
+   */
+  forbidden?: number[];
   id?: MessageId;
 }
 
@@ -106,6 +134,29 @@ export interface TelemetryUpdate {
   seq: number;
   /** Present when this update stands for several merged ones (the client was behind). */
   conflated?: number;
+  /** Extension, with `crossing`: which metrics crossed their level, and which way. */
+  crossed?: Record<string, 'up' | 'down'>;
+  /** Extension, with `aggregate`: the aggregate of this window's values, the window (the frequency), readings folded per metric. */
+  aggregate?: 'avg' | 'min' | 'max' | 'count';
+  window?: string;
+  count?: Record<string, number>;
+}
+
+/**
+ * Extension (`stale_after`): the device (or, with `metric`, that metric of it) sent nothing for
+ * `stale_after`. Numbered by `seq` on the telemetry channel like an update.
+ */
+export interface TelemetryStale {
+  type: 'telemetry_stale';
+  channel: 'telemetry';
+  device_id: number;
+  /** Present only for a clock per metric (a subscription with `metrics`). */
+  metric?: string;
+  stale_after: string;
+  /** The last reading's timestamp; null when the device has not reported since the subscription. */
+  last_seen: string | null;
+  timestamp: string;
+  seq: number;
 }
 
 export interface AlertMessage {
@@ -149,7 +200,7 @@ export interface SystemStatusUpdate {
   seq: number;
 }
 
-export type UpdateMessage = TelemetryUpdate | AlertMessage | DeviceStatusUpdate | SystemStatusUpdate;
+export type UpdateMessage = TelemetryUpdate | TelemetryStale | AlertMessage | DeviceStatusUpdate | SystemStatusUpdate;
 export type ServerMessage =
   | AuthResponse | SubscribedMessage | UnsubscribedMessage | PongMessage | ErrorMessage
   | TokenExpiringMessage | UpdateMessage;
@@ -303,7 +354,10 @@ export interface DuplicateInfo {
 }
 
 export interface RestoreResult {
-  /** subscribe messages re-sent: one per (channel, device) key. */
+  /**
+   * (channel, device) keys re-sent (keys of a channel with identical filters go as one subscribe
+   * with a device_id list).
+   */
   subscriptions: number;
   /** Those the server refused (and that left the registry, unless the refusal was transient). */
   failed: ValtronicsError[];
@@ -313,14 +367,20 @@ export interface SubscriptionRemovedInfo {
   channel: Channel;
   /** null: the every-device subscription of the channel (and `system`). */
   device_id: number | null;
-  /** The filters the registry held for it; null when it held none (or only a pending subscribe). */
+  /**
+   * The filters the registry held for it ('forbidden': the filters asked for); null when it held
+   * none (or only a pending subscribe).
+   */
   filters: Record<string, unknown> | null;
   /**
    * 'token_refresh': the server removed it because the refreshed token no longer covers it;
-   * 'restore': refused for good when re-sent after a reconnect.
+   * 'restore': refused for good when re-sent after a reconnect (whole, or as one of the
+   * `forbidden` devices of a merged subscribe);
+   * 'forbidden': a subscribe naming several devices was granted in part and the token does not
+   * cover this one (the reply's `forbidden`, an extension); the subscribe itself resolved.
    */
-  reason: 'token_refresh' | 'restore';
-  /** The `forbidden` (or other) error, also emitted as `error`. */
+  reason: 'token_refresh' | 'restore' | 'forbidden';
+  /** The `forbidden` (or other) error; also emitted as `error` except for reason 'forbidden'. */
   error: ValtronicsError;
 }
 
@@ -338,6 +398,7 @@ export interface ClientEvents {
   message: ServerMessage;
   sent: ClientMessage | string;
   telemetry_update: TelemetryUpdate;
+  telemetry_stale: TelemetryStale;
   alert: AlertMessage;
   device_status_update: DeviceStatusUpdate;
   system_status_update: SystemStatusUpdate;
@@ -368,6 +429,8 @@ export declare class ValtronicsWebSocket extends Emitter<ClientEvents> {
   onAlert: ((data: AlertMessage) => void) | null;
   onDeviceStatusUpdate: ((data: DeviceStatusUpdate) => void) | null;
   onSystemStatusUpdate: ((data: SystemStatusUpdate) => void) | null;
+  /** Extension: a subscription with `stale_after` saw no data for that long. */
+  onTelemetryStale: ((data: TelemetryStale) => void) | null;
 
   readonly state: ClientState;
   readonly connected: boolean;

@@ -173,6 +173,15 @@ Runner add_listen(CLI::App& app) {
       }
     });
 
+    // A subscription the server no longer grants (a token refresh, or a restore after a
+    // reconnect naming devices the token no longer covers: the others stay subscribed).
+    c.on_subscription_removed([quiet](const client::SubscriptionRemoved& r) {
+      note(quiet, "subscription removed: " + r.channel +
+                      (r.device_id ? " device " + std::to_string(*r.device_id) : "") + " (" +
+                      r.reason + ": " + r.error + (r.message.empty() ? "" : ", " + r.message) +
+                      ")");
+    });
+
     // The first subscribes are the command line's: a refusal is the user's to fix (exit 4).
     auto refused = std::make_shared<std::atomic<bool>>(false);
     auto refusal = std::make_shared<std::string>();

@@ -108,7 +108,8 @@ class Client {
   // Called for every (channel, device) subscription that leaves the restore set without an
   // unsubscribe: removed by the server after a token refresh (reason "token_refresh"; the
   // server's `error` is delivered to the handlers right after), or refused for good when
-  // restored after a reconnect (reason "restore"). A reconnect does not ask for it again.
+  // restored after a reconnect (reason "restore"; also each device a partial restore left out,
+  // error "forbidden", the devices still covered staying). A reconnect does not ask for it again.
   void on_subscription_removed(std::function<void(const SubscriptionRemoved&)> handler);
   // A queue fed with messages of `type` ("" = every type), for pulling them on another thread.
   std::shared_ptr<MessageQueue> queue(std::string type = "", std::size_t max_size = 0);

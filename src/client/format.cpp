@@ -50,6 +50,17 @@ std::string telemetry(const json::object& m, std::string_view& when) {
     }
   }
   if (auto* c = m.if_contains("conflated")) out += " (conflated " + value_text(*c) + ")";
+  // Extensions: a crossing's direction per metric, a window's aggregate and counts.
+  if (auto* c = m.if_contains("crossed"); c && c->is_object())
+    for (const auto& [name, dir] : c->get_object())
+      out += " (" + std::string(name) + " crossed " + value_text(dir) + ")";
+  if (auto* a = m.if_contains("aggregate")) {
+    out += " (" + value_text(*a) + " over " + std::string(str(m, "window"));
+    if (auto* n = m.if_contains("count"); n && n->is_object())
+      for (const auto& [name, count] : n->get_object())
+        out += " " + std::string(name) + ":" + value_text(count);
+    out += ")";
+  }
   return out;
 }
 
@@ -130,6 +141,11 @@ std::string format_line(const json::object& m, std::string_view fallback_time) {
     body = "subscribed " + field("channel");
     if (auto* f = m.if_contains("filters"); f && f->is_object()) body += filters_text(f->get_object());
     if (m.contains("recovered")) body += " recovered=" + field("recovered");
+    if (auto* f = m.if_contains("forbidden")) body += " forbidden=" + list_text(*f);
+  } else if (type == "telemetry_stale") {
+    body = "stale device " + field("device_id");
+    if (m.contains("metric")) body += " " + field("metric");
+    body += ": nothing for " + field("stale_after") + ", last seen " + field("last_seen");
   } else if (type == "unsubscribed") {
     body = "unsubscribed " + field("channel");
     if (m.contains("device_id")) body += " device " + field("device_id");

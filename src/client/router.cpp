@@ -9,8 +9,9 @@ namespace json = boost::json;
 
 namespace {
 bool is_update(std::string_view type) {
+  // telemetry_stale (an extension, stale_after) is numbered on the telemetry channel too.
   return type == "telemetry_update" || type == "alert" || type == "device_status_update" ||
-         type == "system_status_update";
+         type == "system_status_update" || type == "telemetry_stale";
 }
 
 std::int64_t int_field(const json::object& o, std::string_view key) {

@@ -133,6 +133,16 @@ void Client::Session::track(Kind kind, const json::object& request, const Reply&
         router_.last_alert_id() == 0)
       if (auto* last = r.message.if_contains("last_alert_id"); last && last->is_int64())
         router_.note_since(last->get_int64());
+    // A partial subscribe (docs/protocol.md, "Extensions"): the devices the token does not
+    // cover were not subscribed. A restore drops them from what it restores and says so; the
+    // covered ones stay. (A new subscribe's caller sees `forbidden` in its reply.)
+    if (kind == Kind::restore)
+      if (auto* forbidden = r.message.if_contains("forbidden"); forbidden && forbidden->is_array())
+        for (const auto& d : forbidden->get_array())
+          if (d.is_int64())
+            forget_subscription(channel, d.get_int64(), "restore", "forbidden",
+                                "the token does not cover device " +
+                                    std::to_string(d.get_int64()));
     return;
   }
   if (kind == Kind::restore && r.error != "timeout" && r.error != "closed") {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace json = boost::json;
 
 namespace {
 
-enum class Kind { ids, names, text, count, boolean, severities };
+// per_metric: a number, or METRIC:NUMBER,... ("*" for every other metric), as deadband takes it.
+enum class Kind { ids, names, text, count, boolean, severities, per_metric };
 
 struct KeyInfo {
   std::string_view key;
@@ -22,7 +24,7 @@ struct KeyInfo {
   std::array<std::string_view, 3> channels;  // where the key is allowed
 };
 
-constexpr std::array<KeyInfo, 8> kKeys = {{
+constexpr std::array<KeyInfo, 15> kKeys = {{
     {"device_id", Kind::ids, {"telemetry", "alerts", "devices"}},
     {"metrics", Kind::names, {"telemetry", "system", ""}},
     {"frequency", Kind::text, {"telemetry", "system", ""}},
@@ -31,6 +33,14 @@ constexpr std::array<KeyInfo, 8> kKeys = {{
     {"since_alert_id", Kind::count, {"alerts", "", ""}},
     {"status_types", Kind::names, {"devices", "", ""}},
     {"snapshot", Kind::boolean, {"telemetry", "devices", ""}},
+    // Extensions (issue 15; docs/protocol.md, "Extensions of the spec").
+    {"deadband", Kind::per_metric, {"telemetry", "", ""}},
+    {"deadband_pct", Kind::per_metric, {"telemetry", "", ""}},
+    {"max_silence", Kind::text, {"telemetry", "", ""}},
+    {"crossing", Kind::per_metric, {"telemetry", "", ""}},
+    {"direction", Kind::text, {"telemetry", "", ""}},
+    {"stale_after", Kind::text, {"telemetry", "", ""}},
+    {"aggregate", Kind::text, {"telemetry", "", ""}},
 }};
 
 constexpr std::array<std::string_view, 4> kChannels = {"telemetry", "alerts", "devices", "system"};
@@ -54,6 +64,11 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 bool to_int(std::string_view s, std::int64_t& v) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool to_number(std::string_view s, double& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
 }
 
 std::string allowed_keys(std::string_view channel) {
@@ -82,6 +97,23 @@ std::string convert(const KeyInfo& info, std::string_view raw, json::value& out)
       std::int64_t v = 0;
       if (!to_int(raw, v) || v < 0) return key + ": '" + std::string(raw) + "' is not an integer >= 0";
       out = v;
+      return "";
+    }
+    case Kind::per_metric: {
+      double v = 0;
+      if (raw.find(':') == std::string_view::npos) {
+        if (!to_number(raw, v)) return key + ": '" + std::string(raw) + "' is not a number";
+        out = v;
+        return "";
+      }
+      json::object by_metric;
+      for (auto item : split(raw, ',')) {
+        auto colon = item.find(':');
+        if (colon == std::string_view::npos || !to_number(trim(item.substr(colon + 1)), v))
+          return key + ": '" + std::string(item) + "' is not METRIC:NUMBER";
+        by_metric[trim(item.substr(0, colon))] = v;
+      }
+      out = std::move(by_metric);
       return "";
     }
     default:

@@ -9,7 +9,9 @@
 //   - it reconnects forever by default, with exponential backoff and full jitter, but never after a
 //     token the server refused;
 //   - messages sent while (re)connecting are queued and flushed after auth;
-//   - updates are checked against the per-channel `seq`: duplicates are dropped, gaps reported.
+//   - updates are checked against the per-channel `seq`: duplicates are dropped, gaps reported;
+//   - a subscribe the token covers only in part keeps what was granted and reports the rest
+//     (`forbidden` in the `subscribed` reply, an extension: docs/protocol.md).
 //
 // The connection goes through these states:
 //   idle -> connecting -> open -> (reconnecting -> connecting -> open)* -> closed
@@ -21,15 +23,22 @@ import { FATAL_AUTH_CODES, ValtronicsError, fromReply } from './errors.js';
 import { MAX_BATCH, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, batchFrame, chunkSerialized, utf8Length } from './limits.js';
 import { loadWebSocket } from './transport.js';
 
-/** Update message types, with the spec's callback property for each. */
+/**
+ * Update message types, with the spec's callback property for each. telemetry_stale (an
+ * extension, docs/protocol.md#extensions-of-the-spec) is numbered by `seq` on the telemetry
+ * channel like an update, so it must go through the same seq bookkeeping: skipping it would make
+ * the next telemetry_update look like a gap.
+ */
 const CALLBACKS = {
   telemetry_update: 'onTelemetryUpdate',
+  telemetry_stale: 'onTelemetryStale',
   alert: 'onAlert',
   device_status_update: 'onDeviceStatusUpdate',
   system_status_update: 'onSystemStatusUpdate',
 };
 const CHANNEL_OF = {
   telemetry_update: 'telemetry',
+  telemetry_stale: 'telemetry',
   alert: 'alerts',
   device_status_update: 'devices',
   system_status_update: 'system',
@@ -56,6 +65,31 @@ const DEFAULTS = {
 };
 
 const noop = () => {};
+
+/**
+ * Devices per subscribe when the restore merges keys with identical filters: a few KB of ids at
+ * most, far within a batch frame (limits.max_batch_bytes).
+ */
+const RESTORE_GROUP = 500;
+
+/** The devices a `subscribed` reply says the token does not cover (extension), as strings. */
+function forbiddenIds(reply) {
+  return new Set(Array.isArray(reply?.forbidden) ? reply.forbidden.map(String) : []);
+}
+
+/** The error reported for one device left out of a `subscribed` reply by its `forbidden`. */
+function forbiddenError(reply, channel, device) {
+  return new ValtronicsError('forbidden', `forbidden: the token does not cover device ${device}`,
+    { id: reply.id, reply, channel, device_id: device });
+}
+
+/** `err` naming one (channel, device) key; a copy when one refusal stands for several keys. */
+function keyError(err, sub, copy) {
+  const e = copy ? new ValtronicsError(err.code, err.message, { id: err.id, reply: err.reply }) : err;
+  e.channel = sub.channel;
+  e.device_id = sub.device;
+  return e;
+}
 
 function subKey(channel, device) {
   return `${channel}\u0000${device ?? '*'}`;
@@ -135,6 +169,7 @@ export class ValtronicsWebSocket extends Emitter {
     this.onAlert = null;
     this.onDeviceStatusUpdate = null;
     this.onSystemStatusUpdate = null;
+    this.onTelemetryStale = null; // extension: a subscription with stale_after
 
     this._state = 'idle';
     this._ws = null;
@@ -216,7 +251,12 @@ export class ValtronicsWebSocket extends Emitter {
   /**
    * Subscribes. `filters` as in the spec (top level: { device_id, metrics, ... }) or nested
    * ({ filters: {...} }). Resolves with the `subscribed` reply; rejects with the server's error.
-   * The subscription is kept in the registry and re-sent after every reconnect.
+   * The subscription is kept in the registry and re-sent after every reconnect. Naming several
+   * devices of which the token covers only some resolves all the same, with the uncovered ones in
+   * the reply's `forbidden` (an extension): those leave the registry, each reported as
+   * `subscriptionRemoved` with reason 'forbidden'. Only when none is covered does it reject
+   * ('forbidden'). The extension options (deadband, stale_after, aggregate, ...) pass through
+   * like any filter.
    */
   subscribe(channel, filters = {}) {
     let norm;
@@ -423,50 +463,74 @@ export class ValtronicsWebSocket extends Emitter {
   }
 
   /**
-   * Re-sends every confirmed subscription (pending ones are re-sent as requests from the queue):
-   * one subscribe per (channel, device) key, so that a device the token no longer covers is
-   * refused alone instead of taking the others with it (the server refuses a subscribe naming
-   * any uncovered device whole). They go in batches of at most 50 (a batch counts as one message
-   * for the rate limit; 100 keys at most make 2 batches), alerts with since_alert_id. A ping ends
-   * the last batch: the server answers it only after every replay, so its pong means the restore
-   * is complete.
+   * Re-sends every confirmed subscription (pending ones are re-sent as requests from the queue).
+   * Keys of one channel with identical filters go as one subscribe with a `device_id` list (at
+   * most RESTORE_GROUP devices each): fewer messages against the server's message rate. That is
+   * safe because the server grants such a subscribe in part (an extension,
+   * docs/protocol.md#extensions-of-the-spec): a device the new token no longer covers comes back
+   * in the reply's `forbidden` and is dropped alone; only when the token covers none of them is
+   * the whole message refused, and then every key of it is refused. The messages go in batches
+   * of at most 50 (a batch counts as one message for the rate limit), alerts with
+   * since_alert_id. A ping ends the last batch: the server answers it only after every replay,
+   * so its pong means the restore is complete.
    */
   _restore() {
+    const groups = new Map(); // signature -> the group taking its next keys
     const entries = [];
     for (const s of this._subs.values()) {
       if (s.pendingId !== null) continue;
-      const msg = { type: 'subscribe', channel: s.channel, ...s.filters };
-      if (s.device !== null) msg.device_id = s.device;
+      const sig = `${s.channel}\u0000${s.device === null ? '*' : '#'}\u0000${stableJson(s.filters)}`;
+      let g = groups.get(sig);
+      if (!g || g.subs.length >= RESTORE_GROUP) {
+        g = { channel: s.channel, filters: s.filters, subs: [] };
+        groups.set(sig, g);
+        entries.push(g);
+      }
+      g.subs.push(s);
+    }
+    for (const [i, g] of entries.entries()) {
+      const msg = { type: 'subscribe', channel: g.channel, ...g.filters };
+      if (g.subs[0].device !== null) {
+        msg.device_id = g.subs.length === 1 ? g.subs[0].device : g.subs.map((s) => s.device).sort((a, b) => a - b);
+      }
       this._resumeAlerts(msg);
       const entry = this._prepare(msg, { internal: true, registry: false });
-      entry.sub = s;
-      entries.push(entry);
+      entry.subs = g.subs;
+      entries[i] = entry;
     }
+    const keys = entries.reduce((n, e) => n + e.subs.length, 0);
     if (entries.length === 0) return Promise.resolve({ subscriptions: 0, failed: [] });
     const barrier = this._prepare({ type: 'ping', timestamp: null }, { internal: true });
     this._sendBatched([...entries, barrier]);
     const failed = [];
-    const waits = entries.map((e) => e.promise.then((reply) => {
-      if (reply.channel === 'alerts' && 'recovered' in reply) this._emitRecovery(e.msg, reply);
-    }, (err) => {
-      if (err.code === 'disconnected') return;
-      // Refused for good (e.g. the new token no longer covers it): drop it from the registry,
-      // unless a later subscribe replaced it meanwhile. A transient refusal keeps it, to be
-      // tried again after the next reconnect.
-      const key = subKey(e.sub.channel, e.sub.device);
-      const dropped = !TRANSIENT_CODES.has(err.code) && this._subs.get(key) === e.sub;
+    // Refused for good (e.g. the new token no longer covers it): drop it from the registry,
+    // unless a later subscribe replaced it meanwhile. A transient refusal keeps it, to be tried
+    // again after the next reconnect.
+    const refuse = (sub, err) => {
+      const key = subKey(sub.channel, sub.device);
+      const dropped = !TRANSIENT_CODES.has(err.code) && this._subs.get(key) === sub;
       if (dropped) this._subs.delete(key);
-      err.channel = e.sub.channel;
-      err.device_id = e.sub.device;
       failed.push(err);
       if (dropped) {
         this.emit('subscriptionRemoved', {
-          channel: e.sub.channel, device_id: e.sub.device, filters: { ...e.sub.filters }, reason: 'restore', error: err,
+          channel: sub.channel, device_id: sub.device, filters: { ...sub.filters }, reason: 'restore', error: err,
         });
       }
       this.emit('error', err);
+    };
+    const waits = entries.map((e) => e.promise.then((reply) => {
+      // Granted in part: the devices the token does not cover are refused alone.
+      const forbidden = forbiddenIds(reply);
+      for (const sub of e.subs) {
+        if (forbidden.has(String(sub.device))) refuse(sub, forbiddenError(reply, sub.channel, sub.device));
+      }
+      if (reply.channel === 'alerts' && 'recovered' in reply) this._emitRecovery(e.msg, reply);
+    }, (err) => {
+      if (err.code === 'disconnected') return;
+      // Refused whole: every key of the message, each with its own error naming it.
+      for (const sub of e.subs) refuse(sub, keyError(err, sub, e.subs.length > 1));
     }));
-    return Promise.all([...waits, barrier.promise.catch(noop)]).then(() => ({ subscriptions: entries.length, failed }));
+    return Promise.all([...waits, barrier.promise.catch(noop)]).then(() => ({ subscriptions: keys, failed }));
   }
 
   /** After a drop: an alerts subscribe resumes from the newest alert already delivered. */
@@ -645,15 +709,28 @@ export class ValtronicsWebSocket extends Emitter {
         this._subs.set(k, { channel: msg.channel, device: d, filters, pendingId: msg.id, prev: this._subs.get(k) });
         prev.push(k);
       }
-      return (ok) => {
+      return (ok, reply) => {
+        // A `subscribed` may grant the request in part (extension): the devices in its
+        // `forbidden` were not subscribed, and leave the registry as a refusal would; the others
+        // stay.
+        const forbidden = ok ? forbiddenIds(reply) : new Set();
+        const refused = [];
         for (const k of prev) {
           const cur = this._subs.get(k);
           if (cur?.pendingId !== msg.id) continue; // superseded by a later request, or removed
           const old = cur.prev;
           cur.prev = undefined;
-          if (ok) cur.pendingId = null;
+          const granted = ok && !forbidden.has(String(cur.device));
+          if (granted) cur.pendingId = null;
           else if (old) this._subs.set(k, { ...old, pendingId: old.pendingId && this._pending.has(old.pendingId) ? old.pendingId : null });
           else this._subs.delete(k);
+          if (ok && !granted) refused.push(cur);
+        }
+        for (const cur of refused) {
+          this.emit('subscriptionRemoved', {
+            channel: cur.channel, device_id: cur.device, filters: { ...cur.filters }, reason: 'forbidden',
+            error: forbiddenError(reply, cur.channel, cur.device),
+          });
         }
       };
     }
@@ -673,7 +750,7 @@ export class ValtronicsWebSocket extends Emitter {
     if (!this._pending.has(entry.id)) return;
     this._pending.delete(entry.id);
     clearTimeout(entry.timer);
-    entry.undo?.(ok);
+    entry.undo?.(ok, value);
     if (ok) entry.resolve(value);
     else entry.reject(value);
   }

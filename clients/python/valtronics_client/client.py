@@ -83,6 +83,16 @@ def _cancel_requested():
     return bool(cancelling and cancelling())
 
 
+def _forbidden_error(reply, key, request=None):
+    """An `error`-shaped report for one device a `subscribed` reply left out (`forbidden`):
+    what handle_subscription_removed (and, for a restore, handle_error) get for it."""
+    error = {"type": "error", "error": "forbidden", "channel": key[0], "device_id": key[1],
+             "message": f"the token does not cover device {key[1]}", "reply": reply}
+    if request is not None:
+        error["request"] = request
+    return error
+
+
 async def _maybe_await(value):
     if inspect.isawaitable(value):
         return await value
@@ -281,18 +291,30 @@ class ValtronicsWebSocketClient:
         filters: dict of the channel's filters (docs/protocol.md), e.g. {"device_id": 1,
         "metrics": ["temperature"]}; device_id= is a shortcut for filters["device_id"].
         Raises SubscriptionError with the server's code on an `error` reply. The subscription
-        is remembered only once accepted, and restored after every reconnect."""
+        is remembered only once accepted, and restored after every reconnect.
+
+        Naming several devices of which the token covers only some is granted in part (an
+        extension, docs/protocol.md#extensions-of-the-spec): the reply's `filters.device_id`
+        lists the devices subscribed, its `forbidden` the others, each of which is reported to
+        handle_subscription_removed with reason "forbidden". Only when the token covers none of
+        them is it a SubscriptionError (`forbidden`). The extension options (deadband,
+        stale_after, aggregate, ...) pass through like any filter."""
         f = dict(filters or {})
         if device_id is not None:
             f["device_id"] = device_id
         msg = {"type": "subscribe", "channel": channel}
         if f:
             msg["filters"] = f
+        refused = []
 
         def record(reply):
-            self._subs.record(channel, reply.get("filters"))
+            refused[:] = self._subs.record_reply(channel, reply)
 
-        return await self._call_with_retry(msg, record)
+        reply = await self._call_with_retry(msg, record)
+        for key in refused:
+            await self._call_hook("handle_subscription_removed", key[0], key[1], "forbidden",
+                                  _forbidden_error(reply, key))
+        return reply
 
     async def unsubscribe(self, channel, device_id=None):
         """Removes the (channel, device) subscription, or every subscription of the channel
@@ -439,6 +461,7 @@ class ValtronicsWebSocketClient:
         assign functions to them); override this one to see every message."""
         handler = {
             "telemetry_update": self.handle_telemetry_update,
+            "telemetry_stale": self.handle_telemetry_stale,
             "alert": self.handle_alert,
             "device_status_update": self.handle_device_status_update,
             "system_status_update": self.handle_system_status_update,
@@ -449,6 +472,11 @@ class ValtronicsWebSocketClient:
 
     async def handle_telemetry_update(self, data):
         """A `telemetry_update` (device_id, telemetry: {metric: {value, unit, timestamp}})."""
+
+    async def handle_telemetry_stale(self, data):
+        """A `telemetry_stale` (an extension, for a subscription with `stale_after`): device_id
+        (and `metric`, for a clock per metric) sent nothing for `stale_after`; `last_seen` is its
+        last reading's timestamp, or None when it has not reported since the subscription."""
 
     async def handle_alert(self, data):
         """An `alert` (alert_id, device_id, severity, alert_type, title, message, status,
@@ -469,7 +497,9 @@ class ValtronicsWebSocketClient:
         token refresh (`forbidden` with `channel` and `device_id`; handle_subscription_removed
         was called and the subscription is forgotten), `rate_limited` for a raw send_message,
         or a subscription the server refused to restore after a reconnect (then `request`
-        holds the subscribe message and the subscription is forgotten)."""
+        holds the subscribe message and the subscription is forgotten; a device left out of a
+        restore granted in part comes as a `forbidden` naming its `device_id`, with the
+        `subscribed` `reply`)."""
         log.warning("server error: %s", data)
 
     async def handle_other(self, data):
@@ -501,8 +531,12 @@ class ValtronicsWebSocketClient:
         (device_id None: the channel's every-device subscription, and `system`), so reconnects
         no longer restore it. reason "token_refresh": the server removed it because the
         refreshed token no longer covers it; "restore": the server refused it when it was
-        restored after a reconnect. `error` is the server's `error` message (with `request`
-        for a restore), which also reaches handle_error."""
+        restored after a reconnect (the whole subscribe, or this device alone in its reply's
+        `forbidden`); "forbidden": a subscribe() naming several devices was granted in part
+        (an extension of the spec) and the token does not cover this one. `error` is the
+        server's `error` message, or for a device in a `forbidden` list an `error`-shaped dict
+        naming it (with the `subscribed` as `reply`); for a restore it has the `request` and
+        also reaches handle_error."""
         log.warning("subscription removed (%s): %s device %s: %s", reason, channel,
                     "*" if device_id is None else device_id, error.get("message"))
 
@@ -667,7 +701,9 @@ class ValtronicsWebSocketClient:
     async def _resubscribe(self, conn):
         """Restores every subscription on a new connection, in batches; a subscription the
         server now refuses (e.g. `forbidden` for a new token) is forgotten and its error
-        delivered to handle_error with the `request` that failed."""
+        delivered to handle_error with the `request` that failed. A merged subscribe the new
+        token covers only in part keeps the covered devices: the server names the others in
+        the reply's `forbidden`, and only those are forgotten and reported."""
         last = self._alerts.last_alert_id if self.resume_alerts else None
         requests = self._subs.resubscribe_requests(last)
         waiting = []
@@ -675,7 +711,7 @@ class ValtronicsWebSocketClient:
         try:
             for msg, keys in requests:
                 def record(reply, channel=msg["channel"]):
-                    self._subs.record(channel, reply.get("filters"))
+                    self._subs.record_reply(channel, reply)
                 rid, fut = self._pending.add("subscribe", record)
                 item = {**msg, "id": rid}
                 item_size = len(json.dumps(item)) + 2
@@ -694,6 +730,15 @@ class ValtronicsWebSocketClient:
         for rid, fut, msg, keys in waiting:
             try:
                 reply = await asyncio.wait_for(fut, self.request_timeout)
+                forbidden = reply.get("forbidden")
+                if isinstance(forbidden, list):
+                    # Granted in part: record_reply already dropped these keys.
+                    for key in keys:
+                        if key[1] is not None and key[1] in forbidden:
+                            error = _forbidden_error(reply, key, msg)
+                            await self._call_hook("handle_subscription_removed", key[0], key[1],
+                                                  "restore", error)
+                            await self._inbox.put(error)
                 if "since_alert_id" in msg.get("filters", {}):
                     await self._call_hook("handle_alert_resume", reply)
             except SubscriptionError as e:

@@ -10,10 +10,15 @@ The server numbers every update message per connection and channel from 1, one b
   duplicate of the previous connection's;
 - a jump means updates were not delivered. A telemetry update carrying `conflated` stands for
   several merged ones (the client was reading too slowly), which explains its jump; any other
-  jump is reported as a gap."""
+  jump is reported as a gap.
+
+`telemetry_stale` (an extension: docs/protocol.md#extensions-of-the-spec) is numbered on the
+telemetry channel like an update, so it is tracked here too: were it left out, the next
+telemetry_update would look like a gap."""
 
 UPDATE_CHANNELS = {
     "telemetry_update": "telemetry",
+    "telemetry_stale": "telemetry",
     "alert": "alerts",
     "device_status_update": "devices",
     "system_status_update": "system",

@@ -36,6 +36,21 @@ class SubscriptionRegistry:
         for device in (devices if devices else [None]):
             self._entries[(channel, device)] = dict(filters)
 
+    def record_reply(self, channel, reply):
+        """Records a `subscribed` reply and returns the keys it refused. A subscribe naming
+        several devices of which the token covers only some is granted in part (an extension,
+        docs/protocol.md#extensions-of-the-spec): `filters.device_id` lists those subscribed,
+        `forbidden` the others. Those keys leave the registry (a reconnect must not ask for them
+        again); a reply without `forbidden` refuses nothing."""
+        self.record(channel, reply.get("filters"))
+        forbidden = reply.get("forbidden")
+        if not isinstance(forbidden, list):
+            return []
+        keys = [(channel, d) for d in forbidden]
+        for k in keys:
+            self._entries.pop(k, None)
+        return keys
+
     def remove(self, channel, device_id=None):
         """Mirrors `unsubscribe`: without device_id every subscription of the channel goes."""
         if device_id is None:
@@ -59,7 +74,10 @@ class SubscriptionRegistry:
 
         Keys with identical filters on one channel are merged into one message with a
         `device_id` list: fewer messages, so a client with many subscriptions does not run
-        into the server's per-connection message rate. Alert subscriptions get
+        into the server's per-connection message rate. A device the token no longer covers
+        does not cost the others of its message: the server grants the covered ones and names
+        the rest in the reply's `forbidden` (an extension of the spec); it refuses the message
+        whole only when it covers none of them. Alert subscriptions get
         `since_alert_id` = the larger of the last alert id seen and the one the caller asked
         for (never going back before what the caller asked), so the alerts raised while the
         client was away are replayed and none it already has is sent again.
