@@ -23,6 +23,24 @@ TEST(ClientFormat, Telemetry) {
             "09:00:00.000 telemetry device 2 t=1.25 (conflated 4)");
 }
 
+// Extensions (issue 15): a crossing, a window's aggregate, telemetry_stale, a partial subscribe.
+TEST(ClientFormat, Extensions) {
+  EXPECT_EQ(line(R"({"type":"telemetry_update","device_id":3,
+      "telemetry":{"t":{"value":30.5,"timestamp":"2026-01-01T12:00:01.000Z"}},
+      "crossed":{"t":"up"},"seq":2})"),
+            "12:00:01.000 telemetry device 3 t=30.5 (t crossed up)");
+  EXPECT_EQ(line(R"({"type":"telemetry_update","device_id":1,
+      "telemetry":{"t":{"value":21.25,"timestamp":"2026-01-01T12:00:09.500Z"}},
+      "aggregate":"avg","window":"10s","count":{"t":20},"seq":5})"),
+            "12:00:09.500 telemetry device 1 t=21.25 (avg over 10s t:20)");
+  EXPECT_EQ(line(R"({"type":"telemetry_stale","channel":"telemetry","device_id":1,"metric":"t",
+      "stale_after":"2m","last_seen":null,"timestamp":"2026-01-01T12:02:00.000Z","seq":6})"),
+            "12:02:00.000 stale device 1 t: nothing for 2m, last seen null");
+  EXPECT_EQ(line(R"({"type":"subscribed","channel":"telemetry","filters":{"device_id":[1]},
+      "forbidden":[7,8],"id":1})"),
+            "09:00:00.000 subscribed telemetry device_id=1 forbidden=7,8");
+}
+
 TEST(ClientFormat, AlertDeviceSystem) {
   EXPECT_EQ(line(R"({"type":"alert","channel":"alerts","alert_id":42,"device_id":3,
       "severity":"critical","alert_type":"threshold","title":"High Temperature Alert",

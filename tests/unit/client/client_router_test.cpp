@@ -62,6 +62,19 @@ TEST(ClientRouter, SeqDuplicatesAndGaps) {
   EXPECT_EQ(r.lost(), 3u);
 }
 
+// telemetry_stale (an extension) is numbered on the telemetry channel like an update.
+TEST(ClientRouter, TelemetryStaleCountsOnTheTelemetryChannel) {
+  Router r;
+  EXPECT_EQ(r.judge("telemetry_update", tel(1)), V::deliver);
+  auto stale = boost::json::parse(
+                   R"({"type":"telemetry_stale","channel":"telemetry","device_id":1,"seq":2})")
+                   .as_object();
+  EXPECT_EQ(r.judge("telemetry_stale", stale), V::deliver);
+  EXPECT_EQ(r.judge("telemetry_stale", stale), V::duplicate);
+  EXPECT_EQ(r.judge("telemetry_update", tel(3)), V::deliver);
+  EXPECT_EQ(r.lost(), 0u);
+}
+
 TEST(ClientRouter, OtherMessagesPassThrough) {
   Router r;
   auto o = boost::json::parse(R"({"type":"subscribed","channel":"alerts","id":1})").as_object();

@@ -41,6 +41,21 @@ TEST(ClientSubscribeSpec, TypedValues) {
             R"({"metrics":["cpu_usage"],"frequency":"1s"})");
 }
 
+// Extensions (issue 15): a number or METRIC:NUMBER pairs, durations and names as text.
+TEST(ClientSubscribeSpec, Extensions) {
+  EXPECT_EQ(filters("telemetry:device_id=1;deadband=0.5;max_silence=5m"),
+            R"({"device_id":[1],"deadband":5E-1,"max_silence":"5m"})");
+  EXPECT_EQ(filters("telemetry:deadband=temperature:0.5,*:2;deadband_pct=humidity:10"),
+            R"({"deadband":{"temperature":5E-1,"*":2E0},"deadband_pct":{"humidity":1E1}})");
+  EXPECT_EQ(filters("telemetry:crossing=t:-5;direction=down;stale_after=2m"),
+            R"({"crossing":{"t":-5E0},"direction":"down","stale_after":"2m"})");
+  EXPECT_EQ(filters("telemetry:frequency=10s;aggregate=avg"),
+            R"({"frequency":"10s","aggregate":"avg"})");
+  EXPECT_EQ(error("telemetry:deadband=lots"), "deadband: 'lots' is not a number");
+  EXPECT_EQ(error("telemetry:crossing=t:high"), "crossing: 't:high' is not METRIC:NUMBER");
+  EXPECT_NE(error("alerts:deadband=1").find("unknown filter 'deadband'"), std::string::npos);
+}
+
 TEST(ClientSubscribeSpec, ErrorsNameTheProblem) {
   EXPECT_NE(error("telemtry").find("unknown channel 'telemtry'"), std::string::npos);
   EXPECT_NE(error(":device_id=1").find("missing channel"), std::string::npos);
