@@ -488,15 +488,25 @@ class AuthorizationTest(ServerTestCase):
         async def go():
             ws = await connect(self.server, token_=token("hank", "user", devices="1,2"))
             for channel in ("telemetry", "alerts", "devices"):
-                for dev in (3, [1, 3]):
+                for dev in (3, [3, 4]):
                     r = await subscribe(ws, channel, id_=f"{channel}-{dev}", device_id=dev)
                     self.assertEqual(r["type"], "error", r)
                     self.assertEqual(r["error"], "forbidden", r)
                     self.assertEqual(r["id"], f"{channel}-{dev}")
                     self.assertIn("3", r["message"])
-            # Nothing of the refused [1, 3] subscription was applied.
+            # Nothing of the refused subscriptions was applied.
             await self.ingest(1, {"temperature": 1.0})
+            await self.ingest(3, {"temperature": 1.0})
             await expect_silence(ws, 0.5)
+            # Partly covered (an extension, docs/protocol.md): the covered device only, the
+            # other named in `forbidden`.
+            r = await subscribe(ws, "telemetry", id_="part", device_id=[1, 3])
+            self.assertEqual((r["type"], r["filters"]["device_id"], r["forbidden"]),
+                             ("subscribed", [1], [3]), r)
+            await self.ingest(3, {"temperature": 2.0})
+            await self.ingest(1, {"temperature": 3.0})
+            msg = await recv_type(ws, "telemetry_update")
+            self.assertEqual(msg["device_id"], 1)
             r = await subscribe(ws, "telemetry", id_="ok", device_id=[1, 2])
             self.assertEqual(r["type"], "subscribed", r)
             await ws.close()
