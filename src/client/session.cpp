@@ -191,13 +191,31 @@ void Client::Session::on_text(std::uint64_t gen, std::string text) {
   if (m.type == "auth_response") return on_auth_response(m);
   if (auto* id = m.body.if_contains("id"); id && id->is_int64() && pending_.count(id->get_int64()))
     return on_reply(id->get_int64(), m);
+  // An alert of a subscription with `ack` (an extension, docs/protocol.md "Acknowledged
+  // alerts") carries a delivery id: acknowledged once the handlers ran, duplicates (usually a
+  // redelivery) included, or the server keeps sending it again.
+  std::int64_t delivery = 0;
+  if (m.type == "alert")
+    if (auto* d = m.body.if_contains("delivery_id"); d && d->is_int64()) delivery = d->get_int64();
   if (router_.judge(m.type, m.body) == Router::Verdict::duplicate) {
     publish_stats();
+    if (delivery > 0) acknowledge(delivery);
     return;
   }
   if (m.type == "error") on_removed_by_server(m);
   deliver(m);
+  if (delivery > 0) acknowledge(delivery);
   if (m.type == "token_expiring") refresh_token();
+}
+
+void Client::Session::acknowledge(std::int64_t delivery_id) {
+  // Not a request (the server does not answer an ack): written as it is, on this connection
+  // only. Delivery ids belong to the connection; after a drop the resumed replay sends again.
+  if (!conn_ || !open_ || !authenticated_) return;
+  json::object ack;
+  ack["type"] = "ack";
+  ack["delivery_id"] = delivery_id;
+  conn_->send(json::serialize(ack));
 }
 
 void Client::Session::on_auth_response(const Message& m) {

@@ -76,6 +76,8 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   std::int64_t enqueue(Kind kind, boost::json::object msg, ReplyHandler done,
                        std::int64_t parent = 0, bool internal = false);
   void send_pending(std::int64_t id);
+  // Acknowledges an alert delivery (subscriptions with `ack`).
+  void acknowledge(std::int64_t delivery_id);
   void flush_unsent();
   void tick();
   void deliver(const Message& m);

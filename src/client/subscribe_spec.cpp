@@ -24,7 +24,7 @@ struct KeyInfo {
   std::array<std::string_view, 3> channels;  // where the key is allowed
 };
 
-constexpr std::array<KeyInfo, 15> kKeys = {{
+constexpr std::array<KeyInfo, 16> kKeys = {{
     {"device_id", Kind::ids, {"telemetry", "alerts", "devices"}},
     {"metrics", Kind::names, {"telemetry", "system", ""}},
     {"frequency", Kind::text, {"telemetry", "system", ""}},
@@ -41,6 +41,7 @@ constexpr std::array<KeyInfo, 15> kKeys = {{
     {"direction", Kind::text, {"telemetry", "", ""}},
     {"stale_after", Kind::text, {"telemetry", "", ""}},
     {"aggregate", Kind::text, {"telemetry", "", ""}},
+    {"ack", Kind::boolean, {"alerts", "", ""}},
 }};
 
 constexpr std::array<std::string_view, 4> kChannels = {"telemetry", "alerts", "devices", "system"};

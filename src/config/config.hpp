@@ -99,6 +99,8 @@ struct AlertsConfig {
   // Resolved alerts are deleted this long after they were resolved (active and acknowledged
   // ones never are); 0 keeps every alert. A month of history, and the table stays bounded.
   milliseconds retention{30LL * 24 * 3'600'000};
+  // (issue 15) An alert sent with `ack` and not acknowledged within this is sent again.
+  milliseconds ack_timeout{30'000};
 };
 
 struct SystemConfig {

@@ -38,6 +38,11 @@ inline constexpr int kMaxBusyTurns = 32;
 inline constexpr std::size_t kMaxHeldEvents = 100'000;
 // Requests waiting for a catch-up to finish (the message rate limit keeps this far from reached).
 inline constexpr std::size_t kMaxDeferredRequests = 1'000;
+// (issue 15) Alerts sent with `ack` and not acknowledged yet, per connection: past this the
+// client is not keeping up, and the connection closes with 4009 (it resumes with
+// since_alert_id). An `ack` message names at most kMaxAckIds deliveries.
+inline constexpr std::size_t kMaxUnackedAlerts = 1'000;
+inline constexpr std::size_t kMaxAckIds = 1'000;
 // How long a closing connection waits for the peer's close frame or EOF before dropping it.
 inline constexpr auto kCloseLinger = std::chrono::seconds(2);
 // Live state changes of alerts that no alerts subscription's cover explains, remembered per

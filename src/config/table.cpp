@@ -484,6 +484,14 @@ std::vector<Section> make_table() {
               c.alerts.retention = duration_value(v, k, true);
             },
             .get = [](const Config& c) { return toml_duration(c.alerts.retention); }},
+           {.name = "ack_timeout",
+            .doc = "An alert sent to a subscription with `ack` (docs/protocol.md, "
+                   "\"Acknowledged alerts\") and not acknowledged within this is sent again, "
+                   "with the same delivery_id.",
+            .set = [](Config& c, const V& v, const K& k) {
+              c.alerts.ack_timeout = duration_value(v, k, false);
+            },
+            .get = [](const Config& c) { return toml_duration(c.alerts.ack_timeout); }},
        }},
       {.name = "server",
        .doc = "The server process.",

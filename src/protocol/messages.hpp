@@ -68,6 +68,9 @@ struct Filters {
   std::optional<std::chrono::milliseconds> stale_after;
   // With a `frequency`: each window's aggregate of the readings instead of the latest value.
   std::optional<Aggregate> aggregate;
+  // Alerts extension (issue 15): each alert carries a `delivery_id` the client acknowledges;
+  // unacknowledged ones are sent again after alerts.ack_timeout (at least once).
+  std::optional<bool> ack;
 
   // Whether values pass through deadband or crossing gates (session/value_gates).
   bool gates_values() const {
@@ -92,13 +95,17 @@ struct UnsubscribeRequest {
 struct PingRequest {
   std::optional<boost::json::value> timestamp;  // echoed verbatim in `pong`
 };
+// {"type":"ack","delivery_id":N or [N, ...]} (issue 15): alerts received, by delivery id.
+struct AckRequest {
+  std::vector<std::uint64_t> delivery_ids;  // at least one
+};
 struct BatchRequest {
   // Raw messages, parsed one by one when executed so each gets its own reply (or error).
   std::vector<boost::json::value> messages;
 };
 
-using RequestBody =
-    std::variant<AuthRequest, SubscribeRequest, UnsubscribeRequest, PingRequest, BatchRequest>;
+using RequestBody = std::variant<AuthRequest, SubscribeRequest, UnsubscribeRequest, PingRequest,
+                                 BatchRequest, AckRequest>;
 
 struct Request {
   std::optional<boost::json::value> id;  // echoed in every direct reply

@@ -90,12 +90,13 @@ std::optional<std::int64_t> positive_int(const json::value& v) {
 
 // since_alert_id and snapshot are options rather than filters, but they may stand wherever
 // filters stand (top level or under `filters`), so they are read the same way.
-// The last seven are the telemetry extensions of issue 15 (docs/protocol.md, "Extensions").
+// From deadband on: the extensions of issue 15 (docs/protocol.md, "Extensions"); ack is the
+// alerts channel's, the others the telemetry channel's.
 enum class Key : std::size_t {
   device_id, metrics, frequency, severity, alert_type, status_types, since_alert_id, snapshot,
-  deadband, deadband_pct, max_silence, crossing, direction, stale_after, aggregate
+  deadband, deadband_pct, max_silence, crossing, direction, stale_after, aggregate, ack
 };
-constexpr std::size_t kKeyCount = 15;
+constexpr std::size_t kKeyCount = 16;
 using KeySet = std::bitset<kKeyCount>;
 
 std::optional<Key> key_from_string(std::string_view s) {
@@ -114,6 +115,7 @@ std::optional<Key> key_from_string(std::string_view s) {
   if (s == "direction") return Key::direction;
   if (s == "stale_after") return Key::stale_after;
   if (s == "aggregate") return Key::aggregate;
+  if (s == "ack") return Key::ack;
   return std::nullopt;
 }
 
@@ -121,10 +123,10 @@ bool channel_has(Channel c, Key k) {
   switch (c) {
     case Channel::telemetry:
       return k == Key::device_id || k == Key::metrics || k == Key::frequency ||
-             k == Key::snapshot || k >= Key::deadband;
+             k == Key::snapshot || (k >= Key::deadband && k <= Key::aggregate);
     case Channel::alerts:
       return k == Key::device_id || k == Key::severity || k == Key::alert_type ||
-             k == Key::since_alert_id;
+             k == Key::since_alert_id || k == Key::ack;
     case Channel::devices:
       return k == Key::device_id || k == Key::status_types || k == Key::snapshot;
     case Channel::system: return k == Key::metrics || k == Key::frequency;
@@ -379,6 +381,12 @@ std::optional<Failure> read_filter(Key k, const json::value& v, Channel channel,
                        "invalid filter 'direction': expected \"up\", \"down\" or \"both\""};
       return std::nullopt;
     }
+    case Key::ack:
+      if (v.is_bool()) {
+        f.ack = v.get_bool();
+        return std::nullopt;
+      }
+      return Failure{ErrorCode::invalid_filter, "invalid filter 'ack': expected true or false"};
     case Key::aggregate: {
       const std::string_view a = v.is_string() ? std::string_view(v.get_string()) : "";
       if (a == "avg") f.aggregate = Aggregate::avg;
@@ -412,6 +420,7 @@ bool same_field(Key k, const Filters& a, const Filters& b) {
     case Key::direction: return a.direction == b.direction;
     case Key::stale_after: return a.stale_after == b.stale_after;
     case Key::aggregate: return a.aggregate == b.aggregate;
+    case Key::ack: return a.ack == b.ack;
   }
   return false;
 }
@@ -433,6 +442,7 @@ void copy_field(Key k, const Filters& from, Filters& to) {
     case Key::direction: to.direction = from.direction; break;
     case Key::stale_after: to.stale_after = from.stale_after; break;
     case Key::aggregate: to.aggregate = from.aggregate; break;
+    case Key::ack: to.ack = from.ack; break;
   }
 }
 
@@ -440,7 +450,7 @@ constexpr std::string_view key_name(Key k) {
   constexpr std::array<std::string_view, kKeyCount> names{
       "device_id", "metrics", "frequency", "severity", "alert_type", "status_types",
       "since_alert_id", "snapshot", "deadband", "deadband_pct", "max_silence", "crossing",
-      "direction", "stale_after", "aggregate"};
+      "direction", "stale_after", "aggregate", "ack"};
   return names[static_cast<std::size_t>(k)];
 }
 
@@ -548,6 +558,29 @@ BodyOrFailure parse_unsubscribe(const json::object& o) {
   return RequestBody{std::move(r)};
 }
 
+BodyOrFailure parse_ack(const json::object& o) {
+  const Failure bad{ErrorCode::invalid_message,
+                    "invalid 'delivery_id': expected a delivery id (integer >= 1) or a non-empty "
+                    "list of them"};
+  const auto* v = o.if_contains("delivery_id");
+  if (!v) return Failure{ErrorCode::invalid_message, "missing 'delivery_id'"};
+  AckRequest r;
+  auto take = [&](const json::value& e) {
+    if (e.is_int64() && e.get_int64() >= 1) r.delivery_ids.push_back(std::uint64_t(e.get_int64()));
+    else if (e.is_uint64()) r.delivery_ids.push_back(e.get_uint64());
+    else return false;
+    return true;
+  };
+  if (v->is_array()) {
+    if (v->get_array().empty() || v->get_array().size() > limits::kMaxAckIds) return bad;
+    for (const auto& e : v->get_array())
+      if (!take(e)) return bad;
+  } else if (!take(*v)) {
+    return bad;
+  }
+  return RequestBody{std::move(r)};
+}
+
 BodyOrFailure parse_ping(const json::object& o) {
   PingRequest r;
   if (const auto* t = o.if_contains("timestamp")) r.timestamp = *t;
@@ -603,7 +636,7 @@ Result parse_object(const json::object& o, const ParseOptions& opts) {
 
   BodyOrFailure body = Failure{ErrorCode::unknown_type,
                                "unknown message type " + quote(type) +
-                                   " (expected auth, subscribe, unsubscribe, ping or batch)"};
+                                   " (expected auth, subscribe, unsubscribe, ping, batch or ack)"};
   if (type == "auth")
     body = parse_auth(o);
   else if (type == "subscribe")
@@ -614,6 +647,8 @@ Result parse_object(const json::object& o, const ParseOptions& opts) {
     body = parse_ping(o);
   else if (type == "batch")
     body = parse_batch(o, opts);
+  else if (type == "ack")
+    body = parse_ack(o);
 
   if (auto* f = std::get_if<Failure>(&body)) return fail(std::move(*f));
   return Request{std::move(id), std::move(std::get<RequestBody>(body))};

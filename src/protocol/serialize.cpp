@@ -260,6 +260,7 @@ std::string subscribed(const OptId& id, Channel channel, const Filters& f,
   if (f.since_alert_id) filters["since_alert_id"] = *f.since_alert_id;
   if (f.snapshot) filters["snapshot"] = *f.snapshot;
   if (channel == Channel::telemetry) extension_filters(f, filters);
+  if (channel == Channel::alerts && f.ack) filters["ack"] = *f.ack;
 
   json::object o;
   o["type"] = "subscribed";

@@ -186,6 +186,7 @@ void Connection::on_alerts_query(const SubscribeReply& reply, const protocol::Fi
   replay_ = std::make_unique<ReplayState>();
   replay_->alerts = std::move(r.alerts);
   replay_->cover = std::move(cover);
+  replay_->ack = filters.ack.value_or(false);
   pump_replay();
 }
 
@@ -194,13 +195,18 @@ void Connection::pump_replay() {
   // (from on_written), never more than half the budget at a time.
   auto& r = *replay_;
   const std::size_t budget = ctx_.cfg.limits.max_outbound_bytes / 2;
-  while (r.next < r.alerts.size() && out_.queued_bytes() < budget && state_ == State::open) {
+  // With `ack`, also never more than kMaxUnackedAlerts unacknowledged: acks resume it.
+  auto room = [&] {
+    return !r.ack || !acks_ || acks_->pending() < limits::kMaxUnackedAlerts;
+  };
+  while (r.next < r.alerts.size() && out_.queued_bytes() < budget && state_ == State::open &&
+         room()) {
     const auto& a = r.alerts[r.next++];
     if (alerts_ && alerts_->already_sent(a, r.cover)) continue;
     r.sent[a.id] = model::rank(a.status);
-    send_update(std::make_shared<const std::string>(
-                    protocol::serialize_event(model::EventBody(model::to_alert_event(a)))),
-                Channel::alerts);
+    send_alert(std::make_shared<const std::string>(
+                   protocol::serialize_event(model::EventBody(model::to_alert_event(a)))),
+               r.ack);
   }
   if (r.next < r.alerts.size() || state_ != State::open) return;
   // Every alert committed before the query was published before the reply came, so it is

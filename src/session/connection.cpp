@@ -155,9 +155,9 @@ void Connection::on_text(std::string_view text) {
     // By type (the order of protocol::Request's body), and channel for (un)subscribe.
     using metrics::InType;
     static constexpr std::string_view kTypes[] = {"auth", "subscribe", "unsubscribe", "ping",
-                                                  "batch"};
+                                                  "batch", "ack"};
     static constexpr InType kInTypes[] = {InType::auth, InType::subscribe, InType::unsubscribe,
-                                          InType::ping, InType::batch};
+                                          InType::ping, InType::batch, InType::ack};
     std::optional<Channel> ch;
     if (parsed) {
       if (auto* s = std::get_if<protocol::SubscribeRequest>(&parsed->body)) ch = s->channel;
@@ -170,7 +170,9 @@ void Connection::on_text(std::string_view text) {
       log_in(parsed ? kTypes[parsed->body.index()] : "invalid", text.size(), ch);
   }
   Item item = parsed ? Item(std::move(*parsed)) : Item(parsed.error());
-  if (defer_if_catching_up(item)) return;
+  // Acks are not held behind a catch-up: a replay with `ack` waits for them (pump_replay).
+  const bool is_ack = parsed && std::holds_alternative<protocol::AckRequest>(parsed->body);
+  if (!is_ack && defer_if_catching_up(item)) return;
   run(item);
 }
 
@@ -199,6 +201,7 @@ void Connection::execute(protocol::Request& req) {
           }
           if constexpr (std::is_same_v<T, protocol::SubscribeRequest>) handle_subscribe(req, body);
           else if constexpr (std::is_same_v<T, protocol::UnsubscribeRequest>) handle_unsubscribe(req, body);
+          else if constexpr (std::is_same_v<T, protocol::AckRequest>) handle_ack(req, body);
           else handle_batch(req, body);
         }
       },
@@ -262,6 +265,57 @@ void Connection::send_reliable(const Bytes& bytes) {
   queued();
 }
 
+void Connection::send_alert(const Bytes& bytes, bool ack) {
+  if (!ack) {
+    send_update(bytes, Channel::alerts);
+    return;
+  }
+  if (state_ != State::open) return;
+  if (!acks_) acks_ = std::make_unique<AckLedger>();
+  if (acks_->pending() >= limits::kMaxUnackedAlerts) {
+    close_slow_consumer("more than " + std::to_string(limits::kMaxUnackedAlerts) +
+                        " alerts unacknowledged: reconnect with since_alert_id to resume");
+    return;
+  }
+  const auto id = acks_->track(bytes, ctx_.steady_now() + ctx_.cfg.alerts.ack_timeout);
+  count_delivery(Channel::alerts);
+  if (!out_.push_update(bytes, next_seq(Channel::alerts), id)) {
+    close_slow_consumer("outbound queue full (max_outbound_bytes): reconnect to resume");
+    return;
+  }
+  queued();
+  set_timer(Timer::acks, acks_->next_due());
+}
+
+void Connection::on_ack_deadline(SteadyTime now) {
+  if (!acks_) return;
+  // Not acknowledged within alerts.ack_timeout: the same alert and delivery id again, marked
+  // `redelivered`, with the next seq (it is another message).
+  for (const auto& [id, bytes] : acks_->take_due(now, now + ctx_.cfg.alerts.ack_timeout)) {
+    count_delivery(Channel::alerts);
+    if (!out_.push_update(bytes, next_seq(Channel::alerts), id, true)) {
+      close_slow_consumer("outbound queue full (max_outbound_bytes): reconnect to resume");
+      return;
+    }
+  }
+  queued();
+  set_timer(Timer::acks, acks_->next_due());
+}
+
+void Connection::handle_ack(const protocol::Request& req, const protocol::AckRequest& a) {
+  std::string unknown;
+  for (auto id : a.delivery_ids)
+    if (!acks_ || !acks_->ack(id)) unknown += (unknown.empty() ? "" : ", ") + std::to_string(id);
+  if (!unknown.empty())
+    send(protocol::error(req.id, ErrorCode::invalid_message,
+                         "unknown delivery_id " + unknown +
+                             ": no alert was sent with it on this connection"));
+  if (!acks_) return;
+  set_timer(Timer::acks, acks_->next_due());
+  // A replay with `ack` waits while kMaxUnackedAlerts are unacknowledged.
+  if (replay_) pump_replay();
+}
+
 void Connection::send_update(const Bytes& bytes, Channel channel) {
   if (state_ != State::open) return;
   count_delivery(channel);
@@ -314,6 +368,7 @@ void Connection::close(std::uint16_t code, std::string reason) {
                   Opcode::close);
   state_ = State::closing;
   set_timer(Timer::telemetry, SteadyTime::max());
+  set_timer(Timer::acks, SteadyTime::max());
   set_timer(Timer::keepalive, SteadyTime::max());
   // The phase deadline now bounds the close (replacing the auth or token wait).
   phase_ = Phase::close_linger;
@@ -382,6 +437,7 @@ void Connection::on_deadline() {
   if (due(Timer::phase)) on_phase_deadline();
   if (due(Timer::keepalive)) on_keepalive_deadline(now);
   if (due(Timer::telemetry) && state_ == State::open) on_telemetry_deadline(now);
+  if (due(Timer::acks) && state_ == State::open) on_ack_deadline(now);
 }
 
 void Connection::on_phase_deadline() {

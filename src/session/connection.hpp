@@ -36,6 +36,7 @@
 #include "protocol/parse.hpp"
 #include "protocol/serialize.hpp"
 #include "protocol/ws_frame.hpp"
+#include "session/ack_ledger.hpp"
 #include "session/alert_cover.hpp"
 #include "session/connection_registry.hpp"
 #include "session/host.hpp"
@@ -161,6 +162,11 @@ class Connection final : public hub::Subscriber {
   void handle_subscribe(const protocol::Request& req, const protocol::SubscribeRequest& sub);
   void handle_unsubscribe(const protocol::Request& req, const protocol::UnsubscribeRequest& u);
   void handle_batch(const protocol::Request& req, const protocol::BatchRequest& b);
+  // Acknowledged alerts (issue 15): an alert sent with a delivery id when its subscription asked
+  // for `ack`, the client's acks, and redelivery after alerts.ack_timeout.
+  void handle_ack(const protocol::Request& req, const protocol::AckRequest& a);
+  void send_alert(const Bytes& bytes, bool ack);
+  void on_ack_deadline(SteadyTime now);
   void subscribe_keys(model::Channel channel, const protocol::Filters& filters);
   void drop_forbidden_subscriptions();
   // The subscriptions or the token changed: throttles, value gates and stale clocks keep only
@@ -219,7 +225,8 @@ class Connection final : public hub::Subscriber {
 
   // ---- deadlines (connection.cpp): one per concern, the host keeps only the earliest.
   // `telemetry`: the earliest of throttle slots, max_silence and stale_after (issue 15).
-  enum class Timer : std::uint8_t { phase, telemetry, keepalive, write_stall, count };
+  // `acks`: the earliest redelivery of an unacknowledged alert.
+  enum class Timer : std::uint8_t { phase, telemetry, keepalive, write_stall, acks, count };
   void set_timer(Timer t, SteadyTime when);
   SteadyTime timer(Timer t) const { return timers_[static_cast<std::size_t>(t)]; }
   void on_phase_deadline();
@@ -279,10 +286,13 @@ class Connection final : public hub::Subscriber {
     std::size_t next = 0;
     SentAlerts sent;                 // what the replay sent
     std::vector<AlertCover> cover;  // the other alerts subscriptions when it started
+    bool ack = false;               // its subscription asked for `ack`
   };
   std::unique_ptr<ReplayState> replay_;
   // The alerts channel's bookkeeping (allocated by the first alerts subscription).
   std::unique_ptr<AlertsLedger> alerts_;
+  // Alerts sent with `ack` and not acknowledged yet (allocated by the first of them).
+  std::unique_ptr<AckLedger> acks_;
   AlertsLedger& alerts_ledger();
 
   // Deadlines: the auth timeout, then the token warning and expiry, then the close linger.

@@ -55,7 +55,11 @@ void Connection::deliver(const hub::EventPtr& event, hub::ProjectionCache& cache
     deliver_system(*event, *sys, *match, cache);
     return;
   }
-  if (alert && alerts_) alerts_->note_sent(*alert, subs_);
+  if (alert) {
+    if (alerts_) alerts_->note_sent(*alert, subs_);
+    send_alert(event->full_bytes, match->ack.value_or(false));
+    return;
+  }
   send_update(event->full_bytes, event->channel);
 }
 

@@ -22,7 +22,8 @@ std::size_t OutboundQueue::Frame::cost() const {
 OutboundQueue::OutboundQueue(std::size_t max_bytes)
     : max_bytes_(max_bytes), soft_bytes_(max_bytes / 4 * 3) {}
 
-void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::uint64_t merged) {
+void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::uint64_t merged,
+                         std::uint64_t delivery_id, bool redelivered) {
   Frame f{std::move(payload), {}, 0, opcode == Opcode::text};
   std::size_t len = f.payload->size();
   if (seq != 0 && len > 0 && f.payload->back() == '}') {
@@ -35,6 +36,11 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
     if (merged > 1) {
       put(",\"conflated\":");
       p = std::to_chars(p, end, merged).ptr;
+    }
+    if (delivery_id != 0) {
+      put(",\"delivery_id\":");
+      p = std::to_chars(p, end, delivery_id).ptr;
+      if (redelivered) put(",\"redelivered\":true");
     }
     *p++ = '}';
     f.suffix_len = static_cast<std::uint8_t>(p - f.suffix.data());
@@ -53,9 +59,10 @@ bool OutboundQueue::push_reliable(Bytes payload, Opcode opcode) {
   return true;
 }
 
-bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq) {
+bool OutboundQueue::push_update(const Bytes& payload, std::uint64_t seq,
+                                std::uint64_t delivery_id, bool redelivered) {
   if (bytes_ + payload->size() > max_bytes_) return false;
-  push(payload, Opcode::text, seq);
+  push(payload, Opcode::text, seq, 0, delivery_id, redelivered);
   return true;
 }
 

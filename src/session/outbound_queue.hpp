@@ -36,8 +36,11 @@ class OutboundQueue {
   bool push_reliable(Bytes payload, protocol::ws::Opcode opcode = protocol::ws::Opcode::text);
 
   // An update that must not be dropped (alert, device status, snapshot, replay), sent with
-  // `,"seq":N` added to the shared payload. False (nothing queued) past the hard limit.
-  bool push_update(const Bytes& payload, std::uint64_t seq);
+  // `,"seq":N` added to the shared payload, and for an acknowledged alert (issue 15)
+  // `,"delivery_id":D` (plus `,"redelivered":true` when it is sent again). False (nothing
+  // queued) past the hard limit.
+  bool push_update(const Bytes& payload, std::uint64_t seq, std::uint64_t delivery_id = 0,
+                   bool redelivered = false);
 
   // The close frame: queued whatever the budget (it is the last frame a session queues).
   void push_final(Bytes payload, protocol::ws::Opcode opcode) { push(std::move(payload), opcode); }
@@ -84,9 +87,10 @@ class OutboundQueue {
     std::array<unsigned char, 10> header;
     std::uint8_t header_len;
     bool data;
-    // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`), per connection.
+    // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`, or with
+    // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection.
     std::uint8_t suffix_len = 0;
-    std::array<char, 56> suffix;
+    std::array<char, 88> suffix;
     std::size_t size() const { return header_len + payload->size() + (suffix_len ? suffix_len - 1 : 0); }
     // What the frame counts against max_bytes: its wire size for data frames (their payload,
     // shared with other connections, dominates); for a control frame (pong, ping, close) its
@@ -100,7 +104,7 @@ class OutboundQueue {
     std::uint64_t merged = 0;    // updates it stands for
   };
   void push(Bytes payload, protocol::ws::Opcode opcode, std::uint64_t seq = 0,
-            std::uint64_t merged = 0);
+            std::uint64_t merged = 0, std::uint64_t delivery_id = 0, bool redelivered = false);
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;

@@ -35,7 +35,7 @@ TEST(SessionErrors, UnknownTypeEchoesTheId) {
   auto c = h.admin();
   c->send(R"({"type":"hello","id":7})");
   EXPECT_EQ(c->read_one(), obj(R"j({"type":"error","error":"unknown_type","message":
-      "unknown message type 'hello' (expected auth, subscribe, unsubscribe, ping or batch)","id":7})j"));
+      "unknown message type 'hello' (expected auth, subscribe, unsubscribe, ping, batch or ack)","id":7})j"));
 }
 
 TEST(SessionErrors, MissingOrBadFieldsAreInvalidMessage) {
