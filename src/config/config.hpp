@@ -120,6 +120,11 @@ struct ServerConfig {
   // io_uring (net/flusher.hpp), when the build has liburing and the kernel allows a ring;
   // false: one sendmsg per connection.
   bool io_uring = true;
+  // (issue 15) permessage-deflate (RFC 7692) offered by a client is accepted, always without
+  // context takeover either way (no zlib state per connection); text messages of at least
+  // deflate_min_bytes go out compressed.
+  bool permessage_deflate = true;
+  std::size_t deflate_min_bytes = 128;
   // (issue 14) The dashboard's built files (index.html and assets/), served at / . Empty: the
   // `web` folder beside the binary (the build tree), else <prefix>/share/valtronics/web (the
   // .deb); when neither holds an index.html, / answers 404 saying how to build it.

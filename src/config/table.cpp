@@ -526,6 +526,23 @@ std::vector<Section> make_table() {
                    "writes: ...\" after \"listening on\" says which is in use, and why.",
             .set = [](Config& c, const V& v, const K& k) { c.server.io_uring = bool_value(v, k); },
             .get = [](const Config& c) { return toml_bool(c.server.io_uring); }},
+           {.name = "permessage_deflate",
+            .doc = "Accept permessage-deflate (RFC 7692) when a client offers it (browsers and "
+                   "most libraries do), always with server_no_context_takeover and "
+                   "client_no_context_takeover: a connection holds no compression state, and an "
+                   "update is compressed once per I/O thread whatever its number of receivers "
+                   "(docs/protocol.md, \"Compression\").",
+            .set = [](Config& c, const V& v, const K& k) {
+              c.server.permessage_deflate = bool_value(v, k);
+            },
+            .get = [](const Config& c) { return toml_bool(c.server.permessage_deflate); }},
+           {.name = "deflate_min_bytes",
+            .doc = "With permessage-deflate, text messages shorter than this go out "
+                   "uncompressed (compressing a few bytes gains nothing).",
+            .set = [](Config& c, const V& v, const K& k) {
+              c.server.deflate_min_bytes = positive_size(v, k);
+            },
+            .get = [](const Config& c) { return toml_integer(c.server.deflate_min_bytes); }},
            {.name = "web_root",
             .doc = "The folder of the browser dashboard (index.html and assets/), served at / "
                    "(docs/dashboard.md). Empty: the `web` folder beside the binary (what `make` "

@@ -25,6 +25,7 @@
 #include "net/request_guard.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/json_writer.hpp"
+#include "protocol/permessage_deflate.hpp"
 #include "protocol/ws_frame.hpp"
 #include "util/log.hpp"
 #include "util/socket_io.hpp"
@@ -550,6 +551,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     opts.endpoint_channel = channel;
     opts.peer = client_;
     opts.conn_id = conn_id_;
+    // permessage-deflate, when offered and enabled (every Sec-WebSocket-Extensions header of
+    // the request, in order).
+    std::optional<protocol::deflate::Agreement> deflate;
+    if (ctx_.cfg.server.permessage_deflate) {
+      std::string offers;
+      auto [first, last] = req.equal_range(http::field::sec_websocket_extensions);
+      for (auto it = first; it != last; ++it)
+        offers += (offers.empty() ? "" : ", ") + std::string(it->value());
+      if (!offers.empty()) deflate = protocol::deflate::negotiate(offers);
+    }
+    if (deflate) opts.deflate_window_bits = deflate->server_window_bits;
     std::optional<std::string> header_token;
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string_view v = it->value();
@@ -561,6 +573,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
+    if (deflate) res->set(http::field::sec_websocket_extensions, deflate->response);
     res->set(http::field::server, "valtronics");
     res->set("X-Request-Id", request_id());
     log_access(101, 0);

@@ -6,6 +6,7 @@
 // and strict UTF-8 validation.
 #include "protocol/ws_frame.hpp"
 #include "config/limits.hpp"
+#include "protocol/permessage_deflate.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -78,6 +79,7 @@ void FrameReader::append(const char* data, std::size_t n) {
 
 void FrameReader::release_idle() {
   release_returned();
+  std::string().swap(inflated_);
   if (pos_ != buf_.size() || !message_.empty()) return;
   std::string().swap(buf_);
   std::string().swap(message_);
@@ -89,6 +91,8 @@ std::size_t FrameReader::buffered() const {
 }
 
 void FrameReader::release_returned() {
+  inflated_.clear();
+  release_if_large(inflated_);
   if (message_returned_) {
     message_.clear();
     release_if_large(message_);
@@ -131,8 +135,12 @@ ReadResult FrameReader::next() {
     const unsigned op = b0 & 0x0F;
     const unsigned len7 = b1 & 0x7F;
 
-    // Everything decidable from the first two bytes is checked before waiting for more.
-    if ((b0 & 0x70) != 0) return fail(1002, "reserved bits set");
+    // Everything decidable from the first two bytes is checked before waiting for more. RSV1
+    // is permessage-deflate's "compressed", allowed on a data message's first frame only.
+    const bool rsv1 = (b0 & 0x40) != 0;
+    if ((b0 & 0x30) != 0) return fail(1002, "reserved bits set");
+    if (rsv1 && (!compressed_ok_ || op == 0x0 || is_control(op)))
+      return fail(1002, "reserved bits set");
     if (!is_known_opcode(op)) return fail(1002, "unknown opcode");
     if ((b1 & 0x80) == 0) return fail(1002, "unmasked client frame");
     if (is_control(op)) {
@@ -189,16 +197,10 @@ ReadResult FrameReader::next() {
     }
 
     if (op != 0x0) {
-      if (fin) {
-        if (op == 0x1 && !valid_utf8(view)) return fail(1007, "invalid UTF-8 in text message");
-        ReadResult r;
-        r.kind = ReadResult::Kind::message;
-        r.opcode = static_cast<Opcode>(op);
-        r.payload = view;
-        return r;
-      }
+      if (fin) return whole(static_cast<Opcode>(op), view, rsv1);
       in_fragmented_ = true;
       fragmented_opcode_ = static_cast<Opcode>(op);
+      fragmented_compressed_ = rsv1;
       message_.assign(view);
       continue;
     }
@@ -206,21 +208,34 @@ ReadResult FrameReader::next() {
     message_.append(view);
     if (!fin) continue;
     in_fragmented_ = false;
-    // Validated once on the whole message: a code point may span fragments.
-    if (fragmented_opcode_ == Opcode::text && !valid_utf8(message_)) {
-      return fail(1007, "invalid UTF-8 in text message");
-    }
     message_returned_ = true;
-    ReadResult r;
-    r.kind = ReadResult::Kind::message;
-    r.opcode = fragmented_opcode_;
-    r.payload = message_;
-    return r;
+    return whole(fragmented_opcode_, message_, fragmented_compressed_);
   }
 }
 
-std::size_t encode_header(unsigned char* out, Opcode opcode, std::size_t payload_len) {
-  out[0] = static_cast<unsigned char>(0x80 | static_cast<unsigned>(opcode));
+ReadResult FrameReader::whole(Opcode opcode, std::string_view payload, bool compressed) {
+  if (compressed) {
+    // Decompressed within the same limit as a plain message: a small frame cannot make the
+    // server hold more than max_message_bytes (a "zip bomb" is refused with 1009).
+    auto plain = deflate::decompress(payload, max_);
+    if (!plain) return fail(1009, "compressed message invalid or too big once decompressed");
+    inflated_ = std::move(*plain);
+    payload = inflated_;
+  }
+  // Validated once on the whole message: a code point may span fragments.
+  if (opcode == Opcode::text && !valid_utf8(payload)) {
+    return fail(1007, "invalid UTF-8 in text message");
+  }
+  ReadResult r;
+  r.kind = ReadResult::Kind::message;
+  r.opcode = opcode;
+  r.payload = payload;
+  return r;
+}
+
+std::size_t encode_header(unsigned char* out, Opcode opcode, std::size_t payload_len,
+                          bool compressed) {
+  out[0] = static_cast<unsigned char>(0x80 | (compressed ? 0x40 : 0) | static_cast<unsigned>(opcode));
   if (payload_len < 126) {
     out[1] = static_cast<unsigned char>(payload_len);
     return 2;

@@ -37,6 +37,10 @@ class FrameReader {
  public:
   explicit FrameReader(std::size_t max_message_bytes);
 
+  // permessage-deflate was negotiated: a data message's first frame may set RSV1 (compressed);
+  // it is decompressed once whole, and its decompressed size must stay within the limit (1009).
+  void accept_compressed() { compressed_ok_ = true; }
+
   void append(const char* data, std::size_t n);  // bytes just received
   ReadResult next();                              // next complete message, need_more, or error
 
@@ -49,6 +53,8 @@ class FrameReader {
 
  private:
   ReadResult fail(std::uint16_t code, const char* reason);
+  // A whole data message: decompressed when `compressed`, then checked (UTF-8 for text).
+  ReadResult whole(Opcode opcode, std::string_view payload, bool compressed);
   ReadResult error_result() const;
   void release_returned();  // drops the reassembled message once its view has expired
 
@@ -59,14 +65,18 @@ class FrameReader {
   bool message_returned_ = false;  // message_ holds a message already handed out
   bool in_fragmented_ = false;
   Opcode fragmented_opcode_ = Opcode::text;
+  bool compressed_ok_ = false;       // permessage-deflate negotiated
+  bool fragmented_compressed_ = false;  // the message being reassembled has RSV1
+  std::string inflated_;             // the last decompressed message (payload views point here)
   bool failed_ = false;
   std::uint16_t error_code_ = 0;
   std::string error_reason_;
 };
 
-// Writes the header of an unmasked server-to-client frame (FIN set) into `out` (at least 10
-// bytes) and returns its length (2, 4 or 10).
-std::size_t encode_header(unsigned char* out, Opcode opcode, std::size_t payload_len);
+// Writes the header of an unmasked server-to-client frame (FIN set; RSV1 with `compressed`,
+// permessage-deflate) into `out` (at least 10 bytes) and returns its length (2, 4 or 10).
+std::size_t encode_header(unsigned char* out, Opcode opcode, std::size_t payload_len,
+                          bool compressed = false);
 
 // Whole frame (header + payload) as one string: for rare frames (close, pong, replies).
 std::string encode_frame(Opcode opcode, std::string_view payload);

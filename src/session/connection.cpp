@@ -31,6 +31,10 @@ Connection::Connection(Host& host, const Context& ctx, hub::Shard& shard, Option
                     ctx.steady_now()),
       opened_at_(ctx.steady_now()),
       last_heard_(opened_at_) {
+  if (opts_.deflate_window_bits != 0) {
+    reader_.accept_compressed();
+    out_.compress_with(opts_.deflate_window_bits, ctx.cfg.server.deflate_min_bytes);
+  }
   timers_.fill(SteadyTime::max());
 }
 

@@ -75,6 +75,9 @@ class Connection final : public hub::Subscriber {
     std::string peer{};
     // The TCP connection's id (conn= in every log line about it; util/log.hpp).
     std::uint64_t conn_id = 0;
+    // permessage-deflate as the handshake agreed (issue 15): the window bits of our
+    // compressor; 0 when not negotiated.
+    int deflate_window_bits = 0;
   };
   enum class State : std::uint8_t {
     open,     // reading requests, delivering events

@@ -9,7 +9,9 @@
 
 #include "config/limits.hpp"
 #include "metrics/counters.hpp"
+#include "protocol/permessage_deflate.hpp"
 #include "protocol/serialize.hpp"
+#include "session/deflate_cache.hpp"
 
 namespace valtronics::session {
 
@@ -24,12 +26,16 @@ OutboundQueue::OutboundQueue(std::size_t max_bytes)
 
 void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::uint64_t merged,
                          std::uint64_t delivery_id, bool redelivered) {
-  Frame f{std::move(payload), {}, 0, opcode == Opcode::text};
-  std::size_t len = f.payload->size();
-  if (seq != 0 && len > 0 && f.payload->back() == '}') {
-    // `,"seq":N}` or `,"seq":N,"conflated":M}`; to_chars: this runs once per delivery.
-    char* p = f.suffix.data();
-    char* const end = p + f.suffix.size();
+  Frame f{};
+  f.payload = std::move(payload);
+  f.data = opcode == Opcode::text;
+  // `,"seq":N}` (with `,"conflated":M` or `,"delivery_id":D...`); to_chars: this runs once per
+  // delivery.
+  std::array<char, 128> suffix;  // at most 82 used: the bound only quiets -Warray-bounds
+  std::size_t suffix_n = 0;
+  if (seq != 0 && !f.payload->empty() && f.payload->back() == '}') {
+    char* p = suffix.data();
+    char* const end = p + suffix.size();
     auto put = [&](std::string_view s) { p = std::copy(s.begin(), s.end(), p); };
     put(",\"seq\":");
     p = std::to_chars(p, end, seq).ptr;
@@ -43,10 +49,24 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
       if (redelivered) put(",\"redelivered\":true");
     }
     *p++ = '}';
-    f.suffix_len = static_cast<std::uint8_t>(p - f.suffix.data());
-    len += f.suffix_len - 1;
+    suffix_n = static_cast<std::size_t>(p - suffix.data());
   }
-  f.header_len = static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len));
+  const bool compress =
+      deflate_bits_ != 0 && opcode == Opcode::text && f.payload->size() >= deflate_min_bytes_;
+  if (compress) {
+    // The shared payload's compressed form (once per thread), then this connection's suffix.
+    f.payload = deflate_cache::compressed(f.payload, deflate_bits_, suffix_n > 0);
+    if (suffix_n > 0)
+      f.suffix_len = static_cast<std::uint8_t>(protocol::deflate::stored_tail(
+          std::string_view(suffix.data(), suffix_n), f.suffix.data()));
+  } else if (suffix_n > 0) {
+    std::copy_n(suffix.data(), suffix_n, f.suffix.data());
+    f.suffix_len = static_cast<std::uint8_t>(suffix_n);
+    f.drop_last = true;
+  }
+  const std::size_t len = f.payload->size() - (f.drop_last ? 1 : 0) + f.suffix_len;
+  f.header_len =
+      static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len, compress));
   bytes_ += f.cost();
   frames_.push_back(std::move(f));
 }
@@ -111,7 +131,7 @@ std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frame
   for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
        it != frames_.end() && n < max_frames; ++it, ++n) {
     add(it->header.data(), it->header_len);
-    add(it->payload->data(), it->payload->size() - (it->suffix_len ? 1 : 0));
+    add(it->payload->data(), it->payload->size() - (it->drop_last ? 1 : 0));
     if (it->suffix_len) add(it->suffix.data(), it->suffix_len);
   }
   return n;

@@ -30,6 +30,13 @@ class OutboundQueue {
   // alerts and replies keep a quarter of the budget to themselves.
   explicit OutboundQueue(std::size_t max_bytes);
 
+  // permessage-deflate was negotiated (issue 15): text frames of at least `min_bytes` go out
+  // compressed with `window_bits`, the rest as they are (a few bytes gain nothing).
+  void compress_with(int window_bits, std::size_t min_bytes) {
+    deflate_bits_ = window_bits;
+    deflate_min_bytes_ = min_bytes;
+  }
+
   // Replies and control frames. False (nothing queued) past the hard limit. A control frame
   // counts limits::kQueuedControlFrameBytes plus its payload, what it really costs, not its
   // wire size.
@@ -88,10 +95,15 @@ class OutboundQueue {
     std::uint8_t header_len;
     bool data;
     // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`, or with
-    // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection.
+    // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection. Compressed
+    // (permessage-deflate), the payload is the shared compressed form of all but that brace
+    // and the suffix a stored DEFLATE block of those bytes (protocol/permessage_deflate.hpp).
     std::uint8_t suffix_len = 0;
-    std::array<char, 88> suffix;
-    std::size_t size() const { return header_len + payload->size() + (suffix_len ? suffix_len - 1 : 0); }
+    bool drop_last = false;  // the payload's last byte is not sent (the suffix replaces it)
+    std::array<char, 96> suffix;
+    std::size_t size() const {
+      return header_len + payload->size() - (drop_last ? 1 : 0) + suffix_len;
+    }
     // What the frame counts against max_bytes: its wire size for data frames (their payload,
     // shared with other connections, dominates); for a control frame (pong, ping, close) its
     // real heap cost, far above its few wire bytes (limits::kQueuedControlFrameBytes plus its
@@ -108,6 +120,8 @@ class OutboundQueue {
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;
+  int deflate_bits_ = 0;  // 0: no permessage-deflate
+  std::size_t deflate_min_bytes_ = 0;
   // A vector used as a FIFO (frames_[head_] is the front): no allocation at all while empty,
   // unlike std::deque, which allocates its map and a node up front for every connection.
   std::vector<Frame> frames_;
