@@ -51,6 +51,12 @@ export interface Filters {
   /** Needs a `frequency`: each window sends, per metric, the aggregate of its readings instead of the latest value. */
   aggregate?: 'avg' | 'min' | 'max' | 'count';
 
+  /**
+   * Extension, alerts: at-least-once delivery (docs/protocol.md#acknowledged-alerts-ack). Each alert
+   * carries a `delivery_id`, which the client acknowledges by itself after the handlers ran.
+   */
+  ack?: boolean;
+
   /** The same filters nested, as the spec's Python client sends them. */
   filters?: Omit<Filters, 'filters'>;
   [key: string]: unknown;
@@ -177,6 +183,10 @@ export interface AlertMessage {
     rule_id?: number;
     [key: string]: unknown;
   };
+  /** Extension, a subscription with `ack: true`: this delivery's id on this connection (from 1); the client acknowledges it. */
+  delivery_id?: number;
+  /** Extension: sent again because not acknowledged within alerts.ack_timeout (same delivery_id, next seq). */
+  redelivered?: boolean;
   seq: number;
 }
 
@@ -205,7 +215,7 @@ export type ServerMessage =
   | AuthResponse | SubscribedMessage | UnsubscribedMessage | PongMessage | ErrorMessage
   | TokenExpiringMessage | UpdateMessage;
 
-/** A message the client sends (auth, subscribe, unsubscribe, ping, batch). */
+/** A message the client sends (auth, subscribe, unsubscribe, ping, batch; `ack`, sent by the client itself). */
 export interface ClientMessage {
   type: string;
   id?: MessageId;
@@ -426,7 +436,12 @@ export declare class ValtronicsWebSocket extends Emitter<ClientEvents> {
   latency: number | null;
 
   onTelemetryUpdate: ((data: TelemetryUpdate) => void) | null;
-  onAlert: ((data: AlertMessage) => void) | null;
+  /**
+   * For an alert with a `delivery_id` (subscription with `ack: true`) the client sends its ack after
+   * this returns, or after the promise it returns settles; a throw or rejection is emitted as 'error'
+   * and the alert acknowledged all the same.
+   */
+  onAlert: ((data: AlertMessage) => void | Promise<unknown>) | null;
   onDeviceStatusUpdate: ((data: DeviceStatusUpdate) => void) | null;
   onSystemStatusUpdate: ((data: SystemStatusUpdate) => void) | null;
   /** Extension: a subscription with `stale_after` saw no data for that long. */

@@ -11,7 +11,9 @@
 //   - messages sent while (re)connecting are queued and flushed after auth;
 //   - updates are checked against the per-channel `seq`: duplicates are dropped, gaps reported;
 //   - a subscribe the token covers only in part keeps what was granted and reports the rest
-//     (`forbidden` in the `subscribed` reply, an extension: docs/protocol.md).
+//     (`forbidden` in the `subscribed` reply, an extension: docs/protocol.md);
+//   - alerts of a subscription with `ack: true` (an extension) are acknowledged by themselves,
+//     after the application's handlers ran, duplicates included (see _onUpdate, _ackLater).
 //
 // The connection goes through these states:
 //   idle -> connecting -> open -> (reconnecting -> connecting -> open)* -> closed
@@ -47,6 +49,14 @@ const CHANNEL_OF = {
 const ALERT_RANK = { active: 0, acknowledged: 1, resolved: 2 };
 /** Refusals worth trying again later (the others remove a subscription from the registry). */
 const TRANSIENT_CODES = new Set(['rate_limited', 'timeout', 'internal_error', 'disconnected']);
+/**
+ * `ack` frames: at most this many delivery ids each (the server's limit, docs/protocol.md,
+ * "Acknowledged alerts"). Each frame is also kept within maxMessageBytes: acks go as single
+ * frames, never inside a `batch`, because the server does not hold a bare `ack` behind a
+ * catch-up (a replay with ack waits for acks), whereas a batch waits for the catch-up to end.
+ */
+const MAX_ACK_IDS = 1000;
+const ACK_FRAME_OVERHEAD = utf8Length('{"type":"ack","delivery_id":[]}');
 /** Replies that answer a request and echo its id. */
 const REPLY_TYPES = new Set(['auth_response', 'subscribed', 'unsubscribed', 'pong', 'error']);
 
@@ -196,6 +206,11 @@ export class ValtronicsWebSocket extends Emitter {
     this._expiringDuringRefresh = null;
     this._lastRefreshAt = 0;
     this._refreshTimer = null;
+    // Acknowledged alerts (subscriptions with `ack: true`). Delivery ids belong to a connection:
+    // both sets are for the current socket (_gen) and emptied when it goes down.
+    this._acks = [];            // delivery ids to acknowledge in the next `ack` frame(s)
+    this._ackTimer = null;      // the flush of _acks (a timer of 0 ms: one frame per burst)
+    this._ackHeld = new Set();  // delivery ids whose onAlert promise has not settled yet
     this.latency = null;        // round trip of the last heartbeat ping, ms
   }
 
@@ -588,6 +603,7 @@ export class ValtronicsWebSocket extends Emitter {
     clearTimeout(this._connectTimer);
     this._connectTimer = null;
     this._stopHeartbeat();
+    this._dropAcks();
     clearTimeout(this._refreshTimer);
     this._refreshTimer = null;
     // Requests in flight on the dead connection: internal ones are dropped (the restore of the
@@ -874,7 +890,7 @@ export class ValtronicsWebSocket extends Emitter {
     }
 
     if (msg.type in CALLBACKS) {
-      this._onUpdate(msg);
+      this._onUpdate(msg, gen);
       return;
     }
     if (msg.type === 'subscribed' && msg.channel === 'alerts') this._alertsStart(msg);
@@ -945,13 +961,40 @@ export class ValtronicsWebSocket extends Emitter {
     });
   }
 
-  /** seq check, alert de-duplication, then the event and the spec's callback. */
-  _onUpdate(msg) {
+  /**
+   * seq check, alert de-duplication, then the event and the spec's callback; for an alert with a
+   * `delivery_id` (an alerts subscription with `ack: true`), then its `ack`.
+   *
+   * Acknowledged alerts (docs/protocol.md#acknowledged-alerts-ack):
+   *   - every alert carrying a delivery_id is acknowledged, duplicates included: a redelivery
+   *     (`redelivered: true`, same delivery_id, next seq) is a duplicate by (alert_id, status)
+   *     and is not delivered again, but unacknowledged the server would send it again every
+   *     alerts.ack_timeout;
+   *   - the ack goes after the 'alert' listeners and onAlert ran; when onAlert returns a
+   *     promise, after that promise settled. A redelivery arriving meanwhile is not acknowledged
+   *     on its own (it is the same delivery id): the settling handler acknowledges both;
+   *   - a handler that throws (or whose promise rejects) is reported as 'error' and the alert is
+   *     acknowledged all the same. Not acknowledging would not run the handler again: the
+   *     redelivery is a duplicate the client drops, so the server would only keep re-sending it
+   *     until the connection closes. An application that must retry a failed alert does so
+   *     itself (or resumes from its own persisted lastAlertId);
+   *   - the resume point (lastAlertId, since_alert_id after a reconnect) of such an alert moves
+   *     when it is handled, so an alert still in a pending onAlert promise when the connection
+   *     drops is replayed by the next connection (and dropped there as a duplicate, and acked);
+   *   - acks of one burst of frames go as one `ack` with a list (a 0 ms timer), straight to the
+   *     socket: not through the request queue (so never `queue_full`), and only on the
+   *     connection that sent those delivery ids. Pending acks are dropped when it goes down: the
+   *     next connection's replay sends the alerts again, with its own delivery ids.
+   */
+  _onUpdate(msg, gen = this._gen) {
     const channel = msg.channel ?? CHANNEL_OF[msg.type];
+    const deliveryId = msg.type === 'alert' && Number.isSafeInteger(msg.delivery_id) && msg.delivery_id >= 1
+      ? msg.delivery_id : null;
     if (typeof msg.seq === 'number') {
       const last = this._lastSeq.get(channel) ?? 0;
       if (msg.seq <= last) {
         this.emit('duplicate', { channel, reason: 'seq', seq: msg.seq, lastSeq: last, message: msg });
+        if (deliveryId !== null) this._ackLater(gen, deliveryId);
         return;
       }
       if (msg.seq > last + 1) {
@@ -963,11 +1006,13 @@ export class ValtronicsWebSocket extends Emitter {
       }
       this._lastSeq.set(channel, msg.seq);
     }
+    let resumeAt = null;
     if (msg.type === 'alert' && msg.alert_id !== undefined && msg.alert_id !== null) {
       const rank = ALERT_RANK[msg.status] ?? 0;
       const seen = this._alertRanks.get(msg.alert_id);
       if (seen !== undefined && rank <= seen) {
         this.emit('duplicate', { channel, reason: 'alert', alertId: msg.alert_id, status: msg.status, message: msg });
+        if (deliveryId !== null) this._ackLater(gen, deliveryId);
         return;
       }
       this._alertRanks.delete(msg.alert_id);
@@ -975,19 +1020,84 @@ export class ValtronicsWebSocket extends Emitter {
       if (this._alertRanks.size > this._opts.dedupeWindow) {
         this._alertRanks.delete(this._alertRanks.keys().next().value);
       }
-      if (Number.isInteger(msg.alert_id) && (this._lastAlertId === null || msg.alert_id > this._lastAlertId)) {
-        this._lastAlertId = msg.alert_id;
+      if (Number.isInteger(msg.alert_id)) {
+        // An acknowledged alert moves the resume point once handled (below).
+        if (deliveryId === null) this._advanceAlertId(msg.alert_id);
+        else resumeAt = msg.alert_id;
       }
     }
     this.emit(msg.type, msg);
     const cb = this[CALLBACKS[msg.type]];
+    let result;
     if (typeof cb === 'function') {
       try {
-        cb.call(this, msg);
+        result = cb.call(this, msg);
       } catch (err) {
         this.emit('error', err);
       }
     }
+    if (deliveryId === null) return;
+    const handled = () => {
+      if (resumeAt !== null) this._advanceAlertId(resumeAt);
+      this._ackLater(gen, deliveryId);
+    };
+    if (result && typeof result.then === 'function') {
+      if (gen === this._gen) this._ackHeld.add(deliveryId);
+      Promise.resolve(result).then(noop, (err) => this.emit('error', err)).then(() => {
+        if (gen === this._gen) this._ackHeld.delete(deliveryId);
+        handled();
+      });
+      return;
+    }
+    handled();
+  }
+
+  _advanceAlertId(id) {
+    if (this._lastAlertId === null || id > this._lastAlertId) this._lastAlertId = id;
+  }
+
+  /**
+   * Queues the ack of `deliveryId`, received on socket `gen`: sent with the others of the same
+   * burst by _flushAcks, or dropped if that socket is gone (its delivery ids mean nothing to the
+   * next connection, which may reuse the numbers). A delivery id whose onAlert promise is still
+   * pending (a redelivery crossing a slow handler) waits for that handler.
+   */
+  _ackLater(gen, deliveryId) {
+    if (gen !== this._gen || this._state !== 'open' || this._ackHeld.has(deliveryId)) return;
+    this._acks.push(deliveryId);
+    if (this._ackTimer === null) this._ackTimer = setTimeout(() => this._flushAcks(gen), 0);
+  }
+
+  _flushAcks(gen) {
+    this._ackTimer = null;
+    const ids = [...new Set(this._acks.splice(0))];
+    if (gen !== this._gen || this._state !== 'open' || !this._ws || ids.length === 0) return;
+    // Frames of at most MAX_ACK_IDS ids and maxMessageBytes bytes (about 150 small ids per KB).
+    const limit = this._opts.maxMessageBytes && this._opts.maxMessageBytes !== Infinity ? this._opts.maxMessageBytes : Infinity;
+    let frame = [];
+    let bytes = ACK_FRAME_OVERHEAD;
+    const send = () => {
+      const deliveryId = frame.length === 1 ? frame[0] : frame;
+      const message = { type: 'ack', delivery_id: deliveryId };
+      this._write(JSON.stringify(message), message);
+      frame = [];
+      bytes = ACK_FRAME_OVERHEAD;
+    };
+    for (const id of ids) {
+      const len = String(id).length + (frame.length ? 1 : 0);
+      if (frame.length && (frame.length >= MAX_ACK_IDS || bytes + len > limit)) send();
+      frame.push(id);
+      bytes += String(id).length + (frame.length > 1 ? 1 : 0);
+    }
+    if (frame.length) send();
+  }
+
+  /** The socket went down: its pending acks are void (see _ackLater). */
+  _dropAcks() {
+    clearTimeout(this._ackTimer);
+    this._ackTimer = null;
+    this._acks = [];
+    this._ackHeld.clear();
   }
 
   // ------------------------------------------------------------------------ token refresh

@@ -26,8 +26,10 @@ class AlertTracker:
         self.last_alert_id = None
         self._seen = OrderedDict()
 
-    def accept(self, message):
-        """Records an `alert` message; returns False when it was already delivered."""
+    def accept(self, message, resume=True):
+        """Records an `alert` message; returns False when it was already delivered. With
+        resume False (an acknowledged alert, which becomes the resume point only once
+        handled: see handled()), last_alert_id does not move yet."""
         alert_id = message.get("alert_id")
         if not isinstance(alert_id, int) or isinstance(alert_id, bool):
             return True
@@ -37,9 +39,21 @@ class AlertTracker:
         self._seen[key] = None
         if len(self._seen) > self.window:
             self._seen.popitem(last=False)
+        if resume:
+            self._advance(alert_id)
+        return True
+
+    def handled(self, message):
+        """An acknowledged alert was handled by the application: the resume point moves past
+        it. (Until then a reconnect resumes before it, so the replay sends it again; the
+        client drops that copy as a duplicate and acknowledges it.)"""
+        alert_id = message.get("alert_id")
+        if isinstance(alert_id, int) and not isinstance(alert_id, bool):
+            self._advance(alert_id)
+
+    def _advance(self, alert_id):
         if self.last_alert_id is None or alert_id > self.last_alert_id:
             self.last_alert_id = alert_id
-        return True
 
     def start_at(self, reply):
         """An alerts `subscribed` reply: with no alert received yet and no replay asked for,

@@ -17,7 +17,11 @@ How it runs. connect() opens the socket and authenticates, then starts one backg
      reconnecting cannot fix) or reconnect with backoff (backoff.py).
 The application consumes the queue with listen() (which calls the hooks), `async for`, or
 recv(). Hooks are therefore called on the application's side, at its pace, never by the
-reader: a slow hook slows consumption, not the handling of replies already read."""
+reader: a slow hook slows consumption, not the handling of replies already read.
+
+Acknowledged alerts (an alerts subscription with `ack: True`, docs/protocol.md,
+"Acknowledged alerts"): each alert carries a `delivery_id` that the client acknowledges once
+the application has handled it (see _on_frame and _alert_handled)."""
 
 import asyncio
 import inspect
@@ -46,6 +50,11 @@ log = logging.getLogger("valtronics_client")
 # not a burst that would trip the per-connection message rate.
 MAX_BATCH = 50
 MAX_BATCH_BYTES = 48 * 1024
+# limits.max_message_bytes (any frame but a batch) and the delivery ids an `ack` may name.
+# Acks go as single frames, never in a batch: the server does not hold a bare `ack` behind a
+# catch-up (a replay with ack waits for acks), whereas a batch waits for the catch-up to end.
+MAX_MESSAGE_BYTES = 1024
+MAX_ACK_IDS = 1000
 
 # Close codes after which a new connection would fail the same way (docs/protocol.md, "Close
 # codes"): 1002 and 1007 mean this client sent frames the server cannot parse. 4001 (auth
@@ -99,15 +108,41 @@ async def _maybe_await(value):
     return value
 
 
+def _delivery_id(msg):
+    """The `delivery_id` of an alert sent by a subscription with `ack`, or None."""
+    did = msg.get("delivery_id")
+    if isinstance(did, int) and not isinstance(did, bool) and did >= 1:
+        return did
+    return None
+
+
+class _AckedAlert:
+    """An alert with a delivery_id, waiting in the inbox: acknowledged (on the connection that
+    sent it) once the application has handled it."""
+    __slots__ = ("message", "conn", "delivery_id")
+
+    def __init__(self, message, conn, delivery_id):
+        self.message = message
+        self.conn = conn
+        self.delivery_id = delivery_id
+
+
 class _Connection:
     """One WebSocket: ready once authenticated and re-subscribed, dead once closed. Requests
     wait for a connection that is ready and not dead, so a request that failed on a closing
-    socket waits for the next one instead of retrying on the same."""
+    socket waits for the next one instead of retrying on the same.
+
+    Delivery ids (acknowledged alerts) belong to it: `acks` are those to acknowledge in the
+    next `ack` frame(s) (sent by `ack_task`), `unhandled` those whose alert waits in the inbox
+    or is being handled (a redelivery of one of them is acknowledged when it is handled)."""
 
     def __init__(self, ws):
         self.ws = ws
         self.ready = False
         self.dead = False
+        self.acks = []
+        self.ack_task = None
+        self.unhandled = set()
 
 
 class ValtronicsWebSocketClient:
@@ -178,6 +213,7 @@ class ValtronicsWebSocketClient:
         self._stopped = False
         self._fatal = None
         self._auth_failure = None   # why the last refresh failed (reported on close 4001)
+        self._handed = None         # the acked alert recv()/async for handed out last
 
     # ------------------------------------------------------------------ state
     @property
@@ -194,7 +230,9 @@ class ValtronicsWebSocketClient:
 
     @property
     def last_alert_id(self):
-        """The highest alert_id received; before the first alert, the `last_alert_id` of the
+        """The highest alert_id received (of a subscription with `ack`: handled, so that a
+        resume replays the alerts received but not yet handled); before the first alert, the
+        `last_alert_id` of the
         server's first alerts `subscribed` reply (where the subscription started); None before
         either. Resumes start there. Persist it and pass it as `since_alert_id` to resume
         across process restarts."""
@@ -421,11 +459,22 @@ class ValtronicsWebSocketClient:
         after that message (the connection stays open). Exceptions raised by hooks
         propagate."""
         while True:
+            self._settle_handed()
             try:
-                data = await self._next()
+                item = await self._next_item()
             except InboxClosed:
                 return
-            await self.handle_message(data)
+            if isinstance(item, _AckedAlert):
+                # Acknowledged once the hooks are done, also when they raise (the exception
+                # propagates as always): a redelivery would be a duplicate the client drops,
+                # so withholding the ack could not run the hook again, only make the server
+                # re-send the alert every alerts.ack_timeout.
+                try:
+                    await self.handle_message(item.message)
+                finally:
+                    self._alert_handled(item)
+            else:
+                await self.handle_message(item)
             if not self.running and not self._stopped:
                 return
 
@@ -451,9 +500,73 @@ class ValtronicsWebSocketClient:
             raise ClientClosedError("the client was disconnected") from None
 
     async def _next(self):
+        """The next message for `async for` and recv(). An acknowledged alert handed out by
+        the previous call counts as handled now (the loop body that got it has run): it is
+        acknowledged, and becomes the resume point."""
+        self._settle_handed()
+        item = await self._next_item()
+        if isinstance(item, _AckedAlert):
+            self._handed = item
+            return item.message
+        return item
+
+    async def _next_item(self):
         if self._inbox is None:
             raise NotConnectedError("call connect() first")
         return await self._inbox.get()
+
+    def _settle_handed(self):
+        item, self._handed = self._handed, None
+        if item is not None:
+            self._alert_handled(item)
+
+    # ------------------------------------------------------------------ acknowledged alerts
+    def _alert_handled(self, item):
+        """The application is done with an acknowledged alert: it becomes the resume point and
+        its ack leaves (if the connection that sent it is still the current one)."""
+        self._alerts.handled(item.message)
+        item.conn.unhandled.discard(item.delivery_id)
+        self._ack(item.conn, item.delivery_id)
+
+    def _ack(self, conn, delivery_id):
+        """Queues the ack of `delivery_id`, received on `conn`. Acks queued during one loop
+        iteration (a burst of frames read together, a run of handled alerts) leave as one
+        `ack` with a list, sent straight on the socket: they wait for no ready connection and
+        fail no request. A connection that is gone drops them: its delivery ids mean nothing
+        to the next one (which numbers its own from 1 again), whose replay sends the alerts
+        again. A delivery id still unhandled (a redelivery crossing a slow consumer) waits for
+        the application."""
+        if conn is None or conn.dead or conn is not self._conn or delivery_id in conn.unhandled:
+            return
+        conn.acks.append(delivery_id)
+        if conn.ack_task is None:
+            conn.ack_task = asyncio.get_running_loop().create_task(self._send_acks(conn))
+
+    async def _send_acks(self, conn):
+        ids = list(dict.fromkeys(conn.acks))
+        conn.acks = []
+        conn.ack_task = None
+        if not ids or conn.dead or conn is not self._conn:
+            return
+        frames, frame, size = [], [], 0
+        overhead = len('{"type": "ack", "delivery_id": []}')
+        for did in ids:
+            n = len(str(did)) + (2 if frame else 0)  # ", " between ids
+            if frame and (len(frame) >= MAX_ACK_IDS or overhead + size + n > MAX_MESSAGE_BYTES):
+                frames.append(frame)
+                frame, size = [], 0
+                n = len(str(did))
+            frame.append(did)
+            size += n
+        frames.append(frame)
+        try:
+            for frame in frames:
+                await conn.ws.send(json.dumps(
+                    {"type": "ack", "delivery_id": frame[0] if len(frame) == 1 else frame}))
+        except ConnectionClosed:
+            pass  # the reader sees the close too; the next connection's replay re-sends
+        except Exception:
+            log.exception("sending an ack failed")
 
     # ------------------------------------------------------------------ hooks
     async def handle_message(self, data):
@@ -790,15 +903,30 @@ class ValtronicsWebSocketClient:
         if mtype == "error":
             await self._on_removed_by_server(msg)
         elif mtype in UPDATE_CHANNELS:
+            # An alert of a subscription with `ack` is acknowledged however it ends: a
+            # duplicate (a redelivery is one: same alert_id and status, next seq) at once,
+            # since the server re-sends it until acknowledged; one delivered once the
+            # application has handled it (listen(), `async for`, recv(): see _next). The
+            # reader runs for the current connection only (the next is installed after it ended).
+            conn = self._conn
+            did = _delivery_id(msg) if mtype == "alert" else None
             deliver, gap = self._seq.check(msg)
             if not deliver:
                 self.duplicates_dropped += 1
+                if did is not None:
+                    self._ack(conn, did)
                 return
             if gap is not None:
                 channel = msg.get("channel") or UPDATE_CHANNELS[mtype]
                 await self._call_hook("handle_gap", channel, gap[0], gap[1], msg)
-            if mtype == "alert" and not self._alerts.accept(msg):
+            if mtype == "alert" and not self._alerts.accept(msg, resume=did is None):
                 self.duplicates_dropped += 1
+                if did is not None:
+                    self._ack(conn, did)
+                return
+            if did is not None and conn is not None:
+                conn.unhandled.add(did)
+                await self._inbox.put(_AckedAlert(msg, conn, did))
                 return
         elif mtype == "token_expiring":
             self._start_refresh()
