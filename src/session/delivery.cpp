@@ -114,8 +114,7 @@ void Connection::push_telemetry_frame(const hub::Event& event, const model::Tele
     return;
   }
   // One serialization per metric set, shared by the connections of this thread that want it.
-  std::vector<std::string> key_metrics(metrics.begin(), metrics.end());
-  const auto key = projection_key('t', key_metrics);
+  const auto key = projection_key('t', metrics);
   const Bytes* bytes = cache.find(key);
   if (!bytes)
     bytes = &cache.put(key, std::make_shared<const std::string>(

@@ -58,7 +58,7 @@ TelemetryPlan telemetry_plan(const Subscriptions& subs, std::int64_t device) {
   return plan;
 }
 
-std::string projection_key(char kind, const std::vector<std::string>& metrics) {
+std::string projection_key(char kind, std::span<const std::string> metrics) {
   std::string key(1, kind);
   for (const auto& m : metrics) key += "," + m;
   return key;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,6 @@ struct TelemetryPlan {
 TelemetryPlan telemetry_plan(const Subscriptions& subs, std::int64_t device);
 
 // The cache key of a projection: "t,<metric>,..." for telemetry, "s,..." for system.
-std::string projection_key(char kind, const std::vector<std::string>& metrics);
+std::string projection_key(char kind, std::span<const std::string> metrics);
 
 }  // namespace valtronics::session

@@ -137,8 +137,8 @@ TEST(TelemetryPlan, ThrottledOnlyWhenEverySubscriptionIsAndAtTheShortestFrequenc
 }
 
 TEST(TelemetryPlan, ProjectionKey) {
-  EXPECT_EQ(projection_key('t', {"a", "b"}), "t,a,b");
-  EXPECT_EQ(projection_key('s', {}), "s");
+  EXPECT_EQ(projection_key('t', std::vector<std::string>{"a", "b"}), "t,a,b");
+  EXPECT_EQ(projection_key('s', std::vector<std::string>{}), "s");
 }
 
 }  // namespace
