@@ -27,7 +27,7 @@ constexpr int kExitGaveUp = 1, kExitAuth = 3, kExitRefused = 4;
 struct ListenArgs {
   std::string url, token, token_file, ca_file;
   std::vector<std::string> subscribe;
-  bool json = false, insecure = false, quiet = false;
+  bool json = false, insecure = false, quiet = false, no_compression = false;
   std::string backoff_base = "500ms", backoff_cap = "30s", ping_interval = "15s";
   unsigned max_attempts = 0;
 };
@@ -97,6 +97,8 @@ Runner add_listen(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_flag("--json", a->json, "Print each server message as one JSON line");
   cmd->add_flag("--quiet,-q", a->quiet, "No connection notes on stderr");
+  cmd->add_flag("--no-compression", a->no_compression,
+                "Do not offer permessage-deflate (compression is offered by default)");
   cmd->add_option("--ca-file", a->ca_file, "PEM CA file for wss:// (default: system CAs)");
   cmd->add_flag("--insecure", a->insecure, "wss:// without certificate verification");
   cmd->add_option("--backoff-base", a->backoff_base, "First reconnect window (default 500ms)");
@@ -148,6 +150,7 @@ Runner add_listen(CLI::App& app) {
       throw config::ConfigError("--backoff-cap: must not be below --backoff-base");
     o.backoff.max_attempts = a->max_attempts;
     o.ping_interval = duration_flag("--ping-interval", a->ping_interval, true);
+    o.compression = !a->no_compression;
     o.tls.ca_file = a->ca_file;
     o.tls.verify_peer = !a->insecure;
 

@@ -52,6 +52,9 @@ struct Options {
   // Keepalive: a ping every interval; no pong by the next one means the connection is dead and
   // is dropped (then reconnected). 15 s finds a dead peer in at most 30 s; 0 turns it off.
   std::chrono::milliseconds ping_interval{15000};
+  // Offer permessage-deflate (RFC 7692; docs/protocol.md "Compression"): about half the bytes
+  // of JSON updates, at no state per connection on the server.
+  bool compression = true;
   // Bounds DNS, TCP, TLS, the upgrade and the first auth_response, each.
   std::chrono::milliseconds connect_timeout{10000};
   // A request unanswered this long after the call fails with "timeout" (it spans reconnects).

@@ -145,7 +145,7 @@ void Client::Session::dial() {
   router_.new_connection();
   auto gen = generation_;
   try {
-    conn_ = make_ws_connection(ioc_, url_, opts_.tls, opts_.connect_timeout);
+    conn_ = make_ws_connection(ioc_, url_, opts_.tls, opts_.connect_timeout, opts_.compression);
   } catch (const std::exception& e) {  // an unreadable CA file: no retry can fix it
     fatal("tls", e.what());
     return;

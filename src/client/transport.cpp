@@ -35,9 +35,9 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
  public:
   WsImpl(asio::io_context& ioc, Url url, std::shared_ptr<asio::ssl::context> ctx,
-         TlsOptions tls, std::chrono::milliseconds timeout)
+         TlsOptions tls, std::chrono::milliseconds timeout, bool compression)
       : url_(std::move(url)), ctx_(std::move(ctx)), tls_(std::move(tls)), resolver_(ioc),
-        timeout_(timeout) {
+        timeout_(timeout), compression_(compression) {
     if constexpr (Tls) ws_.emplace(ioc, *ctx_);
     else ws_.emplace(ioc);
   }
@@ -120,6 +120,13 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
     ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(http::field::user_agent, "valtronics-cpp-client");
     }));
+    if (compression_) {
+      // Offered; used only if the server agrees (the Valtronics server does, with no context
+      // takeover either way: docs/protocol.md "Compression").
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_->set_option(pmd);
+    }
     ws_->async_handshake(response_, url_.host_header(), url_.target,
                          [self = this->shared_from_this()](error_code ec) { self->on_upgrade(ec); });
   }
@@ -214,6 +221,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
   tcp::resolver resolver_;
   std::optional<Ws> ws_;
   std::chrono::milliseconds timeout_;
+  bool compression_;
   websocket::response_type response_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
@@ -229,10 +237,12 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
 std::shared_ptr<WsConnection> make_ws_connection(boost::asio::io_context& ioc, const Url& url,
                                                  const TlsOptions& tls,
-                                                 std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout,
+                                                 bool compression) {
   if (url.tls())
-    return std::make_shared<WsImpl<true>>(ioc, url, make_tls_context(tls), tls, timeout);
-  return std::make_shared<WsImpl<false>>(ioc, url, nullptr, tls, timeout);
+    return std::make_shared<WsImpl<true>>(ioc, url, make_tls_context(tls), tls, timeout,
+                                          compression);
+  return std::make_shared<WsImpl<false>>(ioc, url, nullptr, tls, timeout, compression);
 }
 
 }  // namespace valtronics::client

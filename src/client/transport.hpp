@@ -62,9 +62,10 @@ class WsConnection {
 };
 
 // `url` must be ws:// or wss://. `timeout` bounds resolving, connecting, the TLS handshake, the
-// upgrade and the close handshake (each).
+// upgrade and the close handshake (each). `compression`: offer permessage-deflate (Beast's).
 std::shared_ptr<WsConnection> make_ws_connection(boost::asio::io_context& ioc, const Url& url,
                                                  const TlsOptions& tls,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 bool compression = true);
 
 }  // namespace valtronics::client

@@ -10,11 +10,13 @@ import json
 import os
 import socket
 import struct
+import threading
 import unittest
 import zlib
 
 import websockets
 
+from cli_clients import Listen
 from harness import ServerTestCase, connect, recv_type, run, subscribe
 
 
@@ -181,6 +183,64 @@ class CompressionTest(ServerTestCase):
             self.assertIsNone(plain.response_headers.get("Sec-WebSocket-Extensions"))
             await plain.close()
         run(go())
+
+    def test_listen_negotiates_it_through_the_cpp_sdk(self):
+        # A loopback relay between `listen` (the C++ SDK, Beast's permessage-deflate) and the
+        # server records the handshake's answer; then an update still arrives whole.
+        for flag, want in (((), True), (("--no-compression",), False)):
+            relay = Relay(self.server.port)
+            self.addCleanup(relay.close)
+            with Listen(f"ws://127.0.0.1:{relay.port}", "--token", self.admin, "--json", "-q",
+                        *flag, "-s", "telemetry:device_id=503") as listen:
+                listen.wait_for(lambda l: l.of_type("subscribed"), what="subscribed")
+                self.server.ingest(503, {"t": 7.25, "pad": 1}, self.admin)
+                update = listen.wait_for(lambda l: l.of_type("telemetry_update"),
+                                         what="an update")[0]
+                self.assertEqual(update["telemetry"]["t"]["value"], 7.25)
+            self.assertEqual(b"permessage-deflate" in relay.first_answer(), want, flag)
+
+
+class Relay:
+    """Forwards one TCP connection to the server, both ways, keeping the server's first bytes."""
+
+    def __init__(self, port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = port
+        self.answer = b""
+        self.got_answer = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        client, _ = self.listener.accept()
+        server = socket.create_connection(("127.0.0.1", self.target))
+
+        def pump(src, dst, record):
+            try:
+                while data := src.recv(65536):
+                    if record and not self.got_answer.is_set():
+                        self.answer += data
+                        if b"\r\n\r\n" in self.answer:
+                            self.got_answer.set()
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
+        pump(server, client, True)
+
+    def first_answer(self):
+        self.got_answer.wait(5)
+        return self.answer.split(b"\r\n\r\n")[0]
+
+    def close(self):
+        self.listener.close()
 
 
 if __name__ == "__main__":
