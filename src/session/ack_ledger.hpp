@@ -7,10 +7,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "session/due_set.hpp"
 
 namespace valtronics::session {
 
@@ -37,7 +38,7 @@ class AckLedger {
   };
   std::uint64_t last_id_ = 0;
   std::map<std::uint64_t, Entry> pending_;
-  std::set<std::pair<SteadyTime, std::uint64_t>> dues_;
+  DueSet<std::uint64_t> dues_;
 };
 
 }  // namespace valtronics::session

@@ -16,13 +16,6 @@ void StaleWatch::for_each_wanted(const Subscriptions& subs, std::int64_t device,
   });
 }
 
-void StaleWatch::set_due(const Key& key, Clock& c, SteadyTime due) {
-  if (c.due == due) return;
-  if (c.due != SteadyTime::max()) dues_.erase({c.due, key});
-  c.due = due;
-  if (due != SteadyTime::max()) dues_.insert({due, key});
-}
-
 void StaleWatch::sync(const Subscriptions& subs, SteadyTime now) {
   // What the subscriptions ask for now, with the shortest stale_after per clock.
   std::map<Key, std::chrono::milliseconds> wanted;
@@ -44,7 +37,7 @@ void StaleWatch::sync(const Subscriptions& subs, SteadyTime now) {
       ++it;
       continue;
     }
-    set_due(it->first, it->second, SteadyTime::max());
+    dues_.move(it->first, it->second.due, SteadyTime::max());
     it = clocks_.erase(it);
   }
   for (const auto& [k, after] : wanted) {
@@ -52,7 +45,7 @@ void StaleWatch::sync(const Subscriptions& subs, SteadyTime now) {
     Clock& c = it->second;
     if (fresh || c.after != after) {
       c.after = after;
-      if (!c.stale) set_due(k, c, now + after);
+      if (!c.stale) dues_.move(k, c.due, now + after);
     }
   }
 }
@@ -73,7 +66,7 @@ StaleWatch::Resumed StaleWatch::seen(const Subscriptions& subs, std::int64_t dev
       else resumed.metrics.push_back(k.second);
     }
     c.last_seen = c.last_seen ? std::max(*c.last_seen, at) : at;
-    set_due(k, c, now + c.after);
+    dues_.move(k, c.due, now + c.after);
   };
   if (!newest) return resumed;
   for_each_wanted(subs, device, [&](const Key& k, std::chrono::milliseconds after) {
@@ -89,9 +82,8 @@ StaleWatch::Resumed StaleWatch::seen(const Subscriptions& subs, std::int64_t dev
 
 std::vector<StaleWatch::Stale> StaleWatch::take_due(SteadyTime now) {
   std::vector<Stale> out;
-  while (!dues_.empty() && dues_.begin()->first <= now) {
-    const Key key = dues_.begin()->second;
-    dues_.erase(dues_.begin());
+  while (auto due = dues_.pop_due(now)) {
+    const Key key = *due;
     Clock& c = clocks_.at(key);
     c.due = SteadyTime::max();
     c.stale = true;
@@ -100,8 +92,6 @@ std::vector<StaleWatch::Stale> StaleWatch::take_due(SteadyTime now) {
   return out;
 }
 
-SteadyTime StaleWatch::next_due() const {
-  return dues_.empty() ? SteadyTime::max() : dues_.begin()->first;
-}
+SteadyTime StaleWatch::next_due() const { return dues_.next(); }
 
 }  // namespace valtronics::session

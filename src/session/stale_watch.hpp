@@ -14,13 +14,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "model/reading.hpp"
+#include "session/due_set.hpp"
 #include "session/subscription_set.hpp"
 #include "util/time.hpp"
 
@@ -65,10 +65,8 @@ class StaleWatch {
   // `metric` ("" for every clock of the device: its own and one per listed metric).
   template <class Fn>
   static void for_each_wanted(const Subscriptions& subs, std::int64_t device, Fn fn);
-  void set_due(const Key& key, Clock& c, SteadyTime due);
-
   std::map<Key, Clock> clocks_;
-  std::set<std::pair<SteadyTime, Key>> dues_;
+  DueSet<Key> dues_;
 };
 
 }  // namespace valtronics::session

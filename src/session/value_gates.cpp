@@ -52,30 +52,22 @@ ValueGates::Passed ValueGates::pass(const Subscriptions& subs, std::int64_t devi
       st.sent = r.value;
       st.sent_at = now;
       st.held.reset();
-      set_due(key, st, SteadyTime::max());
+      dues_.move(key, st.due, SteadyTime::max());
       out.readings.push_back(r);
       if (crossed) out.crossed.push_back(Crossed{r.name, *crossed});
     } else if (silence) {
       st.held = r;
-      set_due(key, st, std::min(st.due, st.sent_at + *silence));
+      dues_.move(key, st.due, std::min(st.due, st.sent_at + *silence));
     }
   }
   return out;
 }
 
-void ValueGates::set_due(const Key& key, State& st, SteadyTime due) {
-  if (st.due == due) return;
-  if (st.due != SteadyTime::max()) dues_.erase({st.due, key});
-  st.due = due;
-  if (due != SteadyTime::max()) dues_.insert({due, key});
-}
-
 std::vector<std::pair<std::int64_t, std::vector<model::MetricReading>>> ValueGates::take_due(
     SteadyTime now) {
   std::vector<std::pair<std::int64_t, std::vector<model::MetricReading>>> out;
-  while (!dues_.empty() && dues_.begin()->first <= now) {
-    const Key key = dues_.begin()->second;
-    dues_.erase(dues_.begin());
+  while (auto due = dues_.pop_due(now)) {
+    const Key key = *due;
     State& st = states_.at(key);
     st.due = SteadyTime::max();
     if (!st.held) continue;
@@ -91,9 +83,7 @@ std::vector<std::pair<std::int64_t, std::vector<model::MetricReading>>> ValueGat
   return out;
 }
 
-SteadyTime ValueGates::next_due() const {
-  return dues_.empty() ? SteadyTime::max() : dues_.begin()->first;
-}
+SteadyTime ValueGates::next_due() const { return dues_.next(); }
 
 void ValueGates::prune(const Subscriptions& subs) {
   for (auto it = states_.begin(); it != states_.end();) {
@@ -106,13 +96,13 @@ void ValueGates::prune(const Subscriptions& subs) {
       return true;
     });
     if (!gated) {
-      set_due(it->first, it->second, SteadyTime::max());
+      dues_.move(it->first, it->second.due, SteadyTime::max());
       it = states_.erase(it);
       continue;
     }
     if (!silence) {
       it->second.held.reset();
-      set_due(it->first, it->second, SteadyTime::max());
+      dues_.move(it->first, it->second.due, SteadyTime::max());
     }
     ++it;
   }

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <tuple>
@@ -22,6 +21,7 @@
 
 #include "model/reading.hpp"
 #include "protocol/messages.hpp"
+#include "session/due_set.hpp"
 #include "session/subscription_set.hpp"
 
 namespace valtronics::session {
@@ -65,10 +65,8 @@ class ValueGates {
     std::optional<model::MetricReading> held;  // held back by a deadband, for max_silence
     SteadyTime due = SteadyTime::max();        // when `held` goes out
   };
-  void set_due(const Key& key, State& st, SteadyTime due);
-
   std::map<Key, State> states_;
-  std::set<std::pair<SteadyTime, Key>> dues_;  // (due, key) of the states holding a value
+  DueSet<Key> dues_;  // the states holding a value
 };
 
 }  // namespace valtronics::session
