@@ -33,6 +33,11 @@ async function collect(page, url, tok, n) {
       };
     });
     ws.close();
+    // Shown in the test's screenshot: what was agreed, and the updates as the page decoded them.
+    const pre = document.createElement('pre');
+    pre.textContent = `Sec-WebSocket-Extensions: ${ws.extensions || '(none)'}\n\n` +
+      updates.map((u) => JSON.stringify(u)).join('\n');
+    document.body.replaceChildren(pre);
     return { extensions: ws.extensions, updates, replies };
   }, { url, tok, n });
 }

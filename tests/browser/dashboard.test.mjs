@@ -60,6 +60,13 @@ describe('dashboard', { skip: skip ?? false }, () => {
     for (const path of ['/assets/nope.js', '/assets/..%2f..%2fvaltronics.db', '/assets/%2e%2e%2findex.html', '/index.htm']) {
       assert.equal((await fetch(`${server.http}${path}`)).status, 404, path);
     }
+    // The same page in the browser, without a token: the login field, and nothing broken.
+    const p = await newPage(browser);
+    await p.page.goto(`${server.http}/`);
+    await p.page.waitForLoadState('networkidle');
+    await screenshot(p.page, 'dashboard-served');
+    assert.deepEqual(p.problems, []);
+    await p.context.close();
   });
 
   test('#token=: telemetry values change and a chart starts from history', T, async () => {
