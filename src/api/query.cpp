@@ -1,5 +1,6 @@
 // Query strings, parameters, pagination and path ids.
 #include "api/query.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -16,12 +17,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // Unsigned decimal digits only, into an int64. nullopt: not digits; `overflow` set when digits
@@ -125,7 +120,7 @@ std::vector<std::string> parse_list_param(const QueryParams& q, std::string_view
   for (std::string_view value : q.all(name)) {
     while (true) {
       auto comma = value.find(',');
-      std::string_view item = trim(value.substr(0, comma));
+      std::string_view item = util::trim_blanks(value.substr(0, comma));
       if (!item.empty() && std::find(out.begin(), out.end(), item) == out.end())
         out.emplace_back(item);
       if (comma == std::string_view::npos) break;

@@ -1,5 +1,6 @@
 // Reading X-Forwarded-For and Forwarded, and the right-most-untrusted rule.
 #include "net/client_address.hpp"
+#include "util/text.hpp"
 
 #include <optional>
 #include <stdexcept>
@@ -7,12 +8,6 @@
 namespace valtronics::net {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -52,15 +47,15 @@ std::optional<util::IpAddress> forwarded_for(std::string_view element) {
   std::optional<util::IpAddress> found;
   bool seen = false;
   split_outside_quotes(element, ';', [&](std::string_view pair) {
-    pair = trim(pair);
+    pair = util::trim_blanks(pair);
     const auto eq = pair.find('=');
-    if (eq == std::string_view::npos || !iequals(trim(pair.substr(0, eq)), "for")) return;
+    if (eq == std::string_view::npos || !iequals(util::trim_blanks(pair.substr(0, eq)), "for")) return;
     if (seen) {  // two for= in one element: ambiguous
       found.reset();
       return;
     }
     seen = true;
-    auto value = trim(pair.substr(eq + 1));
+    auto value = util::trim_blanks(pair.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
     if (value.find('\\') != std::string_view::npos) return;  // no address needs an escape
@@ -86,7 +81,7 @@ bool TrustedProxies::contains(const util::IpAddress& a) const {
 }
 
 std::optional<util::IpAddress> parse_forwarded_node(std::string_view text) {
-  text = trim(text);
+  text = util::trim_blanks(text);
   if (text.starts_with('[')) {
     const auto close = text.find(']');
     if (close == std::string_view::npos) return std::nullopt;
@@ -115,12 +110,12 @@ std::string client_address(std::string_view peer, const ForwardingHeaders& heade
   if (!headers.x_forwarded_for.empty()) {
     for (auto line : headers.x_forwarded_for)
       split_outside_quotes(line, ',', [&](std::string_view entry) {
-        if (!trim(entry).empty()) hops.push_back(parse_forwarded_node(entry));
+        if (!util::trim_blanks(entry).empty()) hops.push_back(parse_forwarded_node(entry));
       });
   } else {
     for (auto line : headers.forwarded)
       split_outside_quotes(line, ',', [&](std::string_view element) {
-        if (!trim(element).empty()) hops.push_back(forwarded_for(element));
+        if (!util::trim_blanks(element).empty()) hops.push_back(forwarded_for(element));
       });
   }
   if (hops.empty()) return peer_text;

@@ -1,4 +1,5 @@
 #include "net/request_guard.hpp"
+#include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -8,12 +9,6 @@ namespace http = boost::beast::http;
 using boost::beast::iequals;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool all_digits(std::string_view s) {
   if (s.empty() || s.size() > 18) return false;  // 18 digits: far beyond any body limit
@@ -37,11 +32,11 @@ std::optional<std::string> framing_problem(const http::fields& head) {
   if (te_count > 0 && cl_count > 0)
     return "a request must not carry both Content-Length and Transfer-Encoding";
   if (te_count > 1) return "Transfer-Encoding must appear once, with the value \"chunked\"";
-  if (te_count == 1 && !iequals(trim(te.first->value()), "chunked"))
+  if (te_count == 1 && !iequals(util::trim_blanks(te.first->value()), "chunked"))
     return "unsupported Transfer-Encoding \"" +
            std::string(te.first->value().substr(0, 64)) + "\": only \"chunked\" is accepted";
   if (cl_count > 1) return "Content-Length must appear once";
-  if (cl_count == 1 && !all_digits(trim(cl.first->value())))
+  if (cl_count == 1 && !all_digits(util::trim_blanks(cl.first->value())))
     return "Content-Length must be a non-negative decimal integer";
   return std::nullopt;
 }
@@ -56,7 +51,7 @@ bool valid_websocket_key(std::string_view key) {
 Expectation expectation(const http::fields& head) {
   auto it = head.find(http::field::expect);
   if (it == head.end()) return Expectation::none;
-  return iequals(trim(it->value()), "100-continue") ? Expectation::continue_100
+  return iequals(util::trim_blanks(it->value()), "100-continue") ? Expectation::continue_100
                                                     : Expectation::unsupported;
 }
 

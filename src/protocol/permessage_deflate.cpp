@@ -1,6 +1,7 @@
 // permessage-deflate with zlib: negotiation, and per-message compression with one deflate and
 // one inflate stream per thread (never per connection: no context takeover either way).
 #include "protocol/permessage_deflate.hpp"
+#include "util/text.hpp"
 
 #include <zlib.h>
 
@@ -16,18 +17,12 @@ namespace valtronics::protocol::deflate {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // One offer: "permessage-deflate; param[=value]; ..."; nullopt if we cannot accept it.
 std::optional<Agreement> accept_offer(std::string_view offer) {
   std::vector<std::string_view> parts;
   for (;;) {
     auto at = offer.find(';');
-    parts.push_back(trim(offer.substr(0, at)));
+    parts.push_back(util::trim_blanks(offer.substr(0, at)));
     if (at == std::string_view::npos) break;
     offer.remove_prefix(at + 1);
   }
@@ -37,8 +32,8 @@ std::optional<Agreement> accept_offer(std::string_view offer) {
   for (std::size_t i = 1; i < parts.size(); ++i) {
     std::string_view name = parts[i], value;
     if (auto eq = name.find('='); eq != std::string_view::npos) {
-      value = trim(name.substr(eq + 1));
-      name = trim(name.substr(0, eq));
+      value = util::trim_blanks(name.substr(eq + 1));
+      name = util::trim_blanks(name.substr(0, eq));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
         value = value.substr(1, value.size() - 2);
     }
@@ -122,7 +117,7 @@ z_stream& inflater() {
 std::optional<Agreement> negotiate(std::string_view offers) {
   for (;;) {
     auto at = offers.find(',');
-    if (auto a = accept_offer(trim(offers.substr(0, at)))) return a;
+    if (auto a = accept_offer(util::trim_blanks(offers.substr(0, at)))) return a;
     if (at == std::string_view::npos) return std::nullopt;
     offers.remove_prefix(at + 1);
   }

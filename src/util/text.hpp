@@ -10,6 +10,13 @@
 namespace valtronics::util {
 
 // Characters (UTF-8 code points: every byte but continuation bytes 10xxxxxx) in `text`.
+// `s` without the blanks (spaces and tabs, HTTP's optional whitespace) at either end.
+inline std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 inline std::size_t code_points(std::string_view text) {
   std::size_t n = 0;
   for (unsigned char c : text) n += (c & 0xC0) != 0x80;
