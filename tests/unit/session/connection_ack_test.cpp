@@ -73,6 +73,14 @@ TEST(SessionAck, AnAckForADeliveryNeverMadeIsAnError) {
   c->send(R"({"type":"ack","delivery_id":[1,5,9],"id":"a"})");
   EXPECT_EQ(c->read_one(), obj(R"({"type":"error","error":"invalid_message","message":
       "unknown delivery_id 5, 9: no alert was sent with it on this connection","id":"a"})"));
+  // More ids than an ack may name (possible only inside a batch: a lone message is 1 KB).
+  std::string many = R"({"type":"batch","messages":[{"type":"ack","delivery_id":[)";
+  for (std::size_t i = 1; i <= limits::kMaxAckIds + 1; ++i) many += (i > 1 ? "," : "") + std::to_string(i);
+  many += "]}]}";
+  c->send(many);
+  auto replies = c->read();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].at("error"), "invalid_message");
   for (const char* bad : {R"({"type":"ack"})", R"({"type":"ack","delivery_id":0})",
                           R"({"type":"ack","delivery_id":[]})", R"({"type":"ack","delivery_id":"1"})"}) {
     c->send(bad);
