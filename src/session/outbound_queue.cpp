@@ -29,13 +29,12 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
   Frame f{};
   f.payload = std::move(payload);
   f.data = opcode == Opcode::text;
-  // `,"seq":N}` (with `,"conflated":M` or `,"delivery_id":D...`); to_chars: this runs once per
-  // delivery.
-  std::array<char, 128> suffix;  // at most 82 used: the bound only quiets -Warray-bounds
+  // `,"seq":N}` (with `,"conflated":M` or `,"delivery_id":D...`), written where the frame keeps
+  // it; to_chars: this runs once per delivery.
   std::size_t suffix_n = 0;
   if (seq != 0 && !f.payload->empty() && f.payload->back() == '}') {
-    char* p = suffix.data();
-    char* const end = p + suffix.size();
+    char* p = f.suffix.data();
+    char* const end = p + f.suffix.size();
     auto put = [&](std::string_view s) { p = std::copy(s.begin(), s.end(), p); };
     put(",\"seq\":");
     p = std::to_chars(p, end, seq).ptr;
@@ -49,18 +48,21 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
       if (redelivered) put(",\"redelivered\":true");
     }
     *p++ = '}';
-    suffix_n = static_cast<std::size_t>(p - suffix.data());
+    suffix_n = static_cast<std::size_t>(p - f.suffix.data());
   }
   const bool compress =
       deflate_bits_ != 0 && opcode == Opcode::text && f.payload->size() >= deflate_min_bytes_;
   if (compress) {
-    // The shared payload's compressed form (once per thread), then this connection's suffix.
+    // The shared payload's compressed form (once per thread), then this connection's suffix,
+    // rewritten in place as a stored block (only connections that negotiated compression).
     f.payload = deflate_cache::compressed(f.payload, deflate_bits_, suffix_n > 0);
-    if (suffix_n > 0)
+    if (suffix_n > 0) {
+      std::array<char, sizeof(f.suffix)> raw;
+      std::copy_n(f.suffix.data(), suffix_n, raw.data());
       f.suffix_len = static_cast<std::uint8_t>(protocol::deflate::stored_tail(
-          std::string_view(suffix.data(), suffix_n), f.suffix.data()));
+          std::string_view(raw.data(), suffix_n), f.suffix.data()));
+    }
   } else if (suffix_n > 0) {
-    std::copy_n(suffix.data(), suffix_n, f.suffix.data());
     f.suffix_len = static_cast<std::uint8_t>(suffix_n);
     f.drop_last = true;
   }
