@@ -44,7 +44,7 @@ package: build
 # test-tsan: the tests labelled unit or threads under ThreadSanitizer.
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
-SANITIZER_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVALTRONICS_FUZZ=OFF
+SANITIZER_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVALTRONICS_FUZZ=OFF -DVALTRONICS_UNIT_TEST_SHARDS=4
 TSAN_TARGETS = valtronics unit_tests client_api_test valtronics_client_example \
                exception_ptr_release_demo
 # Narrows test-asan if it outgrows CI's budget, e.g. ASAN_CTEST_ARGS="-L unit|threads"; empty: all.

@@ -1,7 +1,7 @@
 // Unit tests of store/repositories: every record round-trips through a real temporary SQLite
 // file or PostgreSQL database (and survives re-opening it), alert ids never go back, corrupt JSON loads as {}, alert
 // queries filter with bound parameters, retention prunes resolved alerts and old readings in
-// batches (and remembers the largest pruned alert id), and bulk metric upserts are fast.
+// batches (and remembers the largest pruned alert id), and bulk metric upserts insert then update every row.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -697,33 +697,33 @@ TEST_F(StoreRepositories, HistoryAppendAndPruneInBatches) {
   EXPECT_EQ(rows(db(), "SELECT COUNT(*) FROM telemetry_history WHERE device_id = 2"), 0);
 }
 
-TEST_F(StoreRepositories, HundredThousandMetricUpsertsInOneTransactionAreFast) {
-  // A bound for SQLite's in-process writes; PostgreSQL pays a round trip per row here.
+TEST_F(StoreRepositories, HundredThousandMetricUpsertsInsertThenUpdateEveryRow) {
+  // Bulk upserts as the writer issues them, inside a caller's transaction and without one. How
+  // fast they are is measured by the ingest benchmarks (docs/benchmarks.md), never timed here: a
+  // sanitizer build on a shared machine takes many times longer. SQLite only: PostgreSQL pays a
+  // round trip per row, and its upserts are the same statements tested above.
   SKIP_UNLESS_SQLITE();
   std::vector<MetricValue> values;
   values.reserve(100'000);
   for (int d = 1; d <= 1000; ++d)
     for (int m = 0; m < 100; ++m)
       values.push_back({d, "metric_" + std::to_string(m), d + m * 0.5, "u", at_ms(1000)});
-  auto start = std::chrono::steady_clock::now();
   {
     Transaction tx(db());
     upsert_latest_metrics(db(), values);
     tx.commit();
   }
-  auto inserted = std::chrono::steady_clock::now() - start;
-  for (auto& v : values) v.value += 1;
-  start = std::chrono::steady_clock::now();
-  upsert_latest_metrics(db(), values);  // no caller transaction: still one of its own
-  auto updated = std::chrono::steady_clock::now() - start;
-  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-  std::cout << "100k upserts: insert " << ms(inserted) << " ms, update " << ms(updated) << " ms\n";
-  // Well under a second in an optimized build; generous bound for sanitizer/debug builds.
-  EXPECT_LT(ms(inserted), 3000);
-  EXPECT_LT(ms(updated), 3000);
+  for (auto& v : values) {
+    v.value += 1;
+    v.timestamp = at_ms(2000);
+  }
+  upsert_latest_metrics(db(), values);  // no caller transaction: one of its own
   auto all = load_latest_metrics(db());
   ASSERT_EQ(all.size(), 100'000u);
   EXPECT_DOUBLE_EQ(all[0].value, 2);  // device 1, metric_0: 1 + 0 + 1
+  for (const auto& m : all) ASSERT_EQ(m.timestamp, at_ms(2000)) << m.device_id << " " << m.metric;
+  EXPECT_EQ(all.back().device_id, 1000);
+  EXPECT_DOUBLE_EQ(all.back().value, 1000 + 99 * 0.5 + 1);  // metric_99 sorts last
 }
 
 }  // namespace
