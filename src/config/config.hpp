@@ -91,6 +91,9 @@ struct DevicesConfig {
 
 struct TelemetryConfig {
   milliseconds retention{0};                   // history kept this long; 0: no history
+  // (issue 14) History readings accepted and not yet committed beyond which ingest answers 503
+  // write_queue with Retry-After (about a second of ingest at full speed, ~25 MB).
+  std::size_t max_history_backlog = 262'144;
 };
 
 struct AlertsConfig {

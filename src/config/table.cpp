@@ -458,6 +458,16 @@ std::vector<Section> make_table() {
               c.telemetry.retention = duration_value(v, k, true);
             },
             .get = [](const Config& c) { return toml_duration(c.telemetry.retention); }},
+           {.name = "max_history_backlog",
+            .doc = "History readings accepted and not yet committed (about 100 bytes each) "
+                   "beyond which ingest answers 503 `write_queue` with Retry-After, so that a "
+                   "database slower than the devices bounds memory instead of growing it.",
+            .set = [](Config& c, const V& v, const K& k) {
+              c.telemetry.max_history_backlog = positive_size(v, k);
+            },
+            .get = [](const Config& c) {
+              return toml_integer(c.telemetry.max_history_backlog);
+            }},
        }},
       {.name = "alerts",
        .doc = "Alert replay and retention (docs/alerts.md).",

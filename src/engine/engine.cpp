@@ -137,7 +137,8 @@ store::Writer::Health Engine::storage_health() const { return impl_->writer->hea
 bool Engine::storage_available() const { return impl_->writer->available(); }
 bool Engine::write_queue_full() const {
   return impl_->writer->full() ||
-         impl_->history_backlog.load(std::memory_order_relaxed) >= Impl::kMaxHistoryBacklog;
+         impl_->history_backlog.load(std::memory_order_relaxed) >=
+             impl_->cfg.telemetry.max_history_backlog;
 }
 std::string Engine::store_location() const {
   return impl_->memory_uri.empty() ? impl_->cfg.db : impl_->memory_uri;

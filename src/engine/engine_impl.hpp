@@ -243,10 +243,9 @@ struct Engine::Impl {
   // History readings not yet handed to the writer (telemetry.cpp, gather_history).
   std::vector<model::MetricValue> unwritten_history;
   // unwritten_history's size plus the readings queued in the writer and not yet committed, for
-  // ingest's 503 (Engine::write_queue_full, read on the I/O threads).
+  // ingest's 503 beyond telemetry.max_history_backlog (Engine::write_queue_full, read on the I/O
+  // threads).
   std::atomic<std::size_t> history_backlog{0};
-  // Beyond this backlog ingest answers 503 (about a second of ingest at full speed, ~25 MB).
-  static constexpr std::size_t kMaxHistoryBacklog = 262'144;
   std::optional<RetentionPass> retention_pass;            // the pass running
   std::vector<Reply<RetentionReport>> next_pass_waiters;  // prune_now() calls during it
   bool stopping = false;

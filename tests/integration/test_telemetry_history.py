@@ -4,13 +4,15 @@ POST /api/v1/telemetry/batch?sync=true. Every aggregation and interval is checke
 computed here from the readings sent; bucket boundaries; the devices claim (404 or absent;
 device tokens 403); 400 naming each bad parameter; the raw list's order and pages; latest equal
 to the devices route; the export's CSV and JSON, chunked (HTTP/1.1) and closed (HTTP/1.0); a large
-export streamed with the server's memory far below the export's size; retention 0."""
+export streamed with the server's memory far below the export's size; retention 0; a database
+slower than the devices: 503 write_queue past telemetry.max_history_backlog, nothing lost."""
 import csv
 import http.client
 import io
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
 import unittest
@@ -18,7 +20,7 @@ import urllib.parse
 from datetime import datetime, timezone
 
 from domain_helpers import RestMixin, ts
-from harness import Server, ServerTestCase, token, vm_rss_kb
+from harness import Server, ServerTestCase, token, vm_rss_kb, wait_until
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -453,6 +455,87 @@ class RetentionZeroTest(RestMixin, unittest.TestCase):
             self.assertEqual((status, reply["data"], reply["pagination"]["total"]), (200, [], 0))
             latest = self.ok("GET", q("/api/v1/telemetry/latest", device_id=1))
             self.assertEqual(latest["telemetry"]["temperature"]["value"], 21.5)
+
+
+class HistoryBacklogTest(RestMixin, unittest.TestCase):
+    """While the database does not commit (another process holds its write lock), accepted
+    readings wait in the backlog; past telemetry.max_history_backlog ingest answers 503
+    write_queue with Retry-After and accepts nothing of the request, and once the lock goes
+    every accepted reading is in the history."""
+
+    LIMIT = 2000
+    BATCH = 300
+
+    def post(self, srv, items):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            conn.request("POST", "/api/v1/telemetry/batch", json.dumps({"telemetry_data": items}),
+                         {"Authorization": "Bearer " + self.admin,
+                          "Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, r.getheader("Retry-After"), json.loads(r.read())
+        finally:
+            conn.close()
+
+    def test_a_full_backlog_answers_503_and_loses_nothing(self):
+        config = {"telemetry": {"retention": "30d", "max_history_backlog": self.LIMIT}}
+        with Server(config) as srv:
+            self.server = srv
+            self.admin = token("admin", "admin", secret=srv.secret)
+            base = now_ms() - 60_000
+            sent = 0
+
+            def batch():
+                nonlocal sent
+                items = [{"device_id": 7, "metric_name": "level", "metric_value": sent + i,
+                          "timestamp": iso(base + sent + i)} for i in range(self.BATCH)]
+                sent += self.BATCH
+                return items
+
+            lock = sqlite3.connect(srv.config[""]["db"], timeout=10, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")  # the write lock: the server's writer waits for it
+            accepted, refusals = 0, []
+            try:
+                deadline = time.monotonic() + 20
+                while not refusals and time.monotonic() < deadline:
+                    status, retry_after, body = self.post(srv, batch())
+                    if status == 202:
+                        self.assertEqual(body["data"]["accepted"], self.BATCH, body)
+                        accepted += self.BATCH
+                    else:
+                        refusals.append((status, retry_after, body))
+                self.assertTrue(refusals, f"{accepted} readings accepted, never refused")
+                # Once the writer's attempt has waited out its busy timeout the storage is
+                # unavailable too; the write queue's answer still comes first.
+                wait_until(lambda: not srv.request("GET", "/health")[1]["storage"]["writable"],
+                           timeout=20, what="the writer to find the database locked")
+                refusals.append(self.post(srv, batch()))
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+            self.assertGreaterEqual(accepted, self.LIMIT)  # nothing refused below the bound
+            for status, retry_after, body in refusals:
+                self.assertEqual(status, 503, body)
+                self.assertEqual(retry_after, "1", body)
+                self.assertEqual(body["error"]["code"], "SERVICE_UNAVAILABLE", body)
+                self.assertEqual(body["error"]["details"]["limit"], "write_queue", body)
+                self.assertEqual(body["error"]["details"]["retry_after_seconds"], 1, body)
+            # The backlog drains once the database commits again: ingest is accepted again, and
+            # the history holds every accepted reading, none of the refused ones.
+            final = base + sent
+            wait_until(lambda: srv.request(
+                "POST", "/api/v1/telemetry/batch?sync=true", {"telemetry_data": [
+                    {"device_id": 7, "metric_name": "level", "metric_value": -1,
+                     "timestamp": iso(final)}]}, self.admin)[0] == 200,
+                timeout=30, what="ingest accepted again")
+            status, reply = self.call("GET", q("/api/v1/telemetry", device_id=7,
+                                               metric_name="level", start=iso(base - 1),
+                                               end=iso(final + 1), size=1))
+            self.assertEqual(status, 200, reply)
+            self.assertEqual(reply["pagination"]["total"], accepted + 1, reply["pagination"])
+            self.assertEqual(reply["data"][0]["metric_value"], -1)
+            print(f"backlog bound {self.LIMIT}: {accepted} readings accepted, then "
+                  f"{len(refusals)} requests refused with write_queue; all {accepted} stored")
 
 
 if __name__ == "__main__":
