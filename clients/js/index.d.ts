@@ -322,6 +322,12 @@ export interface ClientOptions {
   minRefreshInterval?: number;
   /** Node (`ws`) only: send the token as an Authorization: Bearer header instead of an auth message. */
   authHeader?: boolean;
+  /**
+   * Ask the server for coalesced frames (extension, docs/protocol.md): several messages in one
+   * JSON array frame, each still delivered as its own message. Default true; a server without
+   * the extension is used as before.
+   */
+  coalesce?: boolean;
 }
 
 export interface SubscriptionInfo {
@@ -417,6 +423,8 @@ export interface ClientEvents {
   pong: PongMessage;
   auth_response: AuthResponse;
   token_expiring: TokenExpiringMessage;
+  /** The server's answer to the SDK's hello (coalesce option): the features it applies. */
+  hello: { type: 'hello'; features: string[]; id?: string | number };
   tokenRefreshed: AuthResponse;
   subscriptionRemoved: SubscriptionRemovedInfo;
   recovery: { channel: 'alerts'; sinceAlertId: number | null; recovered: boolean; reply: SubscribedMessage };

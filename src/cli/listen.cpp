@@ -28,6 +28,7 @@ struct ListenArgs {
   std::string url, token, token_file, ca_file;
   std::vector<std::string> subscribe;
   bool json = false, insecure = false, quiet = false, no_compression = false;
+  bool no_coalesce = false;
   std::string backoff_base = "500ms", backoff_cap = "30s", ping_interval = "15s";
   unsigned max_attempts = 0;
 };
@@ -99,6 +100,8 @@ Runner add_listen(CLI::App& app) {
   cmd->add_flag("--quiet,-q", a->quiet, "No connection notes on stderr");
   cmd->add_flag("--no-compression", a->no_compression,
                 "Do not offer permessage-deflate (compression is offered by default)");
+  cmd->add_flag("--no-coalesce", a->no_coalesce,
+                "Do not ask for coalesced frames (JSON arrays of messages; asked by default)");
   cmd->add_option("--ca-file", a->ca_file, "PEM CA file for wss:// (default: system CAs)");
   cmd->add_flag("--insecure", a->insecure, "wss:// without certificate verification");
   cmd->add_option("--backoff-base", a->backoff_base, "First reconnect window (default 500ms)");
@@ -151,6 +154,7 @@ Runner add_listen(CLI::App& app) {
     o.backoff.max_attempts = a->max_attempts;
     o.ping_interval = duration_flag("--ping-interval", a->ping_interval, true);
     o.compression = !a->no_compression;
+    o.coalesce = !a->no_coalesce;
     o.tls.ca_file = a->ca_file;
     o.tls.verify_peer = !a->insecure;
 

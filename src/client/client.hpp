@@ -55,6 +55,10 @@ struct Options {
   // Offer permessage-deflate (RFC 7692; docs/protocol.md "Compression"): about half the bytes
   // of JSON updates, at no state per connection on the server.
   bool compression = true;
+  // Ask for coalesced frames (an extension, docs/protocol.md "Coalesced frames"): messages the
+  // server queued together come as one JSON array frame, fewer frames to read; each still
+  // reaches the handlers as its own Message. A server without the extension is used as before.
+  bool coalesce = true;
   // Bounds DNS, TCP, TLS, the upgrade and the first auth_response, each.
   std::chrono::milliseconds connect_timeout{10000};
   // A request unanswered this long after the call fails with "timeout" (it spans reconnects).

@@ -15,7 +15,9 @@ namespace valtronics::client {
 struct Message {
   std::string type;          // "telemetry_update", "alert", "subscribed", "error", ...
   boost::json::object body;  // the parsed message
-  std::string text;          // the frame exactly as the server sent it (for --json output)
+  // The message as the server sent it (for --json output): the frame, or its element's text
+  // when the frame was a coalesced array.
+  std::string text;
 };
 
 // The outcome of a request: the server's reply, or why there is none.

@@ -160,6 +160,12 @@ void Client::Session::on_open(std::uint64_t gen) {
   open_ = true;
   opened_at_ = std::chrono::steady_clock::now();
   if (!obtain_token(token_)) return;
+  if (opts_.coalesce) {
+    // Answered by `hello` (or, by a server without the extension, an unknown_type error): both
+    // carry this id and are passed over in on_message.
+    conn_->send(json::serialize(
+        json::object{{"type", "hello"}, {"features", json::array{"coalesce"}}, {"id", kHelloId}}));
+  }
   json::object auth{{"type", "auth"}, {"token", token_}};
   auto id = enqueue(Kind::auth, std::move(auth), nullptr);
   send_pending(id);
@@ -185,9 +191,26 @@ void Client::Session::on_text(std::uint64_t gen, std::string text) {
   if (gen != generation_ || done_) return;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return;  // the server only sends objects; ignore anything else
-  Message m{str(v.get_object(), "type"), std::move(v.get_object()), std::move(text)};
+  if (ec) return;  // the server only sends JSON; ignore anything else
+  if (auto* list = v.if_array()) {
+    // A coalesced frame (after hello): its messages in order. A handler may end the
+    // connection (close(), a fatal error): the rest then belongs to no one.
+    for (auto& e : *list) {
+      if (gen != generation_ || done_) return;
+      if (auto* o = e.if_object()) {
+        std::string element = json::serialize(e);
+        on_message(Message{str(*o, "type"), std::move(*o), std::move(element)});
+      }
+    }
+    return;
+  }
+  if (!v.is_object()) return;
+  on_message(Message{str(v.get_object(), "type"), std::move(v.get_object()), std::move(text)});
+}
 
+void Client::Session::on_message(Message m) {
+  if (auto* id = m.body.if_contains("id"); id && id->is_string() && id->get_string() == kHelloId)
+    return;  // hello's answer: nothing to do either way
   if (m.type == "auth_response") return on_auth_response(m);
   if (auto* id = m.body.if_contains("id"); id && id->is_int64() && pending_.count(id->get_int64()))
     return on_reply(id->get_int64(), m);

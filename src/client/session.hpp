@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <string_view>
 #include <future>
 #include <map>
 #include <mutex>
@@ -61,6 +62,8 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   void dial();
   void on_open(std::uint64_t gen);
   void on_text(std::uint64_t gen, std::string text);
+  void on_message(Message m);  // one message: a frame's, or one of a coalesced array's
+  static constexpr std::string_view kHelloId = "hello";
   void on_closed(std::uint64_t gen, const CloseInfo& info);
   void drop(const std::string& why);
   void schedule_reconnect(const std::string& why);

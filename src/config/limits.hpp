@@ -15,8 +15,14 @@ namespace valtronics::limits {
 
 // ---- WebSocket connections (session/, net/ws_session) ----
 // Frames per socket write: enough to amortize the syscall, few enough to bound the iovec array
-// (three buffers a frame: header, payload, seq suffix; IOV_MAX is 1024).
+// (three buffers a frame: header, payload, seq suffix; five in a coalesced frame, with its
+// separators), which never exceeds IOV_MAX.
 inline constexpr std::size_t kMaxFramesPerWrite = 256;
+inline constexpr std::size_t kMaxIovecsPerWrite = 1024;  // IOV_MAX on Linux
+// (issue 15) A coalesced frame holds at most this many messages and payload bytes: a client
+// reading arrays never gets one larger than a burst's worth, far below its frame size limits.
+inline constexpr std::size_t kMaxCoalescedMessages = 64;
+inline constexpr std::size_t kMaxCoalescedBytes = 64 * 1024;
 // Socket reads (of the thread's 64 KB buffer) one readiness of a connection gets before it
 // waits behind the thread's other work: 256 KB at a time. Without it a flooder keeping its
 // socket full held the I/O thread for as long as it sent (a bystander's reading on the same
@@ -43,6 +49,9 @@ inline constexpr std::size_t kMaxDeferredRequests = 1'000;
 // since_alert_id). An `ack` message names at most kMaxAckIds deliveries.
 inline constexpr std::size_t kMaxUnackedAlerts = 1'000;
 inline constexpr std::size_t kMaxAckIds = 1'000;
+// (issue 15) A `hello` names at most this many features (there are few; the bound keeps a
+// reply from echoing a flood).
+inline constexpr std::size_t kMaxHelloFeatures = 16;
 // How long a closing connection waits for the peer's close frame or EOF before dropping it.
 inline constexpr auto kCloseLinger = std::chrono::seconds(2);
 // Live state changes of alerts that no alerts subscription's cover explains, remembered per

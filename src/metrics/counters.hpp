@@ -26,8 +26,10 @@ inline constexpr std::size_t kAuthFailures = 5;
 
 // Client messages by type; subscribe and unsubscribe also by channel (4 each, in the order
 // of model::Channel: telemetry, alerts, devices, system).
-enum class InType : std::uint8_t { auth, ping, batch, invalid, binary, ack, subscribe, unsubscribe };
-inline constexpr std::size_t kInPlain = 6;  // auth .. ack: no channel
+enum class InType : std::uint8_t {
+  auth, ping, batch, invalid, binary, ack, hello, subscribe, unsubscribe
+};
+inline constexpr std::size_t kInPlain = 7;  // auth .. hello: no channel
 inline constexpr std::size_t kChannels = 4;
 inline constexpr std::size_t kInSlots = kInPlain + 2 * kChannels;
 constexpr std::size_t in_index(InType t, std::size_t channel = 0) {

@@ -24,8 +24,8 @@ using Labels = std::vector<ClientMetric::Label>;
 constexpr std::array<std::string_view, kEndpoints> kEndpointNames{"websocket", "http"};
 constexpr std::array<std::string_view, kAuthFailures> kAuthFailureNames{
     "missing_token", "invalid_token", "token_expired", "token_not_yet_valid", "timeout"};
-constexpr std::array<std::string_view, kInPlain> kInPlainNames{"auth",    "ping",   "batch",
-                                                               "invalid", "binary", "ack"};
+constexpr std::array<std::string_view, kInPlain> kInPlainNames{
+    "auth", "ping", "batch", "invalid", "binary", "ack", "hello"};
 constexpr std::array<std::string_view, kChannels> kChannelNames{"telemetry", "alerts", "devices",
                                                                 "system"};
 constexpr std::array<std::string_view, kOutTypes> kOutTypeNames{

@@ -99,13 +99,19 @@ struct PingRequest {
 struct AckRequest {
   std::vector<std::uint64_t> delivery_ids;  // at least one
 };
+// {"type":"hello","features":["coalesce", ...]} (issue 15): what the client can take beyond
+// the spec. Unknown features are left out of the reply, not refused: a newer client works
+// with an older server.
+struct HelloRequest {
+  std::vector<std::string> features;
+};
 struct BatchRequest {
   // Raw messages, parsed one by one when executed so each gets its own reply (or error).
   std::vector<boost::json::value> messages;
 };
 
 using RequestBody = std::variant<AuthRequest, SubscribeRequest, UnsubscribeRequest, PingRequest,
-                                 BatchRequest, AckRequest>;
+                                 BatchRequest, AckRequest, HelloRequest>;
 
 struct Request {
   std::optional<boost::json::value> id;  // echoed in every direct reply

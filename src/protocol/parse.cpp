@@ -581,6 +581,20 @@ BodyOrFailure parse_ack(const json::object& o) {
   return RequestBody{std::move(r)};
 }
 
+BodyOrFailure parse_hello(const json::object& o) {
+  const Failure bad{ErrorCode::invalid_message,
+                    "invalid 'features': expected a list of feature names (strings)"};
+  HelloRequest r;
+  const auto* v = o.if_contains("features");
+  if (!v) return RequestBody{std::move(r)};  // a hello asking for nothing
+  if (!v->is_array() || v->get_array().size() > limits::kMaxHelloFeatures) return bad;
+  for (const auto& e : v->get_array()) {
+    if (!e.is_string() || e.get_string().size() > 64) return bad;
+    r.features.emplace_back(e.get_string());
+  }
+  return RequestBody{std::move(r)};
+}
+
 BodyOrFailure parse_ping(const json::object& o) {
   PingRequest r;
   if (const auto* t = o.if_contains("timestamp")) r.timestamp = *t;
@@ -636,7 +650,7 @@ Result parse_object(const json::object& o, const ParseOptions& opts) {
 
   BodyOrFailure body = Failure{ErrorCode::unknown_type,
                                "unknown message type " + quote(type) +
-                                   " (expected auth, subscribe, unsubscribe, ping, batch or ack)"};
+                                   " (expected auth, subscribe, unsubscribe, ping, batch, ack or hello)"};
   if (type == "auth")
     body = parse_auth(o);
   else if (type == "subscribe")
@@ -649,6 +663,8 @@ Result parse_object(const json::object& o, const ParseOptions& opts) {
     body = parse_batch(o, opts);
   else if (type == "ack")
     body = parse_ack(o);
+  else if (type == "hello")
+    body = parse_hello(o);
 
   if (auto* f = std::get_if<Failure>(&body)) return fail(std::move(*f));
   return Request{std::move(id), std::move(std::get<RequestBody>(body))};

@@ -295,6 +295,15 @@ std::string pong(const OptId& id, const std::optional<boost::json::value>& clien
   return finish(o, id);
 }
 
+std::string hello(const OptId& id, const std::vector<std::string>& features) {
+  json::object o;
+  o["type"] = "hello";
+  json::array a;
+  for (const auto& f : features) a.emplace_back(sv(f));
+  o["features"] = std::move(a);
+  return finish(o, id);
+}
+
 std::string error(const OptId& id, ErrorCode code, std::string_view message) {
   json::object o;
   o["type"] = "error";

@@ -39,6 +39,9 @@ std::string subscribed(const OptId& id, model::Channel channel, const Filters& f
 // {"type":"unsubscribed","channel":...,"device_id":n (when given),"removed":count,"id":...}
 std::string unsubscribed(const OptId& id, model::Channel channel,
                          std::optional<std::int64_t> device_id, std::size_t removed);
+// {"type":"hello","features":[...],"id":...}: the features of the request the server applies.
+std::string hello(const OptId& id, const std::vector<std::string>& features);
+
 // {"type":"pong","timestamp":<echo, null if none>,"server_time":...,"id":...}
 std::string pong(const OptId& id, const std::optional<boost::json::value>& client_timestamp,
                  util::TimePoint now);

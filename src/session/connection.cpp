@@ -159,9 +159,10 @@ void Connection::on_text(std::string_view text) {
     // By type (the order of protocol::Request's body), and channel for (un)subscribe.
     using metrics::InType;
     static constexpr std::string_view kTypes[] = {"auth", "subscribe", "unsubscribe", "ping",
-                                                  "batch", "ack"};
-    static constexpr InType kInTypes[] = {InType::auth, InType::subscribe, InType::unsubscribe,
-                                          InType::ping, InType::batch, InType::ack};
+                                                  "batch", "ack", "hello"};
+    static constexpr InType kInTypes[] = {InType::auth,  InType::subscribe, InType::unsubscribe,
+                                          InType::ping,  InType::batch,     InType::ack,
+                                          InType::hello};
     std::optional<Channel> ch;
     if (parsed) {
       if (auto* s = std::get_if<protocol::SubscribeRequest>(&parsed->body)) ch = s->channel;
@@ -197,6 +198,8 @@ void Connection::execute(protocol::Request& req) {
           handle_auth(req, body);
         } else if constexpr (std::is_same_v<T, protocol::PingRequest>) {
           send(protocol::pong(req.id, body.timestamp, ctx_.wall_now()));
+        } else if constexpr (std::is_same_v<T, protocol::HelloRequest>) {
+          handle_hello(req, body);  // before auth too: it changes only how frames are framed
         } else {
           if (!claims_) {
             send(protocol::error(req.id, ErrorCode::not_authenticated,
@@ -318,6 +321,16 @@ void Connection::handle_ack(const protocol::Request& req, const protocol::AckReq
   set_timer(Timer::acks, acks_->next_due());
   // A replay with `ack` waits while kMaxUnackedAlerts are unacknowledged.
   if (replay_) pump_replay();
+}
+
+void Connection::handle_hello(const protocol::Request& req, const protocol::HelloRequest& h) {
+  // The features this server has; the reply names those of the request it applies from now on.
+  std::vector<std::string> agreed;
+  for (const auto& f : h.features)
+    if (f == "coalesce" && std::find(agreed.begin(), agreed.end(), f) == agreed.end())
+      agreed.push_back(f);
+  send(protocol::hello(req.id, agreed));
+  if (!agreed.empty()) out_.coalesce();  // the reply above may be the first of an array
 }
 
 void Connection::send_update(const Bytes& bytes, Channel channel) {

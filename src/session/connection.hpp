@@ -168,6 +168,7 @@ class Connection final : public hub::Subscriber {
   // Acknowledged alerts (issue 15): an alert sent with a delivery id when its subscription asked
   // for `ack`, the client's acks, and redelivery after alerts.ack_timeout.
   void handle_ack(const protocol::Request& req, const protocol::AckRequest& a);
+  void handle_hello(const protocol::Request& req, const protocol::HelloRequest& h);
   void send_alert(const Bytes& bytes, bool ack);
   void on_ack_deadline(SteadyTime now);
   void subscribe_keys(model::Channel channel, const protocol::Filters& filters);

@@ -66,11 +66,73 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
     f.suffix_len = static_cast<std::uint8_t>(suffix_n);
     f.drop_last = true;
   }
-  const std::size_t len = f.payload->size() - (f.drop_last ? 1 : 0) + f.suffix_len;
+  f.compressed = compress;
+  if (coalesce_ && f.data && join_group(f)) {
+    bytes_ += f.cost();
+    frames_.push_back(std::move(f));
+    return;
+  }
+  const std::size_t len = f.body_size();
   f.header_len =
       static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len, compress));
+  // A text message opens the group the next ones may join; anything else closes it.
+  if (coalesce_ && f.data) {
+    group_first_ = frames_.size();
+    group_members_ = 1;
+    group_len_ = len;
+  } else {
+    group_first_ = npos;
+  }
   bytes_ += f.cost();
   frames_.push_back(std::move(f));
+}
+
+std::string_view OutboundQueue::separator(Before b, bool compressed) {
+  if (b == Before::none) return {};
+  // Compressed, the '[' is a whole stored block before the first message's DEFLATE blocks.
+  using namespace std::string_view_literals;
+  return compressed ? "\x00\x01\x00\xfe\xff["sv : "["sv;
+}
+
+std::string_view OutboundQueue::separator(After a, bool compressed) {
+  using namespace std::string_view_literals;
+  // Compressed, a message ends with a stored block's header byte, its LEN and NLEN left to what
+  // follows. The ',' completes that block with its one byte, byte-aligned for the next message's
+  // own blocks; the ']' does too, then opens the empty block whose LEN and NLEN the receiver
+  // appends (0x00 0x00 0xff 0xff), as a message's end does.
+  switch (a) {
+    case After::none: return {};
+    case After::comma: return compressed ? "\x01\x00\xfe\xff,"sv : ","sv;
+    case After::close: return compressed ? "\x01\x00\xfe\xff]\x00"sv : "]"sv;
+  }
+  return {};
+}
+
+bool OutboundQueue::join_group(Frame& f) {
+  if (group_first_ == npos || group_members_ >= limits::kMaxCoalescedMessages) return false;
+  Frame& first = frames_[group_first_];
+  if (first.compressed != f.compressed) return false;  // RSV1 is the whole frame's
+  const bool c = f.compressed;
+  // The last member's ']' moves after `f` and a ',' comes between them; a second member also
+  // brings the '['.
+  std::size_t len = group_len_ + separator(After::comma, c).size() + f.body_size();
+  if (group_members_ == 1)
+    len += separator(Before::open, c).size() + separator(After::close, c).size();
+  if (len > limits::kMaxCoalescedBytes) return false;
+  Frame& last = frames_.back();
+  bytes_ -= first.cost();
+  if (&last != &first) bytes_ -= last.cost();
+  first.before = Before::open;
+  last.after = After::comma;
+  first.header_len = static_cast<std::uint8_t>(
+      protocol::ws::encode_header(first.header.data(), Opcode::text, len, c));
+  bytes_ += first.cost();
+  if (&last != &first) bytes_ += last.cost();
+  f.header_len = 0;
+  f.after = After::close;
+  group_len_ = len;
+  ++group_members_;
+  return true;
 }
 
 bool OutboundQueue::push_reliable(Bytes payload, Opcode opcode) {
@@ -130,12 +192,20 @@ std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frame
     out.push_back({const_cast<char*>(static_cast<const char*>(data)) + skip, size - skip});
     skip = 0;
   };
+  // At most five buffers a frame (header, '[', message, suffix, ']'), within IOV_MAX.
+  const std::size_t max_iov = out.size() + limits::kMaxIovecsPerWrite - 5;
   for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
-       it != frames_.end() && n < max_frames; ++it, ++n) {
+       it != frames_.end() && n < max_frames && out.size() <= max_iov; ++it, ++n) {
     add(it->header.data(), it->header_len);
+    const auto before = separator(it->before, it->compressed);
+    if (!before.empty()) add(before.data(), before.size());
     add(it->payload->data(), it->payload->size() - (it->drop_last ? 1 : 0));
     if (it->suffix_len) add(it->suffix.data(), it->suffix_len);
+    const auto after = separator(it->after, it->compressed);
+    if (!after.empty()) add(after.data(), after.size());
   }
+  // What was gathered may be on its way to the kernel: the open group takes no one more.
+  group_first_ = npos;
   return n;
 }
 
@@ -152,8 +222,10 @@ std::size_t OutboundQueue::consumed(std::size_t frames) {
     // should hold no outbound memory (the next burst allocates it again, once per burst).
     std::vector<Frame>().swap(frames_);
     head_ = 0;
+    group_first_ = npos;
   } else if (head_ > 1024 && head_ * 2 > frames_.size()) {
     frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+    if (group_first_ != npos) group_first_ -= head_;
     head_ = 0;
   }
   front_offset_ = 0;

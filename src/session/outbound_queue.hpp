@@ -37,6 +37,13 @@ class OutboundQueue {
     deflate_min_bytes_ = min_bytes;
   }
 
+  // The client asked for coalesced frames (issue 15, `hello` with "coalesce"): text messages
+  // queued one after another and not yet handed to the socket leave as one frame holding a JSON
+  // array of them, at most limits::kMaxCoalescedMessages and kMaxCoalescedBytes. The messages'
+  // bytes stay shared: the array's brackets and commas are iovecs of their own (stored DEFLATE
+  // blocks when compressed), and only the group's first frame header changes as it grows.
+  void coalesce() { coalesce_ = true; }
+
   // Replies and control frames. False (nothing queued) past the hard limit. A control frame
   // counts limits::kQueuedControlFrameBytes plus its payload, what it really costs, not its
   // wire size.
@@ -89,11 +96,18 @@ class OutboundQueue {
   std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
 
  private:
+  // What surrounds a message in a coalesced frame: nothing (a message of its own), or
+  // before it the array's '[' and after it ',' or ']'.
+  enum class Before : std::uint8_t { none, open };
+  enum class After : std::uint8_t { none, comma, close };
   struct Frame {
     Bytes payload;
     std::array<unsigned char, 10> header;
-    std::uint8_t header_len;
+    std::uint8_t header_len;  // 0 for a coalesced message after the first: its group has one
     bool data;
+    bool compressed = false;
+    Before before = Before::none;
+    After after = After::none;
     // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`, or with
     // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection. Compressed
     // (permessage-deflate), the payload is the shared compressed form of all but that brace
@@ -101,8 +115,12 @@ class OutboundQueue {
     std::uint8_t suffix_len = 0;
     bool drop_last = false;  // the payload's last byte is not sent (the suffix replaces it)
     std::array<char, 96> suffix;
+    std::size_t body_size() const {  // the message's bytes, without header or separators
+      return payload->size() - (drop_last ? 1 : 0) + suffix_len;
+    }
     std::size_t size() const {
-      return header_len + payload->size() - (drop_last ? 1 : 0) + suffix_len;
+      return header_len + separator(before, compressed).size() + body_size() +
+             separator(after, compressed).size();
     }
     // What the frame counts against max_bytes: its wire size for data frames (their payload,
     // shared with other connections, dominates); for a control frame (pong, ping, close) its
@@ -117,11 +135,25 @@ class OutboundQueue {
   };
   void push(Bytes payload, protocol::ws::Opcode opcode, std::uint64_t seq = 0,
             std::uint64_t merged = 0, std::uint64_t delivery_id = 0, bool redelivered = false);
+  // Makes `f` (a text message) the next one of the open coalesced group when it may join:
+  // true when it did (its header is then the group's, kept in the group's first frame).
+  bool join_group(Frame& f);
+  // The bytes of a separator: "[", "," or "]", or as a stored DEFLATE block when compressed.
+  static std::string_view separator(Before b, bool compressed);
+  static std::string_view separator(After a, bool compressed);
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;
   int deflate_bits_ = 0;  // 0: no permessage-deflate
   std::size_t deflate_min_bytes_ = 0;
+  bool coalesce_ = false;
+  // The coalesced group new messages may join: its first frame's index in frames_ (npos: none),
+  // its members and the payload length its header announces. A group is closed to newcomers
+  // once any of it was gathered (its header may be on its way to the kernel).
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t group_first_ = npos;
+  std::size_t group_members_ = 0;
+  std::size_t group_len_ = 0;
   // A vector used as a FIFO (frames_[head_] is the front): no allocation at all while empty,
   // unlike std::deque, which allocates its map and a node up front for every connection.
   std::vector<Frame> frames_;

@@ -1,8 +1,10 @@
 """Helpers for the tests of the client subcommands (`valtronics listen`, `valtronics simulate`):
-run them as subprocesses, collect their output lines in the background, wait for a line."""
+run them as subprocesses, collect their output lines in the background, wait for a line; and a
+TCP relay between a client and the server that keeps what the server sent."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -94,3 +96,68 @@ def run_cli(args, timeout=30, env=None):
     e.pop("VALTRONICS_TOKEN", None)
     e.update(env or {})
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, env=e)
+
+
+class Relay:
+    """Forwards one TCP connection to the server, both ways, keeping what the server sent: its
+    handshake answer (first_answer) and every byte after (downstream)."""
+
+    def __init__(self, port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = port
+        self.answer = b""
+        self.downstream = bytearray()
+        self.got_answer = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        client, _ = self.listener.accept()
+        server = socket.create_connection(("127.0.0.1", self.target))
+
+        def pump(src, dst, record):
+            try:
+                while data := src.recv(65536):
+                    if record:
+                        self.downstream += data
+                    if record and not self.got_answer.is_set():
+                        self.answer += data
+                        if b"\r\n\r\n" in self.answer:
+                            self.got_answer.set()
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
+        pump(server, client, True)
+
+    def first_answer(self):
+        self.got_answer.wait(5)
+        return self.answer.split(b"\r\n\r\n")[0]
+
+    def frames(self):
+        """The server's WebSocket frames after the handshake (uncompressed, unmasked), as
+        (opcode, payload) pairs."""
+        data = bytes(self.downstream)
+        i = data.index(b"\r\n\r\n") + 4
+        out = []
+        while i + 2 <= len(data):
+            n, at = data[i + 1] & 0x7F, i + 2
+            if n == 126:
+                n, at = int.from_bytes(data[at:at + 2], "big"), at + 2
+            elif n == 127:
+                n, at = int.from_bytes(data[at:at + 8], "big"), at + 8
+            if at + n > len(data):
+                break
+            out.append((data[i] & 0x0F, data[at:at + n]))
+            i = at + n
+        return out
+
+    def close(self):
+        self.listener.close()

@@ -16,7 +16,7 @@ import zlib
 
 import websockets
 
-from cli_clients import Listen
+from cli_clients import Listen, Relay
 from harness import ServerTestCase, connect, recv_type, run, subscribe
 
 
@@ -198,49 +198,6 @@ class CompressionTest(ServerTestCase):
                                          what="an update")[0]
                 self.assertEqual(update["telemetry"]["t"]["value"], 7.25)
             self.assertEqual(b"permessage-deflate" in relay.first_answer(), want, flag)
-
-
-class Relay:
-    """Forwards one TCP connection to the server, both ways, keeping the server's first bytes."""
-
-    def __init__(self, port):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.target = port
-        self.answer = b""
-        self.got_answer = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        client, _ = self.listener.accept()
-        server = socket.create_connection(("127.0.0.1", self.target))
-
-        def pump(src, dst, record):
-            try:
-                while data := src.recv(65536):
-                    if record and not self.got_answer.is_set():
-                        self.answer += data
-                        if b"\r\n\r\n" in self.answer:
-                            self.got_answer.set()
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
-        pump(server, client, True)
-
-    def first_answer(self):
-        self.got_answer.wait(5)
-        return self.answer.split(b"\r\n\r\n")[0]
-
-    def close(self):
-        self.listener.close()
 
 
 if __name__ == "__main__":

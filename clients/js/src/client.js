@@ -72,6 +72,7 @@ const DEFAULTS = {
   minRefreshInterval: 5_000,
   retryOnFirstConnect: false,
   authHeader: false,
+  coalesce: true,
 };
 
 const noop = () => {};
@@ -191,6 +192,7 @@ export class ValtronicsWebSocket extends Emitter {
     this._connectTimer = null;
     this._heartbeatTimer = null;
     this._authId = null;        // id of the auth message of the current attempt
+    this._helloId = null;       // id of the hello (coalesced frames) of the current attempt
     this._authError = null;     // the server refused our token on this socket
     this._socketError = null;   // last transport error text (for connect_failed messages)
     this._auth = null;          // last successful auth_response
@@ -425,6 +427,14 @@ export class ValtronicsWebSocket extends Emitter {
     ws.addEventListener('open', () => {
       if (gen !== this._gen) return;
       this.emit('open', { url: this.url });
+      if (this._opts.coalesce) {
+        // Extension (docs/protocol.md, "Coalesced frames"): the server may then send several
+        // messages as one JSON array frame; _onFrame takes both. An older server answers
+        // unknown_type, which _onMessage leaves aside.
+        this._helloId = this._newId();
+        const hello = { type: 'hello', features: ['coalesce'], id: this._helloId };
+        this._write(JSON.stringify(hello), hello);
+      }
       if (!this._opts.authHeader) {
         this._authId = this._newId();
         this._write(JSON.stringify({ type: 'auth', token, id: this._authId }), { type: 'auth', token, id: this._authId });
@@ -866,17 +876,31 @@ export class ValtronicsWebSocket extends Emitter {
         return;
       }
     }
-    let msg;
+    let parsed;
     try {
-      msg = JSON.parse(data);
+      parsed = JSON.parse(data);
     } catch {
-      msg = null;
+      parsed = null;
     }
-    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
-      this.emit('error', new ValtronicsError('invalid_reply', `invalid_reply: not a JSON object: ${String(data).slice(0, 100)}`));
+    // A coalesced frame (extension, after `hello`) is an array of messages, handled in order.
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    for (const msg of list) {
+      if (gen !== this._gen) return; // a message of the array ended this connection
+      if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
+        this.emit('error', new ValtronicsError('invalid_reply', `invalid_reply: not a JSON object: ${String(data).slice(0, 100)}`));
+        continue;
+      }
+      this._onMessage(gen, msg);
+    }
+  }
+
+  _onMessage(gen, msg) {
+    this.emit('message', msg);
+    if (msg.id !== undefined && msg.id !== null && msg.id === this._helloId) {
+      // hello's answer: the features agreed, or (a server without the extension) unknown_type.
+      if (msg.type === 'hello') this.emit('hello', msg);
       return;
     }
-    this.emit('message', msg);
 
     if (this._state === 'connecting') {
       if (msg.type === 'auth_response' && (msg.id === this._authId || msg.id === undefined)) {

@@ -91,7 +91,8 @@ describe('ValtronicsWebSocket against one server', { timeout: 60_000 }, () => {
     const auth = await c.connect();
     assert.equal(auth.success, true);
     assert.equal(auth.id, undefined, 'auth_response to the header carries no id');
-    assert.equal(sent.length, 0, 'no auth message was sent');
+    // Only the hello asking for coalesced frames (the SDK's default) went out: no auth message.
+    assert.deepEqual(sent.map((m) => m.type), ['hello'], 'no auth message was sent');
     const sub = await c.subscribe('telemetry', { device_id: 3 });
     assert.equal(sub.type, 'subscribed');
   });
@@ -255,9 +256,9 @@ describe('ValtronicsWebSocket against one server', { timeout: 60_000 }, () => {
     assert.equal((await pong).type, 'pong');
     assert.equal((await rawPong).id, 'raw-1');
     assert.equal(c.queued, 0);
-    // auth went first, then the queue in order.
-    assert.equal(sent[0].type, 'auth');
-    const flat = sent.slice(1).flatMap((m) => (m.type === 'batch' ? m.messages : [m]));
+    // hello (coalesced frames, the default) and auth went first, then the queue in order.
+    assert.deepEqual(sent.slice(0, 2).map((m) => m.type), ['hello', 'auth']);
+    const flat = sent.slice(2).flatMap((m) => (m.type === 'batch' ? m.messages : [m]));
     assert.deepEqual(flat.map((m) => m.type), ['subscribe', 'ping', 'ping']);
     assert.equal(flat[1].id, 'raw-1');
     assert.deepEqual(errors, [], 'nothing was refused as not_authenticated');

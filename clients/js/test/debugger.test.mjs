@@ -23,15 +23,16 @@ test('logs frames and events of a real session, levels, redaction, sink', T, asy
   const sub = await c.subscribe('telemetry', { device_id: 71 });
   const frames = dbg.entries.filter((e) => e.data?.direction);
   assert.deepEqual(frames.map((e) => [e.data.direction, e.data.type]),
-    [['sent', 'auth'], ['received', 'auth_response'], ['sent', 'subscribe'], ['received', 'subscribed']]);
-  const subEntry = frames[3];
+    [['sent', 'hello'], ['sent', 'auth'], ['received', 'hello'], ['received', 'auth_response'],
+      ['sent', 'subscribe'], ['received', 'subscribed']]);
+  const subEntry = frames[5];
   assert.equal(subEntry.level, 'DEBUG');
   assert.equal(subEntry.data.channel, 'telemetry');
   assert.equal(subEntry.data.id, sub.id);
   assert.equal(subEntry.data.size, utf8Length(JSON.stringify(sub)));
   assert.match(subEntry.timestamp, /Z$/);
   // The token is in no entry, no console line; the auth entry shows it redacted.
-  assert.equal(frames[0].data.payload.token, '[redacted]');
+  assert.equal(frames[1].data.payload.token, '[redacted]');
   assert.ok(!JSON.stringify(dbg.entries).includes(admin));
   assert.ok(!JSON.stringify(lines).includes(admin));
   assert.ok(dbg.entries.some((e) => e.level === 'INFO' && e.message === 'authenticated'));

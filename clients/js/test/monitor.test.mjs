@@ -26,8 +26,8 @@ test('figures from a real session with a reconnect, cross-checked with the serve
   let s = monitor.getStats();
   assert.equal(s.totalConnections, 1);
   assert.equal(s.activeConnections, 1);
-  assert.equal(s.messagesSent, 5, 'auth, subscribe, 3 pings');
-  assert.equal(s.messagesReceived, 5, 'auth_response, subscribed, 3 pongs');
+  assert.equal(s.messagesSent, 6, 'hello (coalesced frames), auth, subscribe, 3 pings');
+  assert.equal(s.messagesReceived, 6, 'hello, auth_response, subscribed, 3 pongs');
 
   const back = next(c, 'reconnected');
   c.send({ type: 'ping', padding: 'x'.repeat(2048) }); // dropped by the server (1009)

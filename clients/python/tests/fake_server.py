@@ -34,11 +34,14 @@ def system(seq):
 class FakeServer:
     """auth -> auth_response (or, per connection index, a refusal); subscribe (alone or in a
     batch) -> subscribed echoing the filters, or `error` for channels in refuse[conn];
-    ping -> pong; emit -> sends msg["frames"]; drop -> closes with msg["code"]."""
+    ping -> pong; emit -> sends msg["frames"]; drop -> closes with msg["code"]. A `hello` (the
+    SDK asks for coalesced frames) is answered as a server without the extension answers it,
+    unknown_type, and kept in `hellos`, apart from the spec's messages in `received`."""
 
     def __init__(self, auth_errors=None, refuse=None):
         self.received = []             # per connection: every message received
         self.frames = []               # per connection: raw frames received
+        self.hellos = []               # every hello received
         self.auth_errors = auth_errors or {}
         self.refuse = refuse or {}
         self.server = None
@@ -72,10 +75,16 @@ class FakeServer:
         self.received.append(received)
         self.frames.append(frames)
         async for raw in ws:
-            frames.append(raw)
             msg = json.loads(raw)
-            received.append(msg)
             t = msg.get("type")
+            if t == "hello":
+                self.hellos.append(msg)
+                await ws.send(json.dumps({"type": "error", "error": "unknown_type",
+                                          "message": "unknown message type 'hello'",
+                                          "id": msg.get("id")}))
+                continue
+            frames.append(raw)
+            received.append(msg)
             if t == "auth":
                 if n in self.auth_errors:
                     await ws.send(json.dumps({"type": "auth_response", "success": False,

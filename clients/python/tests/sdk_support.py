@@ -20,7 +20,8 @@ class RecordingClient(ValtronicsWebSocketClient):
     delay, error), ("reconnected", auth_response), ("refreshed", auth_response),
     ("gap", channel, expected, received), ("alert_resume", subscribed reply),
     ("removed", channel, device_id, reason, error). frames: every server message received,
-    parsed (replies matched to requests included, which never reach recv())."""
+    parsed (replies matched to requests included, which never reach recv()), each message of a
+    coalesced array on its own; frame_count and array_frames count the frames themselves."""
 
     def __init__(self, url, token=None, **kwargs):
         kwargs.setdefault("backoff_base", 0.05)
@@ -30,13 +31,22 @@ class RecordingClient(ValtronicsWebSocketClient):
         super().__init__(url, token, **kwargs)
         self.events = []
         self.frames = []
+        self.frame_count = 0
+        self.array_frames = 0
         self._event_added = asyncio.Event()
 
     async def _on_frame(self, raw):
         try:
-            self.frames.append(json.loads(raw))
+            parsed = json.loads(raw)
         except (TypeError, ValueError):
             pass
+        else:
+            self.frame_count += 1
+            if isinstance(parsed, list):
+                self.array_frames += 1
+                self.frames.extend(parsed)
+            else:
+                self.frames.append(parsed)
         await super()._on_frame(raw)
 
     def _record(self, *event):

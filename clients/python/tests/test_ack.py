@@ -20,7 +20,7 @@ RULE = {"name": "Acked", "metric": "acked", "condition": "gt", "threshold": 10,
 
 
 class AckClient(RecordingClient):
-    """Records, per connection (numbered from 1), the alert frames received and the `ack`
+    """Records, per connection (numbered from 1), the alert messages received and the `ack`
     frames sent; handle_alert records the alerts the application got."""
 
     def __init__(self, url, token_=None, **kwargs):
@@ -46,9 +46,10 @@ class AckClient(RecordingClient):
         return ws, auth
 
     async def _on_frame(self, raw):
-        m = json.loads(raw)
-        if m.get("type") == "alert":
-            self.alert_frames.append((self.connection, m))
+        parsed = json.loads(raw)
+        for m in parsed if isinstance(parsed, list) else [parsed]:  # coalesced: an array
+            if m.get("type") == "alert":
+                self.alert_frames.append((self.connection, m))
         await super()._on_frame(raw)
 
     async def handle_alert(self, data):

@@ -169,13 +169,16 @@ class ValtronicsWebSocketClient:
     max_size: largest incoming frame in bytes.
     resume_alerts: after a reconnect, ask for the alerts missed since the last one received
         (`since_alert_id`).
+    coalesce: ask the server for coalesced frames (extension, docs/protocol.md): several
+        messages in one JSON array frame, each still handed over as its own message. Default
+        True; a server without the extension is used as before.
     rng: a random.Random for the backoff jitter (tests)."""
 
     def __init__(self, url, token=None, *, token_provider=None, reconnect=True,
                  backoff_base=0.5, backoff_cap=30.0, max_reconnect_attempts=None,
                  request_timeout=10.0, open_timeout=10.0, close_timeout=2.0,
                  ping_interval=20.0, ping_timeout=20.0, max_queue=10000, max_size=2 ** 22,
-                 resume_alerts=True, rng=None):
+                 resume_alerts=True, coalesce=True, rng=None):
         if token is None and token_provider is None:
             raise ValueError("give a token or a token_provider")
         self.url = _with_default_path(url)
@@ -191,6 +194,10 @@ class ValtronicsWebSocketClient:
         self.max_queue = max_queue
         self.max_size = max_size
         self.resume_alerts = resume_alerts
+        self.coalesce = coalesce
+        # Messages that came in the same coalesced frame as auth_response, after it: the next
+        # reader handles them first.
+        self._early = []
         self._backoff = Backoff(backoff_base, backoff_cap, rng)
 
         # Spec attributes: the current socket (None while disconnected) and whether the client
@@ -689,17 +696,29 @@ class ValtronicsWebSocketClient:
             ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
             max_size=self.max_size, compression=None)
         try:
+            if self.coalesce:
+                # Extension (docs/protocol.md, "Coalesced frames"): several messages may then
+                # come as one JSON array frame. Its answer (or an older server's unknown_type)
+                # comes before auth_response and is passed over below.
+                await ws.send(json.dumps({"type": "hello", "features": ["coalesce"],
+                                          "id": self._pending.next_id()}))
             await ws.send(json.dumps({"type": "auth", "token": token,
                                       "id": self._pending.next_id()}))
-            # The server sends nothing before auth_response (docs/protocol.md).
-            while True:
+            # The server sends nothing before auth_response but hello's answer
+            # (docs/protocol.md); what follows it in the same frame is kept for the reader.
+            reply = None
+            while reply is None:
                 raw = await asyncio.wait_for(ws.recv(), self.open_timeout)
                 try:
-                    reply = json.loads(raw)
+                    parsed = json.loads(raw)
                 except ValueError:
                     continue
-                if isinstance(reply, dict) and reply.get("type") == "auth_response":
-                    break
+                items = parsed if isinstance(parsed, list) else [parsed]
+                for i, item in enumerate(items):
+                    if isinstance(item, dict) and item.get("type") == "auth_response":
+                        reply = item
+                        self._early = [m for m in items[i + 1:] if isinstance(m, dict)]
+                        break
             if not reply.get("success"):
                 raise AuthenticationError(reply.get("error"), reply.get("message"), reply)
             return ws, reply
@@ -871,7 +890,10 @@ class ValtronicsWebSocketClient:
     async def _read_loop(self, conn):
         """Reads the connection until it closes; returns (close code, reason)."""
         ws = conn.ws
+        early, self._early = self._early, []
         try:
+            for msg in early:
+                await self._on_message(msg)
             async for raw in ws:
                 await self._on_frame(raw)
         except ConnectionClosed:
@@ -887,12 +909,16 @@ class ValtronicsWebSocketClient:
             log.warning("ignored a binary frame")
             return
         try:
-            msg = json.loads(raw)
+            parsed = json.loads(raw)
         except ValueError:
             log.warning("ignored a frame that is not JSON: %.100r", raw)
             return
-        if not isinstance(msg, dict):
-            return
+        # A coalesced frame (after hello) is a JSON array of messages, handled in order.
+        for msg in parsed if isinstance(parsed, list) else [parsed]:
+            if isinstance(msg, dict):
+                await self._on_message(msg)
+
+    async def _on_message(self, msg):
         if msg.get("type") == "subscribed" and msg.get("channel") == "alerts":
             # Replies and the one a /ws/alerts endpoint sends after auth: a resume point before
             # the first alert.

@@ -123,6 +123,29 @@ TEST(ParseEnvelope, UnknownType) {
   }
 }
 
+TEST(ParseHello, FeaturesAreKeptInOrderAndABadListIsInvalid) {
+  auto req = parse_ok(R"({"type":"hello","features":["coalesce","later"],"id":"h"})");
+  auto* h = std::get_if<HelloRequest>(&req.body);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->features, (std::vector<std::string>{"coalesce", "later"}));
+  ASSERT_TRUE(req.id);
+  EXPECT_EQ(*req.id, boost::json::value("h"));
+  req = parse_ok(R"({"type":"hello"})");
+  ASSERT_NE(std::get_if<HelloRequest>(&req.body), nullptr);
+  EXPECT_TRUE(std::get<HelloRequest>(req.body).features.empty());
+  std::string many = "[";  // 17 features: one past the bound
+  for (int i = 0; i < 17; ++i) many += std::string(i ? "," : "") + R"("f")";
+  many += "]";
+  const std::vector<std::string> bad_lists = {R"("coalesce")", "[1]", "[null]", "{}",
+                                              "[\"" + std::string(65, 'x') + "\"]", many};
+  for (const auto& bad : bad_lists) {
+    const auto e = parse_err(R"({"type":"hello","id":3,"features":)" + bad + "}");
+    EXPECT_EQ(e.code, ErrorCode::invalid_message) << bad;
+    EXPECT_NE(e.message.find("features"), std::string::npos) << e.message;
+    EXPECT_TRUE(e.id) << "the id is echoed";
+  }
+}
+
 TEST(ParseEnvelope, LongTypeIsCutInTheMessage) {
   const std::string t(5000, 'x');
   const auto e = parse_err(R"({"type":")" + t + R"("})");

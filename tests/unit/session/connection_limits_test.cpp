@@ -33,9 +33,9 @@ TEST(SessionErrors, InvalidJson) {
 TEST(SessionErrors, UnknownTypeEchoesTheId) {
   SessionHarness h;
   auto c = h.admin();
-  c->send(R"({"type":"hello","id":7})");
+  c->send(R"({"type":"greet","id":7})");
   EXPECT_EQ(c->read_one(), obj(R"j({"type":"error","error":"unknown_type","message":
-      "unknown message type 'hello' (expected auth, subscribe, unsubscribe, ping, batch or ack)","id":7})j"));
+      "unknown message type 'greet' (expected auth, subscribe, unsubscribe, ping, batch, ack or hello)","id":7})j"));
 }
 
 TEST(SessionErrors, MissingOrBadFieldsAreInvalidMessage) {
