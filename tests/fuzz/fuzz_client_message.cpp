@@ -187,6 +187,12 @@ bool same_request(const protocol::Request& a, const protocol::Request& b) {
   if (const auto* p = std::get_if<protocol::PingRequest>(&a.body)) {
     return p->timestamp == std::get<protocol::PingRequest>(b.body).timestamp;
   }
+  if (const auto* k = std::get_if<protocol::AckRequest>(&a.body)) {
+    return k->delivery_ids == std::get<protocol::AckRequest>(b.body).delivery_ids;
+  }
+  if (const auto* h = std::get_if<protocol::HelloRequest>(&a.body)) {
+    return h->features == std::get<protocol::HelloRequest>(b.body).features;
+  }
   return std::get<protocol::BatchRequest>(a.body).messages ==
          std::get<protocol::BatchRequest>(b.body).messages;
 }
