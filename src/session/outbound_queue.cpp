@@ -204,7 +204,8 @@ std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frame
     const auto after = separator(it->after, it->compressed);
     if (!after.empty()) add(after.data(), after.size());
   }
-  // What was gathered may be on its way to the kernel: the open group takes no one more.
+  // Part of what was gathered may be written and the rest wait (a full socket buffer): the
+  // open group's length is then on the wire, so it takes no one more.
   group_first_ = npos;
   return n;
 }

@@ -149,7 +149,8 @@ class OutboundQueue {
   bool coalesce_ = false;
   // The coalesced group new messages may join: its first frame's index in frames_ (npos: none),
   // its members and the payload length its header announces. A group is closed to newcomers
-  // once any of it was gathered (its header may be on its way to the kernel).
+  // once any of it was gathered: a write may stop half way (a full socket buffer), and then
+  // its header, with the length, is already on the wire.
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   std::size_t group_first_ = npos;
   std::size_t group_members_ = 0;
