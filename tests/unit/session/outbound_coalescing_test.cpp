@@ -13,6 +13,7 @@
 #include "config/limits.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "session/outbound_queue.hpp"
+#include "support/session_harness.hpp"
 
 namespace valtronics::session {
 namespace {
@@ -26,40 +27,16 @@ Bytes json_message(int n, std::size_t pad = 0) {
       std::string(pad, 'p') + "\"}");
 }
 
-struct WireFrame {
-  unsigned opcode;
-  bool compressed;
-  std::string payload;  // inflated when compressed
-};
-
-// Splits a byte stream into WebSocket frames (server frames: unmasked), inflating compressed ones.
-std::vector<WireFrame> decode(const std::string& wire) {
-  std::vector<WireFrame> out;
-  std::size_t i = 0;
-  while (i < wire.size()) {
-    const auto b0 = static_cast<unsigned char>(wire[i]), b1 = static_cast<unsigned char>(wire[i + 1]);
-    EXPECT_TRUE(b0 & 0x80) << "FIN";
-    std::size_t len = b1 & 0x7f, at = i + 2;
-    if (len == 126) {
-      len = (std::size_t(static_cast<unsigned char>(wire[at])) << 8) |
-            static_cast<unsigned char>(wire[at + 1]);
-      at += 2;
-    } else if (len == 127) {
-      len = 0;
-      for (int k = 0; k < 8; ++k) len = (len << 8) | static_cast<unsigned char>(wire[at + k]);
-      at += 8;
-    }
-    WireFrame f{b0 & 0x0fu, (b0 & 0x40) != 0, wire.substr(at, len)};
-    if (f.compressed) {
-      auto inflated = protocol::deflate::decompress(f.payload, 1 << 20);
-      EXPECT_TRUE(inflated) << "not valid DEFLATE";
-      f.payload = inflated.value_or("");
-    }
-    out.push_back(std::move(f));
-    i = at + len;
+// The server's frames in `wire`, as a client gets them: compressed ones inflated.
+std::vector<test::Frame> decode(const std::string& wire) {
+  auto frames = test::decode_server_frames(wire, true);
+  for (auto& f : frames) {
+    if (!f.compressed) continue;
+    auto inflated = protocol::deflate::decompress(f.payload, 1 << 20);
+    EXPECT_TRUE(inflated) << "not valid DEFLATE";
+    f.payload = inflated.value_or("");
   }
-  EXPECT_EQ(i, wire.size()) << "a frame runs past the bytes written";
-  return out;
+  return frames;
 }
 
 std::string gather_all(OutboundQueue& q, std::size_t* frames = nullptr) {
@@ -83,7 +60,7 @@ std::string drain(OutboundQueue& q) {
 }
 
 // The messages a client reading arrays gets out of one frame's payload.
-std::vector<boost::json::object> messages(const WireFrame& f) {
+std::vector<boost::json::object> messages(const test::Frame& f) {
   std::vector<boost::json::object> out;
   auto v = boost::json::parse(f.payload);
   if (v.is_array()) {
@@ -104,7 +81,7 @@ TEST(OutboundCoalescing, MessagesQueuedTogetherLeaveAsOneArrayFrame) {
   EXPECT_EQ(wire.size(), wire_size) << "what a frame counts is what it writes";
   const auto frames = decode(wire);
   ASSERT_EQ(frames.size(), 1u);
-  EXPECT_EQ(frames[0].opcode, 1u);
+  EXPECT_EQ(frames[0].opcode, Opcode::text);
   EXPECT_EQ(frames[0].payload.front(), '[');
   const auto got = messages(frames[0]);
   ASSERT_EQ(got.size(), 3u);
@@ -142,7 +119,7 @@ TEST(OutboundCoalescing, AControlFrameEndsTheGroup) {
   const auto frames = decode(drain(q));
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_EQ(messages(frames[0]).size(), 2u);
-  EXPECT_EQ(frames[1].opcode, 0xAu);
+  EXPECT_EQ(frames[1].opcode, Opcode::pong);
   EXPECT_EQ(frames[1].payload, "pp");
   EXPECT_EQ(messages(frames[2]).size(), 1u);
   EXPECT_EQ(frames[2].payload.front(), '{');
@@ -195,6 +172,33 @@ TEST(OutboundCoalescing, GroupsStayWithinTheirMessageAndByteBounds) {
   EXPECT_EQ(messages(frames[0]).size(), 6u);
 }
 
+TEST(OutboundCoalescing, AWriteNeverHasMoreBuffersThanIovMax) {
+  // Two-message arrays (8 buffers: header, '[', payload, suffix, ',', payload, suffix, ']')
+  // between pongs (2): 3 000 frames would be 10 000 buffers in one gather without the cap.
+  OutboundQueue capped(8 << 20), reference(8 << 20);
+  for (auto* q : {&capped, &reference}) {
+    q->coalesce();
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(q->push_update(json_message(i), 2 * i + 1));
+      ASSERT_TRUE(q->push_update(json_message(i), 2 * i + 2));
+      ASSERT_TRUE(q->push_reliable(std::make_shared<const std::string>("p"), Opcode::pong));
+    }
+  }
+  std::string wire;
+  std::size_t writes = 0;
+  while (!capped.empty()) {
+    std::vector<iovec> bufs;
+    const auto n = capped.gather(bufs, 100'000);
+    ASSERT_LE(bufs.size(), limits::kMaxIovecsPerWrite);
+    ASSERT_GT(n, 0u);
+    for (auto& b : bufs) wire.append(static_cast<const char*>(b.iov_base), b.iov_len);
+    capped.consumed(n);
+    ++writes;
+  }
+  EXPECT_GE(writes, 10u);
+  EXPECT_EQ(wire, drain(reference));
+}
+
 TEST(OutboundCoalescing, PartialWritesAnywhereGiveTheSameBytes) {
   std::mt19937 rng(7);
   for (int round = 0; round < 50; ++round) {
@@ -222,7 +226,7 @@ TEST(OutboundCoalescing, PartialWritesAnywhereGiveTheSameBytes) {
     ASSERT_EQ(got, expected) << "round " << round;
     std::size_t total = 0;
     for (const auto& f : decode(got))
-      if (f.opcode == 1) total += messages(f).size();
+      if (f.is_text()) total += messages(f).size();
     EXPECT_EQ(total, 40u - 3);  // 13, 26, 39 were pongs
   }
 }

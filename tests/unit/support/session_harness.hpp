@@ -164,6 +164,7 @@ inline std::string close_body(std::uint16_t code, std::string_view reason = "") 
 struct Frame {
   Opcode opcode;
   std::string payload;
+  bool compressed = false;  // RSV1: permessage-deflate (decode_server_frames(.., true) only)
 
   bool is_text() const { return opcode == Opcode::text; }
   json::object json() const {
@@ -184,8 +185,9 @@ struct Frame {
   std::string close_reason() const { return payload.size() > 2 ? payload.substr(2) : ""; }
 };
 
-// Decodes server frames (unmasked, FIN set) from `bytes`.
-inline std::vector<Frame> decode_server_frames(std::string_view bytes) {
+// Decodes server frames (unmasked, FIN set) from `bytes`; RSV1 (a compressed message) only
+// where permessage-deflate was agreed (`compressed`), the payload left as sent.
+inline std::vector<Frame> decode_server_frames(std::string_view bytes, bool compressed = false) {
   std::vector<Frame> out;
   std::size_t p = 0;
   while (p < bytes.size()) {
@@ -196,7 +198,7 @@ inline std::vector<Frame> decode_server_frames(std::string_view bytes) {
     const auto b0 = static_cast<unsigned char>(bytes[p]);
     const auto b1 = static_cast<unsigned char>(bytes[p + 1]);
     EXPECT_TRUE(b0 & 0x80) << "server frames are never fragmented";
-    EXPECT_EQ(b0 & 0x70, 0) << "no reserved bit";
+    EXPECT_EQ(b0 & (compressed ? 0x30 : 0x70), 0) << "no reserved bit";
     EXPECT_FALSE(b1 & 0x80) << "server frames are not masked";
     std::uint64_t len = b1 & 0x7F;
     p += 2;
@@ -213,7 +215,8 @@ inline std::vector<Frame> decode_server_frames(std::string_view bytes) {
       ADD_FAILURE() << "truncated frame payload";
       break;
     }
-    out.push_back({static_cast<Opcode>(b0 & 0x0F), std::string(bytes.substr(p, len))});
+    out.push_back({static_cast<Opcode>(b0 & 0x0F), std::string(bytes.substr(p, len)),
+                   (b0 & 0x40) != 0});
     p += len;
   }
   return out;
