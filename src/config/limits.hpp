@@ -52,6 +52,7 @@ inline constexpr std::size_t kMaxAckIds = 1'000;
 // (issue 15) A `hello` names at most this many features (there are few; the bound keeps a
 // reply from echoing a flood).
 inline constexpr std::size_t kMaxHelloFeatures = 16;
+inline constexpr std::size_t kMaxHelloFeatureBytes = 64;
 // How long a closing connection waits for the peer's close frame or EOF before dropping it.
 inline constexpr auto kCloseLinger = std::chrono::seconds(2);
 // Live state changes of alerts that no alerts subscription's cover explains, remembered per

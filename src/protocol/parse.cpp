@@ -583,13 +583,15 @@ BodyOrFailure parse_ack(const json::object& o) {
 
 BodyOrFailure parse_hello(const json::object& o) {
   const Failure bad{ErrorCode::invalid_message,
-                    "invalid 'features': expected a list of feature names (strings)"};
+                    "invalid 'features': expected a list of at most " +
+                        std::to_string(limits::kMaxHelloFeatures) + " feature names of at most " +
+                        std::to_string(limits::kMaxHelloFeatureBytes) + " characters"};
   HelloRequest r;
   const auto* v = o.if_contains("features");
   if (!v) return RequestBody{std::move(r)};  // a hello asking for nothing
   if (!v->is_array() || v->get_array().size() > limits::kMaxHelloFeatures) return bad;
   for (const auto& e : v->get_array()) {
-    if (!e.is_string() || e.get_string().size() > 64) return bad;
+    if (!e.is_string() || e.get_string().size() > limits::kMaxHelloFeatureBytes) return bad;
     r.features.emplace_back(e.get_string());
   }
   return RequestBody{std::move(r)};
