@@ -156,11 +156,12 @@ class MqttIngestTest(ServerTestCase):
                     msg = await recv_json(ws, 10)
                     if msg.get("type") == "device_status_update":
                         statuses.append(msg["new_status"])
+                reports = self.stats()["statusReports"]
                 proc.send_signal(signal.SIGKILL)  # no DISCONNECT: the broker sends the will
                 while True:
                     msg = await recv_json(ws, 10)
                     if msg.get("type") == "device_status_update":
-                        return msg
+                        return msg, reports
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -168,14 +169,17 @@ class MqttIngestTest(ServerTestCase):
                 proc.stdout.close()
                 await ws.close()
 
-        msg = run(scenario())
+        msg, reports = run(scenario())
         self.assertEqual(msg["device_id"], device)
         self.assertEqual(msg["new_status"], "offline")
         status, body = self.server.request("GET", f"/api/v1/devices/{device}", token_=self.admin)
         self.assertEqual(body["data"]["status"], "offline", body)
         # The retained will stays on the broker; clearing it (an empty retained message) is
         # not a device's report: the server takes it without refusing or applying anything.
-        before = self.stats()
+        # The will's own report may be counted just after its update was pushed: wait for it,
+        # or it would land between "before" and "after".
+        before = wait_until(lambda: (lambda s: s if s["statusReports"] > reports else None)(
+            self.stats()), what="the will counted as a status report")
         publish(self.broker.port, [(f"{PREFIX}/devices/{device}/status", "")])
         after = wait_until(lambda: (lambda s: s if s["messages"] > before["messages"] else None)(
             self.stats()), what="the clearing message read")
