@@ -328,6 +328,15 @@ export interface ClientOptions {
    * the extension is used as before.
    */
   coalesce?: boolean;
+  /**
+   * 'json' (default, the spec's protocol) or 'msgpack' (extension, docs/protocol.md
+   * "MessagePack"): the valtronics.msgpack subprotocol, every message both ways MessagePack in a
+   * binary frame; the messages delivered are the same objects. Needs a codec: options.msgpack,
+   * or the `@msgpack/msgpack` package, imported on first use.
+   */
+  encoding?: 'json' | 'msgpack';
+  /** The MessagePack codec for encoding 'msgpack' (default: `@msgpack/msgpack`'s). */
+  msgpack?: { encode(value: unknown): Uint8Array; decode(data: Uint8Array): unknown };
 }
 
 export interface SubscriptionInfo {

@@ -29,6 +29,7 @@ struct ListenArgs {
   std::vector<std::string> subscribe;
   bool json = false, insecure = false, quiet = false, no_compression = false;
   bool no_coalesce = false;
+  bool msgpack = false;
   std::string backoff_base = "500ms", backoff_cap = "30s", ping_interval = "15s";
   unsigned max_attempts = 0;
 };
@@ -102,6 +103,9 @@ Runner add_listen(CLI::App& app) {
                 "Do not offer permessage-deflate (compression is offered by default)");
   cmd->add_flag("--no-coalesce", a->no_coalesce,
                 "Do not ask for coalesced frames (JSON arrays of messages; asked by default)");
+  cmd->add_flag("--msgpack", a->msgpack,
+                "Exchange MessagePack instead of JSON (the valtronics.msgpack subprotocol); "
+                "messages are still printed as JSON");
   cmd->add_option("--ca-file", a->ca_file, "PEM CA file for wss:// (default: system CAs)");
   cmd->add_flag("--insecure", a->insecure, "wss:// without certificate verification");
   cmd->add_option("--backoff-base", a->backoff_base, "First reconnect window (default 500ms)");
@@ -155,6 +159,7 @@ Runner add_listen(CLI::App& app) {
     o.ping_interval = duration_flag("--ping-interval", a->ping_interval, true);
     o.compression = !a->no_compression;
     o.coalesce = !a->no_coalesce;
+    o.msgpack = a->msgpack;
     o.tls.ca_file = a->ca_file;
     o.tls.verify_peer = !a->insecure;
 

@@ -59,6 +59,11 @@ struct Options {
   // server queued together come as one JSON array frame, fewer frames to read; each still
   // reaches the handlers as its own Message. A server without the extension is used as before.
   bool coalesce = true;
+  // MessagePack instead of JSON (an extension, docs/protocol.md "MessagePack"): the
+  // valtronics.msgpack subprotocol, every message both ways a MessagePack binary frame. The
+  // handlers get the same Messages (Message::text is then the message as JSON). A server
+  // without the extension fails the upgrade.
+  bool msgpack = false;
   // Bounds DNS, TCP, TLS, the upgrade and the first auth_response, each.
   std::chrono::milliseconds connect_timeout{10000};
   // A request unanswered this long after the call fails with "timeout" (it spans reconnects).

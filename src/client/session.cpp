@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "client/format.hpp"
+#include "codec/msgpack_json.hpp"
 
 namespace valtronics::client {
 
@@ -145,7 +146,8 @@ void Client::Session::dial() {
   router_.new_connection();
   auto gen = generation_;
   try {
-    conn_ = make_ws_connection(ioc_, url_, opts_.tls, opts_.connect_timeout, opts_.compression);
+    conn_ = make_ws_connection(ioc_, url_, opts_.tls, opts_.connect_timeout, opts_.compression,
+                               opts_.msgpack);
   } catch (const std::exception& e) {  // an unreadable CA file: no retry can fix it
     fatal("tls", e.what());
     return;
@@ -163,7 +165,7 @@ void Client::Session::on_open(std::uint64_t gen) {
   if (opts_.coalesce) {
     // Answered by `hello` (or, by a server without the extension, an unknown_type error): both
     // carry this id and are passed over in on_message.
-    conn_->send(json::serialize(
+    conn_->send(encode(
         json::object{{"type", "hello"}, {"features", json::array{"coalesce"}}, {"id", kHelloId}}));
   }
   json::object auth{{"type", "auth"}, {"token", token_}};
@@ -187,11 +189,24 @@ bool Client::Session::obtain_token(std::string& out) {
   return false;
 }
 
+std::string Client::Session::encode(const json::object& message) const {
+  return opts_.msgpack ? codec::to_msgpack(message) : json::serialize(message);
+}
+
 void Client::Session::on_text(std::uint64_t gen, std::string text) {
   if (gen != generation_ || done_) return;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) return;  // the server only sends JSON; ignore anything else
+  json::value v;
+  if (opts_.msgpack) {
+    std::string why;
+    auto decoded = codec::from_msgpack(text, why);
+    if (!decoded) return;  // the server only sends MessagePack here; ignore anything else
+    v = std::move(*decoded);
+    if (v.is_object()) text = json::serialize(v);  // Message::text is JSON either way
+  } else {
+    boost::system::error_code ec;
+    v = json::parse(text, ec);
+    if (ec) return;  // the server only sends JSON; ignore anything else
+  }
   if (auto* list = v.if_array()) {
     // A coalesced frame (after hello): its messages in order. A handler may end the
     // connection (close(), a fatal error): the rest then belongs to no one.
@@ -238,7 +253,7 @@ void Client::Session::acknowledge(std::int64_t delivery_id) {
   json::object ack;
   ack["type"] = "ack";
   ack["delivery_id"] = delivery_id;
-  conn_->send(json::serialize(ack));
+  conn_->send(encode(ack));
 }
 
 void Client::Session::on_auth_response(const Message& m) {

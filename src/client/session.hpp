@@ -61,7 +61,9 @@ class Client::Session : public std::enable_shared_from_this<Client::Session> {
   static Kind kind_of(const boost::json::object& msg);  // by its type, for reply bookkeeping
   void dial();
   void on_open(std::uint64_t gen);
-  void on_text(std::uint64_t gen, std::string text);
+  void on_text(std::uint64_t gen, std::string text);  // a frame (MessagePack with opts_.msgpack)
+  // A message as this connection writes it: JSON text, or MessagePack (Options::msgpack).
+  std::string encode(const boost::json::object& message) const;
   void on_message(Message m);  // one message: a frame's, or one of a coalesced array's
   static constexpr std::string_view kHelloId = "hello";
   void on_closed(std::uint64_t gen, const CloseInfo& info);

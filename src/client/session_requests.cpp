@@ -62,7 +62,7 @@ void Client::Session::send_pending(std::int64_t id) {
   auto& p = it->second;
   // Only auth goes before authentication (the server answers anything else not_authenticated).
   if (!conn_ || !open_ || (!authenticated_ && p.kind != Kind::auth)) return;
-  conn_->send(json::serialize(p.request));
+  conn_->send(encode(p.request));
   p.sent_on = generation_;
   p.sent_at = std::chrono::steady_clock::now();
 }

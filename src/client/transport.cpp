@@ -25,6 +25,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace http = beast::http;
+
+constexpr std::string_view kMsgpackSubprotocol = "valtronics.msgpack";
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -35,9 +37,9 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
  public:
   WsImpl(asio::io_context& ioc, Url url, std::shared_ptr<asio::ssl::context> ctx,
-         TlsOptions tls, std::chrono::milliseconds timeout, bool compression)
+         TlsOptions tls, std::chrono::milliseconds timeout, bool compression, bool msgpack)
       : url_(std::move(url)), ctx_(std::move(ctx)), tls_(std::move(tls)), resolver_(ioc),
-        timeout_(timeout), compression_(compression) {
+        timeout_(timeout), compression_(compression), msgpack_(msgpack) {
     if constexpr (Tls) ws_.emplace(ioc, *ctx_);
     else ws_.emplace(ioc);
   }
@@ -117,8 +119,10 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
     beast::get_lowest_layer(*ws_).expires_never();
     websocket::stream_base::timeout opt{timeout_, websocket::stream_base::none(), false};
     ws_->set_option(opt);
-    ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    ws_->set_option(websocket::stream_base::decorator([msgpack = msgpack_](
+                                                          websocket::request_type& req) {
       req.set(http::field::user_agent, "valtronics-cpp-client");
+      if (msgpack) req.set(http::field::sec_websocket_protocol, kMsgpackSubprotocol);
     }));
     if (compression_) {
       // Offered; used only if the server agrees (the Valtronics server does, with no context
@@ -141,6 +145,11 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
         if (!response_.body().empty()) declined_ += ": " + response_.body();
       }
       return fail(ec);
+    }
+    if (msgpack_ && response_[http::field::sec_websocket_protocol] != kMsgpackSubprotocol) {
+      // A server without the extension answered without it: its messages would be JSON.
+      declined_ = "the server did not agree to the valtronics.msgpack subprotocol";
+      return fail(websocket::error::upgrade_declined);
     }
     open_ = true;
     stage_.clear();
@@ -167,7 +176,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 
   void do_write() {
     writing_ = true;
-    ws_->text(true);
+    ws_->binary(msgpack_);
     ws_->async_write(asio::buffer(queue_.front()),
                      [self = this->shared_from_this()](error_code ec, std::size_t) {
                        self->on_write(ec);
@@ -222,6 +231,7 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
   std::optional<Ws> ws_;
   std::chrono::milliseconds timeout_;
   bool compression_;
+  bool msgpack_;
   websocket::response_type response_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
@@ -238,11 +248,11 @@ class WsImpl final : public WsConnection, public std::enable_shared_from_this<Ws
 std::shared_ptr<WsConnection> make_ws_connection(boost::asio::io_context& ioc, const Url& url,
                                                  const TlsOptions& tls,
                                                  std::chrono::milliseconds timeout,
-                                                 bool compression) {
+                                                 bool compression, bool msgpack) {
   if (url.tls())
     return std::make_shared<WsImpl<true>>(ioc, url, make_tls_context(tls), tls, timeout,
-                                          compression);
-  return std::make_shared<WsImpl<false>>(ioc, url, nullptr, tls, timeout, compression);
+                                          compression, msgpack);
+  return std::make_shared<WsImpl<false>>(ioc, url, nullptr, tls, timeout, compression, msgpack);
 }
 
 }  // namespace valtronics::client

@@ -46,12 +46,13 @@ class WsConnection {
   virtual ~WsConnection() = default;
 
   // Resolves, connects (TLS for wss), upgrades, then reads until the connection ends. Callbacks:
-  // on_open once the upgrade is done, on_message per text message, then on_close exactly once
+  // on_open once the upgrade is done, on_message per message, then on_close exactly once
   // (also when connecting fails). None after abort().
   virtual void start(OpenHandler on_open, MessageHandler on_message, CloseHandler on_close) = 0;
 
-  // Queues a text message; messages are written in order, one write in flight.
-  virtual void send(std::string text) = 0;
+  // Queues a message (a text frame, or a binary one with `msgpack`); messages are written in
+  // order, one write in flight.
+  virtual void send(std::string data) = 0;
 
   // Sends a close frame with `code` once queued messages are written; on_close follows when the
   // server answers (or the close handshake times out). Before the upgrade it is abort().
@@ -63,9 +64,11 @@ class WsConnection {
 
 // `url` must be ws:// or wss://. `timeout` bounds resolving, connecting, the TLS handshake, the
 // upgrade and the close handshake (each). `compression`: offer permessage-deflate (Beast's).
+// `msgpack`: ask for the valtronics.msgpack subprotocol (docs/protocol.md "MessagePack") and
+// write binary frames; a server that does not name it in its answer fails the upgrade.
 std::shared_ptr<WsConnection> make_ws_connection(boost::asio::io_context& ioc, const Url& url,
                                                  const TlsOptions& tls,
                                                  std::chrono::milliseconds timeout,
-                                                 bool compression = true);
+                                                 bool compression = true, bool msgpack = false);
 
 }  // namespace valtronics::client

@@ -65,10 +65,11 @@ inline constexpr std::size_t kFrameReaderRetainBytes = 256 * 1024;
 // What one queued control frame (pong, ping, close) counts against limits.max_outbound_bytes,
 // besides its payload: its real heap cost, not its 2-127 wire bytes. Measured with glibc's
 // mallinfo2 over 16 384 queued pongs (tests/unit/session/outbound_queue_test.cpp,
-// ControlFrameCostCoversTheHeap): 192 bytes each for an empty or short payload (the queue slot,
-// 128 since issue 15 made room for a delivery id or a compressed suffix, and the shared payload
-// string with its control block, 64), 336 with 125 bytes of payload; right after the queue's
-// array doubled, up to 128 more per frame. 232 = 192 plus part of that slack. Counting the
+// ControlFrameCostCoversTheHeap): 208 bytes each for an empty or short payload (the queue slot,
+// 144 since issue 15 made room for a delivery id, a compressed suffix, a coalesced array's
+// opening and a MessagePack map header, and the shared payload string with its control block,
+// 64), 352 with 125 bytes of payload; right after the queue's array doubled, up to 144 more per
+// frame. 232 = 208 plus part of that slack. Counting the
 // wire size let a peer queue ~75 bytes of heap per byte counted (issue 10, defect 1).
 inline constexpr std::size_t kQueuedControlFrameBytes = 232;
 

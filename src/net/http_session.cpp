@@ -26,6 +26,7 @@
 #include "net/ws_session.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/permessage_deflate.hpp"
+#include "protocol/subprotocol.hpp"
 #include "protocol/ws_frame.hpp"
 #include "util/log.hpp"
 #include "util/socket_io.hpp"
@@ -517,6 +518,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                     key.empty() ? "missing Sec-WebSocket-Key"
                                 : "Sec-WebSocket-Key must be the base64 of 16 bytes");
     if (!origin_allowed(req)) return refuse(req, ErrorCode::forbidden, "origin not allowed");
+    // The subprotocol (issue 15), from every Sec-WebSocket-Protocol header in order. A client
+    // that offers only ones we do not speak is told so here: answering without one would make
+    // a browser fail the connection with no reason given.
+    std::optional<protocol::Subprotocol> subprotocol;
+    {
+      std::string offers;
+      auto [first, last] = req.equal_range(http::field::sec_websocket_protocol);
+      for (auto it = first; it != last; ++it)
+        offers += (offers.empty() ? "" : ", ") + std::string(it->value());
+      if (!offers.empty()) {
+        subprotocol = protocol::choose_subprotocol(offers);
+        if (!subprotocol)
+          return refuse(req, ErrorCode::bad_request,
+                        "no supported subprotocol in Sec-WebSocket-Protocol: " + offers,
+                        {{"supported", boost::json::array{
+                                           boost::json::string(protocol::kJsonSubprotocol),
+                                           boost::json::string(protocol::kMsgpackSubprotocol)}}});
+      }
+    }
     const auto now = std::chrono::steady_clock::now();
     if (!ctx_.connection_limiter.allow(client_, now)) {
       ctx_.abuse.limit_violation(client_, "limits.connections_per_minute (429)", now);
@@ -562,6 +582,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       if (!offers.empty()) deflate = protocol::deflate::negotiate(offers);
     }
     if (deflate) opts.deflate_window_bits = deflate->server_window_bits;
+    opts.msgpack = subprotocol && subprotocol->encoding == protocol::Encoding::msgpack;
     std::optional<std::string> header_token;
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string_view v = it->value();
@@ -574,6 +595,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, protocol::ws::accept_key(key));
     if (deflate) res->set(http::field::sec_websocket_extensions, deflate->response);
+    if (subprotocol) res->set(http::field::sec_websocket_protocol, subprotocol->name);
     res->set(http::field::server, "valtronics");
     res->set("X-Request-Id", request_id());
     log_access(101, 0);

@@ -138,19 +138,24 @@ std::string compress(std::string_view payload, int window_bits, bool open_end) {
   return out;
 }
 
-std::size_t stored_tail(std::string_view tail, char* out) {
-  // A stored block (BFINAL 0, BTYPE 00: one header byte after the sync flush's byte boundary),
-  // LEN and NLEN little-endian, the bytes; then the header byte of the final sync flush's
-  // empty stored block, whose LEN/NLEN (0x00 0x00 0xff 0xff) the receiver appends.
-  const auto len = static_cast<std::uint16_t>(tail.size());
+std::size_t stored_block(std::string_view bytes, char* out) {
+  // BFINAL 0, BTYPE 00 (one header byte at a byte boundary), LEN and NLEN little-endian, the bytes.
+  const auto len = static_cast<std::uint16_t>(bytes.size());
   out[0] = 0;
   out[1] = static_cast<char>(len & 0xff);
   out[2] = static_cast<char>(len >> 8);
   out[3] = static_cast<char>(~len & 0xff);
   out[4] = static_cast<char>((~len >> 8) & 0xff);
-  std::memcpy(out + 5, tail.data(), tail.size());
-  out[5 + tail.size()] = 0;
-  return tail.size() + kStoredTailOverhead;
+  std::memcpy(out + 5, bytes.data(), bytes.size());
+  return bytes.size() + kStoredBlockOverhead;
+}
+
+std::size_t stored_tail(std::string_view tail, char* out) {
+  // A stored block after the sync flush's byte boundary, then the header byte of the final
+  // sync flush's empty stored block, whose LEN/NLEN (0x00 0x00 0xff 0xff) the receiver appends.
+  const std::size_t n = stored_block(tail, out);
+  out[n] = 0;
+  return n + 1;
 }
 
 std::optional<std::string> decompress(std::string_view data, std::size_t max_bytes) {

@@ -36,6 +36,11 @@ std::string compress(std::string_view payload, int window_bits, bool open_end = 
 // 0xff 0xff removed). At most kStoredTailOverhead bytes more than `tail`.
 inline constexpr std::size_t kStoredTailOverhead = 6;
 std::size_t stored_tail(std::string_view tail, char* out);
+// `bytes` as one stored block, not final, at a byte boundary (a message's start, or after a
+// completed stored block): what a connection's own bytes before a shared compressed part are
+// (the MessagePack map header that counts the `seq` entries added after it).
+inline constexpr std::size_t kStoredBlockOverhead = 5;
+std::size_t stored_block(std::string_view bytes, char* out);
 
 // A received compressed message's payload, decompressed (0x00 0x00 0xff 0xff appended first);
 // nullopt when it is not valid DEFLATE or decompresses to more than `max_bytes`.

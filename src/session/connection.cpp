@@ -7,6 +7,7 @@
 #include <utility>
 #include <spdlog/spdlog.h>
 
+#include "codec/msgpack_json.hpp"
 #include "config/limits.hpp"
 #include "metrics/counters.hpp"
 #include "protocol/errors.hpp"
@@ -35,6 +36,7 @@ Connection::Connection(Host& host, const Context& ctx, hub::Shard& shard, Option
     reader_.accept_compressed();
     out_.compress_with(opts_.deflate_window_bits, ctx.cfg.server.deflate_min_bytes);
   }
+  if (opts_.msgpack) out_.encode_msgpack();
   timers_.fill(SteadyTime::max());
 }
 
@@ -82,11 +84,7 @@ void Connection::drain_frames() {
         on_text(r.payload);
         break;
       case Opcode::binary:
-        // Every message is JSON text (RFC 6455 7.4.1: 1003, a type of data it cannot accept).
-        ctx_.registry.count_received();
-        metrics::add(metrics::slot::messages_in + metrics::in_index(metrics::InType::binary));
-        close_for_abuse(close_code::unsupported_data,
-                        "binary frames are not supported: send JSON in text frames");
+        on_binary(r.payload);
         break;
       case Opcode::ping:
       case Opcode::pong:
@@ -133,28 +131,66 @@ void Connection::on_control(Opcode opcode, std::string_view payload) {
 }
 
 void Connection::on_text(std::string_view text) {
+  const auto& limits = ctx_.cfg.limits;
+  const bool batch = text.size() > limits.max_message_bytes && protocol::is_batch_frame(text);
+  if (!admit(text.size(), batch)) return;
+  handle(protocol::parse_request(text, ctx_.parse_options), text.size());
+}
+
+void Connection::on_binary(std::string_view data) {
+  if (!opts_.msgpack) {
+    // Without the valtronics.msgpack subprotocol every message is JSON text (RFC 6455 7.4.1:
+    // 1003, a type of data it cannot accept).
+    ctx_.registry.count_received();
+    metrics::add(metrics::slot::messages_in + metrics::in_index(metrics::InType::binary));
+    close_for_abuse(close_code::unsupported_data,
+                    "binary frames need the valtronics.msgpack subprotocol: send JSON in text "
+                    "frames");
+    return;
+  }
+  // A MessagePack message is read as the JSON value it holds; the limits count its own bytes.
+  std::string why;
+  auto value = codec::from_msgpack(data, why);
+  const auto* type = value && value->is_object() ? value->get_object().if_contains("type")
+                                                 : nullptr;
+  const bool batch = type && type->is_string() && type->get_string() == "batch";
+  if (!admit(data.size(), batch)) return;
+  if (!value) {
+    handle(protocol::ProtocolError{ErrorCode::invalid_json, "not valid MessagePack: " + why,
+                                   std::nullopt},
+           data.size());
+    return;
+  }
+  handle(protocol::parse_request_value(*value, ctx_.parse_options), data.size());
+}
+
+bool Connection::admit(std::size_t size, bool batch) {
   ctx_.registry.count_received();
   const auto& limits = ctx_.cfg.limits;
-  if (text.size() > limits.max_message_bytes && !protocol::is_batch_frame(text)) {
+  if (size > limits.max_message_bytes && !batch) {
     close_for_abuse(close_code::too_big, "message exceeds max_message_bytes (" +
                                    std::to_string(limits.max_message_bytes) + ")");
-    return;
+    return false;
   }
   switch (rate_.on_message(ctx_.steady_now())) {
     case auth::MessageRateGuard::Verdict::allow:
-      break;
+      return true;
     case auth::MessageRateGuard::Verdict::reject:
       metrics::add(metrics::at(metrics::slot::rate_limit_hits, metrics::RateLimit::messages));
       ctx_.abuse.limit_violation(opts_.peer, "limits.messages_per_second", ctx_.steady_now());
       send(protocol::error(std::nullopt, ErrorCode::rate_limited,
                            "more than " + std::to_string(int(limits.messages_per_second)) +
                                " messages per second: message dropped"));
-      return;
+      return false;
     case auth::MessageRateGuard::Verdict::close:
       close_for_flood("message rate limit exceeded for too long");
-      return;
+      return false;
   }
-  auto parsed = protocol::parse_request(text, ctx_.parse_options);
+  return false;
+}
+
+void Connection::handle(boost::system::result<protocol::Request, protocol::ProtocolError> parsed,
+                        std::size_t size) {
   {
     // By type (the order of protocol::Request's body), and channel for (un)subscribe.
     using metrics::InType;
@@ -172,7 +208,7 @@ void Connection::on_text(std::string_view text) {
     metrics::add(metrics::slot::messages_in +
                  metrics::in_index(type, ch ? static_cast<std::size_t>(*ch) : 0));
     if (spdlog::should_log(spdlog::level::debug))
-      log_in(parsed ? kTypes[parsed->body.index()] : "invalid", text.size(), ch);
+      log_in(parsed ? kTypes[parsed->body.index()] : "invalid", size, ch);
   }
   Item item = parsed ? Item(std::move(*parsed)) : Item(parsed.error());
   // Acks are not held behind a catch-up: a replay with `ack` waits for them (pump_replay).

@@ -78,6 +78,9 @@ class Connection final : public hub::Subscriber {
     // permessage-deflate as the handshake agreed (issue 15): the window bits of our
     // compressor; 0 when not negotiated.
     int deflate_window_bits = 0;
+    // The `valtronics.msgpack` subprotocol (issue 15): messages both ways are MessagePack in
+    // binary frames.
+    bool msgpack = false;
   };
   enum class State : std::uint8_t {
     open,     // reading requests, delivering events
@@ -156,7 +159,14 @@ class Connection final : public hub::Subscriber {
   // ---- reading and requests (connection.cpp)
   void drain_frames();
   void on_control(protocol::ws::Opcode opcode, std::string_view payload);
-  void on_text(std::string_view text);
+  void on_text(std::string_view text);      // a JSON message
+  void on_binary(std::string_view data);    // a MessagePack one (1003 without the subprotocol)
+  // Counts a received message of `size` bytes and applies the size and rate limits: false
+  // when it is dropped (an error is queued) or the connection closes.
+  bool admit(std::size_t size, bool batch);
+  // A parsed message, or the error to answer it with (in order behind any catch-up).
+  void handle(boost::system::result<protocol::Request, protocol::ProtocolError> parsed,
+              std::size_t size);
   void run(Item& item);  // a request, or a parse error to answer
   void execute(protocol::Request& req);
 

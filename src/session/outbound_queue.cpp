@@ -11,7 +11,8 @@
 #include "metrics/counters.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "protocol/serialize.hpp"
-#include "session/deflate_cache.hpp"
+#include "codec/msgpack_json.hpp"
+#include "session/payload_cache.hpp"
 
 namespace valtronics::session {
 
@@ -29,10 +30,44 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
   Frame f{};
   f.payload = std::move(payload);
   f.data = opcode == Opcode::text;
+  // Only updates have a seq, and every update is a JSON object (it ends with '}').
+  if (f.payload->empty() || f.payload->back() != '}') seq = 0;
+  if (f.data && msgpack_) {
+    f.msgpack = true;
+    opcode = Opcode::binary;
+    encode_msgpack(f, seq, merged, delivery_id, redelivered);
+  } else {
+    const bool compress =
+        deflate_bits_ != 0 && f.data && f.payload->size() >= deflate_min_bytes_;
+    encode_json(f, compress, seq, merged, delivery_id, redelivered);
+  }
+  if (coalesce_ && f.data && join_group(f)) {
+    bytes_ += f.cost();
+    frames_.push_back(std::move(f));
+    return;
+  }
+  const std::size_t len = f.body_size();
+  f.header_len = static_cast<std::uint8_t>(
+      protocol::ws::encode_header(f.header.data(), opcode, len, f.compressed));
+  // A data message opens the group the next ones may join; anything else closes it.
+  if (coalesce_ && f.data) {
+    group_first_ = frames_.size();
+    group_members_ = 1;
+    group_len_ = len;
+  } else {
+    group_first_ = npos;
+  }
+  bytes_ += f.cost();
+  frames_.push_back(std::move(f));
+}
+
+void OutboundQueue::encode_json(Frame& f, bool compress, std::uint64_t seq,
+                                std::uint64_t merged, std::uint64_t delivery_id,
+                                bool redelivered) {
   // `,"seq":N}` (with `,"conflated":M` or `,"delivery_id":D...`), written where the frame keeps
   // it; to_chars: this runs once per delivery.
   std::size_t suffix_n = 0;
-  if (seq != 0 && !f.payload->empty() && f.payload->back() == '}') {
+  if (seq != 0) {
     char* p = f.suffix.data();
     char* const end = p + f.suffix.size();
     auto put = [&](std::string_view s) { p = std::copy(s.begin(), s.end(), p); };
@@ -50,12 +85,12 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
     *p++ = '}';
     suffix_n = static_cast<std::size_t>(p - f.suffix.data());
   }
-  const bool compress =
-      deflate_bits_ != 0 && opcode == Opcode::text && f.payload->size() >= deflate_min_bytes_;
+  f.compressed = compress;
   if (compress) {
     // The shared payload's compressed form (once per thread), then this connection's suffix,
     // rewritten in place as a stored block (only connections that negotiated compression).
-    f.payload = deflate_cache::compressed(f.payload, deflate_bits_, suffix_n > 0);
+    f.payload = payload_cache::encoded(
+        f.payload, {.window_bits = deflate_bits_, .open_end = suffix_n > 0});
     if (suffix_n > 0) {
       std::array<char, sizeof(f.suffix)> raw;
       std::copy_n(f.suffix.data(), suffix_n, raw.data());
@@ -66,66 +101,112 @@ void OutboundQueue::push(Bytes payload, Opcode opcode, std::uint64_t seq, std::u
     f.suffix_len = static_cast<std::uint8_t>(suffix_n);
     f.drop_last = true;
   }
-  f.compressed = compress;
-  if (coalesce_ && f.data && join_group(f)) {
-    bytes_ += f.cost();
-    frames_.push_back(std::move(f));
+}
+
+void OutboundQueue::encode_msgpack(Frame& f, std::uint64_t seq, std::uint64_t merged,
+                                   std::uint64_t delivery_id, bool redelivered) {
+  const Bytes json = f.payload;
+  f.payload = payload_cache::encoded(json, {.msgpack = true});
+  f.compressed = deflate_bits_ != 0 && f.payload->size() >= deflate_min_bytes_;
+  const auto head = seq != 0 ? codec::map_head(*f.payload) : std::nullopt;
+  if (!head) {
+    if (f.compressed)
+      f.payload = payload_cache::encoded(json, {.msgpack = true, .window_bits = deflate_bits_});
     return;
   }
-  const std::size_t len = f.body_size();
-  f.header_len =
-      static_cast<std::uint8_t>(protocol::ws::encode_header(f.header.data(), opcode, len, compress));
-  // A text message opens the group the next ones may join; anything else closes it.
-  if (coalesce_ && f.data) {
-    group_first_ = frames_.size();
-    group_members_ = 1;
-    group_len_ = len;
-  } else {
-    group_first_ = npos;
+  // This connection's entries, after the shared ones, and the map header that counts them.
+  std::array<char, sizeof(f.suffix)> entries;
+  char* p = entries.data();
+  std::uint32_t added = 1;
+  p = codec::put_entry(p, "seq", seq);
+  if (merged > 1) {
+    p = codec::put_entry(p, "conflated", merged);
+    ++added;
   }
-  bytes_ += f.cost();
-  frames_.push_back(std::move(f));
+  if (delivery_id != 0) {
+    p = codec::put_entry(p, "delivery_id", delivery_id);
+    ++added;
+    if (redelivered) {
+      p = codec::put_entry(p, "redelivered", true);
+      ++added;
+    }
+  }
+  const std::string_view tail(entries.data(), static_cast<std::size_t>(p - entries.data()));
+  std::array<char, 5> map_head;
+  const std::string_view lead(map_head.data(),
+                              codec::put_map_head(head->count + added, map_head.data()));
+  char* const lead_at = f.suffix.data();
+  if (f.compressed) {
+    f.payload = payload_cache::encoded(
+        json, {.msgpack = true, .window_bits = deflate_bits_, .open_end = true});
+    f.lead_len = static_cast<std::uint8_t>(protocol::deflate::stored_block(lead, lead_at));
+    f.suffix_len =
+        static_cast<std::uint8_t>(protocol::deflate::stored_tail(tail, lead_at + f.lead_len));
+  } else {
+    f.skip = static_cast<std::uint8_t>(head->size);
+    f.lead_len = static_cast<std::uint8_t>(std::copy(lead.begin(), lead.end(), lead_at) - lead_at);
+    char* const tail_at = lead_at + f.lead_len;
+    f.suffix_len =
+        static_cast<std::uint8_t>(std::copy(tail.begin(), tail.end(), tail_at) - tail_at);
+  }
 }
 
-std::string_view OutboundQueue::separator(Before b, bool compressed) {
-  if (b == Before::none) return {};
-  // Compressed, the '[' is a whole stored block before the first message's DEFLATE blocks.
-  using namespace std::string_view_literals;
-  return compressed ? "\x00\x01\x00\xfe\xff["sv : "["sv;
-}
-
-std::string_view OutboundQueue::separator(After a, bool compressed) {
+std::string_view OutboundQueue::separator(After a, bool compressed, bool msgpack) {
   using namespace std::string_view_literals;
   // Compressed, a message ends with a stored block's header byte, its LEN and NLEN left to what
   // follows. The ',' completes that block with its one byte, byte-aligned for the next message's
   // own blocks; the ']' does too, then opens the empty block whose LEN and NLEN the receiver
-  // appends (0x00 0x00 0xff 0xff), as a message's end does.
+  // appends (0x00 0x00 0xff 0xff), as a message's end does. MessagePack has no separators: a
+  // compressed message's open block is completed empty, and the last one's is left to the
+  // receiver.
   switch (a) {
     case After::none: return {};
-    case After::comma: return compressed ? "\x01\x00\xfe\xff,"sv : ","sv;
-    case After::close: return compressed ? "\x01\x00\xfe\xff]\x00"sv : "]"sv;
+    case After::comma:
+      if (msgpack) return compressed ? "\x00\x00\xff\xff"sv : ""sv;
+      return compressed ? "\x01\x00\xfe\xff,"sv : ","sv;
+    case After::close:
+      if (msgpack) return {};
+      return compressed ? "\x01\x00\xfe\xff]\x00"sv : "]"sv;
   }
   return {};
+}
+
+std::size_t OutboundQueue::opening(std::size_t members, bool compressed,
+                                   unsigned char* out) const {
+  if (members < 2) return 0;
+  char head[5];
+  const std::string_view open =
+      msgpack_ ? std::string_view(head, codec::put_array_head(
+                                            static_cast<std::uint32_t>(members), head))
+               : std::string_view("[");
+  char* to = reinterpret_cast<char*>(out);
+  // Compressed, the opening is a whole stored block before the first message's own blocks.
+  if (compressed) return protocol::deflate::stored_block(open, to);
+  std::copy(open.begin(), open.end(), to);
+  return open.size();
 }
 
 bool OutboundQueue::join_group(Frame& f) {
   if (group_first_ == npos || group_members_ >= limits::kMaxCoalescedMessages) return false;
   Frame& first = frames_[group_first_];
   if (first.compressed != f.compressed) return false;  // RSV1 is the whole frame's
-  const bool c = f.compressed;
-  // The last member's ']' moves after `f` and a ',' comes between them; a second member also
-  // brings the '['.
-  std::size_t len = group_len_ + separator(After::comma, c).size() + f.body_size();
-  if (group_members_ == 1)
-    len += separator(Before::open, c).size() + separator(After::close, c).size();
+  const bool c = f.compressed, m = f.msgpack;
+  // The last member's ']' moves after `f` and a ',' comes between them; the opening counts one
+  // more member (a second member brings it).
+  std::array<unsigned char, 8> was, open;
+  std::size_t len = group_len_ - opening(group_members_, c, was.data()) +
+                    opening(group_members_ + 1, c, open.data()) +
+                    separator(After::comma, c, m).size() + f.body_size();
+  if (group_members_ == 1) len += separator(After::close, c, m).size();
   if (len > limits::kMaxCoalescedBytes) return false;
   Frame& last = frames_.back();
   bytes_ -= first.cost();
   if (&last != &first) bytes_ -= last.cost();
-  first.before = Before::open;
   last.after = After::comma;
-  first.header_len = static_cast<std::uint8_t>(
-      protocol::ws::encode_header(first.header.data(), Opcode::text, len, c));
+  const std::size_t ws = protocol::ws::encode_header(
+      first.header.data(), m ? Opcode::binary : Opcode::text, len, c);
+  const std::size_t open_len = opening(group_members_ + 1, c, first.header.data() + ws);
+  first.header_len = static_cast<std::uint8_t>(ws + open_len);
   bytes_ += first.cost();
   if (&last != &first) bytes_ += last.cost();
   f.header_len = 0;
@@ -192,16 +273,17 @@ std::size_t OutboundQueue::gather(std::vector<iovec>& out, std::size_t max_frame
     out.push_back({const_cast<char*>(static_cast<const char*>(data)) + skip, size - skip});
     skip = 0;
   };
-  // At most five buffers a frame (header, '[', message, suffix, ']'), within IOV_MAX.
+  // At most five buffers a frame (header with any opening, lead, message, suffix, ',' or
+  // ']'), within IOV_MAX.
   const std::size_t max_iov = out.size() + limits::kMaxIovecsPerWrite - 5;
   for (auto it = frames_.begin() + static_cast<std::ptrdiff_t>(head_);
        it != frames_.end() && n < max_frames && out.size() <= max_iov; ++it, ++n) {
     add(it->header.data(), it->header_len);
-    const auto before = separator(it->before, it->compressed);
-    if (!before.empty()) add(before.data(), before.size());
-    add(it->payload->data(), it->payload->size() - (it->drop_last ? 1 : 0));
-    if (it->suffix_len) add(it->suffix.data(), it->suffix_len);
-    const auto after = separator(it->after, it->compressed);
+    if (it->lead_len) add(it->suffix.data(), it->lead_len);
+    add(it->payload->data() + it->skip,
+        it->payload->size() - it->skip - (it->drop_last ? 1 : 0));
+    if (it->suffix_len) add(it->suffix.data() + it->lead_len, it->suffix_len);
+    const auto after = separator(it->after, it->compressed, it->msgpack);
     if (!after.empty()) add(after.data(), after.size());
   }
   // Part of what was gathered may be written and the rest wait (a full socket buffer): the

@@ -44,6 +44,13 @@ class OutboundQueue {
   // blocks when compressed), and only the group's first frame header changes as it grows.
   void coalesce() { coalesce_ = true; }
 
+  // The handshake chose the `valtronics.msgpack` subprotocol (issue 15): data messages leave
+  // as binary frames holding their MessagePack form, made once per update and thread
+  // (session/payload_cache.hpp); a connection's own entries (`seq`...) follow the shared map's
+  // entries, and its map header, counting them, replaces the shared one. Coalesced, the
+  // messages are the elements of one MessagePack array.
+  void encode_msgpack() { msgpack_ = true; }
+
   // Replies and control frames. False (nothing queued) past the hard limit. A control frame
   // counts limits::kQueuedControlFrameBytes plus its payload, what it really costs, not its
   // wire size.
@@ -96,31 +103,35 @@ class OutboundQueue {
   std::uint64_t conflated_total() const { return conflated_total_; }  // updates merged so far
 
  private:
-  // What surrounds a message in a coalesced frame: nothing (a message of its own), or
-  // before it the array's '[' and after it ',' or ']'.
-  enum class Before : std::uint8_t { none, open };
+  // What follows a message in a coalesced frame: nothing (a message of its own, or the last
+  // of a MessagePack array), a JSON array's ',' or ']', or between compressed MessagePack
+  // messages what completes the block the first one left open. The array's opening ('[' or a
+  // MessagePack array header) is part of the group's first header.
   enum class After : std::uint8_t { none, comma, close };
   struct Frame {
     Bytes payload;
-    std::array<unsigned char, 10> header;
+    // The WebSocket header, and in a coalesced group's first frame the array's opening.
+    std::array<unsigned char, 18> header;
     std::uint8_t header_len;  // 0 for a coalesced message after the first: its group has one
     bool data;
     bool compressed = false;
-    Before before = Before::none;
+    bool msgpack = false;  // a MessagePack message (a binary frame)
     After after = After::none;
-    // Updates: the payload's closing '}' is replaced by this (`,"seq":N}`, or with
-    // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection. Compressed
-    // (permessage-deflate), the payload is the shared compressed form of all but that brace
-    // and the suffix a stored DEFLATE block of those bytes (protocol/permessage_deflate.hpp).
-    std::uint8_t suffix_len = 0;
+    // Updates: the payload's closing '}' is replaced by the suffix (`,"seq":N}`, or with
+    // `,"conflated":M` or `,"delivery_id":D,"redelivered":true`), per connection. With
+    // MessagePack the same entries follow the shared ones, and the buffer first holds the
+    // `lead_len` bytes of this connection's map header, which counts them, sent instead of the
+    // payload's first `skip` bytes (the shared map header). Compressed (permessage-deflate), the
+    // payload is the shared compressed form of all but that brace (or map header) and the lead
+    // and suffix stored DEFLATE blocks of those bytes (protocol/permessage_deflate.hpp).
+    std::uint8_t lead_len = 0, skip = 0, suffix_len = 0;
     bool drop_last = false;  // the payload's last byte is not sent (the suffix replaces it)
     std::array<char, 96> suffix;
     std::size_t body_size() const {  // the message's bytes, without header or separators
-      return payload->size() - (drop_last ? 1 : 0) + suffix_len;
+      return lead_len + payload->size() - skip - (drop_last ? 1 : 0) + suffix_len;
     }
     std::size_t size() const {
-      return header_len + separator(before, compressed).size() + body_size() +
-             separator(after, compressed).size();
+      return header_len + body_size() + separator(after, compressed, msgpack).size();
     }
     // What the frame counts against max_bytes: its wire size for data frames (their payload,
     // shared with other connections, dominates); for a control frame (pong, ping, close) its
@@ -138,15 +149,27 @@ class OutboundQueue {
   // Makes `f` (a text message) the next one of the open coalesced group when it may join:
   // true when it did (its header is then the group's, kept in the group's first frame).
   bool join_group(Frame& f);
-  // The bytes of a separator: "[", "," or "]", or as a stored DEFLATE block when compressed.
-  static std::string_view separator(Before b, bool compressed);
-  static std::string_view separator(After a, bool compressed);
+  // The bytes after a message (see After), as a stored DEFLATE block when compressed.
+  static std::string_view separator(After a, bool compressed, bool msgpack);
+  // Writes the opening of a coalesced array of `members` messages to `out` (at most 8
+  // bytes: a JSON '[' or a MessagePack array header, as a stored DEFLATE block when
+  // compressed); returns its size, 0 for a lone message (no array).
+  std::size_t opening(std::size_t members, bool compressed, unsigned char* out) const;
+  // This connection's own fields of an update (`seq`...): JSON text ending with '}' into
+  // f.suffix (the payload's '}' dropped), or MessagePack entries with the map header that
+  // counts them into f.lead; either as stored DEFLATE blocks when compressed. Sets
+  // f.payload to the shared form to send.
+  void encode_json(Frame& f, bool compress, std::uint64_t seq, std::uint64_t merged,
+                   std::uint64_t delivery_id, bool redelivered);
+  void encode_msgpack(Frame& f, std::uint64_t seq, std::uint64_t merged,
+                      std::uint64_t delivery_id, bool redelivered);
   void refill();
 
   std::size_t max_bytes_, soft_bytes_;
   int deflate_bits_ = 0;  // 0: no permessage-deflate
   std::size_t deflate_min_bytes_ = 0;
   bool coalesce_ = false;
+  bool msgpack_ = false;
   // The coalesced group new messages may join: its first frame's index in frames_ (npos: none),
   // its members and the payload length its header announces. A group is closed to newcomers
   // once any of it was gathered: a write may stop half way (a full socket buffer), and then

@@ -23,7 +23,7 @@ import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { FATAL_AUTH_CODES, ValtronicsError, fromReply } from './errors.js';
 import { MAX_BATCH, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, batchFrame, chunkSerialized, utf8Length } from './limits.js';
-import { loadWebSocket } from './transport.js';
+import { loadMsgpack, loadWebSocket } from './transport.js';
 
 /**
  * Update message types, with the spec's callback property for each. telemetry_stale (an
@@ -73,7 +73,10 @@ const DEFAULTS = {
   retryOnFirstConnect: false,
   authHeader: false,
   coalesce: true,
+  encoding: 'json',
 };
+/** The WebSocket subprotocol of each encoding (extension, docs/protocol.md, "MessagePack"). */
+const SUBPROTOCOLS = { json: 'valtronics.json', msgpack: 'valtronics.msgpack' };
 
 const noop = () => {};
 
@@ -170,7 +173,11 @@ export class ValtronicsWebSocket extends Emitter {
     this._endpointChannel = /\/ws\/(telemetry|alerts|devices|system)\/?(?:[?#].*)?$/.exec(this.url)?.[1] ?? null;
     this.token = token ?? null;
     const o = { ...DEFAULTS, ...options };
+    if (!Object.hasOwn(SUBPROTOCOLS, o.encoding)) {
+      throw new TypeError(`encoding must be 'json' or 'msgpack', not ${JSON.stringify(o.encoding)}`);
+    }
     this._opts = o;
+    this._codec = null; // the MessagePack codec, once loaded (encoding 'msgpack')
     this._getToken = typeof o.getToken === 'function' ? o.getToken : null;
     this._reconnect = o.reconnect === false ? null : { ...DEFAULT_BACKOFF, ...(typeof o.reconnect === 'object' ? o.reconnect : {}) };
     this._heartbeat = o.heartbeat === false || o.heartbeat?.interval === 0 ? null : { ...DEFAULTS.heartbeat, ...o.heartbeat };
@@ -329,7 +336,7 @@ export class ValtronicsWebSocket extends Emitter {
       throw new ValtronicsError('not_connected', 'not_connected: the client is closed; call connect() first');
     }
     const text = typeof message === 'string' ? message : JSON.stringify(message);
-    this._checkSize(text, typeof message === 'object' && message?.type === 'batch');
+    this._checkSize(text, typeof message === 'object' && message?.type === 'batch', message);
     if (this._state === 'open') {
       this._write(text, message);
       return true;
@@ -397,6 +404,7 @@ export class ValtronicsWebSocket extends Emitter {
       token = this.token;
       if (!token) throw new ValtronicsError('missing_token', 'missing_token: getToken() returned no token');
       Impl = await loadWebSocket(this._opts.WebSocket);
+      if (this._opts.encoding === 'msgpack') this._codec = await loadMsgpack(this._opts.msgpack);
     } catch (err) {
       if (gen !== this._gen) return;
       const e = err instanceof ValtronicsError ? err : new ValtronicsError('connect_failed',
@@ -409,9 +417,14 @@ export class ValtronicsWebSocket extends Emitter {
 
     let ws;
     try {
+      // JSON is asked for by no subprotocol at all, so that a server without the extension
+      // answers too; MessagePack only by its own (a server that does not name it in its answer
+      // fails the handshake).
+      const protocols = this._opts.encoding === 'json' ? [] : [SUBPROTOCOLS[this._opts.encoding]];
       ws = this._opts.authHeader
-        ? new Impl(this.url, { headers: { Authorization: `Bearer ${token}` } })
-        : new Impl(this.url);
+        ? new Impl(this.url, protocols, { headers: { Authorization: `Bearer ${token}` } })
+        : new Impl(this.url, protocols);
+      if (this._codec) ws.binaryType = 'arraybuffer';
     } catch (err) {
       this._gen++;
       this._afterDown({ code: 1006, reason: err.message, wasOpen: false,
@@ -714,7 +727,7 @@ export class ValtronicsWebSocket extends Emitter {
     if (msg.id === undefined) msg.id = this._newId();
     if (this._pending.has(msg.id)) throw new ValtronicsError('invalid_message', `invalid_message: id ${msg.id} is already in use`);
     // Inside a batch only the batch frame's limit applies (checked by whoever builds the batch).
-    if (!internal && !batched) this._checkSize(JSON.stringify(msg), false);
+    if (!internal && !batched) this._checkSize(JSON.stringify(msg), false, msg);
     const entry = { id: msg.id, msg, internal, inflight: false, timer: null, timeout: timeout ?? this._opts.requestTimeout, undo: null };
     entry.promise = this._handled(new Promise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; }));
     if (registry && (msg.type === 'subscribe' || msg.type === 'unsubscribe')) entry.undo = this._applyToRegistry(msg);
@@ -781,10 +794,13 @@ export class ValtronicsWebSocket extends Emitter {
     else entry.reject(value);
   }
 
-  _checkSize(text, isBatch) {
+  _checkSize(text, isBatch, message) {
     const limit = isBatch ? this._opts.maxBatchBytes : this._opts.maxMessageBytes;
     if (limit && limit !== Infinity) {
-      const n = utf8Length(text);
+      // The server counts the bytes as sent: MessagePack's once its codec is loaded (before the
+      // first connection the JSON size stands in; MessagePack is never the larger).
+      const packed = this._codec && typeof message === 'object' && message !== null;
+      const n = packed ? this._codec.encode(message).length : utf8Length(text);
       if (n > limit) {
         throw new ValtronicsError('message_too_large',
           `message_too_large: ${n} bytes, the server accepts at most ${limit} (it would close the connection with 1009)`);
@@ -861,33 +877,46 @@ export class ValtronicsWebSocket extends Emitter {
 
   _write(text, message) {
     if (!this._ws) return; // a listener of an earlier 'sent' disconnected meanwhile
-    this._ws.send(text);
+    // MessagePack: the message object (a string the caller wrote itself goes as the JSON text
+    // it is, which the server also reads on a MessagePack connection).
+    const packed = this._codec && typeof message === 'object' && message !== null;
+    this._ws.send(packed ? this._codec.encode(message) : text);
     this.emit('sent', typeof message === 'object' && message !== null ? message : text);
   }
 
   // ----------------------------------------------------------------------------- receiving
 
   _onFrame(gen, data) {
-    if (typeof data !== 'string') {
+    let parsed = null;
+    if (typeof data !== 'string' && this._codec) {
+      // MessagePack (encoding 'msgpack'): a map, or an array of them when coalesced.
       try {
-        data = new TextDecoder().decode(data);
-      } catch {
-        this.emit('error', new ValtronicsError('invalid_reply', 'invalid_reply: a binary frame from the server'));
+        parsed = this._codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+      } catch (err) {
+        this.emit('error', new ValtronicsError('invalid_reply', `invalid_reply: not MessagePack: ${err.message}`));
         return;
       }
-    }
-    let parsed;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      parsed = null;
+    } else {
+      if (typeof data !== 'string') {
+        try {
+          data = new TextDecoder().decode(data);
+        } catch {
+          this.emit('error', new ValtronicsError('invalid_reply', 'invalid_reply: a binary frame from the server'));
+          return;
+        }
+      }
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        parsed = null;
+      }
     }
     // A coalesced frame (extension, after `hello`) is an array of messages, handled in order.
     const list = Array.isArray(parsed) ? parsed : [parsed];
     for (const msg of list) {
       if (gen !== this._gen) return; // a message of the array ended this connection
       if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
-        this.emit('error', new ValtronicsError('invalid_reply', `invalid_reply: not a JSON object: ${String(data).slice(0, 100)}`));
+        this.emit('error', new ValtronicsError('invalid_reply', `invalid_reply: not a JSON object: ${String(JSON.stringify(msg) ?? msg).slice(0, 100)}`));
         continue;
       }
       this._onMessage(gen, msg);

@@ -33,3 +33,25 @@ export async function loadWebSocket(explicit) {
   if (typeof globalThis.WebSocket === 'function') return (cached = globalThis.WebSocket);
   throw new ValtronicsError('no_websocket', 'no WebSocket implementation: pass options.WebSocket');
 }
+
+let cachedMsgpack = null;
+
+/**
+ * The MessagePack codec for encoding 'msgpack' ({ encode, decode }, as @msgpack/msgpack exports
+ * them): the one passed as options.msgpack, else `@msgpack/msgpack` imported on first use (in
+ * Node, or in a browser through a bundler or an import map).
+ */
+export async function loadMsgpack(explicit) {
+  if (explicit) return explicit;
+  if (cachedMsgpack) return cachedMsgpack;
+  const name = '@msgpack/msgpack';
+  try {
+    const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ name);
+    cachedMsgpack = { encode: mod.encode, decode: mod.decode };
+    return cachedMsgpack;
+  } catch (err) {
+    throw new ValtronicsError('no_msgpack',
+      "no MessagePack codec for encoding 'msgpack': install @msgpack/msgpack (npm install @msgpack/msgpack) or pass options.msgpack",
+      { cause: err });
+  }
+}

@@ -5,7 +5,6 @@ The real server comes from tests/integration/harness.py (on PYTHONPATH): harness
 port= to start a server again on the port its clients reconnect to."""
 
 import asyncio
-import json
 import os
 import signal
 
@@ -33,15 +32,15 @@ class RecordingClient(ValtronicsWebSocketClient):
         self.frames = []
         self.frame_count = 0
         self.array_frames = 0
+        self.binary_frames = 0
         self._event_added = asyncio.Event()
 
     async def _on_frame(self, raw):
-        try:
-            parsed = json.loads(raw)
-        except (TypeError, ValueError):
-            pass
-        else:
+        parsed = self._decode(raw)
+        if parsed is not None:
             self.frame_count += 1
+            if isinstance(raw, bytes):
+                self.binary_frames += 1
             if isinstance(parsed, list):
                 self.array_frames += 1
                 self.frames.extend(parsed)

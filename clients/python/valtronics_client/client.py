@@ -172,15 +172,30 @@ class ValtronicsWebSocketClient:
     coalesce: ask the server for coalesced frames (extension, docs/protocol.md): several
         messages in one JSON array frame, each still handed over as its own message. Default
         True; a server without the extension is used as before.
+    encoding: "json" (default, the spec's protocol) or "msgpack" (extension, docs/protocol.md,
+        "MessagePack": the `valtronics.msgpack` subprotocol, every message both ways a
+        MessagePack map in a binary frame; needs the `msgpack` package, Debian
+        python3-msgpack). The messages handed over are the same dicts either way.
     rng: a random.Random for the backoff jitter (tests)."""
 
     def __init__(self, url, token=None, *, token_provider=None, reconnect=True,
                  backoff_base=0.5, backoff_cap=30.0, max_reconnect_attempts=None,
                  request_timeout=10.0, open_timeout=10.0, close_timeout=2.0,
                  ping_interval=20.0, ping_timeout=20.0, max_queue=10000, max_size=2 ** 22,
-                 resume_alerts=True, coalesce=True, rng=None):
+                 resume_alerts=True, coalesce=True, encoding="json", rng=None):
         if token is None and token_provider is None:
             raise ValueError("give a token or a token_provider")
+        if encoding not in ("json", "msgpack"):
+            raise ValueError(f"encoding must be 'json' or 'msgpack', not {encoding!r}")
+        self.encoding = encoding
+        self._msgpack = None
+        if encoding == "msgpack":
+            try:
+                import msgpack
+            except ImportError as e:
+                raise ImportError("encoding='msgpack' needs the msgpack package "
+                                  "(pip install msgpack, or Debian's python3-msgpack)") from e
+            self._msgpack = msgpack
         self.url = _with_default_path(url)
         self.token = token
         self.token_provider = token_provider
@@ -384,7 +399,7 @@ class ValtronicsWebSocketClient:
         if conn is None or conn.dead:
             raise NotConnectedError("not connected")
         try:
-            await conn.ws.send(json.dumps(message))
+            await conn.ws.send(self._encode(message))
         except ConnectionClosed as e:
             raise ConnectionClosedError(e.rcvd.code if e.rcvd else 1006,
                                         e.rcvd.reason if e.rcvd else "") from e
@@ -422,7 +437,7 @@ class ValtronicsWebSocketClient:
         """Sends `message` with a fresh id on `conn` and returns the reply with that id."""
         rid, fut = self._pending.add(request_type, on_reply)
         try:
-            await conn.ws.send(json.dumps({**message, "id": rid}))
+            await conn.ws.send(self._encode({**message, "id": rid}))
             return await asyncio.wait_for(fut, max(timeout, 0.001))
         except ConnectionClosed as e:
             self._mark_dead(conn)
@@ -568,7 +583,7 @@ class ValtronicsWebSocketClient:
         frames.append(frame)
         try:
             for frame in frames:
-                await conn.ws.send(json.dumps(
+                await conn.ws.send(self._encode(
                     {"type": "ack", "delivery_id": frame[0] if len(frame) == 1 else frame}))
         except ConnectionClosed:
             pass  # the reader sees the close too; the next connection's replay re-sends
@@ -691,27 +706,29 @@ class ValtronicsWebSocketClient:
 
     async def _open(self, token):
         """A new authenticated WebSocket: (socket, auth_response)."""
+        # JSON asks for no subprotocol (a server without the extension answers too);
+        # MessagePack for its own, which the server must name back (websockets checks it).
         ws = await websockets.connect(
             self.url, open_timeout=self.open_timeout, close_timeout=self.close_timeout,
             ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
-            max_size=self.max_size, compression=None)
+            max_size=self.max_size, compression=None,
+            subprotocols=["valtronics.msgpack"] if self._msgpack is not None else None)
         try:
             if self.coalesce:
                 # Extension (docs/protocol.md, "Coalesced frames"): several messages may then
                 # come as one JSON array frame. Its answer (or an older server's unknown_type)
                 # comes before auth_response and is passed over below.
-                await ws.send(json.dumps({"type": "hello", "features": ["coalesce"],
-                                          "id": self._pending.next_id()}))
-            await ws.send(json.dumps({"type": "auth", "token": token,
-                                      "id": self._pending.next_id()}))
+                await ws.send(self._encode({"type": "hello", "features": ["coalesce"],
+                                            "id": self._pending.next_id()}))
+            await ws.send(self._encode({"type": "auth", "token": token,
+                                        "id": self._pending.next_id()}))
             # The server sends nothing before auth_response but hello's answer
             # (docs/protocol.md); what follows it in the same frame is kept for the reader.
             reply = None
             while reply is None:
                 raw = await asyncio.wait_for(ws.recv(), self.open_timeout)
-                try:
-                    parsed = json.loads(raw)
-                except ValueError:
+                parsed = self._decode(raw)
+                if parsed is None:
                     continue
                 items = parsed if isinstance(parsed, list) else [parsed]
                 for i, item in enumerate(items):
@@ -848,13 +865,13 @@ class ValtronicsWebSocketClient:
                 item = {**msg, "id": rid}
                 item_size = len(json.dumps(item)) + 2
                 if batch and (len(batch) >= MAX_BATCH or size + item_size > MAX_BATCH_BYTES):
-                    await conn.ws.send(json.dumps({"type": "batch", "messages": batch}))
+                    await conn.ws.send(self._encode({"type": "batch", "messages": batch}))
                     batch, size = [], 0
                 batch.append(item)
                 size += item_size
                 waiting.append((rid, fut, msg, keys))
             if batch:
-                await conn.ws.send(json.dumps({"type": "batch", "messages": batch}))
+                await conn.ws.send(self._encode({"type": "batch", "messages": batch}))
         except ConnectionClosed:
             for rid, *_ in waiting:
                 self._pending.discard(rid)
@@ -904,14 +921,32 @@ class ValtronicsWebSocketClient:
         code = ws.close_code if ws.close_code is not None else 1006
         return code, ws.close_reason or ""
 
-    async def _on_frame(self, raw):
-        if not isinstance(raw, str):
+    def _encode(self, message):
+        """A message as this connection's encoding writes it: JSON text, or MessagePack."""
+        if self._msgpack is not None:
+            return self._msgpack.packb(message)
+        return json.dumps(message)
+
+    def _decode(self, raw):
+        """A frame's message (or list of them when coalesced); None when it cannot be read."""
+        if isinstance(raw, str):
+            try:
+                return json.loads(raw)
+            except ValueError:
+                log.warning("ignored a frame that is not JSON: %.100r", raw)
+                return None
+        if self._msgpack is None:
             log.warning("ignored a binary frame")
-            return
+            return None
         try:
-            parsed = json.loads(raw)
-        except ValueError:
-            log.warning("ignored a frame that is not JSON: %.100r", raw)
+            return self._msgpack.unpackb(raw)
+        except Exception:
+            log.warning("ignored a frame that is not MessagePack: %.100r", raw)
+            return None
+
+    async def _on_frame(self, raw):
+        parsed = self._decode(raw)
+        if parsed is None:
             return
         # A coalesced frame (after hello) is a JSON array of messages, handled in order.
         for msg in parsed if isinstance(parsed, list) else [parsed]:

@@ -119,7 +119,8 @@ TEST(SessionErrors, BinaryFrameCloses1003AndIsNotReadFurther) {
   auto frames = c->read_frames();
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].close_code(), close_code::unsupported_data);
-  EXPECT_EQ(frames[0].close_reason(), "binary frames are not supported: send JSON in text frames");
+  EXPECT_EQ(frames[0].close_reason(),
+            "binary frames need the valtronics.msgpack subprotocol: send JSON in text frames");
   EXPECT_EQ(c->conn.state(), Connection::State::closing);
   EXPECT_FALSE(c->conn.wants_reads()) << "closed for abuse: the host stops reading";
 }
