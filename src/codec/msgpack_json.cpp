@@ -27,18 +27,28 @@ void put_str(std::string& out, std::string_view s) {
   mp_encode_str(grow(out, mp_sizeof_str(len)), s.data(), len);
 }
 
+// Reads one value with every length checked against the end of the buffer. (MsgPuck's own
+// mp_check() cannot be trusted with hostile input: it adds a 32-bit element count to an int,
+// so an array announcing 2^32-1 elements overflows it and passes as well-formed.)
 class Reader {
  public:
-  Reader(const char* p, int max_depth, std::string& error)
-      : p_(p), max_depth_(max_depth), error_(error) {}
+  Reader(std::string_view data, int max_depth, std::string& error)
+      : p_(data.data()), end_(data.data() + data.size()), max_depth_(max_depth), error_(error) {}
 
-  // One value at p_ (already validated by mp_check: every length is within the buffer).
+  const char* position() const { return p_; }
+
   std::optional<boost::json::value> value(int depth) {
     if (depth > max_depth_) return fail("nested deeper than " + std::to_string(max_depth_) +
                                         " levels");
+    if (p_ >= end_) return truncated();
     // MsgPuck files the one never-used type byte with the extensions.
     if (static_cast<unsigned char>(*p_) == 0xc1) return fail("0xc1 is not a MessagePack type");
-    switch (mp_typeof(*p_)) {
+    const auto type = mp_typeof(*p_);
+    if (type == MP_ARRAY || type == MP_MAP) return container(type, depth);
+    // A scalar: mp_check() is safe here (no element count), and the decoding below with it.
+    const char* q = p_;
+    if (mp_check(&q, end_) != 0) return truncated();
+    switch (type) {
       case MP_NIL: mp_decode_nil(&p_); return boost::json::value(nullptr);
       case MP_BOOL: return boost::json::value(mp_decode_bool(&p_));
       case MP_UINT: {
@@ -57,47 +67,60 @@ class Reader {
         const char* s = mp_decode_str(&p_, &len);
         return boost::json::value(boost::json::string(std::string_view(s, len)));
       }
-      case MP_ARRAY: {
-        const std::uint32_t n = mp_decode_array(&p_);
-        boost::json::array a;
-        a.reserve(n);
-        for (std::uint32_t i = 0; i < n; ++i) {
-          auto v = value(depth + 1);
-          if (!v) return std::nullopt;
-          a.push_back(std::move(*v));
-        }
-        return boost::json::value(std::move(a));
-      }
-      case MP_MAP: {
-        const std::uint32_t n = mp_decode_map(&p_);
-        boost::json::object o;
-        o.reserve(n);
-        for (std::uint32_t i = 0; i < n; ++i) {
-          if (mp_typeof(*p_) != MP_STR) return fail("a map key is not a string");
-          std::uint32_t len = 0;
-          const char* k = mp_decode_str(&p_, &len);
-          auto v = value(depth + 1);
-          if (!v) return std::nullopt;
-          o.insert_or_assign(std::string_view(k, len), std::move(*v));
-        }
-        return boost::json::value(std::move(o));
-      }
       case MP_BIN: return fail("binary values have no JSON form");
       case MP_EXT: return fail("extension values have no JSON form");
+      default: break;
     }
     return fail("unknown type");
   }
 
  private:
+  std::optional<boost::json::value> container(mp_type type, int depth) {
+    const bool map = type == MP_MAP;
+    if ((map ? mp_check_map(p_, end_) : mp_check_array(p_, end_)) > 0) return truncated();
+    const std::uint32_t n = map ? mp_decode_map(&p_) : mp_decode_array(&p_);
+    // Every element takes a byte at least: a count beyond what is left is a lie, refused
+    // before anything is allocated for it.
+    if (std::uint64_t(n) * (map ? 2 : 1) > static_cast<std::uint64_t>(end_ - p_))
+      return truncated();
+    if (!map) {
+      boost::json::array a;
+      a.reserve(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        auto v = value(depth + 1);
+        if (!v) return std::nullopt;
+        a.push_back(std::move(*v));
+      }
+      return boost::json::value(std::move(a));
+    }
+    boost::json::object o;
+    o.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (p_ >= end_) return truncated();
+      if (mp_typeof(*p_) != MP_STR) return fail("a map key is not a string");
+      const char* q = p_;
+      if (mp_check(&q, end_) != 0) return truncated();
+      std::uint32_t len = 0;
+      const char* k = mp_decode_str(&p_, &len);
+      auto v = value(depth + 1);
+      if (!v) return std::nullopt;
+      o.insert_or_assign(std::string_view(k, len), std::move(*v));
+    }
+    return boost::json::value(std::move(o));
+  }
   std::optional<boost::json::value> number(double d) {
     if (!std::isfinite(d)) return fail("a float is not finite (JSON has no NaN or infinity)");
     return boost::json::value(d);
+  }
+  std::optional<boost::json::value> truncated() {
+    return fail("not well-formed MessagePack: truncated (a length or count beyond the message)");
   }
   std::optional<boost::json::value> fail(std::string why) {
     error_ = std::move(why);
     return std::nullopt;
   }
   const char* p_;
+  const char* end_;
   int max_depth_;
   std::string& error_;
 };
@@ -163,17 +186,16 @@ std::optional<boost::json::value> from_msgpack(std::string_view data, std::strin
     error = "empty message";
     return std::nullopt;
   }
-  const char* p = data.data();
+  Reader reader(data, max_depth, error);
+  auto value = reader.value(0);
+  if (!value) return std::nullopt;
   const char* const end = data.data() + data.size();
-  if (mp_check(&p, end) != 0) {
-    error = "not well-formed MessagePack (truncated, or an unused type byte)";
+  if (reader.position() != end) {
+    error = "more than one value (" + std::to_string(end - reader.position()) +
+            " bytes after the first)";
     return std::nullopt;
   }
-  if (p != end) {
-    error = "more than one value (" + std::to_string(end - p) + " bytes after the first)";
-    return std::nullopt;
-  }
-  return Reader(data.data(), max_depth, error).value(0);
+  return value;
 }
 
 std::optional<MapHead> map_head(std::string_view data) {

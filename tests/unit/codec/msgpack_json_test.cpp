@@ -103,6 +103,18 @@ TEST(MsgpackJson, RefusesWhatJsonCannotHoldWithAReason) {
   }
 }
 
+TEST(MsgpackJson, ACountBeyondTheMessageIsRefusedBeforeAnythingIsAllocated) {
+  // An array 32 announcing 2^32-1 nils with three present: MsgPuck's mp_check() adds the count
+  // to an int and takes it (found by the fuzz target, tests/fuzz/fuzz_msgpack.cpp); read
+  // naively, reserve() asked for 128 GiB.
+  std::string why;
+  EXPECT_FALSE(from_msgpack(unhex("ddffffffffc0c0c0"), why));
+  EXPECT_NE(why.find("truncated"), std::string::npos) << why;
+  EXPECT_FALSE(from_msgpack(unhex("dfffffffffa161c0"), why));  // a map 32 alike
+  EXPECT_FALSE(from_msgpack(unhex("92c0"), why));              // two announced, one present
+  EXPECT_TRUE(from_msgpack(unhex("92c0c0"), why)) << why;
+}
+
 TEST(MsgpackJson, RefusesNestingDeeperThanTheLimitWithoutRecursingFurther) {
   // 100 000 nested one-element arrays: well-formed, and far deeper than the stack would allow
   // a naive reader.
