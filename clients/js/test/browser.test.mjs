@@ -1,7 +1,8 @@
 // The SDK in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core) loads src/index.js as a plain ES module from a tiny static server, connects to
 // the real Valtronics server with the browser's own WebSocket, subscribes, and receives a
-// telemetry_update that the test ingests. Skipped only when /usr/bin/chromium is missing.
+// telemetry_update that the test ingests; then again with encoding 'msgpack', @msgpack/msgpack
+// resolved by the page's import map. Skipped only when /usr/bin/chromium is missing.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -20,12 +21,18 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..'); // clients/js
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>Valtronics SDK in a browser</title>
+<script type="importmap">
+  {"imports": {"@msgpack/msgpack": "/node_modules/@msgpack/msgpack/dist.esm/index.mjs"}}
+</script>
 <script type="module">
   import * as sdk from '/src/index.js';
   window.sdk = sdk;
 </script>`;
 
-/** Serves the page at /, the SDK under /src/ and the examples; records every path asked for. */
+/**
+ * Serves the page at /, the SDK under /src/, the examples and @msgpack/msgpack's ES modules;
+ * records every path asked for.
+ */
 async function staticServer() {
   const requested = [];
   const srv = createServer(async (req, res) => {
@@ -37,8 +44,10 @@ async function staticServer() {
       return;
     }
     const file = normalize(join(ROOT, path));
+    const msgpackDir = join(ROOT, 'node_modules', '@msgpack', 'msgpack', 'dist.esm') + '/';
     const served = (file.startsWith(join(ROOT, 'src') + '/') && file.endsWith('.js')) ||
-      (file.startsWith(join(ROOT, 'examples') + '/') && file.endsWith('.html'));
+      (file.startsWith(join(ROOT, 'examples') + '/') && file.endsWith('.html')) ||
+      (file.startsWith(msgpackDir) && file.endsWith('.mjs'));
     if (!served) {
       res.writeHead(404).end();
       return;
@@ -112,6 +121,25 @@ test('headless Chromium: connect, subscribe, receive a telemetry_update', { time
   const viaCallback = await page.evaluate(() => window.updates.map((u) => u.seq));
   assert.deepEqual(viaCallback, [1]);
 
+  // MessagePack (extension, docs/protocol.md "MessagePack"): the browser's WebSocket offers
+  // valtronics.msgpack, and the codec comes from the page's import map.
+  const packed = await page.evaluate(async ({ url, tok }) => {
+    const c = new window.sdk.ValtronicsWebSocket(url, tok, { encoding: 'msgpack' });
+    window.packedClient = c;
+    await c.connect();
+    await c.subscribe('telemetry', { device_id: 41 });
+    window.packedUpdate = c.waitFor('telemetry_update', { timeout: 10_000 });
+    return { protocol: c._ws.protocol, binaryType: c._ws.binaryType };
+  }, { url: `${server.url}/ws`, tok: user });
+  assert.deepEqual(packed, { protocol: 'valtronics.msgpack', binaryType: 'arraybuffer' });
+  await ingest(server, admin, 41, { temperature: { value: 22.25, unit: '°C' } });
+  const packedUpdate = await page.evaluate(() => window.packedUpdate);
+  assert.equal(packedUpdate.device_id, 41);
+  assert.equal(packedUpdate.telemetry.temperature.value, 22.25);
+  assert.equal(packedUpdate.telemetry.temperature.unit, '°C');
+  assert.equal(packedUpdate.seq, 1);
+  await page.evaluate(() => window.packedClient.disconnect());
+
   // A page from an origin the server does not allow: the handshake is refused (403), and
   // connect() rejects (a browser does not tell the status; the SDK does not retry by default).
   const other = await browser.newPage();
@@ -145,8 +173,10 @@ test('headless Chromium: connect, subscribe, receive a telemetry_update', { time
     null, { timeout: 10_000 });
   await example.evaluate(() => window.client.disconnect());
   assert.deepEqual(pageErrors, []);
-  // The browser fetched the SDK's modules only: never `ws` nor anything from node_modules.
+  // The browser fetched the SDK's modules, and @msgpack/msgpack's through the import map once
+  // a client asked for MessagePack: never `ws` nor anything else from node_modules.
   assert.ok(web.requested.includes('/src/index.js'));
   assert.ok(web.requested.every((p) => p === '/' || p === '/favicon.ico' || p === '/examples/browser.html'
-    || /^\/src\/[a-z]+\.js$/.test(p)), web.requested.join(' '));
+    || /^\/src\/[a-z]+\.js$/.test(p) || /^\/node_modules\/@msgpack\/msgpack\/dist\.esm\/[A-Za-z0-9/]+\.mjs$/.test(p)),
+  web.requested.join(' '));
 });
