@@ -127,6 +127,26 @@ void Engine::Impl::apply_rule_decisions(const std::vector<RuleDecision>& decisio
       open_rule_alerts.erase(it);
     }
   }
+  // The duration windows these evaluations opened or ended, kept in the database (a restarted
+  // node, or one taking the device over, resumes them: engine/rules.hpp).
+  for (auto& w : evaluator.take_window_changes()) {
+    writer->submit([w](store::Database& db) {
+      if (w.since)
+        store::save_rule_window(db, {w.rule_id, w.device_id, *w.since, w.value});
+      else
+        store::delete_rule_window(db, w.rule_id, w.device_id);
+    });
+  }
+}
+
+void Engine::Impl::restore_rule_windows(const std::function<bool(std::int64_t)>& wanted) {
+  std::size_t n = 0;
+  for (const auto& w : store::load_rule_windows(reader)) {
+    if (!devices.count(w.device_id) || !wanted(w.device_id)) continue;
+    evaluator.restore_window(w.rule_id, w.device_id, w.since, w.value);
+    ++n;
+  }
+  if (n) spdlog::info("rules: {} duration window(s) in progress resumed", n);
 }
 
 void Engine::Impl::list_alerts(store::AlertQuery q, auth::Claims claims,

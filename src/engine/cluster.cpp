@@ -102,7 +102,8 @@ void Engine::Impl::adopt_partitions(std::vector<unsigned> ps, std::function<void
   };
   // The previous owner committed its state before it let the lease go (or died: then what it
   // committed is what there is). Rule state that outlives a node lives in the database: open
-  // alerts (firing episodes) and the last alert of each rule and device (its cooldown).
+  // alerts (firing episodes), the last alert of each rule and device (its cooldown) and the
+  // duration windows in progress.
   std::size_t adopted = 0, open = 0;
   try {
     for (auto& d : store::load_devices(reader)) {
@@ -125,6 +126,7 @@ void Engine::Impl::adopt_partitions(std::vector<unsigned> ps, std::function<void
     }
     for (const auto& f : store::last_rule_alerts(reader))
       if (in(f.device_id)) evaluator.restore_last_fired(f.rule_id, f.device_id, f.at);
+    restore_rule_windows(in);
   } catch (const store::StoreError& e) {
     // The devices read so far are owned; the others are tracked from their next reading.
     spdlog::error("cluster: reading the state of adopted partitions: {}", e.what());

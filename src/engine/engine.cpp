@@ -58,6 +58,7 @@ Engine::Impl::Impl(const config::Config& c, hub::Hub& h)
     slot = std::move(m);
   }
   for (const auto& a : store::load_open_alerts(reader)) restore_open_alert(a);
+  restore_rule_windows([](std::int64_t) { return true; });
   spdlog::info("store {}: {} devices, {} rules, {} open alerts", cfg.db, devices.size(),
                evaluator.rules().size(), open_rule_alerts.size() + open_offline_alerts.size());
 }

@@ -194,6 +194,8 @@ struct Engine::Impl {
   // Open alerts read from the store (start-up, adoption): firing state, the open-alert maps,
   // critical alerts the status tracker counts.
   void restore_open_alert(const model::Alert& a);
+  // Resumes the stored duration windows of the known devices `wanted` accepts (rules.hpp).
+  void restore_rule_windows(const std::function<bool(std::int64_t)>& wanted);
   // Splits `events` by owner: those of owned devices go to `local` (with their indices in
   // `events`), the others to their owners. Returns false when nothing is forwarded.
   struct Routed {

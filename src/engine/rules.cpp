@@ -106,6 +106,7 @@ std::vector<RuleDecision> RuleEvaluator::set_rules(std::vector<AlertRule> rules,
       ++it;
       continue;
     }
+    end_window(it->first, it->second);
     if (it->second.firing) {
       AlertRule rule;
       if (old_it != old_by_id.end()) {
@@ -150,6 +151,7 @@ std::vector<RuleDecision> RuleEvaluator::on_reading(std::int64_t device_id,
     }
     if (!condition_holds(rule, value)) {
       s.holding = false;
+      end_window(key, s);
       continue;
     }
     if (!s.holding) {
@@ -159,10 +161,21 @@ std::vector<RuleDecision> RuleEvaluator::on_reading(std::int64_t device_id,
     if (at - s.holding_since >= rule.duration && cooldown_over(rule, s.last_fired, at)) {
       s.firing = true;
       s.last_fired = at;
+      end_window(key, s);
       out.push_back(RuleDecision{RuleDecision::Kind::fire, rule, device_id, value, at});
+    } else if (!s.window_stored && rule.duration.count() > 0) {
+      // Pending (its duration, or a cooldown, to wait out): kept where a restart finds it.
+      s.window_stored = true;
+      window_changes_.push_back({rule.id, device_id, s.holding_since, value});
     }
   }
   return out;
+}
+
+void RuleEvaluator::end_window(std::pair<std::int64_t, std::int64_t> key, State& s) {
+  if (!s.window_stored) return;
+  s.window_stored = false;
+  window_changes_.push_back({key.first, key.second, std::nullopt, s.last_value});
 }
 
 std::vector<RuleDecision> RuleEvaluator::tick(util::TimePoint now) {
@@ -178,6 +191,7 @@ std::vector<RuleDecision> RuleEvaluator::tick(util::TimePoint now) {
     if (now - s.holding_since >= rule.duration && cooldown_over(rule, s.last_fired, now)) {
       s.firing = true;
       s.last_fired = now;
+      end_window(key, s);
       out.push_back(RuleDecision{RuleDecision::Kind::fire, rule, key.second, s.last_value, now});
     }
   }
@@ -204,6 +218,16 @@ void RuleEvaluator::restore_last_fired(std::int64_t rule_id, std::int64_t device
                                        util::TimePoint at) {
   State& s = state_[std::make_pair(rule_id, device_id)];
   if (!s.last_fired || *s.last_fired < at) s.last_fired = at;
+}
+
+void RuleEvaluator::restore_window(std::int64_t rule_id, std::int64_t device_id,
+                                   util::TimePoint since, double value) {
+  State& s = state_[std::make_pair(rule_id, device_id)];
+  if (s.firing) return;
+  s.holding = true;
+  s.holding_since = since;
+  s.last_value = value;
+  s.window_stored = true;
 }
 
 void RuleEvaluator::forget_device(std::int64_t device_id) {

@@ -11,6 +11,10 @@
 //    value wobbling on the threshold does not flap.
 //  - Cooldown: after an alert of (rule, device) was raised, no new one is raised for `cooldown`
 //    (the episode may still resolve). A condition that still holds when the cooldown ends fires.
+//  - A duration window in progress (the condition holding, not yet for `duration`) is reported
+//    as a WindowChange when it opens and when it ends without an alert or with one, so that the
+//    engine keeps it in the database: a restarted node, or one taking the device over, resumes
+//    it (restore_window) instead of starting the duration again.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +45,15 @@ struct RuleDecision {
   util::TimePoint at;
 };
 
+// A duration window opened (`since` set: the condition holds since then, `value` the reading
+// that opened it) or ended (`since` empty: it fired, the condition stopped holding, or the rule
+// changed).
+struct WindowChange {
+  std::int64_t rule_id, device_id;
+  std::optional<util::TimePoint> since;
+  double value = 0;
+};
+
 class RuleEvaluator {
  public:
   // Replaces the rule set. Evaluation state of rules whose id is kept survives (so editing a
@@ -65,7 +78,17 @@ class RuleEvaluator {
   // taking a device over keeps its cooldown.
   void restore_last_fired(std::int64_t rule_id, std::int64_t device_id, util::TimePoint at);
 
-  // Forgets every state of `device_id` (device deleted).
+  // Restores a duration window in progress (from the database): the condition holds since
+  // `since`, as `value` showed; it fires once held for the rule's duration, from tick() or the
+  // next reading that holds. Ignored when (rule, device) is already firing.
+  void restore_window(std::int64_t rule_id, std::int64_t device_id, util::TimePoint since,
+                      double value);
+
+  // The windows opened and ended since the last call, in order (see WindowChange).
+  std::vector<WindowChange> take_window_changes() { return std::move(window_changes_); }
+
+  // Forgets every state of `device_id` (device deleted, or no longer owned here); reports no
+  // window change (what is stored stays for the next owner).
   void forget_device(std::int64_t device_id);
 
   const std::vector<model::AlertRule>& rules() const { return rules_; }
@@ -77,8 +100,12 @@ class RuleEvaluator {
     bool firing = false;                // an alert is open for this episode
     std::optional<util::TimePoint> last_fired;
     double last_value = 0;
+    bool window_stored = false;         // a WindowChange opened it: its end is reported too
   };
+  // A window of `s` ends: reported if its opening was.
+  void end_window(std::pair<std::int64_t, std::int64_t> key, State& s);
   std::vector<model::AlertRule> rules_;
+  std::vector<WindowChange> window_changes_;
   std::map<std::pair<std::int64_t, std::int64_t>, State> state_;  // (rule id, device id)
 };
 

@@ -32,6 +32,7 @@ const std::vector<DialectStep>& all_steps() {
       {1, sql::kSchemaV1, sql::pg::kSchemaV1},
       {2, sql::kSchemaV2, sql::pg::kSchemaV2},
       {3, sql::kSchemaV3, sql::pg::kSchemaV3},
+      {4, sql::kSchemaV4, sql::pg::kSchemaV4},
   };
   return kSteps;
 }

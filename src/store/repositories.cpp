@@ -340,7 +340,8 @@ bool delete_device(Database& db, std::int64_t id) {
     st.bind(1, id).run();
     bool found = db.changes() > 0;
     for (const char* text : {sql::kDeleteDeviceLatestMetrics, sql::kDeleteDeviceStatusChanges,
-                             sql::kDeleteDeviceHistory, sql::kDeleteDeviceMinutes}) {
+                             sql::kDeleteDeviceHistory, sql::kDeleteDeviceMinutes,
+                             sql::kDeleteDeviceRuleWindows}) {
       Statement del = db.prepare(text);
       del.bind(1, id).run();
     }
@@ -473,6 +474,27 @@ std::vector<RuleFired> last_rule_alerts(Database& db) {
   Statement st = db.prepare(sql::kSelectLastRuleAlerts);
   while (st.step())
     out.push_back({st.column_int(0), st.column_int(1), from_ms(st.column_int(2))});
+  return out;
+}
+
+void save_rule_window(Database& db, const RuleWindow& w) {
+  Statement& st = db.cached(sql::kUpsertRuleWindow);
+  st.bind(1, w.rule_id).bind(2, w.device_id).bind(3, to_ms(w.since)).bind(4, w.value).run();
+  st.reset();
+}
+
+void delete_rule_window(Database& db, std::int64_t rule_id, std::int64_t device_id) {
+  Statement& st = db.cached(sql::kDeleteRuleWindow);
+  st.bind(1, rule_id).bind(2, device_id).run();
+  st.reset();
+}
+
+std::vector<RuleWindow> load_rule_windows(Database& db) {
+  std::vector<RuleWindow> out;
+  Statement st = db.prepare(sql::kSelectRuleWindows);
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_int(1), from_ms(st.column_int(2)),
+                   st.column_double(3)});
   return out;
 }
 

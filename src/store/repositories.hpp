@@ -71,6 +71,16 @@ struct RuleFired {
   util::TimePoint at;
 };
 std::vector<RuleFired> last_rule_alerts(Database& db);
+// Duration windows in progress (schema version 4; engine/rules.hpp, WindowChange): saved when
+// one opens, deleted when it ends, all read when the engine starts or adopts a partition.
+struct RuleWindow {
+  std::int64_t rule_id = 0, device_id = 0;
+  util::TimePoint since;
+  double value = 0;
+};
+void save_rule_window(Database& db, const RuleWindow& w);
+void delete_rule_window(Database& db, std::int64_t rule_id, std::int64_t device_id);
+std::vector<RuleWindow> load_rule_windows(Database& db);
 // Alert retention, one batch: deletes at most `max_rows` resolved alerts resolved before
 // `before` (resolved_at; ts for a resolved row without one), the longest-resolved first, and
 // raises max_pruned_alert_id to the largest id deleted. Active and acknowledged alerts are never

@@ -156,6 +156,20 @@ SELECT device_id, metric, ts - ((ts % 60000) + 60000) % 60000, COUNT(*), SUM(val
 FROM telemetry_history GROUP BY 1, 2, 3;
 )~";
 
+// Schema version 4 (issue 12): duration windows in progress, per (rule, device): the condition
+// holds since `since` (ms), as `value` showed, and has not yet for the rule's duration. Written
+// when a window opens and deleted when it ends, so that a restarted node or one taking the
+// device over resumes the window instead of starting the duration again.
+inline constexpr char kSchemaV4[] = R"~(
+CREATE TABLE rule_windows (
+  rule_id   INTEGER NOT NULL,
+  device_id INTEGER NOT NULL,
+  since     INTEGER NOT NULL,
+  value     REAL    NOT NULL,
+  PRIMARY KEY (rule_id, device_id)
+) WITHOUT ROWID;
+)~";
+
 // ---- devices ----
 inline constexpr char kSelectDevices[] = R"~(
 SELECT id, name, device_type, location, manufacturer, model, firmware_version, metadata, status,
@@ -247,6 +261,15 @@ inline constexpr char kSelectAlertById[] = VALTRONICS_ALERT_COLUMNS " WHERE id =
 inline constexpr char kSelectLastRuleAlerts[] =
     "SELECT rule_id, device_id, MAX(ts) FROM alerts WHERE rule_id IS NOT NULL "
     "GROUP BY rule_id, device_id";
+// ---- rule windows (schema version 4) ----
+inline constexpr char kUpsertRuleWindow[] =
+    "INSERT INTO rule_windows (rule_id, device_id, since, value) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (rule_id, device_id) DO UPDATE SET since = excluded.since, value = excluded.value";
+inline constexpr char kDeleteRuleWindow[] =
+    "DELETE FROM rule_windows WHERE rule_id = ?1 AND device_id = ?2";
+inline constexpr char kSelectRuleWindows[] =
+    "SELECT rule_id, device_id, since, value FROM rule_windows";
+inline constexpr char kDeleteDeviceRuleWindows[] = "DELETE FROM rule_windows WHERE device_id = ?1";
 inline constexpr char kSelectOpenAlerts[] =
     VALTRONICS_ALERT_COLUMNS " WHERE status IN ('active', 'acknowledged') ORDER BY id";
 // list_alerts / count_alerts: one of these heads, then " WHERE " and the conditions joined by
@@ -509,6 +532,15 @@ INSERT INTO telemetry_minutes (device_id, metric, minute, n, vsum, vmin, vmax)
 SELECT device_id, metric, ts - ((ts % 60000) + 60000) % 60000, COUNT(*), SUM(value), MIN(value),
        MAX(value)
 FROM telemetry_history GROUP BY 1, 2, 3;
+)~";
+inline constexpr char kSchemaV4[] = R"~(
+CREATE TABLE rule_windows (
+  rule_id   BIGINT NOT NULL,
+  device_id BIGINT NOT NULL,
+  since     BIGINT NOT NULL,
+  value     DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (rule_id, device_id)
+);
 )~";
 inline constexpr char kUpsertMinutesTail[] =
     " ON CONFLICT (device_id, metric, minute) DO UPDATE SET "

@@ -11,7 +11,8 @@ import time
 import unittest
 
 from domain_helpers import RestMixin, collect, next_of, sub, ts
-from harness import BIN, SECRET, Server, connect, expect_silence, recv_json, run, token
+from harness import (BIN, SECRET, Server, connect, expect_silence, recv_json, run, token,
+                     wait_until)
 
 DEVICES = "/api/v1/devices"
 RULES = "/api/v1/alert-rules"
@@ -232,6 +233,39 @@ class CrashTest(PersistenceTestBase):
         with sqlite3.connect(self.db) as db:
             rows = db.execute("SELECT id, status FROM alerts ORDER BY id").fetchall()
         self.assertEqual(rows, [(a1["alert_id"], "resolved"), (a2["alert_id"], "active")])
+
+
+    def test_a_duration_window_in_progress_survives_sigkill(self):
+        # `duration` 4 s; the condition starts holding, the server is killed 1 s into the
+        # window and restarted; no reading comes after. The window is in the database, so the
+        # restarted server fires when the window's own 4 s are up (before: never, until a
+        # new reading started the duration again).
+        self.start()
+        self.rule(name="Slow", metric="slow", threshold=10, duration="4s")
+        started = time.monotonic()
+        self.ingest(21, {"slow": 20.0})
+
+        def window():
+            with sqlite3.connect(self.db) as db:
+                return db.execute("SELECT device_id, value FROM rule_windows").fetchall()
+        self.assertEqual(wait_until(window, 5, "the window stored"), [(21, 20.0)])
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+        os.kill(self.server.proc.pid, signal.SIGKILL)
+        self.server.proc.wait(5)
+        self.stop()  # what is left of it: its output pipes
+        self.start()
+
+        async def go():
+            ws = await connect(self.server, token_=self.admin)
+            await sub(ws, "alerts")
+            alert = await next_of(ws, "alert", timeout=10)
+            await ws.close()
+            return alert
+        alert = run(go())
+        elapsed = time.monotonic() - started
+        self.assertEqual((alert["device_id"], alert["metadata"]["actual_value"]), (21, 20.0))
+        self.assertGreaterEqual(elapsed, 4.0, "not before the window's 4 s")
+        wait_until(lambda: window() == [], 5, "the window deleted once it fired")
 
 
 class SchemaTest(PersistenceTestBase):

@@ -4,6 +4,8 @@
 // alert does. A temporary SQLite file, a real hub and the engine's thread (engine_fixture.hpp).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "engine/engine_fixture.hpp"
 
 namespace valtronics::engine::test {
@@ -137,6 +139,31 @@ TEST_F(EngineAlerts, AStoredAlertIsResolvedAfterARestart) {
   EXPECT_EQ(statuses(recorder.bodies<AlertEvent>()),
             (std::vector<AlertStatus>{AlertStatus::acknowledged, AlertStatus::resolved}));
   EXPECT_EQ(list_alerts()->total, 1u);
+}
+
+TEST_F(EngineAlerts, ADurationWindowInProgressSurvivesARestart) {
+  // The condition holds from the first reading; the engine restarts 1 s later. The window is
+  // in the database, so the new engine fires when the 2 s are up, without a new reading
+  // (before, the duration started again from the next reading after the restart).
+  start_engine();
+  auto r = rule("temperature", Condition::gt, 30);
+  r.duration = std::chrono::seconds(2);
+  ASSERT_TRUE(create_rule(r));
+  ASSERT_TRUE(ingest({reading(1, "temperature", 35)}));
+  settle();
+  EXPECT_TRUE(recorder.bodies<AlertEvent>().empty());
+  restart_engine();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM rule_windows WHERE device_id = 1"), 1);
+  std::vector<AlertEvent> raised;
+  for (int i = 0; i < 100 && raised.empty(); ++i) {  // the engine ticks once a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    settle();
+    raised = recorder.bodies<AlertEvent>();
+  }
+  ASSERT_EQ(raised.size(), 1u) << "fired by the restarted engine within 5 s";
+  EXPECT_EQ(raised[0].metadata.at("actual_value"), 35.0);
+  settle();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM rule_windows"), 0) << "fired: the window row is gone";
 }
 
 TEST_F(EngineAlerts, ListsAndReadsStayWithinTheTokensDevices) {

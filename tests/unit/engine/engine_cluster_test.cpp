@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 
 #include "engine/engine_fixture.hpp"
 #include "engine/partition.hpp"
@@ -149,6 +150,36 @@ TEST_F(EngineCluster, AnAdoptedPartitionKeepsItsOpenAlertAndItsNewOwnerDoesNotRa
   ASSERT_TRUE(ingest({reading(mine, "t", 80)}));
   EXPECT_EQ(forwarder.calls.size(), 1u);
   EXPECT_TRUE(engine->owned_partitions().empty());
+}
+
+TEST_F(EngineCluster, AnAdoptedPartitionResumesItsDurationWindowsAndOnlyThose) {
+  // The previous owner saw both devices' condition start holding, under a 2 s duration, and
+  // died before it fired. The new owner adopts `mine`'s partition only: `mine` fires when its
+  // window's 2 s are up, without a new reading; `theirs`, not owned here, does not.
+  start_engine();
+  auto r = rule("t", model::Condition::gt, 50);
+  r.duration = std::chrono::seconds(2);
+  ASSERT_TRUE(create_rule(r));
+  ASSERT_TRUE(ingest({reading(mine, "t", 60), reading(theirs, "t", 61)}));
+  settle();
+  ASSERT_EQ(count("SELECT COUNT(*) FROM rule_windows"), 2);
+  engine.reset();
+  recorder.clear();
+  start_clustered();
+  std::vector<model::AlertEvent> raised;
+  for (int i = 0; i < 100 && raised.empty(); ++i) {  // the engine ticks once a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    settle();
+    raised = recorder.bodies<model::AlertEvent>();
+  }
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].device_id, mine);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // another tick or two
+  settle();
+  EXPECT_EQ(recorder.bodies<model::AlertEvent>().size(), 1u) << "theirs is not evaluated here";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM rule_windows WHERE device_id = " +
+                  std::to_string(theirs)),
+            1) << "kept for its owner";
 }
 
 TEST_F(EngineCluster, ARuleCreatedHereIsStoredAtOnceAndAnnounced) {

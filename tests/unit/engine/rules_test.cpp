@@ -547,5 +547,81 @@ TEST_F(RuleEval, ForgetDeviceMeansNoResolveForIt) {
   EXPECT_TRUE(ev.set_rules({}, now).empty());
 }
 
+// --- duration windows kept in the database (WindowChange, restore_window) -----------------------
+
+TEST_F(RuleEval, AWindowIsReportedWhenItOpensAndWhenItFires) {
+  auto r = rule(1, Condition::gt, 30);
+  r.duration = 3s;
+  set({r});
+  EXPECT_EQ(trace({31, 32}), "..");
+  auto opened = ev.take_window_changes();
+  ASSERT_EQ(opened.size(), 1u) << "one window, reported once";
+  EXPECT_EQ(opened[0].rule_id, 1);
+  EXPECT_EQ(opened[0].device_id, 1);
+  EXPECT_EQ(opened[0].since, T0 + 1s);
+  EXPECT_DOUBLE_EQ(opened[0].value, 31);
+  EXPECT_EQ(trace({33, 34}), ".F");
+  auto ended = ev.take_window_changes();
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_FALSE(ended[0].since) << "fired: the alert is the state now";
+  EXPECT_TRUE(ev.take_window_changes().empty());
+}
+
+TEST_F(RuleEval, AWindowEndsWithADipOrARuleChangeAndNoneOpensWithoutDuration) {
+  auto r = rule(1, Condition::gt, 30);
+  r.duration = 3s;
+  set({r});
+  feed(31);
+  feed(20);  // a dip: the window ends
+  auto changes = ev.take_window_changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_TRUE(changes[0].since);
+  EXPECT_FALSE(changes[1].since);
+  feed(31);
+  ASSERT_EQ(ev.take_window_changes().size(), 1u);
+  auto changed = r;
+  changed.threshold = 40;
+  EXPECT_TRUE(ev.set_rules({changed}, now).empty());
+  changes = ev.take_window_changes();
+  ASSERT_EQ(changes.size(), 1u) << "the changed rule's window is dropped";
+  EXPECT_FALSE(changes[0].since);
+  // A rule without a duration fires at once: nothing to keep.
+  set({rule(2, Condition::gt, 30)});
+  EXPECT_EQ(trace({31}), "F");
+  EXPECT_TRUE(ev.take_window_changes().empty());
+}
+
+TEST_F(RuleEval, ARestoredWindowFiresAtItsOwnStartPlusTheDuration) {
+  // The window opened 8 s before a restart (or a failover): with a 10 s duration, the new
+  // evaluator fires 2 s later without a new reading, with the value that opened it.
+  auto r = rule(1, Condition::gt, 30);
+  r.duration = 10s;
+  set({r});
+  ev.restore_window(1, 4, now - 8s, 35);
+  EXPECT_TRUE(ev.tick(now + 1s).empty());
+  auto d = ev.tick(now + 2s);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].device_id, 4);
+  EXPECT_DOUBLE_EQ(d[0].value, 35);
+  auto changes = ev.take_window_changes();
+  ASSERT_EQ(changes.size(), 1u) << "the restored window's end is reported (its row deleted)";
+  EXPECT_FALSE(changes[0].since);
+}
+
+TEST_F(RuleEval, ARestoredWindowEndsWithADipAndIsIgnoredWhileFiring) {
+  auto r = rule(1, Condition::gt, 30);
+  r.duration = 10s;
+  set({r});
+  ev.restore_window(1, 4, now - 8s, 35);
+  EXPECT_TRUE(feed(20, 4).empty());
+  ASSERT_EQ(ev.take_window_changes().size(), 1u);
+  EXPECT_TRUE(ev.tick(now + 5s).empty()) << "the dip ended it";
+  // An open alert restored for (rule, device) wins over a stale window row.
+  ev.restore_firing(1, 5, now - 1min);
+  ev.restore_window(1, 5, now - 20s, 35);
+  EXPECT_TRUE(ev.tick(now + 1min).empty());
+  EXPECT_TRUE(ev.take_window_changes().empty());
+}
+
 }  // namespace
 }  // namespace valtronics::engine

@@ -61,6 +61,7 @@ TEST(StoreMigrations, NewDatabaseGoesToLatest) {
       "table:device_status_changes",
       "table:devices",
       "table:latest_metrics",
+      "table:rule_windows",
       "table:telemetry_history",
       "table:telemetry_minutes",
   };
@@ -92,6 +93,37 @@ TEST(StoreMigrations, VersionOneGainsAlertRetention) {
   EXPECT_EQ(count_alerts(db, {}), 1);
   EXPECT_EQ(prune_resolved_alerts(db, util::TimePoint{std::chrono::milliseconds{2}}, 10), 1u);
   EXPECT_EQ(max_pruned_alert_id(db), 1);
+}
+
+TEST(StoreMigrations, VersionThreeGainsRuleWindowsKeepingItsData) {
+  // A database of schema version 3 (before duration windows were stored) with a device:
+  // version 4 adds rule_windows, empty, and leaves the rest as it was.
+  TempDbFile file;
+  {
+    Database old = Database::open(file.str());
+    const bool pg = old.dialect() == Dialect::postgresql;
+    old.exec(pg ? sql::pg::kSchemaV1 : sql::kSchemaV1);
+    old.exec(pg ? sql::pg::kSchemaV2 : sql::kSchemaV2);
+    old.exec(pg ? sql::pg::kSchemaV3 : sql::kSchemaV3);
+    set_schema_version(old, 3);
+    old.exec("INSERT INTO devices (id, name, device_type, created_at, updated_at) "
+             "VALUES (7, 'd', 'sensor', 1, 1)");
+  }
+  Database db = Database::open(file.str());
+  migrate(db);
+  EXPECT_EQ(schema_version(db), 4);
+  Statement devices = db.prepare("SELECT COUNT(*) FROM devices WHERE id = 7");
+  ASSERT_TRUE(devices.step());
+  EXPECT_EQ(devices.column_int(0), 1);
+  EXPECT_TRUE(load_rule_windows(db).empty());
+  save_rule_window(db, {3, 7, util::TimePoint(std::chrono::milliseconds(1'796'601'600'123)), 35.5});
+  save_rule_window(db, {3, 7, util::TimePoint(std::chrono::milliseconds(1'796'601'600'456)), 36});
+  auto windows = load_rule_windows(db);
+  ASSERT_EQ(windows.size(), 1u) << "one window per (rule, device): the later replaces it";
+  EXPECT_EQ(windows[0].since, util::TimePoint(std::chrono::milliseconds(1'796'601'600'456)));
+  EXPECT_DOUBLE_EQ(windows[0].value, 36);
+  delete_rule_window(db, 3, 7);
+  EXPECT_TRUE(load_rule_windows(db).empty());
 }
 
 TEST(StoreMigrations, ReopenIsANoOp) {
