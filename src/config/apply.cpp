@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "config/table.hpp"
@@ -145,6 +146,20 @@ void apply_document(Config& cfg, const toml::value& root,
       }
     }
   }
+}
+
+std::vector<KeyError> apply_document_all(Config& cfg, const toml::value& root,
+                                         std::map<std::string, unsigned>* lines) {
+  std::vector<KeyError> errors;
+  apply_document(cfg, root, [&](const KeyError& e) { errors.push_back(e); }, lines);
+  std::stable_sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.line, a.key) < std::tie(b.line, b.key);
+  });
+  return errors;
+}
+
+std::string located(const std::string& path, unsigned line, const std::string& message) {
+  return path + (line ? ":" + std::to_string(line) : std::string()) + ": " + message;
 }
 
 }  // namespace valtronics::config::detail

@@ -1,5 +1,5 @@
-// Reading a TOML file and applying its keys through the key table: shared by load_file (which
-// stops at the first error) and check_file (which collects every error with its line).
+// Reading a TOML file and applying its keys through the key table: shared by load_file and
+// check_file, which both report every error with its line.
 // Internal to src/config/.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <toml.hpp>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -28,5 +29,12 @@ struct KeyError {
 void apply_document(Config& cfg, const toml::value& root,
                     const std::function<void(const KeyError&)>& on_error,
                     std::map<std::string, unsigned>* lines = nullptr);
+
+// apply_document going on after errors: every one, in line order (then key order).
+std::vector<KeyError> apply_document_all(Config& cfg, const toml::value& root,
+                                         std::map<std::string, unsigned>* lines = nullptr);
+
+// "PATH:LINE: message" (without ":LINE" when the line is unknown, 0).
+std::string located(const std::string& path, unsigned line, const std::string& message);
 
 }  // namespace valtronics::config::detail

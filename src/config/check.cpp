@@ -1,5 +1,5 @@
-// `valtronics config check`'s reading of a file (document.hpp): unlike load_file it goes on after
-// an error, so that one run lists every problem with the line to fix.
+// `valtronics config check`'s reading of a file (document.hpp): every problem with the line to
+// fix, one per line, the cross-key rules included.
 
 #include <algorithm>
 #include <cctype>
@@ -23,17 +23,13 @@ std::string leading_key(const std::string& message) {
   return message.substr(0, n);
 }
 
-std::string located(const std::string& path, unsigned line, const std::string& message) {
-  return path + (line ? ":" + std::to_string(line) : std::string()) + ": " + message;
-}
-
 }  // namespace
 
 void FileCheck::add_rule_error(const std::string& message) {
   const std::string key = leading_key(message);
   if (bad_keys.count(key)) return;  // its own error says more
   const auto it = lines.find(key);
-  errors.push_back(located(path, it == lines.end() ? 0 : it->second, message));
+  errors.push_back(detail::located(path, it == lines.end() ? 0 : it->second, message));
 }
 
 FileCheck check_file(const std::string& path) {
@@ -50,15 +46,9 @@ FileCheck check_file(const std::string& path) {
     return out;
   }
   out.parsed = true;
-  std::vector<detail::KeyError> errors;
-  detail::apply_document(
-      out.config, root, [&](const detail::KeyError& e) { errors.push_back(e); }, &out.lines);
-  std::stable_sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.line, a.key) < std::tie(b.line, b.key);
-  });
-  for (const auto& e : errors) {
+  for (const auto& e : detail::apply_document_all(out.config, root, &out.lines)) {
     out.bad_keys.insert(e.key);
-    out.errors.push_back(located(path, e.line, e.message));
+    out.errors.push_back(detail::located(path, e.line, e.message));
   }
   return out;
 }

@@ -38,8 +38,18 @@ bool valid_hostname(const std::string& h) {
 
 Config load_file(const std::string& path, Config base) {
   const toml::value root = parse_toml_file(path);
-  apply_document(base, root, [](const KeyError& e) { fail(e.message); });
-  return base;
+  const auto errors = apply_document_all(base, root);
+  if (errors.empty()) return base;
+  // Every refused key, with its line, on one line (a start-up error is one log line):
+  // "config: FILE:3: KEY: problem", or "config: FILE: 2 errors: 3: KEY: problem; 7: ...".
+  if (errors.size() == 1) fail("config: " + located(path, errors[0].line, errors[0].message));
+  std::string message = "config: " + path + ": " + std::to_string(errors.size()) + " errors: ";
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (i) message += "; ";
+    if (errors[i].line) message += std::to_string(errors[i].line) + ": ";
+    message += errors[i].message;
+  }
+  fail(message);
 }
 
 void set_listen(Config& cfg, const std::string& value, const std::string& key) {

@@ -218,8 +218,9 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads a TOML file over the defaults. Unknown keys, wrong types, out-of-range values and bad
-// durations are ConfigErrors naming the key.
+// Reads a TOML file over `base`. Unknown keys, wrong types, out-of-range values and bad
+// durations are one ConfigError naming each such key with its line, on one line:
+// "config: FILE:LINE: KEY: problem", or "config: FILE: N errors: LINE: KEY: problem; ...".
 Config load_file(const std::string& path, Config base = {});
 
 // Parses "HOST:PORT" (IPv6 as "[::1]:8000") into the config. Throws ConfigError naming `key`.

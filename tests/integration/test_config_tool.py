@@ -184,8 +184,18 @@ class ConfigShow(unittest.TestCase):
         path = write("bad-show.toml", "[limits]\nmax_connections = 0\n")
         r = run("config", "show", "--config", path)
         self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, f"valtronics: config: {path}:2: limits.max_connections: "
+                                   "expected a positive integer\n")
+
+    def test_serve_names_every_bad_key_with_its_line(self):
+        path = write("bad-serve.toml", "threads = 0\n[limits]\nmax_connections = 0\n"
+                                       "max_conections = 5\n")
+        r = run("serve", "--config", path, "--jwt-secret", "s")
+        self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr,
-                         "valtronics: limits.max_connections: expected a positive integer\n")
+                         f"valtronics: config: {path}: 3 errors: 1: threads: expected a positive "
+                         "integer; 3: limits.max_connections: expected a positive integer; 4: "
+                         "unknown key 'limits.max_conections'\n")
 
 
 class Version(unittest.TestCase):

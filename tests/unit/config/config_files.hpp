@@ -34,14 +34,34 @@ inline Config load_text(const std::string& content) {
   return load_file(f.path());
 }
 
-// The error message of loading `content`, or "" if it loads.
+// The error message of loading `content`, or "" if it loads: the first refused key's message,
+// without where it is ("config: FILE:LINE: " and, with several, the others: each test names one
+// problem; ConfigTest and ConfigCheck check the whole message).
 inline std::string error_of(const std::string& content) {
+  TempFile f(content);
+  std::string m;
   try {
-    load_text(content);
+    load_file(f.path());
+    return "";
   } catch (const ConfigError& e) {
-    return e.what();
+    m = e.what();
   }
-  return "";
+  const std::string head = "config: " + f.path();
+  if (m.rfind(head, 0) != 0) return m;  // not about a key (the file itself)
+  m.erase(0, head.size());
+  if (const auto many = m.find(" errors: "); many != std::string::npos && m[0] == ':') {
+    m.erase(0, many + 9);                              // "LINE: KEY: problem; LINE: ..."
+    if (const auto end = m.find("; "); end != std::string::npos) m.resize(end);
+  } else if (m.rfind(": ", 0) == 0) {
+    m.erase(0, 2);  // no line
+    return m;
+  } else {
+    m.erase(0, 1);  // ':' before the line
+  }
+  const auto colon = m.find(": ");
+  const bool numbered = colon != std::string::npos &&
+                        m.find_first_not_of("0123456789") == colon && colon > 0;
+  return numbered ? m.substr(colon + 2) : m;
 }
 
 }  // namespace valtronics::config::testing

@@ -383,9 +383,29 @@ TEST(ConfigCheck, UnreadableFile) {
   EXPECT_EQ(check.errors, std::vector<std::string>{"cannot read /nonexistent/valtronics.toml"});
 }
 
-TEST(ConfigCheck, LoadFileStillStopsAtTheFirstError) {
+TEST(ConfigCheck, LoadFileNamesEveryErrorWithItsLineOnOneLine) {
+  // What `serve` prints at start-up (and SIGHUP logs): every refused key, in line order.
+  TempFile two("threads = 0\n[limits]\nmax_connections = 0\n");
+  try {
+    load_file(two.path());
+    FAIL() << "loaded";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "config: " + two.path() +
+                  ": 2 errors: 1: threads: expected a positive integer; 3: "
+                  "limits.max_connections: expected a positive integer");
+  }
+  TempFile one("[limits]\n\nmax_batch = \"x\"\n");
+  try {
+    load_file(one.path());
+    FAIL() << "loaded";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("config: " + one.path() + ":3: limits.max_batch: ", 0),
+              0u)
+        << e.what();
+  }
   EXPECT_EQ(error_of("threads = 0\n[limits]\nmax_connections = 0\n"),
-            "limits.max_connections: expected a positive integer");  // keys visited sorted
+            "threads: expected a positive integer");  // the first, in line order
 }
 
 // ---- validation_errors ----
