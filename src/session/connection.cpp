@@ -149,12 +149,20 @@ void Connection::on_binary(std::string_view data) {
     return;
   }
   // A MessagePack message is read as the JSON value it holds; the limits count its own bytes.
+  // As for JSON, it is decoded before the rate limit only when over max_message_bytes (to see
+  // whether it is a batch, which max_batch_bytes bounds instead).
   std::string why;
-  auto value = codec::from_msgpack(data, why);
-  const auto* type = value && value->is_object() ? value->get_object().if_contains("type")
-                                                 : nullptr;
-  const bool batch = type && type->is_string() && type->get_string() == "batch";
+  std::optional<boost::json::value> value;
+  bool batch = false;
+  const bool big = data.size() > ctx_.cfg.limits.max_message_bytes;
+  if (big) {
+    value = codec::from_msgpack(data, why);
+    const auto* type = value && value->is_object() ? value->get_object().if_contains("type")
+                                                   : nullptr;
+    batch = type && type->is_string() && type->get_string() == "batch";
+  }
   if (!admit(data.size(), batch)) return;
+  if (!big) value = codec::from_msgpack(data, why);
   if (!value) {
     handle(protocol::ProtocolError{ErrorCode::invalid_json, "not valid MessagePack: " + why,
                                    std::nullopt},

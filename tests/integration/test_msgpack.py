@@ -18,7 +18,7 @@ import websockets
 
 from cli_clients import Listen, Relay
 from domain_helpers import RestMixin
-from harness import ServerTestCase, connect, recv_json, run, subscribe
+from harness import ServerTestCase, connect, expect_close, recv_json, run, subscribe
 
 MSGPACK = "valtronics.msgpack"
 
@@ -244,6 +244,21 @@ class MsgpackTest(RestMixin, ServerTestCase):
             self.assertEqual((first["type"], first["id"]), ("pong", "b1"))
             self.assertEqual((second["error"], second["id"]), ("unknown_channel", "b2"))
             await ws.close()
+        run(scenario())
+
+    def test_the_size_limits_count_messagepack_bytes(self):
+        # limits.max_message_bytes (1 KB) for a message, max_batch_bytes (50 KB) for a batch,
+        # both counted in MessagePack bytes.
+        async def scenario():
+            ws = await connect_msgpack(self.server, token_=self.admin)
+            pings = [{"type": "ping", "id": f"p{i}", "timestamp": "x" * 60} for i in range(40)]
+            batch = msgpack.packb({"type": "batch", "messages": pings})
+            self.assertGreater(len(batch), 1024)
+            await ws.send(batch)
+            ids = [(await recv_msgpack(ws))["id"] for _ in pings]
+            self.assertEqual(ids, [p["id"] for p in pings])
+            await send_msgpack(ws, {"type": "ping", "timestamp": "x" * 1100})
+            await expect_close(ws, 1009)
         run(scenario())
 
     def test_binary_frames_still_close_a_json_connection_with_1003(self):
