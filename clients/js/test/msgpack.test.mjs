@@ -2,7 +2,8 @@
 // @msgpack/msgpack) against the real binary: the handshake agrees valtronics.msgpack, every
 // frame both ways is binary MessagePack, a coalesced burst reaches the application message by
 // message in seq order, acknowledged alerts are acknowledged in MessagePack (no redelivery),
-// and the Authorization-header handshake works the same.
+// the Authorization-header handshake works the same, and after the server is killed and
+// restarted the client restores its subscriptions (one MessagePack batch) and gets updates again.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,9 @@ import { decode } from '@msgpack/msgpack';
 import WS from 'ws';
 
 import { ValtronicsWebSocket } from '../src/index.js';
-import { T, createRule, ingest, next, record, request, startServer, token } from './helpers.mjs';
+import {
+  T, createRule, ingest, next, record, request, serversOnOneDatabase, startServer, token,
+} from './helpers.mjs';
 
 /** The `ws` class, keeping what its sockets agree, send and receive. */
 function watchingWebSocket() {
@@ -112,4 +115,30 @@ describe('encoding: msgpack', { timeout: 120_000 }, () => {
     assert.throws(() => new ValtronicsWebSocket('ws://127.0.0.1:1/ws', 't', { encoding: 'cbor' }),
       /encoding must be 'json' or 'msgpack'/);
   });
+});
+
+test('encoding msgpack: after a server restart the subscriptions are restored and updates flow', { timeout: 40_000 }, async (t) => {
+  const admin = token({ sub: 'packer', role: 'admin' });
+  const onDb = serversOnOneDatabase(t);
+  const first = await onDb();
+  const c = new ValtronicsWebSocket(`${first.url}/ws`, admin, { encoding: 'msgpack', reconnect: { base: 20, cap: 200 } });
+  t.after(() => c.disconnect());
+  const log = record(c, ['error']);
+  await c.connect();
+  await c.subscribe('telemetry', { device_id: 5401, metrics: ['level'] });
+  await c.subscribe('alerts', { device_id: 5401 });
+  const disconnected = next(c, 'disconnected');
+  await first.kill(); // SIGKILL: no close frame
+  await disconnected;
+  const second = await onDb({ port: first.port });
+  const back = await next(c, 'reconnected', { timeout: 15_000 });
+  assert.equal(back.subscriptions, 2);
+  assert.deepEqual(back.failed, []);
+  const update = next(c, 'telemetry_update');
+  await ingest(second, admin, 5401, { level: { value: 3.5 }, other: { value: 1 } });
+  const u = await update;
+  assert.deepEqual(Object.keys(u.telemetry), ['level'], 'the restored filter');
+  assert.equal(u.telemetry.level.value, 3.5);
+  assert.equal(u.seq, 1, 'seq restarts on the new connection');
+  assert.deepEqual(log.error, []);
 });
