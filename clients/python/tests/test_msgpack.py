@@ -2,12 +2,13 @@
 Debian's python3-msgpack) against the real server: every frame the server sends is binary
 MessagePack, a coalesced burst reaches the application message by message in seq order, the
 messages are the same dicts a JSON client gets, acknowledged alerts are acknowledged (no
-redelivery), and an unknown encoding is refused when the client is made."""
+redelivery), subscriptions are restored (a MessagePack batch) after the server dies and another
+starts on its port, and an unknown encoding is refused when the client is made."""
 import asyncio
 import unittest
 
 from harness import Server, run, token
-from sdk_support import TIMEOUT, RecordingClient, in_thread
+from sdk_support import TIMEOUT, RecordingClient, drain, in_thread, kill
 
 BURST = 200
 
@@ -81,6 +82,37 @@ class MsgpackTest(unittest.TestCase):
 
         alerts = run(go())
         self.assertEqual(len(alerts), 1, alerts)
+
+    def test_subscriptions_are_restored_after_the_server_dies(self):
+        def started(port=0):
+            server = Server(port=port)
+            server.start()
+            return server
+
+        async def go():
+            first = await in_thread(started)
+            second = None
+            try:
+                c = RecordingClient(first.url, self.admin, encoding="msgpack")
+                await c.connect()
+                await c.subscribe("telemetry", {"device_id": 7401, "metrics": ["t"]})
+                await c.subscribe("alerts", {"severity": ["critical"]})
+                await in_thread(kill, first)
+                _, code, _ = await c.wait_event("disconnected")
+                self.assertEqual(code, 1006)
+                second = await in_thread(started, first.port)
+                await c.wait_event("reconnected")
+                self.assertEqual(c.websocket.subprotocol, "valtronics.msgpack")
+                await in_thread(second.ingest, 7401, {"t": 2.5, "u": 1}, self.admin)
+                (m,) = await drain(c)
+                self.assertEqual((m["device_id"], list(m["telemetry"]), m["seq"]),
+                                 (7401, ["t"], 1), m)
+                await c.disconnect()
+            finally:
+                for s in (first, second):
+                    if s is not None:
+                        await in_thread(s.stop)
+        run(go())
 
     def test_an_unknown_encoding_is_refused(self):
         with self.assertRaisesRegex(ValueError, "encoding must be 'json' or 'msgpack'"):
