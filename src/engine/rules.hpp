@@ -85,7 +85,7 @@ class RuleEvaluator {
                       double value);
 
   // The windows opened and ended since the last call, in order (see WindowChange).
-  std::vector<WindowChange> take_window_changes() { return std::move(window_changes_); }
+  std::vector<WindowChange> take_window_changes() { return std::exchange(window_changes_, {}); }
 
   // Forgets every state of `device_id` (device deleted, or no longer owned here); reports no
   // window change (what is stored stays for the next owner).

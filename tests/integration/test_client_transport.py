@@ -148,6 +148,23 @@ class TlsTest(unittest.TestCase):
         self.assertIn("/nonexistent/ca.pem", r.stderr)
 
 
+class MsgpackRefusedTest(unittest.TestCase):
+    def test_listen_msgpack_fails_when_the_server_does_not_agree(self):
+        # A server without the extension (the scripted one names no subprotocol in its
+        # answer): `listen --msgpack` must not read its JSON as MessagePack, it gives up with
+        # the reason.
+        server = ScriptedServer()
+        try:
+            r = run_cli(["listen", f"ws://127.0.0.1:{server.port}/ws", "--token", "t",
+                         "-s", "telemetry", "--msgpack", "--max-attempts", "1",
+                         "--backoff-base", "10ms"])
+        finally:
+            server.stop()
+        self.assertNotEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("did not agree to the valtronics.msgpack subprotocol", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+
 class IngestStub(http.server.ThreadingHTTPServer):
     """Accepts POST /api/v1/telemetry/batch with 202 and counts requests and connections."""
 
