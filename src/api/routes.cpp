@@ -31,13 +31,14 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
-RouteTable& RouteTable::add(Method m, std::string_view pattern, Handler h) {
+RouteTable& RouteTable::add(Method m, std::string_view pattern, Handler h,
+                            Pipelining pipelining) {
   std::vector<std::string> segments;
   for (auto s : split_path(pattern)) segments.emplace_back(s);
   auto it = std::find_if(routes_.begin(), routes_.end(),
                          [&](const Route& r) { return r.segments == segments; });
   if (it == routes_.end()) it = routes_.insert(routes_.end(), Route{std::move(segments), {}});
-  it->methods.emplace_back(m, std::move(h));
+  it->methods.push_back({m, std::move(h), pipelining});
   return *this;
 }
 
@@ -60,20 +61,28 @@ std::optional<RouteTable::Match> RouteTable::match(std::string_view path) const 
 
 std::string RouteTable::allow(std::size_t route) const {
   std::string out;
-  for (const auto& [m, h] : routes_.at(route).methods) {
+  for (const auto& e : routes_.at(route).methods) {
     if (!out.empty()) out += ", ";
-    out += to_string(m);
+    out += to_string(e.method);
   }
   return out;
+}
+
+Pipelining RouteTable::pipelining(Method m, std::string_view path) const {
+  const auto found = match(path);
+  if (!found) return Pipelining::no;
+  for (const auto& e : routes_[found->route].methods)
+    if (e.method == m) return e.pipelining;
+  return Pipelining::no;
 }
 
 void RouteTable::dispatch(const Request& req, Context& ctx, Respond respond) const {
   auto m = match(req.path);
   if (!m) return respond(error_response(ErrorCode::not_found, "no route for " + req.path));
-  for (const auto& [method, handler] : routes_[m->route].methods) {
-    if (method != req.method) continue;
+  for (const auto& e : routes_[m->route].methods) {
+    if (e.method != req.method) continue;
     Call call{req, ctx, std::move(m->params), std::move(respond)};
-    return handler(call);
+    return e.handler(call);
   }
   const std::string allowed = allow(m->route);
   Response res = error_response(ErrorCode::method_not_allowed,
@@ -91,8 +100,10 @@ const RouteTable& routes() {
         .add(head, "/health", health::get)
         .add(get, "/api/v1/ws/stats", stats::get)
         .add(get, "/metrics", scrape::get)
-        .add(post, "/api/v1/telemetry", ingest::single)
-        .add(post, "/api/v1/telemetry/batch", ingest::batch)
+        // Ingest goes to the engine's queue in order (api/ingest.cpp): a pipelined reading is
+        // dispatched before the one ahead of it is answered (net/http_session).
+        .add(post, "/api/v1/telemetry", ingest::single, Pipelining::in_engine_order)
+        .add(post, "/api/v1/telemetry/batch", ingest::batch, Pipelining::in_engine_order)
         .add(get, "/api/v1/telemetry", telemetry::list)
         .add(get, "/api/v1/telemetry/history", telemetry::history)
         .add(get, "/api/v1/telemetry/latest", telemetry::latest)
@@ -128,6 +139,10 @@ const RouteTable& routes() {
 
 void handle(const Request& req, Context& ctx, Respond respond) {
   routes().dispatch(req, ctx, std::move(respond));
+}
+
+bool may_pipeline(Method m, std::string_view path) {
+  return routes().pipelining(m, path) == Pipelining::in_engine_order;
 }
 
 }  // namespace valtronics::api

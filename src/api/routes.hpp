@@ -21,9 +21,17 @@
 
 namespace valtronics::api {
 
+// Whether a route's requests may be dispatched while earlier requests of their connection are
+// still being answered (HTTP/1.1 pipelining, net/http_session): only when the route applies its
+// effects in the order the engine's queue receives them (ingest), so that dispatching a request
+// early cannot reorder it with the ones before it. Every other request waits for the answers
+// before it.
+enum class Pipelining { no, in_engine_order };
+
 class RouteTable {
  public:
-  RouteTable& add(Method m, std::string_view pattern, Handler h);
+  RouteTable& add(Method m, std::string_view pattern, Handler h,
+                  Pipelining pipelining = Pipelining::no);
 
   // Answers `respond` exactly once (at once for a routing error, else as the handler does).
   // `req` is only read before dispatch returns.
@@ -37,11 +45,18 @@ class RouteTable {
   std::optional<Match> match(std::string_view path) const;
   // "GET, POST": the methods of route `route`, in the order they were added.
   std::string allow(std::size_t route) const;
+  // The route's Pipelining for `m` on `path` (Pipelining::no when none matches).
+  Pipelining pipelining(Method m, std::string_view path) const;
 
  private:
   struct Route {
     std::vector<std::string> segments;  // "{…}" matches any segment
-    std::vector<std::pair<Method, Handler>> methods;
+    struct Entry {
+      Method method;
+      Handler handler;
+      Pipelining pipelining;
+    };
+    std::vector<Entry> methods;
   };
   std::vector<Route> routes_;
 };
@@ -62,5 +77,7 @@ const RouteTable& routes();
 
 // Handles one request with routes(): what net/http_session calls.
 void handle(const Request& req, Context& ctx, Respond respond);
+// routes().pipelining(m, path) == Pipelining::in_engine_order.
+bool may_pipeline(Method m, std::string_view path);
 
 }  // namespace valtronics::api

@@ -94,7 +94,9 @@ inline constexpr std::size_t readings_accepted = refusals + kRefusals;  // + Sou
 inline constexpr std::size_t readings_rejected = readings_accepted + kSources;  // + Source
 inline constexpr std::size_t alerts = readings_rejected + kSources;  // + severity*kAlertTypes+type
 inline constexpr std::size_t http_requests = alerts + kSeverities * kAlertTypes;
-inline constexpr std::size_t histograms = http_requests + 1;  // + h*kHistogramSlots + bucket
+// Requests dispatched while an earlier one of their connection was still unanswered (pipelining).
+inline constexpr std::size_t http_requests_pipelined = http_requests + 1;
+inline constexpr std::size_t histograms = http_requests_pipelined + 1;  // + h*kHistogramSlots + bucket
 inline constexpr std::size_t count = histograms + kHistograms * kHistogramSlots;
 }  // namespace slot
 

@@ -116,6 +116,10 @@ std::string render(const Figures& fig) {
              "endpoint", slot::connections_total, kEndpointNames);
   b.single("valtronics_http_requests_total", "HTTP requests read (upgrades included)",
            slot::http_requests);
+  b.single("valtronics_http_requests_pipelined_total",
+           "HTTP requests dispatched before the one ahead of them on their connection was "
+           "answered (pipelined ingest)",
+           slot::http_requests_pipelined);
 
   // ---- auth ----
   b.single("valtronics_auth_successes_total",

@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
+#include <deque>
 #include <sstream>
 #include <utility>
 
@@ -43,6 +44,10 @@ namespace {
 
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
+
+// Pipelined requests a connection may have dispatched and not yet answered: enough for a device
+// gateway that keeps dozens in flight, few enough that one connection cannot flood the engine.
+constexpr std::size_t kMaxPipelined = 64;
 
 api::Method method_of(http::verb v) {
   switch (v) {
@@ -221,6 +226,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   // limits.header_timeout (also the wait for a kept-alive connection's next request), then,
   // once the head passed the request guard, the body within limits.body_timeout.
   void do_read() {
+    reading_ = true;
     parser_.emplace();
     parser_->header_limit(limits::kMaxHttpHeaderBytes);
     parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
@@ -233,6 +239,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   void on_header(error_code ec) {
     worker_.flusher.input();  // the loop is busy: socket writes wait a turn (net/flusher.hpp)
     if (ec) return on_read(ec);
+    if ((!owed_.empty() || writing_owed_) && !pipelines(parser_->get(), true)) {
+      // Read ahead behind pipelined requests, and not one that may be dispatched before they
+      // are answered (or its body is not all here): it waits for their answers (after_owed).
+      reading_ = false;
+      deferred_ = true;
+      return;
+    }
+    on_head();
+  }
+
+  // The checks of a request head, then its body.
+  void on_head() {
     const auto& head = parser_->get();
     begin_request(head);
     // Each request names its client afresh: a trusted proxy's kept-alive connection carries
@@ -277,6 +295,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   }
 
   void on_read(error_code ec) {
+    reading_ = false;
     if (ec == http::error::body_limit) {
       // The same envelope as the API's other errors, details naming the limit.
       return write(to_http(api::payload_too_large(ctx_.cfg.ingest.max_body_bytes), 11, false));
@@ -311,9 +330,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     }
     // The API may answer at once (on this thread) or later from the engine's thread: either way
     // the response is posted back to this session's executor before it is written. The session
-    // stays alive until then; no further request is read until it is written.
+    // stays alive until then. No further request is read until it is written, unless this one
+    // pipelines (below).
+    const bool pipelined = pipelines(req, false);
     api::Request request = to_api(req, client_);
     request.metrics_listener = metrics_only_;
+    if (pipelined) return dispatch_pipelined(request, version, keep_alive);
     api::handle(request, ctx_.api,
                 [ref = SessionRef{this->shared_from_this()}, version,
                  keep_alive](api::Response res) mutable {
@@ -346,6 +368,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   };
 
   void write(HttpResponse res) {
+    if (!owed_.empty() || writing_owed_) {
+      // An answer (an error, most likely) to a request read ahead: after the ones before it.
+      owed_.push_back({request_seq_, std::exchange(request_line_, {}), request_started_,
+                       std::move(res)});
+      return write_owed();
+    }
     // Answered: still busy only if the next pipelined request is already here.
     set_busy(res.keep_alive() && holds_request_head());
     if (request_seq_) res.set("X-Request-Id", request_id());
@@ -369,6 +397,121 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                                           error_code ec, std::size_t n) { written(ec, n); });
     }
     http::async_write(stream_, *sp, std::move(written));
+  }
+
+  // ---- HTTP/1.1 pipelining --------------------------------------------------------------
+  // A request whose route applies its effects in the engine's order (api::may_pipeline:
+  // ingest) is dispatched as soon as it is read, and when the next request's head is already in
+  // the buffer, it is read at once behind it: one read of the socket brings a pipelining
+  // client's readings to the engine in one loop turn, and the cork (net/flusher.hpp) sends their
+  // events to each subscriber in one write, where otherwise each request would wait for the one
+  // ahead to be answered, through several loop turns and the flush slices between them. Answers
+  // go out in request order (owed_), those ready together in one write. A request that does not
+  // pipeline (any other route, a body not all here yet, HTTP/1.0, Expect) waits until every
+  // answer before it is written (deferred_), and the socket itself is not read while answers
+  // are owed: read-ahead only parses what already arrived, so a socket never has a read and a
+  // write in progress together (TLS included).
+
+  // `req` pipelines: HTTP/1.1 kept alive, no Expect, an in-engine-order route and, for a head
+  // read ahead (`ahead`), its body already in the buffer.
+  bool pipelines(const http::request_header<>& req, bool ahead) const {
+    if (metrics_only_ || req.version() != 11 || req.find(http::field::expect) != req.end())
+      return false;
+    if (auto c = req.find(http::field::connection);
+        c != req.end() && http::token_list{c->value()}.exists("close"))
+      return false;  // HTTP/1.1 is kept alive unless it says close
+    if (!api::may_pipeline(method_of(req.method()), api::split_target(req.target()).path))
+      return false;
+    if (!ahead) return true;
+    const auto length = parser_->content_length();
+    return parser_->is_done() || (length && buffer_.size() >= *length);
+  }
+
+  void dispatch_pipelined(const api::Request& request, unsigned version, bool keep_alive) {
+    const auto seq = request_seq_;
+    if (!owed_.empty()) metrics::add(metrics::slot::http_requests_pipelined);
+    owed_.push_back({seq, std::exchange(request_line_, {}), request_started_, std::nullopt});
+    api::handle(request, ctx_.api,
+                [ref = SessionRef{this->shared_from_this()}, seq, version,
+                 keep_alive](api::Response res) mutable {
+                  auto self = std::move(ref.session);
+                  if (!self) return;
+                  auto ex = self->stream_.get_executor();
+                  asio::post(ex, [self = std::move(self), res = std::move(res), seq, version,
+                                  keep_alive]() mutable {
+                    self->answered(seq, std::move(res), version, keep_alive);
+                  });
+                });
+    if (owed_.size() < kMaxPipelined && holds_request_head()) do_read();
+  }
+
+  void answered(std::uint64_t seq, api::Response res, unsigned version, bool keep_alive) {
+    for (auto& o : owed_) {
+      if (o.seq != seq) continue;
+      if (res.stream) {
+        // No pipelined route streams; should one ever, it could not share the connection.
+        spdlog::error("http conn={} req={}.{}: a pipelined route answered with a stream",
+                      conn_id_, conn_id_, seq);
+        res = api::error_response(ErrorCode::internal_error, "pipelined route streamed");
+        res.stream.reset();
+      }
+      o.res = to_http(res, version, keep_alive);
+      break;
+    }
+    // The engine's answers come in a row: the write waits for the loop to take them all.
+    if (owed_posted_) return;
+    owed_posted_ = true;
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->owed_posted_ = false;
+      self->after_owed();
+    });
+  }
+
+  // Writes the answers ready at the front of owed_, in one write.
+  void write_owed() {
+    if (writing_owed_) return;
+    std::string out;
+    bool close = false;
+    while (!owed_.empty() && owed_.front().res) {
+      auto& o = owed_.front();
+      auto& res = *o.res;
+      res.set("X-Request-Id", std::to_string(conn_id_) + "." + std::to_string(o.seq));
+      log_answer(o.seq, o.line, o.started, res.result_int(), res.body().size());
+      std::ostringstream text;
+      text << res;
+      out += text.str();
+      close = !res.keep_alive();
+      owed_.pop_front();
+      if (close) {
+        owed_.clear();  // nothing is answered after an answer that ends the connection
+        break;
+      }
+    }
+    if (out.empty()) return;
+    set_busy(!owed_.empty() || holds_request_head());
+    writing_owed_ = true;
+    auto text = std::make_shared<std::string>(std::move(out));
+    stream_.expires_after(ctx_.cfg.limits.body_timeout);
+    asio::async_write(stream_, asio::buffer(*text),
+                      [self = this->shared_from_this(), text, close](error_code ec, std::size_t) {
+                        self->writing_owed_ = false;
+                        if (ec || close) return half_close(self->stream_);
+                        self->after_owed();
+                      });
+  }
+
+  // Answers arrived, or some were written: write what is ready, then read on when nothing
+  // stands in the way.
+  void after_owed() {
+    write_owed();
+    if (reading_ || writing_owed_) return;
+    if (deferred_) {
+      if (!owed_.empty()) return;
+      deferred_ = false;
+      reading_ = true;
+      return on_head();
+    }
+    if (owed_.empty() || (owed_.size() < kMaxPipelined && holds_request_head())) do_read();
   }
 
   // A streamed body (api::BodyStream, GET /api/v1/telemetry/export): the head, then each piece
@@ -635,15 +778,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   // The access log (info): one line per answered request, its target without secrets
   // (util::loggable_target); no header is logged, so no bearer token either.
   void log_access(unsigned status, std::size_t bytes) {
-    if (request_line_.empty()) return;  // no request read (a refused connection): logged apart
+    log_answer(request_seq_, request_line_, request_started_, status, bytes);
+    request_line_.clear();
+  }
+  void log_answer(std::uint64_t seq, const std::string& line,
+                  std::chrono::steady_clock::time_point started, unsigned status,
+                  std::size_t bytes) const {
+    if (line.empty()) return;  // no request read (a refused connection): logged apart
     if (spdlog::should_log(spdlog::level::info)) {
       const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - request_started_)
+                              std::chrono::steady_clock::now() - started)
                               .count();
-      spdlog::info("http conn={} req={} client={} \"{}\" {} {}B {:.3f}ms", conn_id_, request_id(),
-                   client_, request_line_, status, bytes, static_cast<double>(micros) / 1000.0);
+      spdlog::info("http conn={} req={}.{} client={} \"{}\" {} {}B {:.3f}ms", conn_id_, conn_id_,
+                   seq, client_, line, status, bytes, static_cast<double>(micros) / 1000.0);
     }
-    request_line_.clear();
   }
   static void count_refusal(unsigned status) {
     using metrics::Refusal;
@@ -687,6 +835,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   bool has_slot_ = false;  // holds a slot of limits.max_http_connections
   bool busy_ = false;      // counted in worker_.flusher (set_busy)
   bool head_request_ = false;  // the request being answered is a HEAD: headers only
+  // Pipelining (above): the answers owed, oldest first, each with its access-log line.
+  struct Owed {
+    std::uint64_t seq;
+    std::string line;
+    std::chrono::steady_clock::time_point started;
+    std::optional<HttpResponse> res;  // empty until answered
+  };
+  std::deque<Owed> owed_;
+  bool writing_owed_ = false;  // a write of owed answers is in progress
+  bool owed_posted_ = false;   // an after_owed() is posted
+  bool reading_ = false;       // a request is being read (do_read until on_read or deferred)
+  bool deferred_ = false;      // a head read ahead waits for the answers before it (on_head)
 };
 
 }  // namespace

@@ -370,3 +370,56 @@ def wait_until(predicate, timeout=15, what="condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"no {what} within {timeout}s")
+
+
+def http_request_bytes(method, path, body=None, token_=None, headers=()):
+    """One HTTP/1.1 request as bytes, for tests that pipeline requests on a raw socket (no
+    Python client pipelines). `body`: a dict (sent as JSON), str or bytes; `headers`: extra
+    (name, value) pairs, e.g. ("Connection", "close")."""
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if token_:
+        lines.append(f"Authorization: Bearer {token_}")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+def read_http_responses(sock, n, head_only=(), timeout=20):
+    """Reads up to `n` HTTP/1.1 responses from a blocking socket (plain or TLS) in order;
+    returns [(status, {lower-case header: value}, body bytes)], fewer if the server closes
+    first. `head_only`: indexes of responses to HEAD requests (no body follows their head)."""
+    sock.settimeout(timeout)
+    buf = b""
+    out = []
+
+    def fill():
+        nonlocal buf
+        chunk = sock.recv(65536)
+        if not chunk:
+            return False
+        buf += chunk
+        return True
+
+    while len(out) < n:
+        while b"\r\n\r\n" not in buf:
+            if not fill():
+                return out
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        length = 0 if len(out) in head_only else int(fields.get("content-length", "0"))
+        while len(buf) < length:
+            if not fill():
+                raise AssertionError(f"connection closed inside response {len(out)}'s body")
+        out.append((status, fields, buf[:length]))
+        buf = buf[length:]
+    return out
