@@ -48,6 +48,8 @@ using HttpResponse = http::response<http::string_body>;
 // Pipelined requests a connection may have dispatched and not yet answered: enough for a device
 // gateway that keeps dozens in flight, few enough that one connection cannot flood the engine.
 constexpr std::size_t kMaxPipelined = 64;
+// Bytes the read-ahead takes from the socket at most (about 30 one-reading requests).
+constexpr std::size_t kReadAheadBytes = 16 * 1024;
 
 api::Method method_of(http::verb v) {
   switch (v) {
@@ -226,10 +228,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   // limits.header_timeout (also the wait for a kept-alive connection's next request), then,
   // once the head passed the request guard, the body within limits.body_timeout.
   void do_read() {
-    reading_ = true;
-    parser_.emplace();
-    parser_->header_limit(limits::kMaxHttpHeaderBytes);
-    parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
+    new_parser();
     stream_.expires_after(ctx_.cfg.limits.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -289,7 +288,43 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
     read_body();
   }
 
+  void new_parser() {
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(limits::kMaxHttpHeaderBytes);
+    parser_->body_limit(ctx_.cfg.ingest.max_body_bytes);
+  }
+
+  // Plain TCP parses a request the buffer already holds whole in place, with Beast's
+  // synchronous read, which takes nothing from the socket while the buffer has what the parser
+  // needs: an asynchronous read would cost a loop turn per step even then, and during a long
+  // flush a turn is a flush slice, so 64 pipelined requests would reach the engine one slice
+  // apart. TLS reads asynchronously (its stream has no synchronous read).
+  static constexpr bool kParsesInPlace = std::is_same_v<Stream, beast::tcp_stream>;
+  bool body_here() const {
+    const auto length = parser_->content_length();
+    return parser_->is_done() || (length && buffer_.size() >= *length);
+  }
+
+  // The next request, whose head is in the buffer (request_head_arrived): parsed in place.
+  void read_ahead() {
+    if constexpr (kParsesInPlace) {
+      new_parser();
+      error_code ec;
+      http::read_header(stream_, buffer_, *parser_, ec);
+      return on_header(ec);
+    }
+    do_read();
+  }
+
   void read_body() {
+    if constexpr (kParsesInPlace) {
+      if (body_here()) {
+        error_code ec;
+        http::read(stream_, buffer_, *parser_, ec);
+        return on_read(ec);
+      }
+    }
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -408,9 +443,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
   // ahead to be answered, through several loop turns and the flush slices between them. Answers
   // go out in request order (owed_), those ready together in one write. A request that does not
   // pipeline (any other route, a body not all here yet, HTTP/1.0, Expect) waits until every
-  // answer before it is written (deferred_), and the socket itself is not read while answers
-  // are owed: read-ahead only parses what already arrived, so a socket never has a read and a
-  // write in progress together (TLS included).
+  // answer before it is written (deferred_), and no read is left pending on the socket while
+  // answers are owed: read-ahead only takes what already arrived (request_head_arrived), so a
+  // socket never has a read and a write in progress together, and no read timer can cut a
+  // connection whose answers are still owed (docs/decisions.md, 50).
 
   // `req` pipelines: HTTP/1.1 kept alive, no Expect, an in-engine-order route and, for a head
   // read ahead (`ahead`), its body already in the buffer.
@@ -422,9 +458,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       return false;  // HTTP/1.1 is kept alive unless it says close
     if (!api::may_pipeline(method_of(req.method()), api::split_target(req.target()).path))
       return false;
-    if (!ahead) return true;
-    const auto length = parser_->content_length();
-    return parser_->is_done() || (length && buffer_.size() >= *length);
+    return !ahead || body_here();
   }
 
   void dispatch_pipelined(const api::Request& request, unsigned version, bool keep_alive) {
@@ -442,7 +476,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
                     self->answered(seq, std::move(res), version, keep_alive);
                   });
                 });
-    if (owed_.size() < kMaxPipelined && holds_request_head()) do_read();
+    if (owed_.size() < kMaxPipelined && request_head_arrived()) read_ahead();
+  }
+
+  // The next request's head is in the buffer, after taking (plain TCP) what already arrived in
+  // the socket, without waiting: a client that writes its pipelined requests one by one has
+  // usually sent the next ones by now. Nothing is left pending on the socket (see above); an
+  // end of stream or an error seen here is met again by the next regular read.
+  bool request_head_arrived() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      if (!holds_request_head() && buffer_.size() < kReadAheadBytes) {
+        auto space = buffer_.prepare(kReadAheadBytes - buffer_.size());
+        error_code ec;
+        const auto n = util::receive_now(stream_.socket().native_handle(),
+                                         static_cast<char*>(space.data()), space.size(), ec);
+        buffer_.commit(n);
+      }
+    }
+    return holds_request_head();
   }
 
   void answered(std::uint64_t seq, api::Response res, unsigned version, bool keep_alive) {
@@ -511,7 +562,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>,
       reading_ = true;
       return on_head();
     }
-    if (owed_.empty() || (owed_.size() < kMaxPipelined && holds_request_head())) do_read();
+    if (owed_.size() < kMaxPipelined && request_head_arrived()) return read_ahead();
+    if (owed_.empty()) do_read();
   }
 
   // A streamed body (api::BodyStream, GET /api/v1/telemetry/export): the head, then each piece
