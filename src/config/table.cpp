@@ -378,9 +378,11 @@ std::vector<Section> make_table() {
             }},
            {.name = "conflate_after",
             .doc = "Fan-out behind its publishers: updates that waited this long for their I/O "
-                   "thread go out conflated (the latest value per device and metric, with "
-                   "\"conflated\":n); alerts and status changes never are. \"0s\" never "
-                   "conflates (latency then grows with the backlog).",
+                   "thread, or arrive in a batch that would take longer than this to deliver "
+                   "(at the cost per delivery the thread measures), go out conflated (the "
+                   "latest value per device and metric, with \"conflated\":n); alerts and "
+                   "status changes never are. \"0s\" never conflates (latency then grows with "
+                   "the backlog).",
             .set = [](Config& c, const V& v, const K& k) {
               c.limits.conflate_after = duration_value(v, k, true);
             },

@@ -28,8 +28,9 @@ class Shard {
  public:
   using SteadyTime = std::chrono::steady_clock::time_point;
 
-  // `conflate_after`: a drain whose oldest event waited longer than this conflates telemetry
-  // (limits.conflate_after); zero never does.
+  // `conflate_after`: a drain conflates telemetry when its oldest event waited longer than this,
+  // or when delivering the batch would take longer than this at the cost per delivery the
+  // thread measured on its recent large rounds (limits.conflate_after); zero never does.
   explicit Shard(std::chrono::milliseconds conflate_after = std::chrono::milliseconds::zero())
       : conflate_after_(conflate_after) {}
 
@@ -46,9 +47,13 @@ class Shard {
   // Any thread: appends `events` (in order). True when the inbox was empty: the caller posts one
   // drain() to the shard's thread for everything appended until it runs.
   bool enqueue(std::span<const EventPtr> events);
-  // The shard's thread: dispatches everything waiting, in order. When the oldest waited longer
-  // than conflate_after (the thread is behind its publishers), the telemetry updates of a device
-  // waiting together go out as one (hub/conflation.hpp).
+  // The shard's thread: dispatches everything waiting, in order. When the thread is behind its
+  // publishers, the telemetry updates of a device waiting together go out as one
+  // (hub/conflation.hpp). Behind: the oldest waited longer than conflate_after, or the batch
+  // would take longer than that to deliver (its deliveries, and those earlier drains queued
+  // that are not written yet, times the measured cost of one). The
+  // second catches a publisher held back by its answers (a pipelining client keeps N requests in
+  // flight): its readings arrive fresh, N at a time, and only their delivery is slow.
   void drain(SteadyTime now);
   // Events appended and not yet drained: the thread holds its socket writes while this is true,
   // so that they join this turn's writes.
@@ -56,8 +61,20 @@ class Shard {
   // Telemetry updates absorbed by conflation so far (any thread).
   std::uint64_t conflated() const { return conflated_.load(std::memory_order_relaxed); }
   // The shard's thread, once its flush wrote what the drains since the last call queued:
-  // observes each drained event's enqueue-to-write latency (GET /metrics).
+  // observes each drained event's enqueue-to-write latency (GET /metrics), and, for a round of
+  // at least kCostSample deliveries, its cost per delivery (first drain to written, over the
+  // deliveries: the dispatch, the writes, and the loop's other work meanwhile).
   void written(SteadyTime now);
+  // The thread's flush is scheduled: it ends with written(). Until then a drain that finds the
+  // thread behind by more than conflate_after of unwritten deliveries holds its events, and
+  // written() delivers them together, conflated: one update per device per round of writes
+  // instead of a frame per reading the thread can never catch up with.
+  void flush_scheduled() { flush_pending_ = true; }
+  // The measured time per delivery (zero until a large enough round was written).
+  std::chrono::nanoseconds cost_per_delivery() const {
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(ns_per_delivery_));
+  }
+  static constexpr std::size_t kCostSample = 1000;
 
   // ---- waiting for ingest in flight (hub.hpp: Hub::park)
   // Set once, before the thread runs: posts a flush back to the shard's thread.
@@ -96,6 +113,17 @@ class Shard {
   std::vector<SteadyTime> unwritten_;
   std::atomic<bool> queued_{false};
   std::atomic<std::uint64_t> conflated_{0};
+  // The cost of a delivery (drain and written()): an average over recent large rounds.
+  std::size_t dispatched_ = 0;          // deliveries handed to subscribers, ever
+  std::size_t round_deliveries_ = 0;    // of the drains since the last written()
+  SteadyTime round_started_{};          // the first of those drains
+  double ns_per_delivery_ = 0;
+  bool flush_pending_ = false;     // flush_scheduled() and no written() since
+  std::vector<EventPtr> held_;     // drained while behind, delivered by written()
+  // Conflates (when `force`, or by the rules of drain()) and dispatches draining_.
+  void deliver_draining(SteadyTime now, bool force);
+  // Deliveries the batch would make (its events' registered subscribers).
+  std::size_t reach(const std::vector<EventPtr>& events) const;
 
   std::atomic<bool> parked_{false};
   std::function<void()> wake_;

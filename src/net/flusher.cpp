@@ -47,6 +47,7 @@ void Flusher::dirty(std::shared_ptr<WsSession> s) {
 void Flusher::schedule() {
   if (posted_) return;
   posted_ = true;
+  if (shard_) shard_->flush_scheduled();  // this flush ends with shard_->written()
   corked_at_ = Clock::now();
   input_seen_ = input_;
   busy_turns_ = 0;

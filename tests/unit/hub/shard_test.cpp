@@ -135,6 +135,103 @@ TEST(ShardInbox, ConflatesOnlyWhenTheOldestWaitedLongerThanConflateAfter) {
   EXPECT_EQ(shard.conflated(), 2u);
 }
 
+// A burst of `n` fresh telemetry events of device 1 (ids from `first`), drained at `at`.
+void drain_burst(Shard& shard, std::uint64_t first, std::size_t n,
+                 std::chrono::steady_clock::time_point at) {
+  std::vector<EventPtr> batch;
+  for (std::size_t i = 0; i < n; ++i)
+    batch.push_back(telemetry_at(first + i, 1, static_cast<double>(first + i), at));
+  shard.enqueue(batch);
+  shard.drain(at);
+}
+
+TEST(ShardInbox, ConflatesFreshEventsWhoseDeliveryWouldTakeLongerThanConflateAfter) {
+  // A pipelining publisher's readings arrive fresh, many at a time: what is slow is their
+  // delivery, predicted from the cost per delivery of the last large round.
+  Shard shard(std::chrono::milliseconds(20));
+  std::vector<MergeRecorder> subs(10);
+  for (auto& s : subs) shard.add(&s, model::Channel::telemetry, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  using std::chrono::milliseconds;
+  // Nothing measured yet: 100 fresh events all go out (1 000 deliveries), the round is
+  // written 50 ms later: 50 µs per delivery.
+  drain_burst(shard, 1, 100, t0);
+  EXPECT_EQ(subs[0].seen.size(), 100u);
+  EXPECT_EQ(shard.conflated(), 0u);
+  shard.written(t0 + milliseconds(50));
+  EXPECT_EQ(shard.cost_per_delivery(), std::chrono::microseconds(50));
+  // 3 fresh events: 30 deliveries, 1.5 ms predicted: every one on its own.
+  for (auto& s : subs) s.seen.clear();
+  drain_burst(shard, 101, 3, t0 + milliseconds(100));
+  EXPECT_EQ(subs[0].seen.size(), 3u);
+  shard.written(t0 + milliseconds(101));  // a small round: teaches nothing
+  EXPECT_EQ(shard.cost_per_delivery(), std::chrono::microseconds(50));
+  // 50 fresh events: 500 deliveries, 25 ms predicted: one update, the latest, conflated 50.
+  for (auto& s : subs) s.seen.clear();
+  drain_burst(shard, 201, 50, t0 + milliseconds(200));
+  EXPECT_EQ(subs[0].seen, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{250, 50}}));
+  EXPECT_EQ(subs[9].seen, subs[0].seen);
+  EXPECT_EQ(shard.conflated(), 49u);
+}
+
+TEST(ShardInbox, CheapDeliveriesAreNotConflated) {
+  Shard shard(std::chrono::milliseconds(20));
+  std::vector<MergeRecorder> subs(10);
+  for (auto& s : subs) shard.add(&s, model::Channel::telemetry, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  drain_burst(shard, 1, 100, t0);
+  shard.written(t0 + std::chrono::milliseconds(1));  // 1 µs per delivery
+  subs[0].seen.clear();
+  drain_burst(shard, 101, 500, t0 + std::chrono::milliseconds(10));  // 5 ms predicted
+  EXPECT_EQ(subs[0].seen.size(), 500u);
+  EXPECT_EQ(shard.conflated(), 0u);
+}
+
+TEST(ShardInbox, BehindWithAFlushOnItsWayHoldsEventsUntilWritten) {
+  // The thread has more than conflate_after's worth of deliveries not yet written: what
+  // arrives waits for the flush (written()) and goes out with what arrives meanwhile, one
+  // update per device, the alert in its place.
+  Shard shard(std::chrono::milliseconds(20));
+  std::vector<MergeRecorder> subs(10);
+  for (auto& s : subs) {
+    shard.add(&s, model::Channel::telemetry, 1);
+    shard.add(&s, model::Channel::alerts, kAllDevices);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  using std::chrono::milliseconds;
+  drain_burst(shard, 1, 100, t0);
+  shard.written(t0 + milliseconds(500));  // 1 000 deliveries: 500 µs each
+  ASSERT_EQ(shard.cost_per_delivery(), std::chrono::microseconds(500));
+  for (auto& s : subs) s.seen.clear();
+  shard.flush_scheduled();
+  drain_burst(shard, 101, 3, t0 + milliseconds(600));  // 30 deliveries, 15 ms: each alone
+  drain_burst(shard, 104, 1, t0 + milliseconds(601));  // 30 unwritten before it: out
+  drain_burst(shard, 105, 1, t0 + milliseconds(602));  // 40 (20 ms, not more): out
+  EXPECT_EQ(subs[0].seen, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{
+                              {101, 1}, {102, 1}, {103, 1}, {104, 1}, {105, 1}}));
+  // 50 unwritten (25 ms): held from here on, the alert too, so that nothing overtakes.
+  drain_burst(shard, 106, 1, t0 + milliseconds(603));
+  auto alert = std::make_shared<Event>();
+  alert->id = 107;
+  alert->channel = model::Channel::alerts;
+  alert->full_bytes = std::make_shared<const std::string>("{}");
+  alert->published_at = t0 + milliseconds(604);
+  const EventPtr alert_event = alert;
+  shard.enqueue({&alert_event, 1});
+  shard.drain(t0 + milliseconds(604));
+  drain_burst(shard, 108, 2, t0 + milliseconds(605));
+  EXPECT_EQ(subs[0].seen.size(), 5u);
+  shard.written(t0 + milliseconds(610));  // the flush is done: the held events go out
+  EXPECT_EQ(subs[0].seen, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{
+                              {101, 1}, {102, 1}, {103, 1}, {104, 1}, {105, 1}, {107, 1},
+                              {109, 3}}));
+  EXPECT_EQ(subs[9].seen, subs[0].seen);
+  // No flush on its way: nothing is held (it would wait for a written() that never comes).
+  shard.written(t0 + milliseconds(620));
+  drain_burst(shard, 201, 1, t0 + milliseconds(630));
+  EXPECT_EQ(subs[0].seen.back(), (std::pair<std::uint64_t, std::uint32_t>{201, 1}));
+}
+
 TEST(ShardInbox, ZeroNeverConflates) {
   Shard shard;  // limits.conflate_after = 0
   MergeRecorder s;
