@@ -89,7 +89,9 @@ void Shard::drain(SteadyTime now) {
   const bool behind = ns_per_delivery_ > 0 &&
                       static_cast<double>(round_deliveries_) * ns_per_delivery_ >
                           static_cast<double>(std::chrono::nanoseconds(conflate_after_).count());
-  if (conflate_after_.count() > 0 && flush_pending_ && (behind || !held_.empty())) {
+  // (Once events are held, every later one waits behind them, whatever conflate_after became
+  // meanwhile: nothing overtakes.)
+  if (!held_.empty() || (conflate_after_.count() > 0 && flush_pending_ && behind)) {
     held_.insert(held_.end(), draining_.begin(), draining_.end());
     draining_.clear();
     return;
