@@ -21,7 +21,8 @@ import websockets
 import websockets.exceptions
 
 from cli_clients import Listen
-from harness import BIN, Server, expect_close, recv_json, recv_type, run, subscribe, token
+from harness import (BIN, Server, expect_close, http_request_bytes, read_http_responses,
+                     recv_json, recv_type, run, subscribe, token)
 from tls_certs import TestPki, peer_common_name
 
 BUILD = os.path.dirname(os.environ.get("VALTRONICS_BIN") or os.path.join(
@@ -136,6 +137,23 @@ class TlsClientsTest(TlsTestBase):
         run(go())
         status, body = self.server.https("GET", "/health")
         self.assertEqual(status, 200, body)
+
+    def test_pipelined_ingest_over_tls(self):
+        # 40 one-reading requests and a GET in one write over TLS (docs/protocol.md, "Pipelined
+        # ingest"): every answer in order, the GET after the readings it follows.
+        raw = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+        s = self.pki.client_context().wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(s.close)
+        s.sendall(b"".join(http_request_bytes("POST", "/api/v1/telemetry", reading(43, v),
+                                              self.admin) for v in range(40)) +
+                  http_request_bytes("GET", "/api/v1/devices/43/telemetry/latest", None,
+                                     self.admin))
+        answers = read_http_responses(s, 41)
+        self.assertEqual([a[0] for a in answers], [202] * 40 + [200])
+        ids = [int(a[1]["x-request-id"].split(".")[1]) for a in answers]
+        self.assertEqual(ids, list(range(1, 42)))
+        latest = json.loads(answers[40][2])["data"]["telemetry"]["temperature"]["value"]
+        self.assertEqual(latest, 39)
 
     def test_tls_versions_and_certificate(self):
         ctx = self.pki.client_context()
