@@ -14,15 +14,6 @@ import { connectAuthed, startServer, subscribe, token } from './server.mjs';
 
 const T = { timeout: 60_000 };
 
-async function pipelinedCounter(server) {
-  const res = await fetch(`${server.http}/metrics`);
-  assert.equal(res.status, 200);
-  const text = await res.text();
-  const m = /^valtronics_http_requests_pipelined_total (\d+)$/m.exec(text);
-  assert.ok(m, 'no valtronics_http_requests_pipelined_total in /metrics');
-  return Number(m[1]);
-}
-
 describe('pipelined ingest through undici', { timeout: 120_000 }, () => {
   let server;
   let admin;
@@ -37,7 +28,6 @@ describe('pipelined ingest through undici', { timeout: 120_000 }, () => {
     const ws = await connectAuthed(server, admin);
     const reply = await subscribe(ws, 'telemetry', { device_id: 41 });
     assert.equal(reply.type, 'subscribed');
-    const before = await pipelinedCounter(server);
 
     const http = new HttpClient(server.http, { pipelining: 32 });
     const n = 300;
@@ -74,11 +64,8 @@ describe('pipelined ingest through undici', { timeout: 120_000 }, () => {
     }
     assert.deepEqual(values, Array.from({ length: n }, (_, i) => i));
     ws.close();
-    // How many were dispatched ahead depends on how undici's writes and the server's reads fall
-    // (the server reads ahead what already arrived): counted, not asserted (test_http_pipelining
-    // sends a burst in one write and asserts it).
-    const pipelined = (await pipelinedCounter(server)) - before;
-    assert.ok(pipelined >= 0 && pipelined < n, `counter grew by ${pipelined}`);
+    // How many the server read ahead depends on how undici's writes and the server's reads
+    // fall; test_http_pipelining sends a burst in one write and asserts the counter.
   });
 
   test('a GET pipelined behind ingest sees it; errors keep their place', T, async () => {

@@ -34,18 +34,23 @@ inline Config load_text(const std::string& content) {
   return load_file(f.path());
 }
 
+// The whole error message of loading the file at `path`, or "" if it loads.
+inline std::string load_error(const std::string& path) {
+  try {
+    load_file(path);
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
 // The error message of loading `content`, or "" if it loads: the first refused key's message,
 // without where it is ("config: FILE:LINE: " and, with several, the others: each test names one
 // problem; ConfigTest and ConfigCheck check the whole message).
 inline std::string error_of(const std::string& content) {
   TempFile f(content);
-  std::string m;
-  try {
-    load_file(f.path());
-    return "";
-  } catch (const ConfigError& e) {
-    m = e.what();
-  }
+  std::string m = load_error(f.path());
+  if (m.empty()) return m;
   const std::string head = "config: " + f.path();
   if (m.rfind(head, 0) != 0) return m;  // not about a key (the file itself)
   m.erase(0, head.size());
