@@ -212,6 +212,13 @@ class ConflationUnderOverloadTest(ServerTestCase):
             after = await stats(self.server, self.admin)
             # One I/O thread: what its shard merged is what each subscriber of the device saw.
             self.assertEqual(set(absorbed), {after["conflatedUpdates"] - before["conflatedUpdates"]})
+            # Alerts are stored by the writer thread, behind the burst's readings. One reading
+            # of another metric with ?sync=true is answered after its commit, and the writer
+            # commits in submission order: every alert the burst raised is stored by then.
+            status, body = await asyncio.to_thread(
+                self.server.request, "POST", SINGLE + "?sync=true",
+                {"device_id": 7, "telemetry": {"marker": {"value": 1}}}, self.admin)
+            self.assertEqual(status, 200, body)
             # Every alert raised, and every resolution (a reading back below), reaches the alerts
             # subscriber once, raised in id order, each resolution after its raise.
             stored = await all_alerts(self.server, self.admin)
