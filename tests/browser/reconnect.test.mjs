@@ -28,6 +28,9 @@ test('reconnect: countdown badge, then the alerts missed meanwhile', { skip: mis
   await page.goto(`${first.http}/#token=${encodeURIComponent(admin)}`);
   await page.waitForFunction(() => document.getElementById('badge').dataset.state === 'live', null, { timeout: 15_000 });
   await page.waitForFunction(() => document.querySelectorAll('.card').length >= 5, null, { timeout: 15_000 });
+  // Started through (alerts listed, subscriptions confirmed): the outage below is one the page
+  // sees as a reconnect, not one in the middle of its start.
+  await page.waitForSelector('#app[data-ready="true"]', { state: 'attached', timeout: 15_000 });
 
   // The server goes away: the badge counts down to the next attempt (the backoff grows while
   // nothing answers, so a countdown of a second or more comes within a few attempts).

@@ -151,23 +151,36 @@ class Session {
       showMessage(`Devices could not be listed: ${err.message}`);
     }
     if (this.stopped) return;
+    // Alerts: the stored ones first, then the channel from just after the newest of them
+    // (since_alert_id). An alert raised in between comes live and unread; so does one raised
+    // while the connection is down before the subscription is confirmed (the SDK re-sends it
+    // after the reconnect, still from that id). Subscribing first and listing after would take
+    // such an alert into the listed history instead: shown read, or not at all.
+    let newestListed;
+    try {
+      const recent = await this.api.recentAlerts(100);
+      this.alerts.load(recent);
+      newestListed = recent.reduce((max, a) => Math.max(max, a.alert_id), 0);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      showMessage(`Alerts could not be listed: ${err.message}`);
+    }
+    if (this.stopped) return;
     const subs = [
       client.subscribe('devices'),
       client.subscribe('telemetry', { frequency: '1s', snapshot: true }),
-      client.subscribe('alerts'),
+      client.subscribe('alerts', newestListed === undefined ? {} : { since_alert_id: newestListed }),
     ];
     if (this.privileged) subs.push(client.subscribe('system', { frequency: '2s' }));
     else this.system.note('System figures need an admin or operator token.');
     const results = await Promise.allSettled(subs);
     for (const r of results) if (r.status === 'rejected') showMessage(`A subscription was refused: ${r.reason.message}`);
-    try {
-      this.alerts.load(await this.api.recentAlerts(100));
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 401)) showMessage(`Alerts could not be listed: ${err.message}`);
-    }
+    if (this.stopped) return;
     if (auth.role === 'admin') this.pollStats();
     else this.system.sparks.get('messages_per_second').root.title = 'needs an admin token';
     this.selectDefaultDevice();
+    // Tests wait for this before they take the server away (everything above is settled).
+    $('app').dataset.ready = 'true';
   }
 
   watchConnection(client) {
