@@ -140,7 +140,10 @@ class TlsClientsTest(TlsTestBase):
 
     def test_pipelined_ingest_over_tls(self):
         # 40 one-reading requests and a GET in one write over TLS (docs/protocol.md, "Pipelined
-        # ingest"): every answer in order, the GET after the readings it follows.
+        # ingest"): every answer in order, the GET after the readings it follows. Over TLS the
+        # server reads ahead too (from what it already decrypted): the counter of requests
+        # dispatched while earlier answers were owed grows.
+        before = self.pipelined_total()
         raw = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
         s = self.pki.client_context().wrap_socket(raw, server_hostname="localhost")
         self.addCleanup(s.close)
@@ -154,6 +157,20 @@ class TlsClientsTest(TlsTestBase):
         self.assertEqual(ids, list(range(1, 42)))
         latest = json.loads(answers[40][2])["data"]["telemetry"]["temperature"]["value"]
         self.assertEqual(latest, 39)
+        self.assertGreater(self.pipelined_total() - before, 0)
+
+    def pipelined_total(self):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.server.port, timeout=10,
+                                           context=self.pki.client_context())
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + self.admin})
+        r = conn.getresponse()
+        text = r.read().decode()
+        conn.close()
+        self.assertEqual(r.status, 200, text)
+        for line in text.splitlines():
+            if line.startswith("valtronics_http_requests_pipelined_total "):
+                return int(line.split()[1])
+        self.fail("no valtronics_http_requests_pipelined_total in /metrics")
 
     def test_tls_versions_and_certificate(self):
         ctx = self.pki.client_context()
