@@ -5,12 +5,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
-#include <condition_variable>
 #include <csignal>
-#include <mutex>
 #include <thread>
 
 #include "net/http_session.hpp"
+#include "net/thread_pause.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/errors.hpp"
 #include "util/thread_name.hpp"
@@ -139,29 +138,9 @@ void Server::run(hub::Hub& hub, ServerContext& ctx, const std::function<void()>&
 
 bool Server::with_threads_paused(const std::function<void()>& change,
                                  std::chrono::milliseconds wait) {
-  // Each other thread parks in a handler until the gate opens; a mutex and a condition
-  // variable order `change` before everything those threads run after it.
-  struct Gate {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::size_t parked = 0;
-    bool open = false;
-  };
-  auto gate = std::make_shared<Gate>();
-  for (std::size_t i = 1; i < workers_.size(); ++i) {
-    asio::post(workers_[i]->ioc, [gate] {
-      std::unique_lock lock(gate->mutex);
-      ++gate->parked;
-      gate->cv.notify_all();
-      gate->cv.wait(lock, [&] { return gate->open; });
-    });
-  }
-  std::unique_lock lock(gate->mutex);
-  const bool all = gate->cv.wait_for(lock, wait, [&] { return gate->parked + 1 == workers_.size(); });
-  if (all) change();
-  gate->open = true;  // late parkers pass straight through
-  gate->cv.notify_all();
-  return all;
+  std::vector<asio::io_context*> others;
+  for (std::size_t i = 1; i < workers_.size(); ++i) others.push_back(&workers_[i]->ioc);
+  return run_with_others_parked(others, change, wait);
 }
 
 void Server::stop() {
