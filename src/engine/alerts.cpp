@@ -67,7 +67,8 @@ Engine::Impl::OpenAlertPtr Engine::Impl::raise_alert(Alert a) {
         post([this, device = a.device_id, alert_id = a.id] {
           apply_status_transition(tracker.on_critical_alert(device, alert_id, util::Clock::now()));
         });
-      });
+      },
+      store::Writer::Commit::prompt);  // published after the commit: no group-commit wait
   return open;
 }
 
@@ -88,7 +89,8 @@ void Engine::Impl::store_alert_state(const AlertIdCell& id, Alert a,
                 tracker.on_critical_resolved(a.device_id, a.id, util::Clock::now()));
           if (done) done(a);
         });
-      });
+      },
+      store::Writer::Commit::prompt);
 }
 
 void Engine::Impl::resolve_open_alert(const OpenAlertPtr& open, const std::string& who,

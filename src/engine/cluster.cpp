@@ -401,7 +401,7 @@ void Engine::Impl::notify(Change change) {
   if (!partitioning || !partitioning->on_change) return;
   writer->submit([](store::Database&) {}, [this, change](bool ok) {
     if (ok) partitioning->on_change(change);
-  });
+  }, store::Writer::Commit::prompt);
 }
 
 }  // namespace valtronics::engine

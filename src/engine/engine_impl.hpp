@@ -65,7 +65,8 @@ struct Engine::Impl {
                      post([reply = std::move(reply), value = std::move(value)]() mutable {
                        reply(std::move(value));
                      });
-                   });
+                   },
+                   store::Writer::Commit::prompt);
   }
   void start();
   void stop_timers();

@@ -55,7 +55,8 @@ void Engine::Impl::replay_alerts(std::int64_t since_id, protocol::Filters filter
   writer->submit([](store::Database&) {},
                  [reply = std::move(reply), out = std::move(out)](bool) mutable {
                    reply(std::move(out));
-                 });
+                 },
+                 store::Writer::Commit::prompt);
 }
 
 }  // namespace valtronics::engine

@@ -150,7 +150,8 @@ void Engine::Impl::write_committed(std::vector<MetricValue> values,
           reply(model::DomainError{model::DomainError::Kind::unavailable,
                                    "the readings were applied but could not be stored", {}, {}});
         });
-      });
+      },
+      store::Writer::Commit::prompt);  // ?sync=true: the request waits for this commit
 }
 
 // ingest.max_metrics_per_device: one device token could otherwise create any number of distinct

@@ -1,5 +1,6 @@
 // The writer thread (see writer.hpp). Each turn takes what is queued (at most kMaxBatch
-// operations) and runs it in one BEGIN IMMEDIATE ... COMMIT. If anything fails, the whole batch
+// operations; under load, after the group-commit interval) and runs it in one BEGIN IMMEDIATE
+// ... COMMIT. If anything fails, the whole batch
 // is rolled back and its operations are run again one by one, each in its own transaction, so a
 // bad operation fails alone (done(false), logged) and the others still commit. An operation may
 // therefore run twice (the first run rolled back): it must only write to the database and to
@@ -59,14 +60,20 @@ Writer::~Writer() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Writer::submit(Op op, Done done) {
+void Writer::submit(Op op, Done done, Commit when) {
+  const bool prompt = when == Commit::prompt;
+  bool wake = false;
   {
     std::lock_guard lk(mutex_);
-    queue_.push_back(Item{std::move(op), std::move(done)});
+    queue_.push_back(Item{std::move(op), std::move(done), prompt});
     ++submitted_;
+    if (prompt) ++prompt_queued_;
+    // A prompt one also ends a group-commit wait (notifying a thread that is not waiting costs
+    // no system call).
+    wake = idle_ || queue_.size() == kMaxBatch || prompt;
   }
   pending_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void Writer::flush() {
@@ -147,10 +154,17 @@ void Writer::run() {
     batch.clear();
     {
       std::unique_lock lk(mutex_);
+      idle_ = true;
       cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      idle_ = false;
       if (queue_.empty()) return;  // stopping, and everything queued is done
+      const auto due = last_turn_ + group_commit_;
+      auto go = [&] { return stopping_ || queue_.size() >= kMaxBatch || prompt_queued_ > 0; };
+      if (!go() && std::chrono::steady_clock::now() < due) cv_.wait_until(lk, due, go);
+      last_turn_ = std::chrono::steady_clock::now();
       const std::size_t n = std::min(queue_.size(), kMaxBatch);
       for (std::size_t i = 0; i < n; ++i) {
+        if (queue_.front().prompt) --prompt_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

@@ -141,6 +141,86 @@ TEST_F(StoreWriter, BatchesAreCappedAtMaxBatch) {
   EXPECT_EQ(w.transactions(), 1u + 3u);  // 1000 + 1000 + 500
 }
 
+// Group commit (Writer::kGroupCommitInterval): operations arriving one by one soon after a
+// commit wait for the rest of the interval and share one transaction. The intervals here are
+// long (seconds) so that no timing of this machine decides an outcome; the time bounds checked
+// are far from them.
+TEST_F(StoreWriter, OperationsSoonAfterACommitShareTheNextTransaction) {
+  Writer w(file_.str());
+  w.set_group_commit_interval(1s);
+  w.submit(insert_log(0));
+  w.flush();
+  EXPECT_EQ(w.transactions(), 1u);
+  // Three operations one by one, apart: without group commit each could be a turn of its own.
+  for (int i = 1; i <= 3; ++i) {
+    w.submit(insert_log(i));
+    std::this_thread::sleep_for(20ms);
+  }
+  w.flush();
+  EXPECT_EQ(w.committed_ops(), 4u);
+  EXPECT_EQ(w.transactions(), 2u);
+  EXPECT_EQ(logged(), (std::vector<std::int64_t>{0, 1, 2, 3}));
+}
+
+TEST_F(StoreWriter, AfterAQuietSpellOrWithAFullBatchNothingWaitsForTheInterval) {
+  Writer w(file_.str());
+  w.set_group_commit_interval(std::chrono::minutes(10));
+  // The first operation follows a quiet spell (the start): committed at once.
+  auto started = std::chrono::steady_clock::now();
+  w.submit(insert_log(0));
+  w.flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+  // A full batch does not wait for the interval either.
+  started = std::chrono::steady_clock::now();
+  for (int i = 1; i <= static_cast<int>(Writer::kMaxBatch); ++i) w.submit(insert_log(i));
+  w.flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+  EXPECT_EQ(w.transactions(), 2u);
+  EXPECT_EQ(w.committed_ops(), Writer::kMaxBatch + 1);
+}
+
+TEST_F(StoreWriter, APromptOperationIsNotHeldAndTakesTheWaitingOnesAlong) {
+  Writer w(file_.str());
+  w.set_group_commit_interval(std::chrono::minutes(10));
+  w.submit(insert_log(0));
+  w.flush();
+  // Grouped: waits out the interval. Prompt (somebody waits for its commit): ends the wait, and
+  // the grouped one before it commits in the same transaction, first.
+  std::promise<void> grouped_done;
+  w.submit(insert_log(1), [&](bool ok) {
+    EXPECT_TRUE(ok);
+    grouped_done.set_value();
+  });
+  std::this_thread::sleep_for(20ms);
+  std::promise<bool> prompt_done;
+  const auto started = std::chrono::steady_clock::now();
+  w.submit(insert_log(2), [&](bool ok) { prompt_done.set_value(ok); },
+           Writer::Commit::prompt);
+  auto done = prompt_done.get_future();
+  ASSERT_EQ(done.wait_for(60s), std::future_status::ready);
+  EXPECT_TRUE(done.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+  EXPECT_EQ(grouped_done.get_future().wait_for(0s), std::future_status::ready);
+  w.flush();  // the counters are updated after the callbacks
+  EXPECT_EQ(w.transactions(), 2u);
+  EXPECT_EQ(logged(), (std::vector<std::int64_t>{0, 1, 2}));
+}
+
+TEST_F(StoreWriter, StoppingEndsTheGroupCommitWaitAndCommitsWhatWaited) {
+  std::atomic<int> done{0};
+  const auto started = std::chrono::steady_clock::now();
+  {
+    Writer w(file_.str());
+    w.set_group_commit_interval(std::chrono::minutes(10));
+    w.submit(insert_log(0));
+    w.flush();
+    w.submit(insert_log(1), [&done](bool ok) { done += ok; });  // waits out the interval...
+  }  // ...until the destructor
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_EQ(logged(), (std::vector<std::int64_t>{0, 1}));
+}
+
 TEST_F(StoreWriter, AFailingOperationDoesNotLoseTheOthers) {
   Writer w(file_.str());
   std::vector<int> results;  // 1 ok, 0 failed, in done order
