@@ -372,6 +372,25 @@ def wait_until(predicate, timeout=15, what="condition"):
     raise AssertionError(f"no {what} within {timeout}s")
 
 
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value} of every sample in a /metrics scrape (the Prometheus
+    text format)."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$', line)
+        assert m, f"not a sample line: {line!r}"
+        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples
+
+
+def metric_value(samples, name, **labels):
+    """One sample of parse_metrics' result; 0 when absent (a counter not moved yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
 def http_request_bytes(method, path, body=None, token_=None, headers=()):
     """One HTTP/1.1 request as bytes, for tests that pipeline requests on a raw socket (no
     Python client pipelines). `body`: a dict (sent as JSON), str or bytes; `headers`: extra

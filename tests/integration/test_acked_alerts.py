@@ -10,7 +10,8 @@ import unittest
 
 from cli_clients import Listen
 from domain_helpers import RestMixin
-from harness import ServerTestCase, connect, expect_silence, recv_json, recv_type, run
+from harness import (ServerTestCase, connect, expect_silence, metric_value, parse_metrics,
+                     recv_json, recv_type, run)
 
 
 class AckedAlertsTest(RestMixin, ServerTestCase):
@@ -87,10 +88,8 @@ class AckedAlertsTest(RestMixin, ServerTestCase):
         """Alert messages the server has handed to connections so far (GET /metrics)."""
         status, text = self.server.request("GET", "/metrics", token_=self.admin)
         self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith('valtronics_messages_out_total{') and 'type="alert"' in line:
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
+        return metric_value(parse_metrics(text), "valtronics_messages_out_total",
+                            channel="alerts", type="alert")
 
     def test_listen_acknowledges_through_the_cpp_sdk(self):
         # `listen -s alerts:ack=true` (the C++ client SDK): each alert printed once and

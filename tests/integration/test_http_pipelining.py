@@ -7,7 +7,8 @@ import socket
 import time
 import unittest
 
-from harness import ServerTestCase, http_request_bytes, read_http_responses
+from harness import (ServerTestCase, http_request_bytes, metric_value, parse_metrics,
+                     read_http_responses)
 
 INGEST = "/api/v1/telemetry"
 
@@ -36,10 +37,7 @@ class PipeliningTest(ServerTestCase):
     def pipelined_total(self):
         status, text = self.server.request("GET", "/metrics", None, self.admin)
         self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith("valtronics_http_requests_pipelined_total "):
-                return int(line.split()[1])
-        self.fail("no valtronics_http_requests_pipelined_total in /metrics")
+        return metric_value(parse_metrics(text), "valtronics_http_requests_pipelined_total")
 
     def test_many_more_than_in_flight_bound_in_one_write(self):
         # 200 requests in one write (the server dispatches at most 64 ahead, then reads on as

@@ -14,26 +14,10 @@ import urllib.request
 
 import websockets
 
-from harness import Server, ServerTestCase, run, token, wait_until
+from harness import (Server, ServerTestCase, metric_value as value, parse_metrics as parse, run,
+                     token, wait_until)
 
 PROMTOOL = shutil.which("promtool")
-
-
-def parse(text):
-    """{(name, frozenset(labels)): value} of every sample in a scrape."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$', line)
-        assert m, f"not a sample line: {line!r}"
-        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
-        samples[(m.group(1), labels)] = float(m.group(4))
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 class MetricsTest(ServerTestCase):

@@ -21,8 +21,9 @@ import websockets
 import websockets.exceptions
 
 from cli_clients import Listen
-from harness import (BIN, Server, expect_close, http_request_bytes, read_http_responses,
-                     recv_json, recv_type, run, subscribe, token)
+from harness import (BIN, Server, expect_close, http_request_bytes, metric_value,
+                     parse_metrics, read_http_responses, recv_json, recv_type, run, subscribe,
+                     token)
 from tls_certs import TestPki, peer_common_name
 
 BUILD = os.path.dirname(os.environ.get("VALTRONICS_BIN") or os.path.join(
@@ -167,10 +168,7 @@ class TlsClientsTest(TlsTestBase):
         text = r.read().decode()
         conn.close()
         self.assertEqual(r.status, 200, text)
-        for line in text.splitlines():
-            if line.startswith("valtronics_http_requests_pipelined_total "):
-                return int(line.split()[1])
-        self.fail("no valtronics_http_requests_pipelined_total in /metrics")
+        return metric_value(parse_metrics(text), "valtronics_http_requests_pipelined_total")
 
     def test_tls_versions_and_certificate(self):
         ctx = self.pki.client_context()
